@@ -1,0 +1,263 @@
+/**
+ * RFC 9497 OPRF (mode 0x00) and VOPRF (mode 0x01) over a Group backend, batch-first: a
+ * batch of inputs is blinded, evaluated and finalized as packed bytes, and a VOPRF batch
+ * carries one DLEQ proof (RFC 9497 §2.2). Pure functions of their inputs: randomness comes
+ * in as an `rng`, nothing here does I/O.
+ */
+import { sha256, sha512 } from '@noble/hashes/sha2.js';
+import { OprfError, GroupError } from '../errors.js';
+import { invertScalar, mod } from '../group/scalar-field.js';
+import type { Group, Rng } from '../group/types.js';
+import { ascii, concat, i2osp, lengthPrefixed } from './encoding.js';
+
+export const SuiteIds = ['ristretto255-SHA512', 'P256-SHA256'] as const;
+export type SuiteId = (typeof SuiteIds)[number];
+
+export const Modes = { OPRF: 0x00, VOPRF: 0x01 } as const;
+export type Mode = (typeof Modes)[keyof typeof Modes];
+
+/** RFC 9497 §1.2: inputs are length-prefixed with two bytes, so at most 2^16 - 1 bytes. */
+export const MAX_INPUT_BYTES = 0xffff;
+/** RFC 9497 §2.2.1 encodes the batch index with I2OSP(i, 2): one proof covers at most 2^16 - 1 items. */
+export const MAX_PROOF_BATCH = 0xffff;
+
+export interface KeyPair {
+  readonly secretKey: Uint8Array;
+  readonly publicKey: Uint8Array;
+}
+
+/** What the client keeps between blinding and finalizing. The blinds are secret. */
+export interface BlindState {
+  readonly inputs: readonly Uint8Array[];
+  readonly blinds: readonly bigint[];
+  /** Packed blinded elements, the bytes sent to the server. */
+  readonly blinded: Uint8Array;
+}
+
+export interface VerifiableEvaluation {
+  readonly evaluated: Uint8Array;
+  readonly proof: Uint8Array;
+}
+
+export interface OprfSuite {
+  readonly id: SuiteId;
+  readonly mode: Mode;
+  readonly group: Group;
+  readonly hash: (msg: Uint8Array) => Uint8Array;
+  readonly outputSize: number;
+  readonly proofSize: number;
+  readonly contextString: Uint8Array;
+  readonly hashToGroupDST: Uint8Array;
+
+  generateKeyPair(rng: Rng): KeyPair;
+  deriveKeyPair(seed: Uint8Array, info: Uint8Array): KeyPair;
+  publicKeyOf(secretKey: Uint8Array): Uint8Array;
+
+  blind(inputs: readonly Uint8Array[], rng: Rng): BlindState;
+  /** Deterministic blinding with given scalars, for test vectors. */
+  blindWith(inputs: readonly Uint8Array[], blinds: readonly bigint[]): BlindState;
+  /** Server: k * B_i for a packed batch; rejects invalid and identity elements. */
+  blindEvaluate(secretKey: Uint8Array, blinded: Uint8Array): Uint8Array;
+  /** Server (VOPRF): evaluations plus one batched DLEQ proof. */
+  blindEvaluateVerifiable(secretKey: Uint8Array, blinded: Uint8Array, rng: Rng, proofScalar?: bigint): VerifiableEvaluation;
+  /** Client: unblind and hash. In VOPRF mode pass the proof and public key; a bad proof throws `proof_invalid`. */
+  finalize(state: BlindState, evaluated: Uint8Array, verify?: { proof: Uint8Array; publicKey: Uint8Array }): Uint8Array[];
+  /** Server-side full evaluation F(k, x) of inputs it knows (directory tags). */
+  evaluate(secretKey: Uint8Array, inputs: readonly Uint8Array[]): Uint8Array[];
+}
+
+function checkInput(input: Uint8Array, index: number): void {
+  if (!(input instanceof Uint8Array)) throw new OprfError('bad_input', `input ${index} is not bytes`);
+  if (input.length > MAX_INPUT_BYTES) {
+    throw new OprfError('input_too_long', `input ${index} is longer than ${MAX_INPUT_BYTES} bytes (RFC 9497 §1.2)`);
+  }
+}
+
+/** RandomScalar (RFC 9497 §2.1): uniform in [1, order); 16 extra bytes make the bias negligible. */
+export function randomScalar(group: Group, rng: Rng): bigint {
+  const bytes = rng(group.scalar.byteLength + 16);
+  let v = 0n;
+  for (const b of bytes) v = (v << 8n) | BigInt(b);
+  return mod(v, group.scalar.order - 1n) + 1n;
+}
+
+/** Montgomery's trick: n inversions for the price of one and 3(n-1) multiplications. */
+function batchInvert(values: readonly bigint[], order: bigint): bigint[] {
+  const n = values.length;
+  if (n === 0) return [];
+  const prefix = new Array<bigint>(n);
+  let acc = 1n;
+  for (let i = 0; i < n; i++) {
+    prefix[i] = acc;
+    acc = (acc * values[i]) % order;
+  }
+  let inv = invertScalar(acc, order);
+  const out = new Array<bigint>(n);
+  for (let i = n - 1; i >= 0; i--) {
+    out[i] = (inv * prefix[i]) % order;
+    inv = (inv * values[i]) % order;
+  }
+  return out;
+}
+
+export function createSuite(id: SuiteId, mode: Mode, group: Group): OprfSuite {
+  const hash = id === 'ristretto255-SHA512' ? sha512 : sha256;
+  const outputSize = id === 'ristretto255-SHA512' ? 64 : 32;
+  const { scalar } = group;
+  const order = scalar.order;
+  // RFC 9497 §3.1: contextString = "OPRFV1-" || I2OSP(mode, 1) || "-" || identifier.
+  const contextString = concat(ascii('OPRFV1-'), i2osp(mode, 1), ascii('-' + id));
+  const hashToGroupDST = concat(ascii('HashToGroup-'), contextString);
+  const hashToScalarDST = concat(ascii('HashToScalar-'), contextString);
+  const deriveKeyPairDST = concat(ascii('DeriveKeyPair'), contextString);
+  const seedDST = concat(ascii('Seed-'), contextString);
+
+  const secretScalar = (secretKey: Uint8Array): bigint => {
+    try {
+      return scalar.fromBytes(secretKey);
+    } catch (err) {
+      throw new OprfError('bad_key', 'secret key is not a valid nonzero scalar', { cause: err });
+    }
+  };
+
+  const finalizeOne = (input: Uint8Array, unblinded: Uint8Array): Uint8Array =>
+    // RFC 9497 §3.3.1 Finalize: Hash(len||input||len||unblinded||"Finalize").
+    hash(concat(lengthPrefixed(input), lengthPrefixed(unblinded), ascii('Finalize')));
+
+  /** RFC 9497 §2.2.1 ComputeComposites: weights d_i from a seed bound to B, C_i and D_i. */
+  const compositeWeights = (publicKey: Uint8Array, C: Uint8Array, D: Uint8Array): bigint[] => {
+    const size = group.elementSize;
+    const n = C.length / size;
+    if (n > MAX_PROOF_BATCH) throw new OprfError('batch_too_large', `one proof covers at most ${MAX_PROOF_BATCH} elements`);
+    const seed = hash(concat(lengthPrefixed(publicKey), lengthPrefixed(seedDST)));
+    const seedPart = lengthPrefixed(seed);
+    const composite = ascii('Composite');
+    const weights: bigint[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const Ci = C.subarray(i * size, (i + 1) * size);
+      const Di = D.subarray(i * size, (i + 1) * size);
+      const transcript = concat(seedPart, i2osp(i, 2), lengthPrefixed(Ci), lengthPrefixed(Di), composite);
+      weights[i] = group.hashToScalar(transcript, hashToScalarDST);
+    }
+    return weights;
+  };
+
+  const challenge = (B: Uint8Array, M: Uint8Array, Z: Uint8Array, t2: Uint8Array, t3: Uint8Array): bigint =>
+    group.hashToScalar(
+      concat(lengthPrefixed(B), lengthPrefixed(M), lengthPrefixed(Z), lengthPrefixed(t2), lengthPrefixed(t3), ascii('Challenge')),
+      hashToScalarDST,
+    );
+
+  const blindWith = (inputs: readonly Uint8Array[], blinds: readonly bigint[]): BlindState => {
+    inputs.forEach(checkInput);
+    if (blinds.length !== inputs.length) throw new OprfError('bad_input', 'one blind per input expected');
+    const points = group.hashToGroupBatch(inputs, hashToGroupDST);
+    const blinded = group.multiplyEach(blinds, points);
+    return { inputs: [...inputs], blinds: [...blinds], blinded };
+  };
+
+  const suite: OprfSuite = {
+    id,
+    mode,
+    group,
+    hash,
+    outputSize,
+    proofSize: 2 * scalar.byteLength,
+    contextString,
+    hashToGroupDST,
+
+    generateKeyPair(rng) {
+      const sk = randomScalar(group, rng);
+      return { secretKey: scalar.toBytes(sk), publicKey: group.multiplyBase(sk) };
+    },
+
+    deriveKeyPair(seed, info) {
+      // RFC 9497 §3.2.1 DeriveKeyPair.
+      if (seed.length !== 32) throw new OprfError('bad_seed', 'seed must be 32 bytes');
+      if (info.length > MAX_INPUT_BYTES) throw new OprfError('bad_input', 'key info too long');
+      const deriveInput = concat(seed, lengthPrefixed(info));
+      for (let counter = 0; counter <= 255; counter++) {
+        const sk = group.hashToScalar(concat(deriveInput, i2osp(counter, 1)), deriveKeyPairDST);
+        if (sk !== 0n) return { secretKey: scalar.toBytes(sk), publicKey: group.multiplyBase(sk) };
+      }
+      throw new OprfError('derive_key_failed', 'DeriveKeyPairError');
+    },
+
+    publicKeyOf: (secretKey) => group.multiplyBase(secretScalar(secretKey)),
+
+    blind: (inputs, rng) => blindWith(inputs, inputs.map(() => randomScalar(group, rng))),
+    blindWith,
+
+    blindEvaluate(secretKey, blinded) {
+      const k = secretScalar(secretKey);
+      return group.multiplyPacked(k, blinded);
+    },
+
+    blindEvaluateVerifiable(secretKey, blinded, rng, proofScalar) {
+      const k = secretScalar(secretKey);
+      const evaluated = group.multiplyPacked(k, blinded);
+      const B = group.multiplyBase(k);
+      // RFC 9497 §2.2.1 GenerateProof with ComputeCompositesFast (Z = k * M).
+      const weights = compositeWeights(B, blinded, evaluated);
+      const M = group.multiScalarMultiply(weights, blinded);
+      const Z = group.multiply(k, M);
+      const r = proofScalar ?? randomScalar(group, rng);
+      const t2 = group.multiplyBase(r);
+      const t3 = group.multiply(r, M);
+      const c = challenge(B, M, Z, t2, t3);
+      const s = mod(r - c * k, order);
+      return { evaluated, proof: concat(scalar.toBytes(c), scalar.toBytes(s)) };
+    },
+
+    finalize(state, evaluated, verify) {
+      const n = state.inputs.length;
+      let count: number;
+      try {
+        count = group.validatePacked(evaluated);
+      } catch (err) {
+        throw new OprfError('bad_evaluation', `evaluated elements rejected: ${(err as Error).message}`, { cause: err });
+      }
+      if (count !== n) throw new OprfError('bad_evaluation', `expected ${n} evaluated elements, got ${count}`);
+      if (mode === Modes.VOPRF) {
+        if (!verify) throw new OprfError('proof_missing', 'VOPRF finalize needs the proof and the public key');
+        verifyProof(verify.publicKey, state.blinded, evaluated, verify.proof);
+      }
+      const unblinded = group.multiplyEach(batchInvert(state.blinds, order), evaluated);
+      const size = group.elementSize;
+      return state.inputs.map((input, i) => finalizeOne(input, unblinded.subarray(i * size, (i + 1) * size)));
+    },
+
+    evaluate(secretKey, inputs) {
+      const k = secretScalar(secretKey);
+      inputs.forEach(checkInput);
+      const points = group.hashToGroupBatch(inputs, hashToGroupDST);
+      const evaluated = group.multiplyPacked(k, points);
+      const size = group.elementSize;
+      return inputs.map((input, i) => finalizeOne(input, evaluated.subarray(i * size, (i + 1) * size)));
+    },
+  };
+
+  /** RFC 9497 §2.2.2 VerifyProof; any malformed part is a failed proof, never a crash. */
+  function verifyProof(publicKey: Uint8Array, C: Uint8Array, D: Uint8Array, proof: Uint8Array): void {
+    if (!(proof instanceof Uint8Array) || proof.length !== suite.proofSize) {
+      throw new OprfError('proof_invalid', `proof must be ${suite.proofSize} bytes`);
+    }
+    try {
+      group.validateElement(publicKey);
+      const c = scalar.fromBytes(proof.subarray(0, scalar.byteLength));
+      const s = scalar.fromBytes(proof.subarray(scalar.byteLength));
+      const weights = compositeWeights(publicKey, C, D);
+      const M = group.multiScalarMultiply(weights, C);
+      const Z = group.multiScalarMultiply(weights, D);
+      const t2 = group.multiScalarMultiply([s, c], concat(group.generator, publicKey));
+      const t3 = group.multiScalarMultiply([s, c], concat(M, Z));
+      if (challenge(publicKey, M, Z, t2, t3) !== c) throw new OprfError('proof_invalid', 'DLEQ proof does not verify');
+    } catch (err) {
+      if (err instanceof OprfError) throw err;
+      if (err instanceof GroupError) throw new OprfError('proof_invalid', `DLEQ proof rejected: ${err.message}`, { cause: err });
+      throw err;
+    }
+  }
+
+  return Object.freeze(suite);
+}
