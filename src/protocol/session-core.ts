@@ -1,0 +1,147 @@
+/**
+ * What both session roles share, in the sans-I/O style of h11 and quinn-proto: bytes
+ * and events go in through `handle(bytes, now)` and `handleTimeout(now)`; bytes, events
+ * and the next deadline come out through `pollTransmit()`, `pollEvent()` and
+ * `pollTimeout()`. A session never does I/O and never reads a clock.
+ *
+ * Failure is terminal: the first error queues one coded `error` message for the peer
+ * (unless the peer sent the error), emits one `failed` event, and every later input is
+ * ignored. Transitions live in one table per role; a message the table does not allow
+ * fails the session with `unexpected_message` naming role, state and message.
+ */
+import { GroupError, OprfError, SetEncodingError } from '../errors.js';
+import { encodeMessage, decodeMessage, type WireMessage } from './codec.js';
+import { ProtocolError, isProtocolErrorCode } from './errors.js';
+import type { SessionLimits } from './limits.js';
+import type { MessageSchema } from './schema.js';
+
+export type SessionEvent<R> =
+  | { type: 'progress'; done: number; total: number }
+  | { type: 'result'; result: R }
+  | { type: 'failed'; error: ProtocolError };
+
+export type Role = 'client' | 'server';
+
+/**
+ * What a transport needs from any session (session PSI, directory discovery): the
+ * transport only pumps bytes and clock ticks, and never looks inside a message.
+ */
+export interface SansIoSession<R = unknown> {
+  handle(bytes: Uint8Array, now: number): void;
+  handleTimeout(now: number): void;
+  pollTransmit(): Uint8Array | undefined;
+  pollEvent(): SessionEvent<R> | undefined;
+  pollTimeout(): number | undefined;
+  abort(error: ProtocolError): void;
+  isFinished(): boolean;
+  readonly currentState: string;
+  readonly error: ProtocolError | undefined;
+}
+
+export abstract class SessionCore<State extends string, Msg extends WireMessage, R> implements SansIoSession<R> {
+  protected abstract readonly role: Role;
+  protected abstract state: State;
+  /** Which message types each state accepts, and the method that handles each. */
+  protected abstract readonly transitions: Partial<Record<State, Partial<Record<Msg['t'], (msg: Msg, now: number) => void>>>>;
+
+  private readonly outbox: Uint8Array[] = [];
+  private readonly events: SessionEvent<R>[] = [];
+  private deadline: number | undefined;
+  private failure: ProtocolError | undefined;
+
+  protected constructor(
+    protected readonly limits: SessionLimits,
+    private readonly schemas: Readonly<Record<string, MessageSchema>>,
+    /** Milliseconds of silence from the peer before the session fails with `timeout`. */
+    private readonly idleTimeoutMs: number,
+  ) {}
+
+  get currentState(): State | 'failed' {
+    return this.failure ? 'failed' : this.state;
+  }
+
+  get error(): ProtocolError | undefined {
+    return this.failure;
+  }
+
+  handle(bytes: Uint8Array, now: number): void {
+    if (this.failure || this.isFinished()) return;
+    try {
+      const msg = decodeMessage<Msg>(bytes, this.schemas, this.limits.maxMessageBytes);
+      if (msg.t === 'error') {
+        const { code, message } = msg as unknown as { code: string; message: string };
+        const known = isProtocolErrorCode(code) ? code : 'internal';
+        this.fail(new ProtocolError(known, `peer reported ${code}: ${message}`, { remote: true }));
+        return;
+      }
+      const handler = this.transitions[this.state]?.[msg.t as Msg['t']];
+      if (!handler) {
+        throw new ProtocolError('unexpected_message', `${this.role} in state ${this.state} cannot accept ${msg.t}`);
+      }
+      this.touch(now);
+      handler.call(this, msg, now);
+    } catch (err) {
+      this.fail(toProtocolError(err));
+    }
+  }
+
+  handleTimeout(now: number): void {
+    if (this.failure || this.isFinished() || this.deadline === undefined) return;
+    if (now >= this.deadline) this.fail(new ProtocolError('timeout', `${this.role} saw no message for ${this.idleTimeoutMs} ms in state ${this.state}`));
+  }
+
+  pollTransmit(): Uint8Array | undefined {
+    return this.outbox.shift();
+  }
+
+  pollEvent(): SessionEvent<R> | undefined {
+    return this.events.shift();
+  }
+
+  pollTimeout(): number | undefined {
+    return this.failure || this.isFinished() ? undefined : this.deadline;
+  }
+
+  /** Fail from outside (transport closed, local cancel); idempotent. */
+  abort(error: ProtocolError): void {
+    if (!this.failure && !this.isFinished()) this.fail(error);
+  }
+
+  abstract isFinished(): boolean;
+
+  protected send(message: Msg): void {
+    this.outbox.push(encodeMessage(message));
+  }
+
+  protected emit(event: SessionEvent<R>): void {
+    this.events.push(event);
+  }
+
+  protected touch(now: number): void {
+    this.deadline = now + this.idleTimeoutMs;
+  }
+
+  private fail(error: ProtocolError): void {
+    this.failure = error;
+    this.outbox.length = 0;
+    if (!error.remote) {
+      const report = { t: 'error', code: error.code, message: error.message.slice(0, 1024) };
+      this.outbox.push(encodeMessage(report));
+    }
+    this.emit({ type: 'failed', error });
+  }
+}
+
+/** Map anything thrown while handling a message to a coded protocol error. */
+export function toProtocolError(err: unknown): ProtocolError {
+  if (err instanceof ProtocolError) return err;
+  if (err instanceof GroupError) return new ProtocolError('bad_element', err.message, { cause: err });
+  if (err instanceof OprfError) {
+    return new ProtocolError(err.code === 'proof_invalid' ? 'proof_invalid' : 'bad_element', err.message, { cause: err });
+  }
+  if (err instanceof SetEncodingError) {
+    return new ProtocolError(err.code === 'too_large' ? 'too_large' : 'bad_encoding', err.message, { cause: err });
+  }
+  // Never echo an unexpected exception's text to the peer: it may carry internal state.
+  return new ProtocolError('internal', 'internal error', { cause: err });
+}
