@@ -106,9 +106,9 @@ describe('codec', () => {
     );
     expect(() => decode(encodeMessage({ t: 'nope' }))).toThrow(expect.objectContaining({ code: 'unknown_type' }));
     expect(() => decode(encodeMessage({ t: 'toString' }))).toThrow(expect.objectContaining({ code: 'unknown_type' }));
-    expect(() => decode(Buffer.from('82a17602a174a5657272', 'hex'))).toThrow(expect.objectContaining({ code: 'bad_version' }));
+    expect(() => decode(Buffer.from('82a17602a174a3657272', 'hex'))).toThrow(expect.objectContaining({ code: 'bad_version' }));
     expect(() => decode(Buffer.from('8101a174', 'hex'))).toThrow(CodecError);
-    const proto = Buffer.concat([Buffer.from('83a17601a174a5657272', 'hex'), Buffer.from('a95f5f70726f746f5f5f80', 'hex')]);
+    const proto = Buffer.concat([Buffer.from('83a17601a174a56572726f72', 'hex'), Buffer.from('a95f5f70726f746f5f5f80', 'hex')]);
     expect(() => decode(proto)).toThrow(expect.objectContaining({ code: 'bad_field' }));
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });

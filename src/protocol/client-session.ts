@@ -52,6 +52,7 @@ export class ClientSession extends SessionCore<ClientState, PsiMessage, ClientRe
   private readonly fpr: number;
   private readonly chunk: number;
   private readonly rng: Rng;
+  private readonly limits: SessionLimits;
   /** Distinct inputs (real ones first, then dummies) and, per distinct input, the original indices. */
   private readonly inputs: Uint8Array[];
   private readonly originals: number[][];
@@ -64,7 +65,8 @@ export class ClientSession extends SessionCore<ClientState, PsiMessage, ClientRe
 
   constructor(options: ClientSessionOptions) {
     const limits = resolveLimits(options.limits);
-    super(limits, psiSchemas(limits), options.idleTimeoutMs ?? 60_000);
+    super(limits.maxMessageBytes, psiSchemas(limits), options.idleTimeoutMs ?? 60_000);
+    this.limits = limits;
     this.suite = options.suite;
     this.mode = options.mode ?? 'intersection';
     this.encodingKind = options.encoding ?? 'raw';
@@ -172,7 +174,7 @@ export class ClientSession extends SessionCore<ClientState, PsiMessage, ClientRe
     }
     this.evaluated.push(msg.evaluated);
     this.received += expected;
-    this.emit({ type: 'progress', done: this.received, total: this.inputs.length });
+    this.emit({ type: 'progress', phase: 'evaluate', done: this.received, total: this.inputs.length });
     if (this.received === this.inputs.length) this.complete();
   }
 

@@ -21,12 +21,14 @@ const packr = new Packr({
   encodeUndefinedAsNil: false,
   int64AsType: 'number',
   useFloat32: 0,
+  // fixmap for small maps (the map16 header msgpackr uses by default wastes two bytes).
+  variableMapSize: true,
 });
 
 export type WireMessage = { t: string };
 
 /** Encode a message: a plain object becomes a msgpack map with `v` and `t` first. */
-export function encodeMessage(message: WireMessage): Uint8Array {
+export function encodeMessage<M extends WireMessage>(message: M): Uint8Array {
   const body: Record<string, unknown> = { v: WIRE_VERSION };
   for (const [key, value] of Object.entries(message as Record<string, unknown>)) {
     if (value !== undefined) body[key] = value;

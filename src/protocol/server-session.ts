@@ -49,7 +49,7 @@ export class ServerSession extends SessionCore<ServerState, PsiMessage, ServerRe
 
   constructor(options: ServerSessionOptions) {
     const limits = resolveLimits(options.limits);
-    super(limits, psiSchemas(limits), options.idleTimeoutMs ?? 30_000);
+    super(limits.maxMessageBytes, psiSchemas(limits), options.idleTimeoutMs ?? 30_000);
     this.prepared = options.prepared;
     this.rng = options.rng;
     this.touch(options.now);
@@ -116,7 +116,7 @@ export class ServerSession extends SessionCore<ServerState, PsiMessage, ServerRe
     } else {
       this.send({ t: 'psi.evaluation', seq: query.seq, evaluated: suite.blindEvaluate(keys.secretKey, query.blinded) });
     }
-    this.emit({ type: 'progress', done: this.received, total: hello.total });
+    this.emit({ type: 'progress', phase: 'evaluate', done: this.received, total: hello.total });
     if (last) {
       this.state = 'done';
       this.emit({ type: 'result', result: { itemsEvaluated: this.received, mode: hello.mode } });

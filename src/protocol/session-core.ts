@@ -12,11 +12,10 @@
 import { GroupError, OprfError, SetEncodingError } from '../errors.js';
 import { encodeMessage, decodeMessage, type WireMessage } from './codec.js';
 import { ProtocolError, isProtocolErrorCode } from './errors.js';
-import type { SessionLimits } from './limits.js';
 import type { MessageSchema } from './schema.js';
 
 export type SessionEvent<R> =
-  | { type: 'progress'; done: number; total: number }
+  | { type: 'progress'; phase: string; done: number; total: number }
   | { type: 'result'; result: R }
   | { type: 'failed'; error: ProtocolError };
 
@@ -50,7 +49,7 @@ export abstract class SessionCore<State extends string, Msg extends WireMessage,
   private failure: ProtocolError | undefined;
 
   protected constructor(
-    protected readonly limits: SessionLimits,
+    private readonly maxMessageBytes: number,
     private readonly schemas: Readonly<Record<string, MessageSchema>>,
     /** Milliseconds of silence from the peer before the session fails with `timeout`. */
     private readonly idleTimeoutMs: number,
@@ -67,7 +66,7 @@ export abstract class SessionCore<State extends string, Msg extends WireMessage,
   handle(bytes: Uint8Array, now: number): void {
     if (this.failure || this.isFinished()) return;
     try {
-      const msg = decodeMessage<Msg>(bytes, this.schemas, this.limits.maxMessageBytes);
+      const msg = decodeMessage<Msg>(bytes, this.schemas, this.maxMessageBytes);
       if (msg.t === 'error') {
         const { code, message } = msg as unknown as { code: string; message: string };
         const known = isProtocolErrorCode(code) ? code : 'internal';

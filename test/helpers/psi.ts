@@ -31,7 +31,7 @@ export function runPsi(run: PsiRun) {
   const suite = createSuite(id, run.mode ?? Modes.OPRF, run.group ?? suiteGroups[id]);
   const rng = seededRng(run.seed ?? 1);
   const prepared = prepareServerSet(suite, run.server.map(utf8), rng);
-  const server = new ServerSession({ prepared, rng, now: 0 });
+  const server = new ServerSession({ prepared, rng, now: 0, limits: run.options?.limits });
   const client = new ClientSession({ suite, items: run.client.map(utf8), rng: seededRng((run.seed ?? 1) + 1000), ...run.options });
   const outcome = runSessionPair(client, server, 0, run.hooks);
   return { ...outcome, clientSession: client, serverSession: server, suite };

@@ -12,3 +12,18 @@ export function seededRng(seed: number): (n: number) => Uint8Array {
     return out;
   };
 }
+
+/** A fast non-cryptographic stream (xorshift32) for statistical tests that need many random tags. */
+export function fastRng(seed: number): (n: number) => Uint8Array {
+  let x = seed | 0 || 0x9e3779b9;
+  return (n: number) => {
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      out[i] = x & 0xff;
+    }
+    return out;
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * Labels are what a match reveals (a user id and, say, a public key). They are sealed with
+ * an AEAD whose key is derived from the OPRF output of the identifier, so only a party that
+ * knows the identifier (and got it evaluated) can open one, and a stolen label table
+ * reveals nothing without the OPRF key. The lookup key that names a label is derived from
+ * the same output under another label, so neither can be computed from the other, and
+ * neither from the snapshot (which holds only truncated tags or fingerprints).
+ */
+import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { sha512 } from '@noble/hashes/sha2.js';
+import { ProtocolError } from '../errors.js';
+import { ascii, concat, i2osp } from '../../oprf/encoding.js';
+
+export const LOOKUP_KEY_BYTES = 16;
+const LOOKUP_LABEL = ascii('contact-psi-v1-lookup');
+const SEAL_KEY_LABEL = ascii('contact-psi-v1-label-key');
+const NONCE_BYTES = 24;
+const textDecoder = new TextDecoder('utf-8', { fatal: true });
+
+export const lookupKeyOf = (tag: Uint8Array): Uint8Array => sha512(concat(LOOKUP_LABEL, tag)).subarray(0, LOOKUP_KEY_BYTES);
+const sealKeyOf = (tag: Uint8Array): Uint8Array => sha512(concat(SEAL_KEY_LABEL, tag)).subarray(0, 32);
+
+export interface Label {
+  userId: string;
+  label: Uint8Array;
+}
+
+/** nonce(24) || XChaCha20-Poly1305(key(tag), nonce, len(userId) || userId || label, ad = lookup key). */
+export function sealLabel(tag: Uint8Array, entry: Label, nonce: Uint8Array): Uint8Array {
+  if (nonce.length !== NONCE_BYTES) throw new ProtocolError('internal', 'nonce must be 24 bytes');
+  const userId = ascii(entry.userId);
+  if (userId.length > 0xffff) throw new ProtocolError('bad_field', 'user id too long');
+  const plaintext = concat(i2osp(userId.length, 2), userId, entry.label);
+  const sealed = xchacha20poly1305(sealKeyOf(tag), nonce, lookupKeyOf(tag)).encrypt(plaintext);
+  return concat(nonce, sealed);
+}
+
+/** Opens a sealed label; a forged or mismatched one fails with `bad_label`. */
+export function openLabel(tag: Uint8Array, sealed: Uint8Array): Label {
+  if (sealed.length < NONCE_BYTES + 16 + 2) throw new ProtocolError('bad_field', 'sealed label too short');
+  let plaintext: Uint8Array;
+  try {
+    plaintext = xchacha20poly1305(sealKeyOf(tag), sealed.subarray(0, NONCE_BYTES), lookupKeyOf(tag)).decrypt(sealed.subarray(NONCE_BYTES));
+  } catch {
+    throw new ProtocolError('bad_field', 'sealed label does not open under this identifier');
+  }
+  const length = (plaintext[0] << 8) | plaintext[1];
+  if (2 + length > plaintext.length) throw new ProtocolError('bad_field', 'sealed label is malformed');
+  let userId: string;
+  try {
+    userId = textDecoder.decode(plaintext.subarray(2, 2 + length));
+  } catch {
+    throw new ProtocolError('bad_field', 'sealed label user id is not UTF-8');
+  }
+  return { userId, label: plaintext.slice(2 + length) };
+}

@@ -1,0 +1,142 @@
+/**
+ * Directory discovery messages (spec/discovery.md). Same framing as session PSI: one msgpack
+ * map with `v` and `t`, packed byte strings for batches of elements and lookup keys.
+ */
+import { SuiteIds, type SuiteId } from '../../oprf/suite.js';
+import type { EncodingKind } from '../../setenc/types.js';
+import { EncodingKinds } from '../messages.js';
+import type { MessageSchema } from '../schema.js';
+import { LOOKUP_KEY_BYTES } from './labels.js';
+
+export interface DiscoveryLimits {
+  readonly maxMessageBytes: number;
+  /** Most identifiers one session may have evaluated. */
+  readonly maxQueryItems: number;
+  /** Most items per evaluation chunk (one DLEQ proof covers at most 65,535). */
+  readonly maxChunkItems: number;
+  /** Largest snapshot part a client may request or accept. */
+  readonly maxPartBytes: number;
+  /** Largest snapshot a client accepts. */
+  readonly maxSnapshotBytes: number;
+  /** Largest directory a client accepts (entries in the snapshot). */
+  readonly maxDirectoryEntries: number;
+  /** Largest sealed label. */
+  readonly maxLabelBytes: number;
+}
+
+export const DEFAULT_DISCOVERY_LIMITS: DiscoveryLimits = Object.freeze({
+  maxMessageBytes: 64 * 1024 * 1024,
+  maxQueryItems: 100_000,
+  maxChunkItems: 4096,
+  maxPartBytes: 4 * 1024 * 1024,
+  maxSnapshotBytes: 1024 * 1024 * 1024,
+  maxDirectoryEntries: 200_000_000,
+  maxLabelBytes: 4096,
+});
+
+export interface DirHello {
+  t: 'dir.hello';
+  suite: SuiteId;
+}
+export interface DirInfo {
+  t: 'dir.info';
+  suite: SuiteId;
+  epoch: number;
+  version: number;
+  publicKey: Uint8Array;
+  /** SHA-256 of the serialized snapshot: the same for every client of this (epoch, version). */
+  digest: Uint8Array;
+  encoding: EncodingKind;
+  count: number;
+  size: number;
+  /** Largest evaluation chunk the server accepts. */
+  chunk: number;
+}
+export interface DirSnapshotGet {
+  t: 'dir.snapshot.get';
+  epoch: number;
+  version: number;
+  offset: number;
+  length: number;
+}
+export interface DirSnapshotPart {
+  t: 'dir.snapshot.part';
+  offset: number;
+  data: Uint8Array;
+}
+export interface DirEvaluate {
+  t: 'dir.evaluate';
+  epoch: number;
+  seq: number;
+  blinded: Uint8Array;
+}
+export interface DirEvaluated {
+  t: 'dir.evaluated';
+  seq: number;
+  evaluated: Uint8Array;
+  proof: Uint8Array;
+}
+export interface DirLabelsGet {
+  t: 'dir.labels.get';
+  epoch: number;
+  /** Packed 16-byte lookup keys of the matched tags. */
+  keys: Uint8Array;
+}
+export interface DirLabels {
+  t: 'dir.labels';
+  /** One sealed label per key, in order; an empty byte string where the key is unknown. */
+  sealed: Uint8Array[];
+}
+export interface DirError {
+  t: 'error';
+  code: string;
+  message: string;
+}
+
+export type DiscoveryMessage = DirHello | DirInfo | DirSnapshotGet | DirSnapshotPart | DirEvaluate | DirEvaluated | DirLabelsGet | DirLabels | DirError;
+
+const MAX_ELEMENT = 33;
+const U32 = 0xffffffff;
+
+export function discoverySchemas(l: DiscoveryLimits): Record<DiscoveryMessage['t'], MessageSchema> {
+  return {
+    'dir.hello': { suite: { kind: 'str', maxLength: 32, values: SuiteIds } },
+    'dir.info': {
+      suite: { kind: 'str', maxLength: 32, values: SuiteIds },
+      epoch: { kind: 'uint', max: U32 },
+      version: { kind: 'uint', max: Number.MAX_SAFE_INTEGER },
+      publicKey: { kind: 'bin', maxLength: MAX_ELEMENT },
+      digest: { kind: 'bin', maxLength: 32, exactLength: 32 },
+      encoding: { kind: 'str', maxLength: 8, values: EncodingKinds },
+      count: { kind: 'uint', max: l.maxDirectoryEntries },
+      size: { kind: 'uint', max: l.maxSnapshotBytes },
+      chunk: { kind: 'uint', min: 1, max: 0xffff },
+    },
+    'dir.snapshot.get': {
+      epoch: { kind: 'uint', max: U32 },
+      version: { kind: 'uint', max: Number.MAX_SAFE_INTEGER },
+      offset: { kind: 'uint', max: l.maxSnapshotBytes },
+      length: { kind: 'uint', min: 1, max: l.maxPartBytes },
+    },
+    'dir.snapshot.part': {
+      offset: { kind: 'uint', max: l.maxSnapshotBytes },
+      data: { kind: 'bin', maxLength: l.maxPartBytes },
+    },
+    'dir.evaluate': {
+      epoch: { kind: 'uint', max: U32 },
+      seq: { kind: 'uint', max: l.maxQueryItems },
+      blinded: { kind: 'bin', maxLength: l.maxChunkItems * MAX_ELEMENT },
+    },
+    'dir.evaluated': {
+      seq: { kind: 'uint', max: l.maxQueryItems },
+      evaluated: { kind: 'bin', maxLength: l.maxChunkItems * MAX_ELEMENT },
+      proof: { kind: 'bin', maxLength: 64 },
+    },
+    'dir.labels.get': {
+      epoch: { kind: 'uint', max: U32 },
+      keys: { kind: 'bin', maxLength: l.maxQueryItems * LOOKUP_KEY_BYTES, multipleOf: LOOKUP_KEY_BYTES },
+    },
+    'dir.labels': { sealed: { kind: 'binList', maxItems: l.maxQueryItems, maxItemLength: l.maxLabelBytes } },
+    error: { code: { kind: 'str', maxLength: 64 }, message: { kind: 'str', maxLength: 1024 } },
+  };
+}

@@ -1,0 +1,145 @@
+/**
+ * Directory discovery, server role (spec/discovery.md §3):
+ *   awaiting_hello --dir.hello/send dir.info--> serving
+ *   serving --dir.snapshot.get/send dir.snapshot.part--> serving
+ *   serving --dir.evaluate/send dir.evaluated (with DLEQ proof)--> serving
+ *   serving --dir.labels.get/send dir.labels--> done
+ * The server keeps no record of the blinded elements it evaluates: they are evaluated and
+ * dropped; only counts reach the result event.
+ */
+import type { Rng } from '../../group/types.js';
+import { ProtocolError } from '../errors.js';
+import { SessionCore } from '../session-core.js';
+import type { DiscoveryBackend, EpochView } from './backend.js';
+import { LOOKUP_KEY_BYTES } from './labels.js';
+import {
+  DEFAULT_DISCOVERY_LIMITS,
+  discoverySchemas,
+  type DirEvaluate,
+  type DirHello,
+  type DirLabelsGet,
+  type DirSnapshotGet,
+  type DiscoveryLimits,
+  type DiscoveryMessage,
+} from './messages.js';
+
+export type DiscoveryServerState = 'awaiting_hello' | 'serving' | 'done';
+
+/** Charged before evaluation; throw ProtocolError('rate_limited') to refuse (quotas hook in here). */
+export type EvaluationGate = (count: number, now: number) => void;
+
+export interface DiscoveryServerOptions {
+  backend: DiscoveryBackend;
+  rng: Rng;
+  now: number;
+  limits?: Partial<DiscoveryLimits>;
+  idleTimeoutMs?: number;
+  gate?: EvaluationGate;
+}
+
+export interface DiscoveryServerResult {
+  evaluated: number;
+  snapshotBytesSent: number;
+  labelsRequested: number;
+}
+
+export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, DiscoveryMessage, DiscoveryServerResult> {
+  protected readonly role = 'server';
+  protected state: DiscoveryServerState = 'awaiting_hello';
+  protected readonly transitions = {
+    awaiting_hello: { 'dir.hello': (m: DiscoveryMessage) => this.onHello(m as DirHello) },
+    serving: {
+      'dir.snapshot.get': (m: DiscoveryMessage) => this.onSnapshotGet(m as DirSnapshotGet),
+      'dir.evaluate': (m: DiscoveryMessage, now: number) => this.onEvaluate(m as DirEvaluate, now),
+      'dir.labels.get': (m: DiscoveryMessage) => this.onLabelsGet(m as DirLabelsGet),
+    },
+  };
+
+  private readonly backend: DiscoveryBackend;
+  private readonly rng: Rng;
+  private readonly limits: DiscoveryLimits;
+  private readonly gate: EvaluationGate | undefined;
+  private nextSeq = 0;
+  private stats: DiscoveryServerResult = { evaluated: 0, snapshotBytesSent: 0, labelsRequested: 0 };
+
+  constructor(options: DiscoveryServerOptions) {
+    const limits = { ...DEFAULT_DISCOVERY_LIMITS, ...options.limits };
+    super(limits.maxMessageBytes, discoverySchemas(limits), options.idleTimeoutMs ?? 30_000);
+    this.backend = options.backend;
+    this.rng = options.rng;
+    this.limits = limits;
+    this.gate = options.gate;
+    this.touch(options.now);
+  }
+
+  isFinished(): boolean {
+    return this.state === 'done';
+  }
+
+  private epochView(epoch: number): EpochView {
+    const view = this.backend.epoch(epoch);
+    // The client re-fetches info and starts over; `unsupported` tells it the epoch is gone.
+    if (!view) throw new ProtocolError('unsupported', `epoch ${epoch} is no longer served`);
+    return view;
+  }
+
+  private onHello(hello: DirHello): void {
+    const view = this.backend.current();
+    if (hello.suite !== view.suite.id) throw new ProtocolError('unsupported', `this directory uses ${view.suite.id}`);
+    const { snapshot } = view;
+    this.send({
+      t: 'dir.info',
+      suite: view.suite.id,
+      epoch: view.epoch,
+      version: snapshot.version,
+      publicKey: view.keys.publicKey,
+      digest: snapshot.digest,
+      encoding: snapshot.encoding,
+      count: snapshot.count,
+      size: snapshot.bytes.length,
+      chunk: this.limits.maxChunkItems,
+    });
+    this.state = 'serving';
+  }
+
+  private onSnapshotGet(get: DirSnapshotGet): void {
+    const { snapshot } = this.epochView(get.epoch);
+    if (snapshot.version !== get.version) throw new ProtocolError('unsupported', `snapshot version ${get.version} is no longer served`);
+    if (get.offset > snapshot.bytes.length) throw new ProtocolError('bad_field', 'offset past the end of the snapshot');
+    const data = snapshot.bytes.subarray(get.offset, get.offset + get.length);
+    this.stats.snapshotBytesSent += data.length;
+    this.send({ t: 'dir.snapshot.part', offset: get.offset, data });
+  }
+
+  private onEvaluate(msg: DirEvaluate, now: number): void {
+    const view = this.epochView(msg.epoch);
+    const size = view.suite.group.elementSize;
+    if (msg.seq !== this.nextSeq) throw new ProtocolError('unexpected_message', `server expected chunk ${this.nextSeq}, got ${msg.seq}`);
+    if (msg.blinded.length % size !== 0 || msg.blinded.length === 0) throw new ProtocolError('bad_field', `blinded must hold 1..${this.limits.maxChunkItems} elements`);
+    const count = msg.blinded.length / size;
+    if (count > this.limits.maxChunkItems) throw new ProtocolError('too_large', `chunk of ${count} exceeds ${this.limits.maxChunkItems}`);
+    if (this.stats.evaluated + count > this.limits.maxQueryItems) throw new ProtocolError('too_large', `more than ${this.limits.maxQueryItems} items in one session`);
+    view.suite.group.validatePacked(msg.blinded);
+    this.gate?.(count, now);
+    this.nextSeq++;
+    const { evaluated, proof } = view.suite.blindEvaluateVerifiable(view.keys.secretKey, msg.blinded, this.rng);
+    this.stats.evaluated += count;
+    this.send({ t: 'dir.evaluated', seq: msg.seq, evaluated, proof });
+    this.emit({ type: 'progress', phase: 'evaluate', done: this.stats.evaluated, total: this.limits.maxQueryItems });
+  }
+
+  private onLabelsGet(msg: DirLabelsGet): void {
+    this.epochView(msg.epoch);
+    const keys: Uint8Array[] = [];
+    for (let off = 0; off < msg.keys.length; off += LOOKUP_KEY_BYTES) keys.push(msg.keys.subarray(off, off + LOOKUP_KEY_BYTES));
+    if (keys.length > Math.max(this.stats.evaluated, 0)) {
+      // A client can only have matched what it had evaluated in this session.
+      throw new ProtocolError('too_large', 'more label keys than identifiers evaluated');
+    }
+    const sealed = this.backend.sealedLabels(msg.epoch, keys).map((s) => s ?? new Uint8Array(0));
+    this.stats.labelsRequested += keys.length;
+    this.send({ t: 'dir.labels', sealed });
+    this.state = 'done';
+    this.emit({ type: 'result', result: { ...this.stats } });
+  }
+}
