@@ -3,15 +3,13 @@
  * handles, until neither has anything left to send. Used by the tests (with a fake clock)
  * and by the in-process demo; the bytes counted are exactly what a transport would carry.
  */
-import type { ClientResult, ClientSession } from './client-session.js';
 import type { ProtocolError } from './errors.js';
-import type { ServerResult, ServerSession } from './server-session.js';
-import type { SessionEvent } from './session-core.js';
+import type { SansIoSession, SessionEvent } from './session-core.js';
 
-export interface PairOutcome {
-  client: SessionEvent<ClientResult>[];
-  server: SessionEvent<ServerResult>[];
-  clientResult?: ClientResult;
+export interface PairOutcome<C, S> {
+  client: SessionEvent<C>[];
+  server: SessionEvent<S>[];
+  clientResult?: C;
   clientError?: ProtocolError;
   serverError?: ProtocolError;
   bytesClientToServer: number;
@@ -26,8 +24,13 @@ export interface PairHooks {
   toClient?: (bytes: Uint8Array, index: number) => Uint8Array | undefined;
 }
 
-export function runSessionPair(client: ClientSession, server: ServerSession, now = 0, hooks: PairHooks = {}): PairOutcome {
-  const out: PairOutcome = {
+export function runSessionPair<C, S>(
+  client: SansIoSession<C> & { start(now: number): void },
+  server: SansIoSession<S>,
+  now = 0,
+  hooks: PairHooks = {},
+): PairOutcome<C, S> {
+  const out: PairOutcome<C, S> = {
     client: [],
     server: [],
     bytesClientToServer: 0,
