@@ -1,0 +1,33 @@
+/**
+ * The lookup key of a tag: SHA-512("contact-psi-v1-lookup" || tag), first 16 bytes.
+ *
+ * The client computes it from its own OPRF output after a snapshot hit and asks for the
+ * label by it. It is a one-way function of the tag, so the server index can be keyed by it
+ * without storing anything the client could not have derived itself, and 16 bytes keep
+ * collisions out of reach (2^-128 per pair) while the request stays small. The fixed
+ * prefix separates it from every other hash of the tag (e.g. a label sealing key).
+ * Pure (no Node APIs) so client code can import it unchanged.
+ */
+import { sha512 } from '@noble/hashes/sha2.js';
+import { ContactPsiError } from '../errors.js';
+
+export const LOOKUP_KEY_BYTES = 16;
+const LOOKUP_PREFIX = new TextEncoder().encode('contact-psi-v1-lookup');
+
+export function lookupKeyOf(tag: Uint8Array): Uint8Array {
+  if (!(tag instanceof Uint8Array) || tag.length === 0) throw new ContactPsiError('bad_tag', 'a tag must be a non-empty Uint8Array');
+  const input = new Uint8Array(LOOKUP_PREFIX.length + tag.length);
+  input.set(LOOKUP_PREFIX, 0);
+  input.set(tag, LOOKUP_PREFIX.length);
+  return sha512(input).slice(0, LOOKUP_KEY_BYTES);
+}
+
+/** Throws `bad_lookup_key` unless every key is a 16-byte Uint8Array. */
+export function checkLookupKeys(keys: readonly Uint8Array[]): void {
+  if (!Array.isArray(keys)) throw new ContactPsiError('bad_lookup_key', 'lookup keys must be an array');
+  keys.forEach((key, i) => {
+    if (!(key instanceof Uint8Array) || key.length !== LOOKUP_KEY_BYTES) {
+      throw new ContactPsiError('bad_lookup_key', `lookup key ${i} must be ${LOOKUP_KEY_BYTES} bytes`);
+    }
+  });
+}
