@@ -8,19 +8,11 @@
  * prefix separates it from every other hash of the tag (e.g. a label sealing key).
  * Pure (no Node APIs) so client code can import it unchanged.
  */
-import { sha512 } from '@noble/hashes/sha2.js';
 import { ContactPsiError } from '../errors.js';
+import { LOOKUP_KEY_BYTES } from '../protocol/discovery/labels.js';
 
-export const LOOKUP_KEY_BYTES = 16;
-const LOOKUP_PREFIX = new TextEncoder().encode('contact-psi-v1-lookup');
-
-export function lookupKeyOf(tag: Uint8Array): Uint8Array {
-  if (!(tag instanceof Uint8Array) || tag.length === 0) throw new ContactPsiError('bad_tag', 'a tag must be a non-empty Uint8Array');
-  const input = new Uint8Array(LOOKUP_PREFIX.length + tag.length);
-  input.set(LOOKUP_PREFIX, 0);
-  input.set(tag, LOOKUP_PREFIX.length);
-  return sha512(input).slice(0, LOOKUP_KEY_BYTES);
-}
+// One definition, shared with the client: the protocol layer owns the derivation.
+export { lookupKeyOf, LOOKUP_KEY_BYTES } from '../protocol/discovery/labels.js';
 
 /** Throws `bad_lookup_key` unless every key is a 16-byte Uint8Array. */
 export function checkLookupKeys(keys: readonly Uint8Array[]): void {

@@ -49,6 +49,12 @@ function makeNobleGroup<P extends NoblePoint<P>>(suite: NobleSuite<P>): Group {
     return point;
   };
 
+  // noble throws a RangeError for a scalar outside [1, order); report it with our code.
+  const checkScalar = (s: bigint): bigint => {
+    if (typeof s !== 'bigint' || s <= 0n || s >= order) throw new GroupError('bad_scalar', 'scalar must be in [1, order)');
+    return s;
+  };
+
   const encodeNonIdentity = (point: P): Uint8Array => {
     if (point.equals(Point.ZERO)) throw new GroupError('identity_element', 'result is the identity');
     return point.toBytes();
@@ -73,8 +79,9 @@ function makeNobleGroup<P extends NoblePoint<P>>(suite: NobleSuite<P>): Group {
       for (let i = 0; i < n; i++) decode(elementAt(packed, i, elementSize), i);
       return n;
     },
-    multiply: (s, element) => encodeNonIdentity(decode(element).multiply(s)),
+    multiply: (s, element) => encodeNonIdentity(decode(element).multiply(checkScalar(s))),
     multiplyPacked(s, packed) {
+      checkScalar(s);
       const n = packedCount(packed, elementSize);
       const out = new Uint8Array(packed.length);
       for (let i = 0; i < n; i++) {
@@ -87,16 +94,16 @@ function makeNobleGroup<P extends NoblePoint<P>>(suite: NobleSuite<P>): Group {
       if (scalars.length !== n) throw new GroupError('bad_length', 'one scalar per element expected');
       const out = new Uint8Array(packed.length);
       for (let i = 0; i < n; i++) {
-        out.set(encodeNonIdentity(decode(elementAt(packed, i, elementSize), i).multiply(scalars[i])), i * elementSize);
+        out.set(encodeNonIdentity(decode(elementAt(packed, i, elementSize), i).multiply(checkScalar(scalars[i]))), i * elementSize);
       }
       return out;
     },
-    multiplyBase: (s) => encodeNonIdentity(Point.BASE.multiply(s)),
+    multiplyBase: (s) => encodeNonIdentity(Point.BASE.multiply(checkScalar(s))),
     multiScalarMultiply(scalars, packed) {
       const n = packedCount(packed, elementSize);
       if (scalars.length !== n) throw new GroupError('bad_length', 'one scalar per element expected');
       let acc = Point.ZERO;
-      for (let i = 0; i < n; i++) acc = acc.add(decode(elementAt(packed, i, elementSize), i).multiply(scalars[i]));
+      for (let i = 0; i < n; i++) acc = acc.add(decode(elementAt(packed, i, elementSize), i).multiply(checkScalar(scalars[i])));
       return encodeNonIdentity(acc);
     },
     equals: (a, b) => decode(a).equals(decode(b)),

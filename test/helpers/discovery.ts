@@ -1,5 +1,5 @@
 import { sha256 } from '@noble/hashes/sha2.js';
-import { nobleRistretto255 } from '../../src/group/noble.js';
+import { loadGroup } from '../../src/group/index.js';
 import { createSuite, Modes, type KeyPair, type OprfSuite } from '../../src/oprf/index.js';
 import type { DiscoveryBackend, EpochView } from '../../src/protocol/discovery/backend.js';
 import { lookupKeyOf, sealLabel } from '../../src/protocol/discovery/labels.js';
@@ -14,7 +14,8 @@ export interface TestUser {
   discoverable?: boolean;
 }
 
-export const voprfSuite = (): OprfSuite => createSuite('ristretto255-SHA512', Modes.VOPRF, nobleRistretto255);
+const fastGroup = await loadGroup('ristretto255', 'sodium');
+export const voprfSuite = (): OprfSuite => createSuite('ristretto255-SHA512', Modes.VOPRF, fastGroup);
 
 /** A directory in a few lines, for protocol tests: the real one is src/directory. */
 export function memoryBackend(users: TestUser[], opts: { suite?: OprfSuite; keys?: KeyPair; epoch?: number; encoding?: EncodingKind; seed?: number } = {}) {

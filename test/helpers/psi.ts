@@ -1,4 +1,5 @@
-import { nobleP256, nobleRistretto255 } from '../../src/group/noble.js';
+import { loadGroup } from '../../src/group/index.js';
+import { nobleP256 } from '../../src/group/noble.js';
 import type { Group } from '../../src/group/types.js';
 import { createSuite, Modes, type Mode, type SuiteId } from '../../src/oprf/index.js';
 import { ClientSession, type ClientSessionOptions } from '../../src/protocol/client-session.js';
@@ -9,8 +10,10 @@ import { seededRng } from './rng.js';
 
 export const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 
+// Session tests run ristretto255 on the fast backend (byte-identical to noble, proven in
+// test/group-backends.test.ts); noble keeps P-256.
 export const suiteGroups: Record<SuiteId, Group> = {
-  'ristretto255-SHA512': nobleRistretto255,
+  'ristretto255-SHA512': await loadGroup('ristretto255', 'sodium'),
   'P256-SHA256': nobleP256,
 };
 

@@ -1,0 +1,35 @@
+/** `contact-psi directory import <file.csv|file.json> --db <path>`: create or update the directory. */
+import { readFileSync } from 'node:fs';
+import type { CountryCode } from '../../contacts/index.js';
+import { parseDirectoryFile } from '../../directory/index.js';
+import { openDirectory } from '../open-directory.js';
+import { progressBar } from '../progress.js';
+
+export interface ImportOptions {
+  db: string;
+  region?: string;
+}
+
+export async function directoryImport(file: string, options: ImportOptions): Promise<void> {
+  const parsed = parseDirectoryFile(readFileSync(file, 'utf8'), { defaultRegion: options.region as CountryCode | undefined });
+  for (const e of parsed.errors) {
+    console.error(`${file}: row ${e.row}${e.userId ? ` (${e.userId})` : ''}: [${e.code}] ${e.reason}`);
+  }
+  const directory = await openDirectory(options.db);
+  try {
+    const importBar = progressBar('import');
+    const { changes, version } = await directory.importUsers(parsed.users, (done, total) => importBar.update(done, total));
+    importBar.done();
+    const precomputeBar = progressBar('precompute');
+    const { computed, pruned } = await directory.precompute((done, total) => precomputeBar.update(done, total));
+    precomputeBar.done();
+    const snapshot = await directory.snapshot('fuse');
+    console.log(
+      `imported ${parsed.users.length} users (${changes} changes, ${parsed.errors.length} rejected rows); ` +
+        `tags: ${computed} computed, ${pruned} pruned; epoch ${directory.epoch} version ${version}; ` +
+        `snapshot ${snapshot.count} entries, ${snapshot.bytes.length} bytes, digest ${snapshot.digest}`,
+    );
+  } finally {
+    await directory.close();
+  }
+}
