@@ -62,6 +62,8 @@ export interface OprfSuite {
   blindEvaluateVerifiable(secretKey: Uint8Array, blinded: Uint8Array, rng: Rng, proofScalar?: bigint): VerifiableEvaluation;
   /** Client: unblind and hash. In VOPRF mode pass the proof and public key; a bad proof throws `proof_invalid`. */
   finalize(state: BlindState, evaluated: Uint8Array, verify?: { proof: Uint8Array; publicKey: Uint8Array }): Uint8Array[];
+  /** RFC 9497 Finalize's hash step on an already unblinded element k*H(x). */
+  finalizeUnblinded(input: Uint8Array, unblinded: Uint8Array): Uint8Array;
   /** Server-side full evaluation F(k, x) of inputs it knows (directory tags). */
   evaluate(secretKey: Uint8Array, inputs: readonly Uint8Array[]): Uint8Array[];
 }
@@ -226,6 +228,8 @@ export function createSuite(id: SuiteId, mode: Mode, group: Group): OprfSuite {
       const size = group.elementSize;
       return state.inputs.map((input, i) => finalizeOne(input, unblinded.subarray(i * size, (i + 1) * size)));
     },
+
+    finalizeUnblinded: (input, unblinded) => finalizeOne(input, unblinded),
 
     evaluate(secretKey, inputs) {
       const k = secretScalar(secretKey);
