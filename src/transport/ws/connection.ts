@@ -1,0 +1,224 @@
+/**
+ * One accepted WebSocket on the server: creates its session, feeds it through a
+ * SessionPump, and enforces the per-connection limits (idle, lifetime, heartbeat).
+ * Reports the outcome once, with counts only: never the result or any message bytes,
+ * which hold blinded elements derived from contacts.
+ */
+import type { WebSocket, RawData } from 'ws';
+import { encodeMessage } from '../../protocol/codec.js';
+import { ProtocolError } from '../../protocol/errors.js';
+import type { SansIoSession, SessionEvent } from '../../protocol/session-core.js';
+import { closeCodeFor, StandardCloseCodes } from './close-codes.js';
+import { ConnectionClosedError, fromWsError } from './errors.js';
+import type { ResolvedServerOptions } from './options.js';
+import { SessionPump, type PumpSocket } from './pump.js';
+
+export interface SessionReport {
+  connectionId: number;
+  outcome: 'result' | 'failed';
+  /** For a failed session: the error code, and whether the peer reported it. */
+  code?: ProtocolError['code'];
+  remote?: boolean;
+  durationMs: number;
+  bytesIn: number;
+  bytesOut: number;
+  messagesIn: number;
+  messagesOut: number;
+}
+
+export interface ConnectionStats {
+  connectionId: number;
+  ageMs: number;
+  bufferedAmount: number;
+  readingPaused: boolean;
+  bytesIn: number;
+  bytesOut: number;
+  messagesIn: number;
+  messagesOut: number;
+}
+
+export interface ConnectionHooks {
+  onReport(report: SessionReport): void;
+  onBackpressure(paused: boolean, bufferedAmount: number): void;
+  onClosed(): void;
+}
+
+type Input = { bytes: Uint8Array } | { text: true };
+
+export class ServerConnection {
+  private pump: SessionPump<unknown> | undefined;
+  /** Input that arrived while an async createSession was still running (reading is paused). */
+  private early: Input[] | undefined = [];
+  private closed = false;
+  private reported = false;
+  /** The session's outcome, reported once its output is all sent (so the counts are final). */
+  private outcome: { type: 'result' } | { type: 'failed'; error: ProtocolError } | undefined;
+  private lastActivity: number;
+  /** Set by any sign of life (message, pong, write progress); cleared at every ping. */
+  private alive = true;
+  readonly startedAt = Date.now();
+
+  constructor(
+    readonly id: number,
+    private readonly ws: WebSocket,
+    private readonly auth: unknown,
+    private readonly options: ResolvedServerOptions,
+    private readonly hooks: ConnectionHooks,
+  ) {
+    this.lastActivity = this.startedAt;
+    ws.on('message', (data: RawData, isBinary: boolean) => this.onInput(isBinary ? { bytes: toBytes(data) } : { text: true }));
+    ws.on('pong', () => this.markAlive());
+    ws.on('error', (err: Error) => this.pump?.kill(fromWsError(err)));
+    ws.on('close', (code: number, reason: Buffer) => this.onClose(code, reason.toString('utf8')));
+  }
+
+  start(): void {
+    let created: SansIoSession | Promise<SansIoSession>;
+    try {
+      created = this.options.createSession({ auth: this.auth, connectionId: this.id, now: Date.now() });
+    } catch (err) {
+      return this.refuse(err);
+    }
+    if (!isPromise(created)) return this.attach(created);
+    this.ws.pause();
+    created.then(
+      (session) => this.attach(session),
+      (err: unknown) => this.refuse(err),
+    );
+  }
+
+  get stats(): ConnectionStats {
+    const counts = this.pump?.stats ?? { bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0 };
+    return {
+      connectionId: this.id,
+      ageMs: Date.now() - this.startedAt,
+      bufferedAmount: this.ws.bufferedAmount,
+      readingPaused: this.pump?.isReadingPaused ?? false,
+      ...counts,
+    };
+  }
+
+  /** Heartbeat tick: terminate a peer silent for a whole period (if `judge`), else ping it. */
+  heartbeat(judge: boolean): void {
+    if (this.closed) return;
+    if (!this.alive && judge) return this.terminate(new ProtocolError('timeout', 'peer missed a heartbeat'));
+    this.alive = false;
+    this.ws.ping();
+  }
+
+  /** Graceful shutdown: fail the session (its error message is sent) and close with 1001. */
+  shutdown(): void {
+    const error = new ProtocolError('closed', 'server is shutting down');
+    if (this.pump?.isOpen) return this.pump.abort(error, { code: StandardCloseCodes.goingAway, reason: 'server shutting down' });
+    if (!this.closed) this.ws.close(StandardCloseCodes.goingAway, 'server shutting down');
+  }
+
+  terminate(error: ProtocolError): void {
+    this.pump?.kill(error);
+    this.ws.terminate();
+  }
+
+  private attach(session: SansIoSession): void {
+    const pump = new SessionPump<unknown>(session, this.pumpSocket(), {
+      highWaterMarkBytes: this.options.highWaterMarkBytes,
+      now: Date.now,
+      onEvent: (e) => this.onEvent(e),
+      onWriteProgress: () => this.markAlive(),
+      onBackpressure: (paused) => this.hooks.onBackpressure(paused, this.ws.bufferedAmount),
+      onStopped: () => this.report(this.outcome ?? { type: 'failed', error: new ProtocolError('internal', 'session ended without an outcome') }),
+    });
+    const { idleTimeoutMs, maxConnectionMs } = this.options;
+    pump.addDeadline(
+      () => this.lastActivity + idleTimeoutMs,
+      () => new ProtocolError('timeout', `no message or progress for ${idleTimeoutMs} ms`),
+    );
+    pump.addDeadline(
+      () => this.startedAt + maxConnectionMs,
+      () => new ProtocolError('timeout', `connection open longer than ${maxConnectionMs} ms`),
+    );
+    this.pump = pump;
+    if (this.closed) return pump.socketClosed(StandardCloseCodes.goingAway, 'closed before the session started');
+    const early = this.early ?? [];
+    this.early = undefined;
+    this.ws.resume();
+    for (const input of early) this.deliver(input);
+    pump.drive();
+  }
+
+  /** createSession failed: tell the peer in a coded error message, then close. */
+  private refuse(err: unknown): void {
+    // Never echo an unexpected exception's text: it may carry internal state.
+    const error = err instanceof ProtocolError ? err : new ProtocolError('internal', 'internal error', { cause: err });
+    this.early = undefined;
+    this.report({ type: 'failed', error });
+    if (this.closed) return;
+    this.ws.resume();
+    this.ws.send(encodeMessage({ t: 'error', code: error.code, message: error.message.slice(0, 1024) }));
+    this.ws.close(closeCodeFor(error.code), error.code);
+  }
+
+  private onInput(input: Input): void {
+    this.markAlive();
+    if (this.early) this.early.push(input);
+    else this.deliver(input);
+  }
+
+  private deliver(input: Input): void {
+    if (!this.pump) return;
+    if ('text' in input) this.pump.abort(new ProtocolError('malformed', 'text frames are not accepted; send binary messages'));
+    else this.pump.receive(input.bytes);
+  }
+
+  private onEvent(event: SessionEvent<unknown>): void {
+    if (event.type !== 'progress') this.outcome ??= event;
+  }
+
+  private report(event: { type: 'result' } | { type: 'failed'; error: ProtocolError }): void {
+    if (this.reported) return;
+    this.reported = true;
+    const counts = this.pump?.stats ?? { bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0 };
+    this.hooks.onReport({
+      connectionId: this.id,
+      outcome: event.type === 'result' ? 'result' : 'failed',
+      ...(event.type === 'failed' ? { code: event.error.code, remote: event.error.remote } : {}),
+      durationMs: Date.now() - this.startedAt,
+      ...counts,
+    });
+  }
+
+  private onClose(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.pump?.socketClosed(code, reason);
+    // A session still being created, or one that ended without an event: report once.
+    if (!this.reported) this.report({ type: 'failed', error: new ConnectionClosedError(code, reason, 'before the session ended') });
+    this.hooks.onClosed();
+  }
+
+  private markAlive(): void {
+    this.alive = true;
+    this.lastActivity = Date.now();
+  }
+
+  private pumpSocket(): PumpSocket {
+    const ws = this.ws;
+    return {
+      get bufferedAmount() {
+        return ws.bufferedAmount;
+      },
+      reportsWrites: true,
+      send: (bytes, written) => ws.send(bytes, { binary: true }, () => written()),
+      close: (code, reason) => ws.close(code, reason),
+      pauseReading: () => ws.pause(),
+      resumeReading: () => ws.resume(),
+    };
+  }
+}
+
+function toBytes(data: RawData): Uint8Array {
+  // binaryType is 'nodebuffer', so a message is one Buffer; the other shapes are for safety.
+  const buf = Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? Buffer.from(data) : data;
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+const isPromise = <T>(v: T | Promise<T>): v is Promise<T> => typeof (v as { then?: unknown } | null)?.then === 'function';
