@@ -1,10 +1,59 @@
 #!/usr/bin/env node
 /** The `contact-psi` command. Each subcommand lives in its own file; this only wires them. */
 import { Command } from 'commander';
+import { demo } from './commands/demo.js';
+import { directoryImport } from './commands/directory-import.js';
+import { keygen } from './commands/keygen.js';
+import { serve } from './commands/serve.js';
+import { sync } from './commands/sync.js';
 import { writeVectors } from './vectors.js';
 
 const program = new Command();
 program.name('contact-psi').description('Private contact discovery with RFC 9497 OPRF-based PSI').version('0.1.0');
+
+const directory = program.command('directory').description('manage the directory of registered users');
+directory
+  .command('import')
+  .description('create or update the SQLite directory from a CSV (user_id,phones,emails,label,discoverable) or JSON file')
+  .argument('<file>', 'file.csv or file.json')
+  .requiredOption('--db <path>', 'SQLite directory file')
+  .option('--region <CC>', 'default region for phone numbers in national format')
+  .action(directoryImport);
+
+program
+  .command('serve')
+  .description('serve the directory over WebSocket')
+  .requiredOption('--db <path>', 'SQLite directory file')
+  .option('--port <n>', 'TCP port (0 = any free port)', '7878')
+  .option('--host <host>', 'interface to listen on', '127.0.0.1')
+  .option('--tokens <file>', 'accepted bearer tokens, one per line (default: no authentication)')
+  .action(serve);
+
+program
+  .command('sync')
+  .description('find which contacts of an address book are registered')
+  .requiredOption('--server <ws-url>', 'directory server, e.g. ws://127.0.0.1:7878')
+  .requiredOption('--contacts <file>', 'address book: vCard (.vcf) or CSV')
+  .option('--region <CC>', 'default region for phone numbers in national format')
+  .option('--json', 'print one JSON array of { name, identifier, userId, label }')
+  .option('--cache <dir>', 'snapshot cache (default: contact-psi in the user cache directory)')
+  .option('--token <token>', 'bearer token')
+  .option('--pin <hex>', "the directory's public key; refuse any other")
+  .action(sync);
+
+program
+  .command('demo')
+  .description('serve a generated directory on an ephemeral port and sync a generated address book against it')
+  .option('--users <n>', 'directory size', '20000')
+  .option('--contacts <n>', 'address-book size', '1000')
+  .option('--keep', 'keep the temporary directory')
+  .action(demo);
+
+program
+  .command('keygen')
+  .description('generate an epoch key file (mode 0600)')
+  .option('--out <path>', 'key file to create', 'contact-psi.key')
+  .action(keygen);
 
 program
   .command('vectors')

@@ -1,0 +1,49 @@
+/** `contact-psi sync --server <ws-url> --contacts <file> --region <CC> [--json]`. */
+import { readFileSync } from 'node:fs';
+import { syncAddressBook } from '../../client/sync.js';
+import { parseAddressBook, type CountryCode } from '../../contacts/index.js';
+import { defaultCacheDir } from '../cache-dir.js';
+import { progressBar } from '../progress.js';
+
+export interface SyncCliOptions {
+  server: string;
+  contacts: string;
+  region?: string;
+  json?: boolean;
+  cache?: string;
+  token?: string;
+  pin?: string;
+}
+
+export async function sync(options: SyncCliOptions): Promise<void> {
+  const book = parseAddressBook(readFileSync(options.contacts, 'utf8'), { defaultRegion: options.region as CountryCode | undefined });
+  // Invalid entries are reported, never dropped silently.
+  for (const bad of book.invalid) {
+    console.error(`${options.contacts}: ${bad.name ? `"${bad.name}" ` : ''}${bad.kind} ${JSON.stringify(bad.raw)}: [${bad.code}] ${bad.reason}`);
+  }
+  const download = progressBar('snapshot');
+  const evaluate = progressBar('contacts');
+  const outcome = await syncAddressBook({
+    server: options.server,
+    book,
+    cacheDir: options.cache ?? defaultCacheDir(),
+    token: options.token,
+    pinnedPublicKey: options.pin ? new Uint8Array(Buffer.from(options.pin, 'hex')) : undefined,
+    onEvent: (e) => {
+      if (e.type !== 'progress') return;
+      (e.phase === 'download' ? download : evaluate).update(e.done, e.total);
+      if (e.done === e.total) (e.phase === 'download' ? download : evaluate).done();
+    },
+    onKeyChange: (prev, cur) => console.error(`warning: the directory's key changed (epoch ${prev.epoch} -> ${cur.epoch})`),
+  });
+  if (options.json) {
+    console.log(JSON.stringify(outcome.matches.map(({ name, identifier, userId, label }) => ({ name, identifier, userId, label }))));
+    return;
+  }
+  for (const m of outcome.matches) console.log(`${m.name || '(no name)'}\t${m.identifier}\t${m.userId}\t${m.label}`);
+  const r = outcome.result;
+  console.log(
+    `${outcome.matches.length} matches among ${outcome.identifiersChecked} identifiers of ${book.contacts.length} contacts` +
+      ` (snapshot ${r.cacheHit ? 'from cache' : `downloaded, ${r.downloadedBytes} bytes`}, epoch ${r.snapshot.epoch})`,
+  );
+}
