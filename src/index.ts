@@ -1,0 +1,10 @@
+/**
+ * The Node entry (`contact-psi`): everything in `contact-psi/browser`, plus the directory
+ * (SQLite, key files), the WebSocket server and the Node client with its snapshot cache.
+ */
+export * from './browser.js';
+export * from './directory/index.js';
+export { DirectoryDiscoveryBackend } from './directory/discovery-backend.js';
+export { startServer, PsiServer, SERVER_DEFAULTS, type ServerOptions, type SessionContext } from './transport/ws/index.js';
+export { syncAddressBook, type SyncOptions, type SyncOutcome, type SyncMatch } from './client/sync.js';
+export { SnapshotCache } from './client/snapshot-cache.js';
