@@ -22,14 +22,18 @@ export const ProtocolErrorCodes = [
   'rate_limited',
   'overloaded',
   'closed',
+  'split_view', // two different snapshots for one (epoch, version): the directory is lying to someone
 ] as const;
 export type ProtocolErrorCode = (typeof ProtocolErrorCodes)[number];
 
 export class ProtocolError extends ContactPsiError {
   declare readonly code: ProtocolErrorCode;
+  /** With `rate_limited`: how long until the request can succeed. */
+  readonly retryAfterMs: number | undefined;
 
-  constructor(code: ProtocolErrorCode, message: string, options: { remote?: boolean; cause?: unknown } = {}) {
+  constructor(code: ProtocolErrorCode, message: string, options: { remote?: boolean; cause?: unknown; retryAfterMs?: number } = {}) {
     super(code, message, options);
+    this.retryAfterMs = options.retryAfterMs;
   }
 }
 

@@ -92,6 +92,7 @@ export function psiSchemas(limits: SessionLimits): Record<PsiMessageType, Messag
     error: {
       code: { kind: 'str', maxLength: 64 },
       message: { kind: 'str', maxLength: 1024 },
+      retryAfterMs: { kind: 'uint', max: 366 * 24 * 3600 * 1000, optional: true },
     },
   };
 }

@@ -68,9 +68,9 @@ export abstract class SessionCore<State extends string, Msg extends WireMessage,
     try {
       const msg = decodeMessage<Msg>(bytes, this.schemas, this.maxMessageBytes);
       if (msg.t === 'error') {
-        const { code, message } = msg as unknown as { code: string; message: string };
+        const { code, message, retryAfterMs } = msg as unknown as { code: string; message: string; retryAfterMs?: number };
         const known = isProtocolErrorCode(code) ? code : 'internal';
-        this.fail(new ProtocolError(known, `peer reported ${code}: ${message}`, { remote: true }));
+        this.fail(new ProtocolError(known, `peer reported ${code}: ${message}`, { remote: true, retryAfterMs }));
         return;
       }
       const handler = this.transitions[this.state]?.[msg.t as Msg['t']];
@@ -124,7 +124,7 @@ export abstract class SessionCore<State extends string, Msg extends WireMessage,
     this.failure = error;
     this.outbox.length = 0;
     if (!error.remote) {
-      const report = { t: 'error', code: error.code, message: error.message.slice(0, 1024) };
+      const report = { t: 'error', code: error.code, message: error.message.slice(0, 1024), retryAfterMs: error.retryAfterMs };
       this.outbox.push(encodeMessage(report));
     }
     this.emit({ type: 'failed', error });

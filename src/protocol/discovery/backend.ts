@@ -29,4 +29,12 @@ export interface DiscoveryBackend {
   epoch(epoch: number): EpochView | undefined;
   /** Sealed labels for lookup keys of the given epoch; undefined where the key is unknown. */
   sealedLabels(epoch: number, keys: readonly Uint8Array[]): (Uint8Array | undefined)[];
+  /** Net tag changes since `fromVersion` in this epoch (packed 8-byte prefixes), if still known. */
+  delta?(epoch: number, fromVersion: number): TagDelta | undefined;
+}
+
+export interface TagDelta {
+  readonly toVersion: number;
+  readonly added: Uint8Array;
+  readonly removed: Uint8Array;
 }

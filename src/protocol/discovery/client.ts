@@ -1,8 +1,11 @@
 /**
  * Directory discovery, client role (spec/discovery.md §3):
  *   idle --start()/send dir.hello--> awaiting_info
- *   awaiting_info --dir.info, cache valid/send dir.evaluate chunks--> awaiting_evaluations
- *   awaiting_info --dir.info, no cache/send dir.snapshot.get--> downloading
+ *   awaiting_info --dir.info, cache current/send dir.evaluate chunks--> awaiting_evaluations
+ *   awaiting_info --dir.info, cache older, same epoch/send dir.delta.get--> awaiting_delta
+ *   awaiting_delta --dir.delta available/send dir.evaluate chunks--> awaiting_evaluations
+ *   awaiting_delta --dir.delta not available/send dir.snapshot.get--> downloading
+ *   awaiting_info --dir.info, no usable cache/send dir.snapshot.get--> downloading
  *   downloading --dir.snapshot.part (more)/send dir.snapshot.get--> downloading
  *   downloading --dir.snapshot.part (last, digest ok)/send dir.evaluate chunks--> awaiting_evaluations
  *   awaiting_evaluations --dir.evaluated (proof ok; last)/send dir.labels.get--> awaiting_labels
@@ -14,30 +17,47 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import type { Rng } from '../../group/types.js';
 import { Modes, type BlindState, type OprfSuite } from '../../oprf/suite.js';
-import { parseEncoding, type SetEncoding } from '../../setenc/index.js';
+import { parseEncoding } from '../../setenc/index.js';
+import { ascii, concat } from '../../oprf/encoding.js';
+import { DeltaView, packPrefixes } from './delta.js';
+import { canonicalChargeSet, chargeHash, hexOf, CHARGE_HASH_BYTES } from './quota.js';
 import { ProtocolError } from '../errors.js';
 import { SessionCore } from '../session-core.js';
 import { lookupKeyOf, openLabel, LOOKUP_KEY_BYTES } from './labels.js';
 import {
   DEFAULT_DISCOVERY_LIMITS,
   discoverySchemas,
+  type DirDelta,
   type DirEvaluated,
   type DirInfo,
+  type DiscoveryPurpose,
   type DirLabels,
   type DirSnapshotPart,
   type DiscoveryLimits,
   type DiscoveryMessage,
 } from './messages.js';
 
-export type DiscoveryClientState = 'idle' | 'awaiting_info' | 'downloading' | 'awaiting_evaluations' | 'awaiting_labels' | 'done';
+export type DiscoveryClientState = 'idle' | 'awaiting_info' | 'awaiting_delta' | 'downloading' | 'awaiting_evaluations' | 'awaiting_labels' | 'done';
 
 /** A snapshot the client keeps between syncs (the caller stores it; this layer does no I/O). */
 export interface CachedSnapshot {
   epoch: number;
+  /** The directory version the cache is current to (base plus deltas). */
   version: number;
+  /** The version of the downloaded base snapshot, whose SHA-256 is `digest`. */
+  baseVersion?: number;
   digest: Uint8Array;
   publicKey: Uint8Array;
   bytes: Uint8Array;
+  /** Net tag changes since the base: packed, sorted 8-byte prefixes. */
+  added?: Uint8Array;
+  removed?: Uint8Array;
+}
+
+/** The quota token and the set of blinded-element hashes it covers (kept on the device). */
+export interface QuotaReceipt {
+  token: Uint8Array;
+  set: Uint8Array;
 }
 
 export interface DiscoveryClientOptions {
@@ -48,6 +68,15 @@ export interface DiscoveryClientOptions {
   cache?: CachedSnapshot;
   /** If set, the directory must present exactly this public key (key pinning). */
   pinnedPublicKey?: Uint8Array;
+  /**
+   * Device secret for deterministic blinding (32 bytes): a contact checked before gives the
+   * same blinded element, so the server does not charge it again. Without it, blinds are
+   * random and every contact is charged on every sync.
+   */
+  blindSecret?: Uint8Array;
+  /** The receipt of the previous sync, presented so contacts checked before are not charged. */
+  quotaReceipt?: QuotaReceipt;
+  purpose?: DiscoveryPurpose;
   partBytes?: number;
   limits?: Partial<DiscoveryLimits>;
   idleTimeoutMs?: number;
@@ -67,7 +96,13 @@ export interface DiscoveryResult {
   downloadedBytes: number;
   /** Filter hits whose label the server did not have: false positives, dropped. */
   falsePositives: number;
+  /** True when the cache was brought up to date by a delta. */
+  deltaApplied: boolean;
+  /** The new quota receipt, when the server charges quotas. */
+  quotaReceipt?: QuotaReceipt;
 }
+
+const BLIND_DST = ascii('contact-psi-v1-deterministic-blind');
 
 const utf8 = new TextEncoder();
 
@@ -76,6 +111,7 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
   protected state: DiscoveryClientState = 'idle';
   protected readonly transitions = {
     awaiting_info: { 'dir.info': (m: DiscoveryMessage) => this.onInfo(m as DirInfo) },
+    awaiting_delta: { 'dir.delta': (m: DiscoveryMessage) => this.onDelta(m as DirDelta) },
     downloading: { 'dir.snapshot.part': (m: DiscoveryMessage) => this.onPart(m as DirSnapshotPart) },
     awaiting_evaluations: { 'dir.evaluated': (m: DiscoveryMessage) => this.onEvaluated(m as DirEvaluated) },
     awaiting_labels: { 'dir.labels': (m: DiscoveryMessage) => this.onLabels(m as DirLabels) },
@@ -87,7 +123,8 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
   private info: DirInfo | undefined;
   private download: Uint8Array | undefined;
   private downloaded = 0;
-  private encoding: SetEncoding | undefined;
+  private encoding: DeltaView | undefined;
+  private deltaApplied = false;
   private snapshot: CachedSnapshot | undefined;
   private blindState: BlindState | undefined;
   private cacheHit = false;
@@ -116,7 +153,7 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
   start(now: number): void {
     if (this.state !== 'idle') throw new ProtocolError('unexpected_message', `client in state ${this.currentState} cannot start`);
     this.touch(now);
-    this.send({ t: 'dir.hello', suite: this.options.suite.id });
+    this.send({ t: 'dir.hello', suite: this.options.suite.id, purpose: this.options.purpose });
     this.state = 'awaiting_info';
   }
 
@@ -128,11 +165,37 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
       throw new ProtocolError('proof_invalid', 'the directory presented a public key other than the pinned one');
     }
     this.info = info;
-    if (cache && cache.epoch === info.epoch && cache.version === info.version && equalBytes(cache.digest, info.digest)) {
+    if (cache && cache.epoch === info.epoch) {
       if (!equalBytes(cache.publicKey, info.publicKey)) throw new ProtocolError('proof_invalid', 'public key changed within an epoch');
-      this.useSnapshot(cache.bytes, true);
-      return;
+      const baseVersion = cache.baseVersion ?? cache.version;
+      // The same (epoch, version) must always have the same bytes: anything else means the
+      // directory shows different snapshots to different clients.
+      if (baseVersion === info.version && !equalBytes(cache.digest, info.digest)) {
+        throw new ProtocolError('split_view', `two different snapshots for epoch ${info.epoch} version ${info.version}`);
+      }
+      if (cache.version === info.version) return this.useSnapshot(cache.bytes, true, cache);
+      if (cache.version < info.version) {
+        this.state = 'awaiting_delta';
+        this.send({ t: 'dir.delta.get', epoch: info.epoch, fromVersion: cache.version });
+        return;
+      }
     }
+    this.startDownload();
+  }
+
+  private onDelta(delta: DirDelta): void {
+    const info = this.info!;
+    const cache = this.options.cache!;
+    if (delta.epoch !== info.epoch || delta.fromVersion !== cache.version || delta.toVersion !== info.version) {
+      throw new ProtocolError('bad_field', 'dir.delta does not answer the request');
+    }
+    if (!delta.available) return this.startDownload();
+    this.deltaApplied = true;
+    this.useSnapshot(cache.bytes, true, cache, delta);
+  }
+
+  private startDownload(): void {
+    const info = this.info!;
     this.download = new Uint8Array(info.size);
     this.state = 'downloading';
     this.requestPart();
@@ -159,16 +222,28 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     this.useSnapshot(this.download!, false);
   }
 
-  private useSnapshot(bytes: Uint8Array, fromCache: boolean): void {
+  /** Start evaluating against a snapshot: downloaded, cached, or cached plus a delta. */
+  private useSnapshot(bytes: Uint8Array, fromCache: boolean, cache?: CachedSnapshot, delta?: DirDelta): void {
     const info = this.info!;
     const encoding = parseEncoding(bytes, { maxBytes: this.limits.maxSnapshotBytes, maxCount: this.limits.maxDirectoryEntries });
-    if (encoding.kind !== info.encoding || encoding.count !== info.count) throw new ProtocolError('bad_encoding', 'snapshot does not match dir.info');
-    this.encoding = encoding;
-    this.snapshot = { epoch: info.epoch, version: info.version, digest: info.digest, publicKey: info.publicKey, bytes };
+    if (encoding.kind !== info.encoding) throw new ProtocolError('bad_encoding', 'snapshot does not match dir.info');
+    const view = new DeltaView(encoding, cache?.added, cache?.removed);
+    if (delta) view.apply(delta.added, delta.removed);
+    // A fresh download must match dir.info exactly; with deltas only the kind can be checked.
+    if (!cache && encoding.count !== info.count) throw new ProtocolError('bad_encoding', 'snapshot does not match dir.info');
+    this.encoding = view;
+    this.snapshot = cache
+      ? { ...cache, version: info.version, baseVersion: cache.baseVersion ?? cache.version, added: packPrefixes(view.added), removed: packPrefixes(view.removed) }
+      : { epoch: info.epoch, version: info.version, baseVersion: info.version, digest: info.digest, publicKey: info.publicKey, bytes };
     this.cacheHit = fromCache;
+    const { suite, rng, blindSecret, quotaReceipt } = this.options;
+    // Presented even with nothing to evaluate, so the receipt carries over to the next sync.
+    if (quotaReceipt) this.send({ t: 'dir.quota', token: quotaReceipt.token, set: quotaReceipt.set });
     if (this.identifiers.length === 0) return this.requestLabels();
-    const { suite, rng } = this.options;
-    this.blindState = suite.blind(this.identifiers.map((s) => utf8.encode(s)), rng);
+    const inputs = this.identifiers.map((s) => utf8.encode(s));
+    this.blindState = blindSecret
+      ? suite.blindWith(inputs, inputs.map((x) => deterministicBlind(suite, blindSecret, x)))
+      : suite.blind(inputs, rng);
     this.chunk = Math.min(info.chunk, this.limits.maxChunkItems);
     const size = suite.group.elementSize;
     const { blinded } = this.blindState;
@@ -223,9 +298,36 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     this.state = 'done';
     this.emit({
       type: 'result',
-      result: { matches, snapshot: this.snapshot!, cacheHit: this.cacheHit, downloadedBytes: this.downloaded, falsePositives },
+      result: {
+        matches,
+        snapshot: this.snapshot!,
+        cacheHit: this.cacheHit,
+        downloadedBytes: this.downloaded,
+        falsePositives,
+        deltaApplied: this.deltaApplied,
+        quotaReceipt: msg.quotaToken ? { token: msg.quotaToken, set: this.chargedSet(msg.tokenAccepted === true) } : undefined,
+      },
     });
   }
+
+  /** The set the new token covers: the previous one (if the server accepted it) plus this sync's. */
+  private chargedSet(previousAccepted: boolean): Uint8Array {
+    const hashes = new Set<string>();
+    const previous = this.options.quotaReceipt?.set;
+    if (previousAccepted && previous) {
+      for (let off = 0; off < previous.length; off += CHARGE_HASH_BYTES) hashes.add(hexOf(previous.subarray(off, off + CHARGE_HASH_BYTES)));
+    }
+    const size = this.options.suite.group.elementSize;
+    const blinded = this.blindState?.blinded ?? new Uint8Array(0);
+    for (let off = 0; off < blinded.length; off += size) hashes.add(hexOf(chargeHash(blinded.subarray(off, off + size))));
+    return canonicalChargeSet(hashes);
+  }
+}
+
+/** A blind derived from the device secret and the contact: stable across syncs, secret to the server. */
+function deterministicBlind(suite: OprfSuite, secret: Uint8Array, input: Uint8Array): bigint {
+  const r = suite.group.hashToScalar(concat(secret, input), BLIND_DST);
+  return r === 0n ? 1n : r;
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {

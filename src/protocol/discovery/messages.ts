@@ -7,6 +7,7 @@ import type { EncodingKind } from '../../setenc/types.js';
 import { EncodingKinds } from '../messages.js';
 import type { MessageSchema } from '../schema.js';
 import { LOOKUP_KEY_BYTES } from './labels.js';
+import { CHARGE_HASH_BYTES } from './quota.js';
 
 export interface DiscoveryLimits {
   readonly maxMessageBytes: number;
@@ -22,6 +23,8 @@ export interface DiscoveryLimits {
   readonly maxDirectoryEntries: number;
   /** Largest sealed label. */
   readonly maxLabelBytes: number;
+  /** Most blinded-element hashes in a quota token's set (a large address book, re-synced). */
+  readonly maxChargedSet: number;
 }
 
 export const DEFAULT_DISCOVERY_LIMITS: DiscoveryLimits = Object.freeze({
@@ -32,11 +35,42 @@ export const DEFAULT_DISCOVERY_LIMITS: DiscoveryLimits = Object.freeze({
   maxSnapshotBytes: 1024 * 1024 * 1024,
   maxDirectoryEntries: 200_000_000,
   maxLabelBytes: 4096,
+  maxChargedSet: 1_000_000,
 });
+
+/** Deltas carry the first 8 bytes of each changed tag (issue: at most 8 bytes per change). */
+export const DELTA_PREFIX_BYTES = 8;
+
+export const DiscoveryPurposes = ['sync', 'lookup'] as const;
+export type DiscoveryPurpose = (typeof DiscoveryPurposes)[number];
 
 export interface DirHello {
   t: 'dir.hello';
   suite: SuiteId;
+  /** `sync` (an address book; the default) or `lookup` (one-off, a separate small quota). */
+  purpose?: DiscoveryPurpose;
+}
+/** The set of blinded-element hashes already charged to this account, with the server's MAC over it. */
+export interface DirQuota {
+  t: 'dir.quota';
+  token: Uint8Array;
+  set: Uint8Array;
+}
+export interface DirDeltaGet {
+  t: 'dir.delta.get';
+  epoch: number;
+  fromVersion: number;
+}
+/** Net tag changes between two versions: packed 8-byte tag prefixes, sorted. */
+export interface DirDelta {
+  t: 'dir.delta';
+  epoch: number;
+  fromVersion: number;
+  toVersion: number;
+  /** False when the server cannot give this delta (too old, or larger than the snapshot). */
+  available: boolean;
+  added: Uint8Array;
+  removed: Uint8Array;
 }
 export interface DirInfo {
   t: 'dir.info';
@@ -86,6 +120,10 @@ export interface DirLabels {
   t: 'dir.labels';
   /** One sealed label per key, in order; an empty byte string where the key is unknown. */
   sealed: Uint8Array[];
+  /** With quotas: the MAC over every blinded-element hash charged to the account so far. */
+  quotaToken?: Uint8Array;
+  /** Whether the token presented in dir.quota was accepted (if not, the client's set restarts). */
+  tokenAccepted?: boolean;
 }
 export interface DirError {
   t: 'error';
@@ -93,14 +131,33 @@ export interface DirError {
   message: string;
 }
 
-export type DiscoveryMessage = DirHello | DirInfo | DirSnapshotGet | DirSnapshotPart | DirEvaluate | DirEvaluated | DirLabelsGet | DirLabels | DirError;
+export type DiscoveryMessage = DirHello | DirQuota | DirDeltaGet | DirDelta | DirInfo | DirSnapshotGet | DirSnapshotPart | DirEvaluate | DirEvaluated | DirLabelsGet | DirLabels | DirError;
 
 const MAX_ELEMENT = 33;
 const U32 = 0xffffffff;
 
 export function discoverySchemas(l: DiscoveryLimits): Record<DiscoveryMessage['t'], MessageSchema> {
   return {
-    'dir.hello': { suite: { kind: 'str', maxLength: 32, values: SuiteIds } },
+    'dir.hello': {
+      suite: { kind: 'str', maxLength: 32, values: SuiteIds },
+      purpose: { kind: 'str', maxLength: 8, values: DiscoveryPurposes, optional: true },
+    },
+    'dir.quota': {
+      token: { kind: 'bin', maxLength: 32, exactLength: 32 },
+      set: { kind: 'bin', maxLength: l.maxChargedSet * CHARGE_HASH_BYTES, multipleOf: CHARGE_HASH_BYTES },
+    },
+    'dir.delta.get': {
+      epoch: { kind: 'uint', max: U32 },
+      fromVersion: { kind: 'uint', max: Number.MAX_SAFE_INTEGER },
+    },
+    'dir.delta': {
+      epoch: { kind: 'uint', max: U32 },
+      fromVersion: { kind: 'uint', max: Number.MAX_SAFE_INTEGER },
+      toVersion: { kind: 'uint', max: Number.MAX_SAFE_INTEGER },
+      available: { kind: 'bool' },
+      added: { kind: 'bin', maxLength: l.maxSnapshotBytes, multipleOf: DELTA_PREFIX_BYTES },
+      removed: { kind: 'bin', maxLength: l.maxSnapshotBytes, multipleOf: DELTA_PREFIX_BYTES },
+    },
     'dir.info': {
       suite: { kind: 'str', maxLength: 32, values: SuiteIds },
       epoch: { kind: 'uint', max: U32 },
@@ -136,7 +193,15 @@ export function discoverySchemas(l: DiscoveryLimits): Record<DiscoveryMessage['t
       epoch: { kind: 'uint', max: U32 },
       keys: { kind: 'bin', maxLength: l.maxQueryItems * LOOKUP_KEY_BYTES, multipleOf: LOOKUP_KEY_BYTES },
     },
-    'dir.labels': { sealed: { kind: 'binList', maxItems: l.maxQueryItems, maxItemLength: l.maxLabelBytes } },
-    error: { code: { kind: 'str', maxLength: 64 }, message: { kind: 'str', maxLength: 1024 } },
+    'dir.labels': {
+      sealed: { kind: 'binList', maxItems: l.maxQueryItems, maxItemLength: l.maxLabelBytes },
+      quotaToken: { kind: 'bin', maxLength: 32, exactLength: 32, optional: true },
+      tokenAccepted: { kind: 'bool', optional: true },
+    },
+    error: {
+      code: { kind: 'str', maxLength: 64 },
+      message: { kind: 'str', maxLength: 1024 },
+      retryAfterMs: { kind: 'uint', max: 366 * 24 * 3600 * 1000, optional: true },
+    },
   };
 }

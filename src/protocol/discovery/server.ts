@@ -15,18 +15,27 @@ import { LOOKUP_KEY_BYTES } from './labels.js';
 import {
   DEFAULT_DISCOVERY_LIMITS,
   discoverySchemas,
+  type DirDeltaGet,
   type DirEvaluate,
   type DirHello,
   type DirLabelsGet,
+  type DirQuota,
   type DirSnapshotGet,
   type DiscoveryLimits,
   type DiscoveryMessage,
 } from './messages.js';
+import { QuotaLedger, type QuotaConfig } from './quota.js';
 
 export type DiscoveryServerState = 'awaiting_hello' | 'serving' | 'done';
 
-/** Charged before evaluation; throw ProtocolError('rate_limited') to refuse (quotas hook in here). */
+/** Called before each evaluation chunk; throw ProtocolError('rate_limited') to refuse. */
 export type EvaluationGate = (count: number, now: number) => void;
+
+/** An authenticated account and the quota configuration to charge it against. */
+export interface AccountQuota {
+  account: string;
+  config: QuotaConfig;
+}
 
 export interface DiscoveryServerOptions {
   backend: DiscoveryBackend;
@@ -35,6 +44,8 @@ export interface DiscoveryServerOptions {
   limits?: Partial<DiscoveryLimits>;
   idleTimeoutMs?: number;
   gate?: EvaluationGate;
+  /** Quotas against enumeration; without it (no authenticated account) nothing is charged. */
+  quota?: AccountQuota;
 }
 
 export interface DiscoveryServerResult {
@@ -49,6 +60,8 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
   protected readonly transitions = {
     awaiting_hello: { 'dir.hello': (m: DiscoveryMessage) => this.onHello(m as DirHello) },
     serving: {
+      'dir.quota': (m: DiscoveryMessage) => this.onQuota(m as DirQuota),
+      'dir.delta.get': (m: DiscoveryMessage) => this.onDeltaGet(m as DirDeltaGet),
       'dir.snapshot.get': (m: DiscoveryMessage) => this.onSnapshotGet(m as DirSnapshotGet),
       'dir.evaluate': (m: DiscoveryMessage, now: number) => this.onEvaluate(m as DirEvaluate, now),
       'dir.labels.get': (m: DiscoveryMessage) => this.onLabelsGet(m as DirLabelsGet),
@@ -59,6 +72,9 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
   private readonly rng: Rng;
   private readonly limits: DiscoveryLimits;
   private readonly gate: EvaluationGate | undefined;
+  private readonly quota: AccountQuota | undefined;
+  private ledger: QuotaLedger | undefined;
+  private tokenAccepted: boolean | undefined;
   private nextSeq = 0;
   private stats: DiscoveryServerResult = { evaluated: 0, snapshotBytesSent: 0, labelsRequested: 0 };
 
@@ -69,6 +85,7 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
     this.rng = options.rng;
     this.limits = limits;
     this.gate = options.gate;
+    this.quota = options.quota;
     this.touch(options.now);
   }
 
@@ -86,6 +103,7 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
   private onHello(hello: DirHello): void {
     const view = this.backend.current();
     if (hello.suite !== view.suite.id) throw new ProtocolError('unsupported', `this directory uses ${view.suite.id}`);
+    if (this.quota) this.ledger = new QuotaLedger(this.quota.config, this.quota.account, hello.purpose ?? 'sync');
     const { snapshot } = view;
     this.send({
       t: 'dir.info',
@@ -100,6 +118,29 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
       chunk: this.limits.maxChunkItems,
     });
     this.state = 'serving';
+  }
+
+  private onQuota(msg: DirQuota): void {
+    if (this.tokenAccepted !== undefined || this.nextSeq > 0) throw new ProtocolError('unexpected_message', 'dir.quota comes once, before any dir.evaluate');
+    // Without quotas the token is meaningless; a bad token only means "charge everything".
+    this.tokenAccepted = this.ledger ? this.ledger.presentToken(msg.token, msg.set) : false;
+  }
+
+  private onDeltaGet(msg: DirDeltaGet): void {
+    const view = this.epochView(msg.epoch);
+    const delta = msg.fromVersion <= view.snapshot.version ? this.backend.delta?.(msg.epoch, msg.fromVersion) : undefined;
+    // A delta larger than the snapshot is worse than a fresh download.
+    const available = delta !== undefined && delta.toVersion === view.snapshot.version && delta.added.length + delta.removed.length < view.snapshot.bytes.length;
+    const empty = new Uint8Array(0);
+    this.send({
+      t: 'dir.delta',
+      epoch: msg.epoch,
+      fromVersion: msg.fromVersion,
+      toVersion: view.snapshot.version,
+      available,
+      added: available ? delta.added : empty,
+      removed: available ? delta.removed : empty,
+    });
   }
 
   private onSnapshotGet(get: DirSnapshotGet): void {
@@ -121,6 +162,7 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
     if (this.stats.evaluated + count > this.limits.maxQueryItems) throw new ProtocolError('too_large', `more than ${this.limits.maxQueryItems} items in one session`);
     view.suite.group.validatePacked(msg.blinded);
     this.gate?.(count, now);
+    this.ledger?.charge(msg.blinded, size, now);
     this.nextSeq++;
     const { evaluated, proof } = view.suite.blindEvaluateVerifiable(view.keys.secretKey, msg.blinded, this.rng);
     this.stats.evaluated += count;
@@ -138,7 +180,8 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
     }
     const sealed = this.backend.sealedLabels(msg.epoch, keys).map((s) => s ?? new Uint8Array(0));
     this.stats.labelsRequested += keys.length;
-    this.send({ t: 'dir.labels', sealed });
+    const issued = this.ledger?.issueToken();
+    this.send({ t: 'dir.labels', sealed, quotaToken: issued?.token, tokenAccepted: issued ? (this.tokenAccepted ?? false) : undefined });
     this.state = 'done';
     this.emit({ type: 'result', result: { ...this.stats } });
   }

@@ -25,6 +25,7 @@ export const ErrorCloseCodes = {
   unexpected_message: 4409, // 409 Conflict: valid message in the wrong state
   too_large: 4413, // 413 Content Too Large
   bad_encoding: 4415, // 415: the set encoding did not parse
+  split_view: 4417, // 417 Expectation Failed: two snapshots for one (epoch, version)
   bad_field: 4422, // 422 Unprocessable Content
   bad_element: 4424, // invalid or identity group element
   bad_version: 4426, // 426 Upgrade Required: protocol version not supported

@@ -1,0 +1,156 @@
+/**
+ * Quotas against enumeration (spec/discovery.md §6). Each account has a token bucket of
+ * OPRF evaluations (Signal's default shape: a large bucket that refills slowly), and a
+ * separate small bucket for one-off lookups. Contacts the account had evaluated before
+ * are not charged again: the client blinds deterministically (its blind for a contact is
+ * derived from a device secret), so a contact it checked before yields the same blinded
+ * element, and the server recognizes it from an 8-byte hash of that element. The set of
+ * hashes already charged is carried by the client, bound to the account by a MAC token
+ * the server issues; the server stores only the bucket (tokens, time), never the set and
+ * never a contact in clear (a blinded element reveals nothing without the device secret).
+ */
+import { hmac } from '@noble/hashes/hmac.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { ascii, concat, i2osp } from '../../oprf/encoding.js';
+import { ProtocolError } from '../errors.js';
+
+export const CHARGE_HASH_BYTES = 8;
+const CHARGE_LABEL = ascii('contact-psi-v1-charge');
+const TOKEN_LABEL = ascii('contact-psi-v1-quota-token');
+
+export interface BucketPolicy {
+  /** Most evaluations an account can hold (and the initial balance). */
+  readonly capacity: number;
+  /** Evaluations added per millisecond, up to capacity. */
+  readonly refillPerMs: number;
+}
+
+const DAY_MS = 24 * 3600 * 1000;
+
+/** 50,000 evaluations, refilled at 1,500 per day (a full bucket in about a month). */
+export const DEFAULT_SYNC_POLICY: BucketPolicy = Object.freeze({ capacity: 50_000, refillPerMs: 1_500 / DAY_MS });
+/** One-off lookups (a number typed in by hand): 50, refilled at 50 per day. */
+export const DEFAULT_LOOKUP_POLICY: BucketPolicy = Object.freeze({ capacity: 50, refillPerMs: 50 / DAY_MS });
+
+export interface BucketState {
+  tokens: number;
+  updatedAt: number;
+}
+
+/** Durable bucket state, synchronous so the sans-I/O session can charge in place. */
+export interface QuotaStore {
+  getBucketSync(account: string): BucketState | undefined;
+  putBucketSync(account: string, state: BucketState): void;
+}
+
+/** The balance at `now`: the stored tokens plus what refilled since, capped. */
+export function balance(policy: BucketPolicy, state: BucketState | undefined, now: number): number {
+  if (!state) return policy.capacity;
+  const elapsed = Math.max(0, now - state.updatedAt);
+  return Math.min(policy.capacity, state.tokens + elapsed * policy.refillPerMs);
+}
+
+/** Takes `count` tokens or throws `rate_limited` with the time until they are there. */
+export function chargeBucket(store: QuotaStore, account: string, policy: BucketPolicy, count: number, now: number): number {
+  const available = balance(policy, store.getBucketSync(account), now);
+  if (count > available) {
+    const retryAfterMs = count > policy.capacity ? undefined : Math.ceil((count - available) / policy.refillPerMs);
+    throw new ProtocolError(
+      'rate_limited',
+      count > policy.capacity
+        ? `${count} new contacts exceed the quota of ${policy.capacity}`
+        : `quota exhausted: ${Math.floor(available)} evaluations left, ${count} needed`,
+      { retryAfterMs },
+    );
+  }
+  const left = available - count;
+  store.putBucketSync(account, { tokens: left, updatedAt: now });
+  return left;
+}
+
+/** The 8-byte hash by which the server recognizes a blinded element charged before. */
+export const chargeHash = (blinded: Uint8Array): Uint8Array => sha256(concat(CHARGE_LABEL, blinded)).subarray(0, CHARGE_HASH_BYTES);
+
+/** Canonical form of a charged set: sorted, distinct, packed. */
+export function canonicalChargeSet(hashes: Iterable<string>): Uint8Array {
+  const sorted = [...new Set(hashes)].sort();
+  const out = new Uint8Array(sorted.length * CHARGE_HASH_BYTES);
+  sorted.forEach((h, i) => out.set(hexToBytes(h), i * CHARGE_HASH_BYTES));
+  return out;
+}
+
+/** MAC binding an account to exactly this charged set (server key only on the server). */
+export function quotaToken(key: Uint8Array, account: string, packedSet: Uint8Array): Uint8Array {
+  const accountBytes = ascii(account);
+  return hmac(sha256, key, concat(TOKEN_LABEL, i2osp(accountBytes.length, 2), accountBytes, sha256(packedSet)));
+}
+
+export function hexOf(bytes: Uint8Array): string {
+  let s = '';
+  for (const b of bytes) s += b.toString(16).padStart(2, '0');
+  return s;
+}
+
+function hexToBytes(h: string): Uint8Array {
+  const out = new Uint8Array(h.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(h.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a[i] ^ b[i];
+  return d === 0;
+}
+
+export interface QuotaConfig {
+  store: QuotaStore;
+  /** Server secret for quota tokens (32 random bytes, kept across restarts). */
+  tokenKey: Uint8Array;
+  sync?: BucketPolicy;
+  lookup?: BucketPolicy;
+}
+
+/**
+ * One session's view of an account's quota: verifies the client's token and charged set,
+ * charges only elements not in it, and issues the token over the grown set at the end.
+ */
+export class QuotaLedger {
+  private readonly seen = new Set<string>();
+
+  constructor(
+    private readonly config: QuotaConfig,
+    private readonly account: string,
+    private readonly purpose: 'sync' | 'lookup',
+  ) {}
+
+  /** A set whose token does not verify is ignored (everything is charged), never trusted. */
+  presentToken(token: Uint8Array, packedSet: Uint8Array): boolean {
+    if (this.purpose !== 'sync' || !constantTimeEqual(quotaToken(this.config.tokenKey, this.account, packedSet), token)) return false;
+    for (let off = 0; off < packedSet.length; off += CHARGE_HASH_BYTES) this.seen.add(hexOf(packedSet.subarray(off, off + CHARGE_HASH_BYTES)));
+    return true;
+  }
+
+  /** Charge a chunk (packed blinded elements of `size` bytes): all or nothing. */
+  charge(blinded: Uint8Array, size: number, now: number): void {
+    const fresh: string[] = [];
+    for (let off = 0; off < blinded.length; off += size) {
+      const h = hexOf(chargeHash(blinded.subarray(off, off + size)));
+      if (!this.seen.has(h)) fresh.push(h);
+    }
+    const unique = [...new Set(fresh)];
+    if (unique.length > 0) {
+      const policy = this.purpose === 'lookup' ? (this.config.lookup ?? DEFAULT_LOOKUP_POLICY) : (this.config.sync ?? DEFAULT_SYNC_POLICY);
+      chargeBucket(this.config.store, `${this.purpose}:${this.account}`, policy, unique.length, now);
+    }
+    for (const h of unique) this.seen.add(h);
+  }
+
+  /** The token over everything charged so far (sync purpose only). */
+  issueToken(): { token: Uint8Array; set: Uint8Array } | undefined {
+    if (this.purpose !== 'sync') return undefined;
+    const set = canonicalChargeSet(this.seen);
+    return { token: quotaToken(this.config.tokenKey, this.account, set), set };
+  }
+}

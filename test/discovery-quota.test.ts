@@ -1,0 +1,127 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { DiscoveryClientSession, type DiscoveryResult, type QuotaReceipt } from '../src/protocol/discovery/client.js';
+import { balance, DEFAULT_LOOKUP_POLICY, DEFAULT_SYNC_POLICY, type BucketState, type QuotaConfig, type QuotaStore } from '../src/protocol/discovery/quota.js';
+import { DiscoveryServerSession } from '../src/protocol/discovery/server.js';
+import { runSessionPair } from '../src/protocol/session-pair.js';
+import { memoryBackend, type TestUser } from './helpers/discovery.js';
+import { seededRng } from './helpers/rng.js';
+
+class MapQuotaStore implements QuotaStore {
+  readonly buckets = new Map<string, BucketState>();
+  getBucketSync(account: string) {
+    return this.buckets.get(account);
+  }
+  putBucketSync(account: string, state: BucketState) {
+    this.buckets.set(account, { ...state });
+  }
+}
+
+const universe = Array.from({ length: 40 }, (_, i) => `tel:+4179${1000000 + i}`);
+const users: TestUser[] = universe.filter((_, i) => i % 3 === 0).map((id, i) => ({ userId: `u${i}`, identifiers: [id], label: `l${i}` }));
+const dir = memoryBackend(users);
+const tokenKey = new Uint8Array(32).fill(7);
+
+function syncOnce(config: QuotaConfig, contacts: string[], opts: { receipt?: QuotaReceipt; secret?: Uint8Array; now?: number; purpose?: 'sync' | 'lookup'; account?: string } = {}) {
+  const client = new DiscoveryClientSession({
+    suite: dir.suite,
+    identifiers: contacts,
+    rng: seededRng(contacts.length),
+    blindSecret: opts.secret ?? new Uint8Array(32).fill(1),
+    quotaReceipt: opts.receipt,
+    purpose: opts.purpose,
+  });
+  const server = new DiscoveryServerSession({ backend: dir.backend, rng: seededRng(2), now: opts.now ?? 0, quota: { account: opts.account ?? 'alice', config } });
+  return runSessionPair<DiscoveryResult, unknown>(client, server, opts.now ?? 0);
+}
+
+const spent = (store: MapQuotaStore, account = 'sync:alice') => DEFAULT_SYNC_POLICY.capacity - (store.buckets.get(account)?.tokens ?? DEFAULT_SYNC_POLICY.capacity);
+
+describe('quotas against enumeration', () => {
+  it('accounting is exact under random sync histories, and nothing is charged twice', () => {
+    fc.assert(
+      fc.property(fc.array(fc.subarray(universe, { maxLength: 25 }), { minLength: 1, maxLength: 5 }), (books) => {
+        const store = new MapQuotaStore();
+        const config = { store, tokenKey };
+        let receipt: QuotaReceipt | undefined;
+        const everChecked = new Set<string>();
+        for (const book of books) {
+          const before = spent(store);
+          const out = syncOnce(config, book, { receipt });
+          expect(out.clientError).toBeUndefined();
+          const fresh = book.filter((c) => !everChecked.has(c));
+          // Exactly the contacts never checked before are charged (time is frozen: no refill).
+          expect(spent(store) - before).toBe(new Set(fresh).size);
+          book.forEach((c) => everChecked.add(c));
+          receipt = out.clientResult!.quotaReceipt;
+          expect(receipt).toBeDefined();
+        }
+        expect(spent(store)).toBe(everChecked.size);
+      }),
+      { numRuns: 15 },
+    );
+  });
+
+  it('a forged or stale receipt is not trusted: everything is charged again', () => {
+    const store = new MapQuotaStore();
+    const config = { store, tokenKey };
+    const first = syncOnce(config, universe.slice(0, 10)).clientResult!.quotaReceipt!;
+    const forgedSet = first.set.slice();
+    forgedSet[0] ^= 1;
+    const out = syncOnce(config, universe.slice(0, 10), { receipt: { token: first.token, set: forgedSet } });
+    expect(spent(store)).toBe(20);
+    // The token is bound to the account: another account cannot use it.
+    syncOnce(config, universe.slice(0, 10), { receipt: first, account: 'mallory' });
+    expect(spent(store, 'sync:mallory')).toBe(10);
+    // The new receipt starts over from this sync, and is honoured next time.
+    syncOnce(config, universe.slice(0, 10), { receipt: out.clientResult!.quotaReceipt });
+    expect(spent(store)).toBe(20);
+  });
+
+  it('going over the quota is rate_limited with a retry-after, and the refill lets the sync through', () => {
+    const store = new MapQuotaStore();
+    const small = { capacity: 10, refillPerMs: 1 / 1000 };
+    const config = { store, tokenKey, sync: small };
+    const first = syncOnce(config, universe.slice(0, 8));
+    expect(first.clientError).toBeUndefined();
+    const receipt = first.clientResult!.quotaReceipt;
+    // More new contacts than the whole bucket holds: refused, and no retry can help.
+    expect(syncOnce(config, universe.slice(20, 40), { receipt }).clientError).toMatchObject({ code: 'rate_limited', retryAfterMs: undefined });
+    const over = syncOnce(config, universe.slice(0, 14), { now: 0, receipt });
+    expect(over.clientError).toMatchObject({ code: 'rate_limited', remote: true });
+    const retry = over.clientError!.retryAfterMs!;
+    expect(retry).toBeGreaterThan(0);
+    // (6 new needed, 2 left: 4 more tokens at 1/s.)
+    expect(retry).toBe(4000);
+    expect(syncOnce(config, universe.slice(0, 14), { now: retry - 1, receipt }).clientError?.code).toBe('rate_limited');
+    const ok = syncOnce(config, universe.slice(0, 14), { now: retry, receipt });
+    expect(ok.clientError).toBeUndefined();
+  });
+
+  it('one-off lookups have their own small bucket', () => {
+    const store = new MapQuotaStore();
+    const config = { store, tokenKey };
+    syncOnce(config, universe.slice(0, 3), { purpose: 'lookup' });
+    expect(store.buckets.get('lookup:alice')?.tokens).toBe(DEFAULT_LOOKUP_POLICY.capacity - 3);
+    expect(store.buckets.has('sync:alice')).toBe(false);
+  });
+
+  it('simulation: accounts an attacker needs to enumerate a country in 30 days under the defaults', () => {
+    // Drive the real bucket for one account at full speed for 30 days, one sync a day.
+    const store = new MapQuotaStore();
+    const day = 24 * 3600 * 1000;
+    let evaluated = 0;
+    for (let d = 0; d < 30; d++) {
+      const now = d * day;
+      const allowed = Math.floor(balance(DEFAULT_SYNC_POLICY, store.getBucketSync('a'), now));
+      store.putBucketSync('a', { tokens: balance(DEFAULT_SYNC_POLICY, store.getBucketSync('a'), now) - allowed, updatedAt: now });
+      evaluated += allowed;
+    }
+    // Number spaces (mobile ranges, rough sizes of the dialable space an attacker must try).
+    const countries = { 'Switzerland (+41 75-79, 5e7)': 5e7, 'Germany (+49 15x-17x, 5e8)': 5e8, 'USA (NPA-NXX-XXXX, ~6e9)': 6e9 };
+    const rows = Object.entries(countries).map(([c, n]) => `${c}: ${Math.ceil(n / evaluated).toLocaleString('en-US')} accounts`);
+    console.log(`one account evaluates at most ${evaluated.toLocaleString('en-US')} numbers in 30 days;\n  ${rows.join('\n  ')}`);
+    expect(evaluated).toBe(50_000 + 29 * 1_500);
+    expect(Math.ceil(5e7 / evaluated)).toBeGreaterThan(500);
+  });
+});
