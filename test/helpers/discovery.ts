@@ -43,3 +43,84 @@ export function memoryBackend(users: TestUser[], opts: { suite?: OprfSuite; keys
   };
   return { backend, view, suite, keys };
 }
+
+/**
+ * A directory with versions and epochs, for delta, split-view and rotation tests: each
+ * `publish(users)` makes a new version of the current epoch; `rotate()` starts a new epoch
+ * with a new key and keeps the old one served (its grace period) until `retire()`.
+ */
+export class VersionedBackend implements DiscoveryBackend {
+  private readonly views = new Map<number, ReturnType<typeof memoryBackend> & { version: number; tags: Set<string> }>();
+  private history: { epoch: number; version: number; tags: Set<string> }[] = [];
+  private currentEpoch = 1;
+  private version = 0;
+  private users: TestUser[] = [];
+  readonly suite = voprfSuite();
+  private readonly keysByEpoch = new Map<number, KeyPair>();
+
+  constructor(users: TestUser[]) {
+    this.keysByEpoch.set(1, this.suite.generateKeyPair(seededRng(1)));
+    this.publish(users);
+  }
+
+  publish(users: TestUser[]): void {
+    this.users = users;
+    this.version++;
+    this.build(this.currentEpoch);
+  }
+
+  rotate(): void {
+    this.currentEpoch++;
+    this.keysByEpoch.set(this.currentEpoch, this.suite.generateKeyPair(seededRng(this.currentEpoch * 1000)));
+    this.build(this.currentEpoch);
+  }
+
+  retire(epoch: number): void {
+    this.views.delete(epoch);
+  }
+
+  private build(epoch: number): void {
+    const keys = this.keysByEpoch.get(epoch)!;
+    const b = memoryBackend(this.users, { suite: this.suite, keys, epoch });
+    const tags = new Set(
+      this.suite
+        .evaluate(keys.secretKey, this.users.filter((u) => u.discoverable !== false).flatMap((u) => u.identifiers).map((id) => new TextEncoder().encode(id)))
+        .map((t) => bytesKey(t.subarray(0, 8))),
+    );
+    const view = { ...b, version: this.version, tags };
+    (view.view.snapshot as { version: number }).version = this.version;
+    this.views.set(epoch, view);
+    this.history.push({ epoch, version: this.version, tags });
+  }
+
+  current(): EpochView {
+    return this.views.get(this.currentEpoch)!.view;
+  }
+
+  epoch(e: number): EpochView | undefined {
+    return this.views.get(e)?.view;
+  }
+
+  sealedLabels(e: number, keys: readonly Uint8Array[]): (Uint8Array | undefined)[] {
+    const v = this.views.get(e);
+    return v ? v.backend.sealedLabels(e, keys) : keys.map(() => undefined);
+  }
+
+  delta(e: number, fromVersion: number) {
+    const from = this.history.find((h) => h.epoch === e && h.version === fromVersion);
+    const to = this.views.get(e);
+    if (!from || !to) return undefined;
+    const pack = (keys: string[]) => {
+      const out = new Uint8Array(keys.length * 8);
+      keys.sort().forEach((k, i) => {
+        for (let j = 0; j < 8; j++) out[i * 8 + j] = k.charCodeAt(j);
+      });
+      return out;
+    };
+    return {
+      toVersion: to.version,
+      added: pack([...to.tags].filter((t) => !from.tags.has(t))),
+      removed: pack([...from.tags].filter((t) => !to.tags.has(t))),
+    };
+  }
+}
