@@ -9,7 +9,6 @@ import { loadGroup, type BackendName } from '../group/index.js';
 import { groupIdOf } from '../oprf/suite-group.js';
 import { createSuite, Modes, type SuiteId } from '../oprf/index.js';
 import { DiscoveryClientSession, type DiscoveryResult } from '../protocol/discovery/client.js';
-import { ProtocolError } from '../protocol/errors.js';
 import type { SessionEvent } from '../protocol/session-core.js';
 import { runClientSession } from '../transport/ws/index.js';
 import { SnapshotCache } from './snapshot-cache.js';
@@ -52,23 +51,22 @@ export async function syncAddressBook(options: SyncOptions): Promise<SyncOutcome
   const suite = createSuite(suiteId, Modes.VOPRF, group);
   const cache = new SnapshotCache(options.cacheDir, options.server);
   const identifiers = uniqueIdentifiers(options.book);
+  const seen = cache.pinned();
   const session = new DiscoveryClientSession({
     suite,
     identifiers,
     rng: (n) => new Uint8Array(randomBytes(n)),
     cache: cache.load(),
     pinnedPublicKey: options.pinnedPublicKey,
+    // Checked as soon as dir.info arrives, before anything is evaluated.
+    knownKey: seen,
   });
   const result = await runClientSession(options.server, session, { token: options.token, onEvent: options.onEvent });
 
-  // Trust on first use: a key change within one epoch is an attack (two keys for the same
-  // directory); a change with a new epoch is a rotation and only worth a warning.
-  const seen = cache.pinned();
+  // Trust on first use: a key change within one epoch is an attack (the session refuses it);
+  // a change with a new epoch is a rotation and only worth a warning.
   const { epoch, publicKey } = result.snapshot;
-  if (seen && !Buffer.from(seen.publicKey).equals(Buffer.from(publicKey))) {
-    if (seen.epoch === epoch) throw new ProtocolError('proof_invalid', `the directory presented two keys for epoch ${epoch}`);
-    options.onKeyChange?.({ epoch: seen.epoch }, { epoch });
-  }
+  if (seen && !Buffer.from(seen.publicKey).equals(Buffer.from(publicKey))) options.onKeyChange?.({ epoch: seen.epoch }, { epoch });
   cache.pin(epoch, publicKey);
   if (!result.cacheHit) cache.save(result.snapshot);
 

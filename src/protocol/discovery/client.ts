@@ -68,6 +68,8 @@ export interface DiscoveryClientOptions {
   cache?: CachedSnapshot;
   /** If set, the directory must present exactly this public key (key pinning). */
   pinnedPublicKey?: Uint8Array;
+  /** The key seen before (trust on first use): a different key for the same epoch is refused. */
+  knownKey?: { epoch: number; publicKey: Uint8Array };
   /**
    * Device secret for deterministic blinding (32 bytes): a contact checked before gives the
    * same blinded element, so the server does not charge it again. Without it, blinds are
@@ -163,6 +165,10 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     suite.group.validateElement(info.publicKey);
     if (pinnedPublicKey && !equalBytes(pinnedPublicKey, info.publicKey)) {
       throw new ProtocolError('proof_invalid', 'the directory presented a public key other than the pinned one');
+    }
+    const known = this.options.knownKey;
+    if (known && known.epoch === info.epoch && !equalBytes(known.publicKey, info.publicKey)) {
+      throw new ProtocolError('proof_invalid', `the directory presented a second key for epoch ${info.epoch}`);
     }
     this.info = info;
     if (cache && cache.epoch === info.epoch) {
