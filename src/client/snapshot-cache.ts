@@ -5,9 +5,10 @@
  * recorded digest is ignored, so a torn write or a tampered file is never used.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CachedSnapshot } from '../protocol/discovery/client.js';
+import type { CachedSnapshot, QuotaReceipt } from '../protocol/discovery/client.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 const unhex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
@@ -16,8 +17,11 @@ interface CacheMeta {
   server: string;
   epoch: number;
   version: number;
+  baseVersion?: number;
   digest: string;
   publicKey: string;
+  added?: string;
+  removed?: string;
 }
 
 /** Keys seen per server (trust on first use): epoch -> public key. */
@@ -41,7 +45,16 @@ export class SnapshotCache {
       const meta = JSON.parse(readFileSync(join(this.dir, 'snapshot.json'), 'utf8')) as CacheMeta;
       const bytes = new Uint8Array(readFileSync(join(this.dir, 'snapshot.bin')));
       if (hex(sha256(bytes)) !== meta.digest) return undefined;
-      return { epoch: meta.epoch, version: meta.version, digest: unhex(meta.digest), publicKey: unhex(meta.publicKey), bytes };
+      return {
+        epoch: meta.epoch,
+        version: meta.version,
+        baseVersion: meta.baseVersion ?? meta.version,
+        digest: unhex(meta.digest),
+        publicKey: unhex(meta.publicKey),
+        bytes,
+        added: unhex(meta.added ?? ''),
+        removed: unhex(meta.removed ?? ''),
+      };
     } catch {
       return undefined;
     }
@@ -49,7 +62,16 @@ export class SnapshotCache {
 
   save(snapshot: CachedSnapshot): void {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    const meta: CacheMeta = { server: this.server, epoch: snapshot.epoch, version: snapshot.version, digest: hex(snapshot.digest), publicKey: hex(snapshot.publicKey) };
+    const meta: CacheMeta = {
+      server: this.server,
+      epoch: snapshot.epoch,
+      version: snapshot.version,
+      baseVersion: snapshot.baseVersion ?? snapshot.version,
+      digest: hex(snapshot.digest),
+      publicKey: hex(snapshot.publicKey),
+      added: hex(snapshot.added ?? new Uint8Array(0)),
+      removed: hex(snapshot.removed ?? new Uint8Array(0)),
+    };
     atomicWrite(join(this.dir, 'snapshot.bin'), snapshot.bytes);
     atomicWrite(join(this.dir, 'snapshot.json'), JSON.stringify(meta, null, 1));
   }
@@ -62,10 +84,43 @@ export class SnapshotCache {
     return { epoch: rec.epoch, publicKey: unhex(rec.publicKey) };
   }
 
+  /** The quota receipt of the last sync (token + charged set), so old contacts are not charged again. */
+  loadReceipt(): QuotaReceipt | undefined {
+    try {
+      const rec = JSON.parse(readFileSync(join(this.dir, 'quota-receipt.json'), 'utf8')) as { token: string; set: string };
+      return { token: unhex(rec.token), set: unhex(rec.set) };
+    } catch {
+      return undefined;
+    }
+  }
+
+  saveReceipt(receipt: QuotaReceipt): void {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    atomicWrite(join(this.dir, 'quota-receipt.json'), JSON.stringify({ token: hex(receipt.token), set: hex(receipt.set) }));
+  }
+
   pin(epoch: number, publicKey: Uint8Array): void {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     atomicWrite(join(this.dir, 'pinned-key.json'), JSON.stringify({ server: this.server, epoch, publicKey: hex(publicKey) } satisfies PinRecord));
   }
+}
+
+/**
+ * The device secret for deterministic blinding (32 bytes, created once, mode 0600): with it
+ * a contact checked before is recognized and not charged again. It never leaves the device.
+ */
+export function deviceSecret(root: string): Uint8Array {
+  const path = join(root, 'device-secret');
+  try {
+    const bytes = new Uint8Array(readFileSync(path));
+    if (bytes.length === 32) return bytes;
+  } catch {
+    // created below
+  }
+  mkdirSync(root, { recursive: true, mode: 0o700 });
+  const secret = new Uint8Array(randomBytes(32));
+  atomicWrite(path, secret);
+  return secret;
 }
 
 function atomicWrite(path: string, data: Uint8Array | string): void {

@@ -11,7 +11,9 @@ import { createSuite, Modes, type SuiteId } from '../oprf/index.js';
 import { DiscoveryClientSession, type DiscoveryResult } from '../protocol/discovery/client.js';
 import type { SessionEvent } from '../protocol/session-core.js';
 import { runClientSession } from '../transport/ws/index.js';
-import { SnapshotCache } from './snapshot-cache.js';
+import { deviceSecret, SnapshotCache } from './snapshot-cache.js';
+import { DiscoveryInfoSession } from '../protocol/discovery/info.js';
+import { ProtocolError } from '../protocol/errors.js';
 
 export interface SyncOptions {
   server: string;
@@ -25,6 +27,14 @@ export interface SyncOptions {
   onEvent?: (event: SessionEvent<DiscoveryResult>) => void;
   /** Called when the directory's key differs from the one seen before (a new epoch). */
   onKeyChange?: (previous: { epoch: number }, current: { epoch: number }) => void;
+  /**
+   * Witnesses (mirrors, or other vantage points onto the same directory): each is asked
+   * which snapshot it serves; a different digest for the same epoch and version is a split
+   * view and fails the sync with `split_view`.
+   */
+  witnesses?: string[];
+  /** `lookup` for a one-off check of a number typed in by hand (its own small quota). */
+  purpose?: 'sync' | 'lookup';
 }
 
 export interface SyncMatch {
@@ -45,6 +55,17 @@ const labelText = (label: Uint8Array): string => {
   return /^[\x20-\x7e]*$/.test(text) ? text : `base64:${Buffer.from(label).toString('base64')}`;
 };
 
+async function checkWitness(url: string, suite: SuiteId, result: DiscoveryResult, token?: string): Promise<void> {
+  const info = await runClientSession(url, new DiscoveryInfoSession(suite), { token });
+  const mine = result.snapshot;
+  const sameSnapshot = info.epoch === mine.epoch && info.version === (mine.baseVersion ?? mine.version);
+  if (sameSnapshot && (!equalBytes(info.digest, mine.digest) || !equalBytes(info.publicKey, mine.publicKey))) {
+    throw new ProtocolError('split_view', `witness ${url} serves another snapshot for epoch ${info.epoch} version ${info.version}`);
+  }
+}
+
+const equalBytes = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
+
 export async function syncAddressBook(options: SyncOptions): Promise<SyncOutcome> {
   const suiteId = options.suite ?? 'ristretto255-SHA512';
   const group = await loadGroup(groupIdOf(suiteId), options.backend ?? 'auto');
@@ -60,15 +81,20 @@ export async function syncAddressBook(options: SyncOptions): Promise<SyncOutcome
     pinnedPublicKey: options.pinnedPublicKey,
     // Checked as soon as dir.info arrives, before anything is evaluated.
     knownKey: seen,
+    blindSecret: deviceSecret(options.cacheDir),
+    quotaReceipt: cache.loadReceipt(),
+    purpose: options.purpose,
   });
   const result = await runClientSession(options.server, session, { token: options.token, onEvent: options.onEvent });
+  if (result.quotaReceipt) cache.saveReceipt(result.quotaReceipt);
+  for (const witness of options.witnesses ?? []) await checkWitness(witness, suiteId, result, options.token);
 
   // Trust on first use: a key change within one epoch is an attack (the session refuses it);
   // a change with a new epoch is a rotation and only worth a warning.
   const { epoch, publicKey } = result.snapshot;
   if (seen && !Buffer.from(seen.publicKey).equals(Buffer.from(publicKey))) options.onKeyChange?.({ epoch: seen.epoch }, { epoch });
   cache.pin(epoch, publicKey);
-  if (!result.cacheHit) cache.save(result.snapshot);
+  if (!result.cacheHit || result.deltaApplied) cache.save(result.snapshot);
 
   const byIdentifier = contactsByIdentifier(options.book);
   const matches: SyncMatch[] = [];
