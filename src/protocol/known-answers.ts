@@ -54,6 +54,26 @@ export function messageVectors(): MessageVector[] {
   return messages.map(([name, m]) => ({ name, message: jsonable(m), encoded: hex(encodeMessage(m)) }));
 }
 
+/** One message of each directory-discovery type (spec/discovery.md §2). */
+export function discoveryMessageVectors(): MessageVector[] {
+  const g = nobleRistretto255.generator;
+  const messages: [string, WireMessage][] = [
+    ['hello', { t: 'dir.hello', suite: 'ristretto255-SHA512', purpose: 'sync' } as WireMessage],
+    ['quota', { t: 'dir.quota', token: new Uint8Array(32).fill(9), set: new Uint8Array(16).fill(3) } as WireMessage],
+    ['info', { t: 'dir.info', suite: 'ristretto255-SHA512', epoch: 3, version: 1234, publicKey: g, digest: new Uint8Array(32).fill(0xab), encoding: 'fuse', count: 1000, size: 4096, chunk: 4096 } as WireMessage],
+    ['delta.get', { t: 'dir.delta.get', epoch: 3, fromVersion: 1200 } as WireMessage],
+    ['delta', { t: 'dir.delta', epoch: 3, fromVersion: 1200, toVersion: 1234, available: true, added: new Uint8Array(16).fill(1), removed: new Uint8Array(8).fill(2) } as WireMessage],
+    ['snapshot.get', { t: 'dir.snapshot.get', epoch: 3, version: 1234, offset: 0, length: 1048576 } as WireMessage],
+    ['snapshot.part', { t: 'dir.snapshot.part', offset: 0, data: ascii('CPSE') } as WireMessage],
+    ['evaluate', { t: 'dir.evaluate', epoch: 3, seq: 0, blinded: concat(g, g) } as WireMessage],
+    ['evaluated', { t: 'dir.evaluated', seq: 0, evaluated: concat(g, g), proof: new Uint8Array(64).fill(1) } as WireMessage],
+    ['labels.get', { t: 'dir.labels.get', epoch: 3, keys: new Uint8Array(32).fill(5) } as WireMessage],
+    ['labels', { t: 'dir.labels', sealed: [new Uint8Array(60).fill(6), new Uint8Array(0)], quotaToken: new Uint8Array(32).fill(7), tokenAccepted: true } as WireMessage],
+    ['error', { t: 'error', code: 'rate_limited', message: 'quota exhausted', retryAfterMs: 3600000 } as WireMessage],
+  ];
+  return messages.map(([name, m]) => ({ name, message: jsonable(m), encoded: hex(encodeMessage(m)) }));
+}
+
 export interface SessionVectorCase {
   name: string;
   suite: SuiteId;
