@@ -29,11 +29,10 @@ export function deterministicRng(label: string): Rng {
 
 const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
 
-/** JSON form of a message: byte strings become `{ "hex": "..." }`. */
+/** JSON form of a message: byte strings (also inside arrays) become `{ "hex": "..." }`. */
 function jsonable(message: WireMessage): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(message as Record<string, unknown>).map(([k, v]) => [k, v instanceof Uint8Array ? { hex: hex(v) } : v]),
-  );
+  const value = (v: unknown): unknown => (v instanceof Uint8Array ? { hex: hex(v) } : Array.isArray(v) ? v.map(value) : v);
+  return Object.fromEntries(Object.entries(message as Record<string, unknown>).map(([k, v]) => [k, value(v)]));
 }
 
 export interface MessageVector {
