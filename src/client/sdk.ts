@@ -7,8 +7,7 @@
  * only decides whether and when it runs, and what it is given: server, book, cacheDir,
  * token, pinnedPublicKey, onEvent — never the manual links.
  */
-import type { AddressBook, ContactEntry } from '../contacts/index.js';
-import { uniqueIdentifiers } from '../contacts/index.js';
+import { uniqueIdentifiers, type AddressBook, type ContactEntry } from '../contacts/index.js';
 import { ContactPsiError } from '../errors.js';
 import { systemClock, type Clock } from './clock.js';
 import { ConsentStore } from './consent.js';
