@@ -8,3 +8,4 @@ export { DirectoryDiscoveryBackend } from './directory/discovery-backend.js';
 export { startServer, PsiServer, SERVER_DEFAULTS, type ServerOptions, type SessionContext } from './transport/ws/index.js';
 export { syncAddressBook, type SyncOptions, type SyncOutcome, type SyncMatch } from './client/sync.js';
 export { SnapshotCache } from './client/snapshot-cache.js';
+export { ContactDiscoveryClient, type ContactDiscoveryClientOptions, type ContactSyncResult, type SyncTransport } from './client/sdk.js';
