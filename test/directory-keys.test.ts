@@ -89,7 +89,7 @@ describe('restart', () => {
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
-    expect(tables).toEqual(['changes', 'identifiers', 'meta', 'snapshots', 'state', 'tags', 'users']);
+    expect(tables).toEqual(['changes', 'epochs', 'identifiers', 'meta', 'quota_buckets', 'snapshots', 'state', 'tag_log', 'tags', 'users']);
     db.pragma('user_version = 99');
     db.close();
     expect(() => SqliteStore.open(path)).toThrow(expect.objectContaining({ code: 'schema_too_new' }));
@@ -115,9 +115,14 @@ describe('key file', () => {
     const keyPath = `${path}.key`;
     expect(directory.keyPath).toBe(keyPath);
     if (process.platform !== 'win32') expect(statSync(keyPath).mode & 0o777).toBe(0o600);
-    const json = JSON.parse(readFileSync(keyPath, 'utf8'));
-    expect(Object.keys(json).sort()).toEqual(['epoch', 'secretKey', 'suite']);
-    expect(json).toMatchObject({ suite: 'ristretto255-SHA512', epoch: 1 });
+    const file = JSON.parse(readFileSync(keyPath, 'utf8'));
+    expect(Object.keys(file).sort()).toEqual(['epochs', 'suite']);
+    expect(file.suite).toBe('ristretto255-SHA512');
+    expect(file.epochs).toHaveLength(1);
+    const json = file.epochs[0];
+    expect(Object.keys(json).sort()).toEqual(['createdAt', 'epoch', 'secretKey']);
+    expect(json.epoch).toBe(1);
+    expect(Math.abs(json.createdAt - Date.now())).toBeLessThan(60_000);
     expect(json.secretKey).toMatch(/^[0-9a-f]{64}$/);
     expect(suite.publicKeyOf(Buffer.from(json.secretKey, 'hex'))).toEqual(directory.publicKey);
     expect(directory.epochKeyPair()).toEqual({ secretKey: new Uint8Array(Buffer.from(json.secretKey, 'hex')), publicKey: directory.publicKey });
@@ -144,7 +149,8 @@ describe('key file', () => {
     const path = freshDb();
     const keyPath = `${path}.key`;
     await (await open(path)).close();
-    const original = loadKeyFile(keyPath);
+    const file = loadKeyFile(keyPath);
+    const original = { suite: file.suite, epoch: file.epochs[0].epoch, secretKey: file.epochs[0].secretKey };
 
     unlinkSync(keyPath);
     expect(await openFails(path)).toBe('key_file_missing');

@@ -220,3 +220,23 @@ it('memory and SQLite directories with the same key and users give the same snap
   }
   expect(digests[0]).toEqual(digests[1]);
 });
+
+it('memory and SQLite agree on tag deltas and on the epoch a rotation makes', async () => {
+  const results: unknown[] = [];
+  for (const [, openStore] of stores) {
+    // The same rng: the same key for epoch 1 and, at the rotation, for epoch 2.
+    const directory = await Directory.open({ store: openStore(), suite, rng: seededRng(KEY_SEED) });
+    await directory.importUsers(users.slice(0, 100));
+    const first = await directory.snapshot('raw');
+    await directory.importUsers(users.slice(100, 150));
+    await directory.removeUser(users[3].userId);
+    await directory.importUsers([{ ...users[5], discoverable: !users[5].discoverable }, { ...users[6], label: Uint8Array.of(6) }]);
+    await directory.precompute();
+    const delta = directory.tagDeltaSync(directory.currentEpoch, first.version);
+    const rotation = await directory.rotateEpoch({ now: 1, kinds: ['raw'] });
+    const second = await directory.snapshot('raw');
+    results.push({ delta, first: first.digest, second: [second.epoch, second.version, second.digest], rotation, served: directory.servedEpochs(2) });
+    await directory.close();
+  }
+  expect(results[0]).toEqual(results[1]);
+});

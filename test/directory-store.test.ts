@@ -236,10 +236,14 @@ describe.each(stores)('%s store', (_name, open) => {
     expect(set).toMatchObject({ count: 2, stale: 2, missing: 0 });
     expect(await store.pruneTags(1)).toBe(2);
     expect(await store.readTagSet(1)).toMatchObject({ count: 0, stale: 0, tagLength: 0 });
-    // Tags of another epoch are pruned too.
+    // Pruning leaves other epochs alone (a retiring epoch keeps serving); dropEpoch removes one.
     await store.upsertUsers([{ userId: 'b', identifiers: ['tel:+41791234561'] }]);
     await store.putTags(7, [{ identifier: 'tel:+41791234561', userId: 'b', tag: tag(4), lookupKey: key(4) }]);
-    expect(await store.pruneTags(8)).toBe(1);
+    expect(await store.pruneTags(8)).toBe(0);
+    expect((await store.listEpochs()).map((e) => e.epoch)).toEqual([7]);
+    expect(await store.dropEpoch(7)).toBe(1);
+    expect(await store.listEpochs()).toEqual([]);
+    expect(await store.lookup(7, [key(4)])).toEqual([null]);
     await store.close();
   });
 });

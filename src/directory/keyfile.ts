@@ -1,17 +1,40 @@
 /**
- * The epoch key file: `{ "suite": …, "epoch": n, "secretKey": hex }`, mode 0600, next to the
- * database (`<db>.key`). Kept out of the database so that a copy of the directory (a backup,
- * a replica for analytics) does not carry the key that lets anyone brute-force phone
- * numbers against the snapshot. Nothing here logs or puts the secret into an error message.
+ * The epoch key file, mode 0600, next to the database (`<db>.key`):
+ *
+ *   { "suite": …, "epochs": [{ "epoch": n, "secretKey": hex, "createdAt": ms, "retiresAt"?: ms }] }
+ *
+ * Several epochs, because a rotation keeps the previous key serving through its grace
+ * period. The first format, `{ "suite", "epoch", "secretKey" }`, is still read (one epoch).
+ * Kept out of the database so that a copy of the directory (a backup, a replica for
+ * analytics) does not carry the key that lets anyone brute-force phone numbers against
+ * the snapshot. Nothing here logs or puts the secret into an error message.
  */
-import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { ContactPsiError } from '../errors.js';
 import { SuiteIds, type SuiteId } from '../oprf/suite.js';
 
+/** One epoch's key, as `keygen` makes it (and as the first file format held it). */
 export interface EpochKey {
   readonly suite: SuiteId;
   readonly epoch: number;
   readonly secretKey: Uint8Array;
+}
+
+export interface EpochKeyEntry {
+  readonly epoch: number;
+  readonly secretKey: Uint8Array;
+  /** Milliseconds since 1970. */
+  readonly createdAt: number;
+  /** When a previous epoch stops being served (set when the next one became current). */
+  readonly retiresAt?: number;
+}
+
+export interface KeyFile {
+  readonly suite: SuiteId;
+  /** Ascending by epoch, distinct. */
+  readonly epochs: readonly EpochKeyEntry[];
 }
 
 export interface LoadKeyFileOptions {
@@ -19,22 +42,30 @@ export interface LoadKeyFileOptions {
   readonly allowInsecurePermissions?: boolean;
 }
 
-/** Largest key file read; a real one is about 120 bytes. */
-const MAX_KEY_FILE_BYTES = 4096;
+/** Largest key file read: room for a few dozen epochs (a real one holds one to three). */
+const MAX_KEY_FILE_BYTES = 16_384;
 
-/**
- * Creates the key file; fails (`key_file_exists`) rather than overwrite one, since a lost
- * key invalidates every tag and every client's pinned public key. Mode 0600 is set by
- * open(2) itself ('wx' = O_CREAT|O_EXCL), so there is no moment the file is readable by
- * others; the umask can only take bits away.
- */
-export function createKeyFile(path: string, key: EpochKey): void {
-  const text = `${JSON.stringify({ suite: key.suite, epoch: key.epoch, secretKey: Buffer.from(key.secretKey).toString('hex') })}\n`;
+const isKeyFile = (key: EpochKey | KeyFile): key is KeyFile => Array.isArray((key as KeyFile).epochs);
+
+function serialize(file: KeyFile): string {
+  const epochs = file.epochs.map((e) => ({
+    epoch: e.epoch,
+    secretKey: Buffer.from(e.secretKey).toString('hex'),
+    createdAt: e.createdAt,
+    ...(e.retiresAt === undefined ? {} : { retiresAt: e.retiresAt }),
+  }));
+  return `${JSON.stringify({ suite: file.suite, epochs })}\n`;
+}
+
+/** Writes and fsyncs all of `text` to a file opened with `flags` and mode 0600. */
+function writeNew(path: string, flags: string, text: string, existsCode: string): void {
   let fd: number;
   try {
-    fd = openSync(path, 'wx', 0o600);
+    // The mode is set by open(2) itself, so there is no moment the file is readable by
+    // others; the umask can only take bits away.
+    fd = openSync(path, flags, 0o600);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code === 'EEXIST' ? 'key_file_exists' : 'key_file_unwritable';
+    const code = (err as NodeJS.ErrnoException).code === 'EEXIST' ? existsCode : 'key_file_unwritable';
     throw new ContactPsiError(code, `cannot create key file ${path}: ${(err as Error).message}`, { cause: err });
   }
   try {
@@ -48,8 +79,48 @@ export function createKeyFile(path: string, key: EpochKey): void {
   closeSync(fd);
 }
 
-/** Reads and checks a key file; `key_file_missing` when there is none. */
-export function loadKeyFile(path: string, options: LoadKeyFileOptions = {}): EpochKey {
+/**
+ * Creates the key file; fails (`key_file_exists`) rather than overwrite one, since a lost
+ * key invalidates every tag and every client's pinned public key.
+ */
+export function createKeyFile(path: string, key: EpochKey | KeyFile, now: number = Date.now()): void {
+  const file = isKeyFile(key) ? key : { suite: key.suite, epochs: [{ epoch: key.epoch, secretKey: key.secretKey, createdAt: now }] };
+  writeNew(path, 'wx', serialize(checked(path, file)), 'key_file_exists');
+}
+
+/**
+ * Replaces the key file atomically: a new 0600 file beside it, fsynced, renamed over the
+ * old one, then the folder fsynced. A crash leaves either the old or the new file, never
+ * a torn one (which would lose every epoch's key at once).
+ */
+export function writeKeyFile(path: string, file: KeyFile): void {
+  const text = serialize(checked(path, file));
+  const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  writeNew(temp, 'wx', text, 'key_file_unwritable');
+  try {
+    renameSync(temp, path);
+  } catch (err) {
+    unlinkSync(temp);
+    throw new ContactPsiError('key_file_unwritable', `cannot replace key file ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  syncFolder(dirname(path));
+}
+
+/** Makes the rename durable; not every platform can open a folder (Windows), which is fine there. */
+function syncFolder(folder: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(folder, 'r');
+    fsyncSync(fd);
+  } catch {
+    // best effort
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Reads and checks a key file (either format); `key_file_missing` when there is none. */
+export function loadKeyFile(path: string, options: LoadKeyFileOptions = {}): KeyFile {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -58,6 +129,7 @@ export function loadKeyFile(path: string, options: LoadKeyFileOptions = {}): Epo
     throw new ContactPsiError(code, `cannot open key file ${path}: ${(err as Error).message}`, { cause: err });
   }
   let text: string;
+  let modified: number;
   try {
     // fstat on the opened descriptor: the file checked is the file read.
     const stat = fstatSync(fd);
@@ -71,24 +143,47 @@ export function loadKeyFile(path: string, options: LoadKeyFileOptions = {}): Epo
     }
     if (stat.size > MAX_KEY_FILE_BYTES) throw new ContactPsiError('key_file_invalid', `key file ${path} is too large`);
     text = readFileSync(fd, 'utf8');
+    modified = Math.trunc(stat.mtimeMs);
   } finally {
     closeSync(fd);
   }
-  return parseKeyFile(path, text);
+  return parseKeyFile(path, text, modified);
 }
 
-function parseKeyFile(path: string, text: string): EpochKey {
-  const invalid = (reason: string) => new ContactPsiError('key_file_invalid', `key file ${path}: ${reason}`);
+const invalid = (path: string, reason: string) => new ContactPsiError('key_file_invalid', `key file ${path}: ${reason}`);
+const isTime = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+function parseKeyFile(path: string, text: string, modified: number): KeyFile {
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    throw invalid('not JSON'); // the parser's message may quote the file, i.e. the secret
+    throw invalid(path, 'not JSON'); // the parser's message may quote the file, i.e. the secret
   }
-  if (typeof value !== 'object' || value === null) throw invalid('not a JSON object');
-  const { suite, epoch, secretKey } = value as Record<string, unknown>;
-  if (typeof suite !== 'string' || !(SuiteIds as readonly string[]).includes(suite)) throw invalid('unknown suite');
-  if (!Number.isSafeInteger(epoch) || (epoch as number) < 1) throw invalid('epoch must be a positive integer');
-  if (typeof secretKey !== 'string' || !/^(?:[0-9a-fA-F]{2})+$/.test(secretKey)) throw invalid('secretKey must be hex');
-  return { suite: suite as SuiteId, epoch: epoch as number, secretKey: new Uint8Array(Buffer.from(secretKey, 'hex')) };
+  if (typeof value !== 'object' || value === null) throw invalid(path, 'not a JSON object');
+  const { suite, epochs, epoch, secretKey } = value as Record<string, unknown>;
+  if (typeof suite !== 'string' || !(SuiteIds as readonly string[]).includes(suite)) throw invalid(path, 'unknown suite');
+  // The first format: one key; its creation time is the file's.
+  if (epochs === undefined) return checked(path, { suite: suite as SuiteId, epochs: [parseEntry(path, { epoch, secretKey, createdAt: modified })] });
+  if (!Array.isArray(epochs)) throw invalid(path, 'epochs must be an array');
+  return checked(path, { suite: suite as SuiteId, epochs: epochs.map((e) => parseEntry(path, e)) });
+}
+
+function parseEntry(path: string, value: unknown): EpochKeyEntry {
+  if (typeof value !== 'object' || value === null) throw invalid(path, 'an epoch entry is not an object');
+  const { epoch, secretKey, createdAt, retiresAt } = value as Record<string, unknown>;
+  if (!Number.isSafeInteger(epoch) || (epoch as number) < 1) throw invalid(path, 'epoch must be a positive integer');
+  if (typeof secretKey !== 'string' || !/^(?:[0-9a-fA-F]{2})+$/.test(secretKey)) throw invalid(path, 'secretKey must be hex');
+  if (!isTime(createdAt)) throw invalid(path, 'createdAt must be a time in ms');
+  if (retiresAt !== undefined && !isTime(retiresAt)) throw invalid(path, 'retiresAt must be a time in ms');
+  const entry = { epoch: epoch as number, secretKey: new Uint8Array(Buffer.from(secretKey, 'hex')), createdAt };
+  return retiresAt === undefined ? entry : { ...entry, retiresAt };
+}
+
+/** At least one epoch, distinct, sorted ascending. */
+function checked(path: string, file: KeyFile): KeyFile {
+  const epochs = [...file.epochs].sort((a, b) => a.epoch - b.epoch);
+  if (epochs.length === 0) throw invalid(path, 'no epochs');
+  if (epochs.some((e, i) => i > 0 && epochs[i - 1].epoch === e.epoch)) throw invalid(path, 'an epoch appears twice');
+  return { suite: file.suite, epochs };
 }

@@ -5,40 +5,79 @@
  */
 import { ContactPsiError } from '../errors.js';
 import type { EncodingKind } from '../setenc/types.js';
+import { checkAccount, checkBucket } from './buckets.js';
+import { netTagDelta, tagPrefix, type TagOp } from './tag-delta.js';
 import type {
+  BucketState,
   ChangeKind,
   ChangeRecord,
   DirectoryStore,
   DirectoryUser,
   DirectoryUserInput,
   DiscoverableEntry,
+  EpochRecord,
   LabelMatch,
+  MissingTag,
   Progress,
+  SealedLabelRecord,
+  SealedMatch,
   SnapshotRecord,
+  TagDelta,
   TagRecord,
   TagSet,
+  UnsealedTag,
   UpsertResult,
 } from './types.js';
 import { changeKinds, compareCodePoints, identifierTaken, normalizeBatch } from './users.js';
 
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 const copyUser = (u: DirectoryUser): DirectoryUser => ({ ...u, identifiers: [...u.identifiers], label: new Uint8Array(u.label) });
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(a, b) === 0;
+const copyOrUndefined = (b: Uint8Array | undefined): Uint8Array | undefined => (b === undefined ? undefined : new Uint8Array(b));
+
+interface StoredTag {
+  readonly identifier: string;
+  readonly userId: string;
+  readonly tag: Uint8Array;
+  readonly lookupKey: Uint8Array;
+  sealed: Uint8Array | undefined;
+  labelVersion: number | undefined;
+}
+
+interface EpochState {
+  publicKey: string | undefined;
+  tagVersion: number | undefined;
+  deltaFloor: number | undefined;
+}
+
+interface LogRow {
+  readonly version: number;
+  readonly prefix: Uint8Array;
+  readonly op: TagOp;
+}
 
 export class MemoryStore implements DirectoryStore {
   readonly backend = 'memory' as const;
   readonly path = undefined;
 
   readonly #users = new Map<string, DirectoryUser>();
+  /** userId -> version of the change that last set the label */
+  readonly #labelVersions = new Map<string, number>();
   /** identifier -> userId */
   readonly #owners = new Map<string, string>();
   readonly #changes: ChangeRecord[] = [];
   #version = 0;
   readonly #meta = new Map<string, string>();
   /** epoch -> identifier -> tag */
-  readonly #tags = new Map<number, Map<string, TagRecord>>();
+  readonly #tags = new Map<number, Map<string, StoredTag>>();
   /** epoch -> hex(lookup key) -> identifier */
   readonly #byLookup = new Map<number, Map<string, string>>();
-  readonly #snapshots = new Map<EncodingKind, SnapshotRecord>();
+  readonly #epochs = new Map<number, EpochState>();
+  /** epoch -> tag log in write order (versions non-decreasing) */
+  readonly #tagLog = new Map<number, LogRow[]>();
+  /** `${epoch}:${kind}` -> snapshot */
+  readonly #snapshots = new Map<string, SnapshotRecord>();
+  readonly #buckets = new Map<string, BucketState>();
   /** Discoverable pairs in identifier order; rebuilt lazily after a change. */
   #sorted: DiscoverableEntry[] | null = null;
   #closed = false;
@@ -65,7 +104,10 @@ export class MemoryStore implements DirectoryStore {
       if (kinds.length > 0) {
         this.#users.set(user.userId, user);
         for (const id of user.identifiers) this.#owners.set(id, user.userId);
-        for (const kind of kinds) this.#log(kind, user.userId);
+        for (const kind of kinds) {
+          const version = this.#log(kind, user.userId);
+          if (kind === 'register' || kind === 'label') this.#labelVersions.set(user.userId, version);
+        }
         changes += kinds.length;
       }
       if (onProgress !== undefined && ((i + 1) % 1024 === 0 || i + 1 === plan.length)) onProgress(i + 1, plan.length);
@@ -80,6 +122,7 @@ export class MemoryStore implements DirectoryStore {
     if (user === undefined) return false;
     for (const id of user.identifiers) this.#owners.delete(id);
     this.#users.delete(userId);
+    this.#labelVersions.delete(userId);
     this.#log('unregister', userId);
     this.#sorted = null;
     return true;
@@ -124,22 +167,16 @@ export class MemoryStore implements DirectoryStore {
 
   async pruneTags(epoch: number): Promise<number> {
     this.#open();
-    let pruned = 0;
-    for (const [e, tags] of this.#tags) {
-      if (e === epoch) continue;
-      pruned += tags.size;
-      this.#tags.delete(e);
-      this.#byLookup.delete(e);
-    }
     const tags = this.#tags.get(epoch);
     const index = this.#byLookup.get(epoch);
-    if (tags !== undefined && index !== undefined) {
-      for (const [identifier, record] of tags) {
-        if (this.#isDiscoverablePair(identifier, record.userId)) continue;
-        tags.delete(identifier);
-        index.delete(hex(record.lookupKey));
-        pruned++;
-      }
+    if (tags === undefined || index === undefined) return 0;
+    let pruned = 0;
+    for (const [identifier, record] of tags) {
+      if (this.#isDiscoverablePair(identifier, record.userId)) continue;
+      tags.delete(identifier);
+      index.delete(hex(record.lookupKey));
+      this.#logTag(epoch, record.tag, 'removed');
+      pruned++;
     }
     return pruned;
   }
@@ -150,25 +187,10 @@ export class MemoryStore implements DirectoryStore {
     return this.#discoverableSorted().filter((e) => tags?.get(e.identifier)?.userId !== e.userId).length;
   }
 
-  async missingTags(epoch: number, after: string | undefined, limit: number): Promise<DiscoverableEntry[]> {
+  async missingTags(epoch: number, after: string | undefined, limit: number): Promise<MissingTag[]> {
     this.#open();
-    const sorted = this.#discoverableSorted();
     const tags = this.#tags.get(epoch);
-    let lo = 0;
-    if (after !== undefined) {
-      let hi = sorted.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (compareCodePoints(sorted[mid].identifier, after) <= 0) lo = mid + 1;
-        else hi = mid;
-      }
-    }
-    const out: DiscoverableEntry[] = [];
-    for (let i = lo; i < sorted.length && out.length < limit; i++) {
-      const entry = sorted[i];
-      if (tags?.get(entry.identifier)?.userId !== entry.userId) out.push({ ...entry });
-    }
-    return out;
+    return this.#scan(after, limit, (e) => tags?.get(e.identifier)?.userId !== e.userId).map((e) => ({ ...e, ...this.#labelOf(e.userId) }));
   }
 
   async putTags(epoch: number, records: readonly TagRecord[]): Promise<number> {
@@ -186,7 +208,19 @@ export class MemoryStore implements DirectoryStore {
       if (!this.#isDiscoverablePair(r.identifier, r.userId)) continue;
       const old = tags.get(r.identifier);
       if (old !== undefined) index.delete(hex(old.lookupKey));
-      const record = { identifier: r.identifier, userId: r.userId, tag: new Uint8Array(r.tag), lookupKey: new Uint8Array(r.lookupKey) };
+      // The tag set changes only if the tag bytes do (a re-put of the same identifier does not).
+      if (old === undefined || !sameBytes(old.tag, r.tag)) {
+        if (old !== undefined) this.#logTag(epoch, old.tag, 'removed');
+        this.#logTag(epoch, r.tag, 'added');
+      }
+      const record: StoredTag = {
+        identifier: r.identifier,
+        userId: r.userId,
+        tag: new Uint8Array(r.tag),
+        lookupKey: new Uint8Array(r.lookupKey),
+        sealed: copyOrUndefined(r.sealed),
+        labelVersion: r.sealed === undefined ? undefined : r.labelVersion,
+      };
       tags.set(r.identifier, record);
       index.set(hex(record.lookupKey), r.identifier);
       stored++;
@@ -194,15 +228,108 @@ export class MemoryStore implements DirectoryStore {
     return stored;
   }
 
+  async unsealedTags(epoch: number, after: string | undefined, limit: number): Promise<UnsealedTag[]> {
+    this.#open();
+    const tags = this.#tags.get(epoch);
+    return this.#scan(after, limit, (e) => this.#needsSeal(tags?.get(e.identifier), e.userId)).map((e) => ({
+      ...e,
+      ...this.#labelOf(e.userId),
+      tag: new Uint8Array(tags!.get(e.identifier)!.tag),
+    }));
+  }
+
+  async putSealedLabels(epoch: number, records: readonly SealedLabelRecord[]): Promise<number> {
+    this.#open();
+    const tags = this.#tags.get(epoch);
+    let stored = 0;
+    for (const r of records) {
+      const record = tags?.get(r.identifier);
+      if (record === undefined || record.userId !== r.userId) continue;
+      record.sealed = new Uint8Array(r.sealed);
+      record.labelVersion = r.labelVersion;
+      stored++;
+    }
+    return stored;
+  }
+
   async readTagSet(epoch: number): Promise<TagSet> {
     this.#open();
-    const records = [...(this.#tags.get(epoch)?.values() ?? [])];
+    const stored = this.#tags.get(epoch);
+    const records = [...(stored?.values() ?? [])];
     records.sort((a, b) => Buffer.compare(a.tag, b.tag));
     const tagLength = records.length === 0 ? 0 : records[0].tag.length;
     const packed = new Uint8Array(records.length * tagLength);
     records.forEach((r, i) => packed.set(r.tag, i * tagLength));
     const stale = records.filter((r) => !this.#isDiscoverablePair(r.identifier, r.userId)).length;
-    return { version: this.#version, packed, tagLength, count: records.length, missing: await this.countMissingTags(epoch), stale };
+    const unsealed = this.#discoverableSorted().filter((e) => this.#needsSeal(stored?.get(e.identifier), e.userId)).length;
+    return { version: this.#version, packed, tagLength, count: records.length, missing: await this.countMissingTags(epoch), stale, unsealed };
+  }
+
+  async listEpochs(): Promise<EpochRecord[]> {
+    this.#open();
+    const epochs = new Set<number>(this.#epochs.keys());
+    for (const [epoch, tags] of this.#tags) if (tags.size > 0) epochs.add(epoch); // as SQLite: rows, not empty maps
+    for (const s of this.#snapshots.values()) epochs.add(s.epoch);
+    return [...epochs].sort((a, b) => a - b).map((e) => this.#epochRecord(e));
+  }
+
+  async getEpoch(epoch: number): Promise<EpochRecord | undefined> {
+    this.#open();
+    return (await this.listEpochs()).find((e) => e.epoch === epoch);
+  }
+
+  async registerEpoch(epoch: number, publicKey: string): Promise<void> {
+    this.#open();
+    if (!this.#epochs.has(epoch)) this.#epochs.set(epoch, { publicKey, tagVersion: undefined, deltaFloor: undefined });
+  }
+
+  async completeTags(epoch: number, version: number, startDeltaLog: boolean): Promise<boolean> {
+    this.#open();
+    if (version !== this.#version) return false;
+    const state = this.#epochState(epoch);
+    state.tagVersion = Math.max(state.tagVersion ?? version, version);
+    if (startDeltaLog && state.deltaFloor === undefined) state.deltaFloor = version;
+    return true;
+  }
+
+  async activateEpoch(epoch: number, meta: Readonly<Record<string, string>>): Promise<void> {
+    this.#open();
+    const state = this.#epochState(epoch);
+    state.deltaFloor ??= state.tagVersion ?? this.#version;
+    for (const [key, value] of Object.entries(meta)) this.#meta.set(key, value);
+  }
+
+  async dropEpoch(epoch: number): Promise<number> {
+    this.#open();
+    const count = this.#tags.get(epoch)?.size ?? 0;
+    this.#tags.delete(epoch);
+    this.#byLookup.delete(epoch);
+    this.#tagLog.delete(epoch);
+    this.#epochs.delete(epoch);
+    for (const [key, s] of this.#snapshots) if (s.epoch === epoch) this.#snapshots.delete(key);
+    return count;
+  }
+
+  async trimTagLog(epoch: number, through: number): Promise<void> {
+    this.#open();
+    const rows = this.#tagLog.get(epoch);
+    if (rows !== undefined) this.#tagLog.set(epoch, rows.filter((r) => r.version > through));
+    const state = this.#epochs.get(epoch);
+    if (state?.deltaFloor !== undefined) state.deltaFloor = Math.max(state.deltaFloor, through);
+  }
+
+  async tagDelta(epoch: number, fromVersion: number): Promise<TagDelta | undefined> {
+    return this.tagDeltaSync(epoch, fromVersion);
+  }
+
+  tagDeltaSync(epoch: number, fromVersion: number): TagDelta | undefined {
+    this.#open();
+    const state = this.#epochs.get(epoch);
+    if (state?.deltaFloor === undefined || state.tagVersion === undefined) return undefined;
+    const toVersion = state.tagVersion;
+    if (!Number.isSafeInteger(fromVersion) || fromVersion < state.deltaFloor || fromVersion > toVersion) return undefined;
+    const rows = (this.#tagLog.get(epoch) ?? []).filter((r) => r.version > fromVersion && r.version <= toVersion);
+    return { epoch, fromVersion, toVersion, ...netTagDelta(rows) };
   }
 
   async lookup(epoch: number, lookupKeys: readonly Uint8Array[]): Promise<(LabelMatch | null)[]> {
@@ -210,6 +337,14 @@ export class MemoryStore implements DirectoryStore {
   }
 
   lookupSync(epoch: number, lookupKeys: readonly Uint8Array[]): (LabelMatch | null)[] {
+    return this.lookupSealedSync(epoch, lookupKeys).map((m) => (m === null ? null : { userId: m.userId, label: m.label, tag: m.tag }));
+  }
+
+  async lookupSealed(epoch: number, lookupKeys: readonly Uint8Array[]): Promise<(SealedMatch | null)[]> {
+    return this.lookupSealedSync(epoch, lookupKeys);
+  }
+
+  lookupSealedSync(epoch: number, lookupKeys: readonly Uint8Array[]): (SealedMatch | null)[] {
     this.#open();
     const tags = this.#tags.get(epoch);
     const index = this.#byLookup.get(epoch);
@@ -218,20 +353,53 @@ export class MemoryStore implements DirectoryStore {
       const record = identifier === undefined ? undefined : tags?.get(identifier);
       // The pair is checked again so a user who opted out since the last precompute is never revealed.
       if (record === undefined || !this.#isDiscoverablePair(record.identifier, record.userId)) return null;
-      return { userId: record.userId, label: new Uint8Array(this.#users.get(record.userId)!.label), tag: new Uint8Array(record.tag) };
+      const fresh = !this.#needsSeal(record, record.userId);
+      return {
+        userId: record.userId,
+        label: new Uint8Array(this.#users.get(record.userId)!.label),
+        tag: new Uint8Array(record.tag),
+        sealed: fresh ? copyOrUndefined(record.sealed) : undefined,
+      };
     });
   }
 
   async getSnapshot(epoch: number, version: number, kind: EncodingKind): Promise<SnapshotRecord | undefined> {
     this.#open();
-    const s = this.#snapshots.get(kind);
-    if (s === undefined || s.epoch !== epoch || s.version !== version) return undefined;
+    const s = this.#snapshots.get(`${epoch}:${kind}`);
+    if (s === undefined || s.version !== version) return undefined;
     return { ...s, bytes: new Uint8Array(s.bytes) };
   }
 
   async putSnapshot(record: SnapshotRecord): Promise<void> {
     this.#open();
-    this.#snapshots.set(record.kind, { ...record, bytes: new Uint8Array(record.bytes) });
+    this.#snapshots.set(`${record.epoch}:${record.kind}`, { ...record, bytes: new Uint8Array(record.bytes) });
+  }
+
+  async getBucket(account: string): Promise<BucketState | undefined> {
+    return this.getBucketSync(account);
+  }
+
+  async putBucket(account: string, state: BucketState): Promise<void> {
+    this.putBucketSync(account, state);
+  }
+
+  getBucketSync(account: string): BucketState | undefined {
+    this.#open();
+    checkAccount(account);
+    const state = this.#buckets.get(account);
+    return state === undefined ? undefined : { ...state };
+  }
+
+  putBucketSync(account: string, state: BucketState): void {
+    this.#open();
+    checkAccount(account);
+    this.#buckets.set(account, checkBucket(state));
+  }
+
+  updateBucketSync(account: string, update: (state: BucketState | undefined) => BucketState): BucketState {
+    const next = checkBucket(update(this.getBucketSync(account)));
+    this.#buckets.set(account, next);
+    return { ...next };
   }
 
   async close(): Promise<void> {
@@ -242,13 +410,60 @@ export class MemoryStore implements DirectoryStore {
     if (this.#closed) throw new ContactPsiError('store_closed', 'the directory store is closed');
   }
 
-  #log(kind: ChangeKind, userId: string): void {
+  #log(kind: ChangeKind, userId: string): number {
     this.#version++;
     this.#changes.push({ version: this.#version, kind, userId });
+    return this.#version;
+  }
+
+  /** Logs a change of the epoch's tag set, once its delta log has started. */
+  #logTag(epoch: number, tag: Uint8Array, op: TagOp): void {
+    if (this.#epochs.get(epoch)?.deltaFloor === undefined) return;
+    let rows = this.#tagLog.get(epoch);
+    if (rows === undefined) this.#tagLog.set(epoch, (rows = []));
+    rows.push({ version: this.#version, prefix: tagPrefix(tag), op });
+  }
+
+  #epochState(epoch: number): EpochState {
+    let state = this.#epochs.get(epoch);
+    if (state === undefined) this.#epochs.set(epoch, (state = { publicKey: undefined, tagVersion: undefined, deltaFloor: undefined }));
+    return state;
+  }
+
+  #epochRecord(epoch: number): EpochRecord {
+    const s = this.#epochs.get(epoch);
+    return { epoch, publicKey: s?.publicKey, tagVersion: s?.tagVersion, deltaFloor: s?.deltaFloor };
+  }
+
+  #labelOf(userId: string): { label: Uint8Array; labelVersion: number } {
+    return { label: new Uint8Array(this.#users.get(userId)!.label), labelVersion: this.#labelVersions.get(userId) ?? 0 };
+  }
+
+  /** A tag of this user whose seal is missing or made from an older label. */
+  #needsSeal(record: StoredTag | undefined, userId: string): boolean {
+    if (record === undefined || record.userId !== userId) return false;
+    return record.sealed === undefined || record.labelVersion !== (this.#labelVersions.get(userId) ?? 0);
   }
 
   #isDiscoverablePair(identifier: string, userId: string): boolean {
     return this.#owners.get(identifier) === userId && this.#users.get(userId)?.discoverable === true;
+  }
+
+  /** Up to `limit` discoverable pairs after `after` (identifier order) that pass `keep`. */
+  #scan(after: string | undefined, limit: number, keep: (e: DiscoverableEntry) => boolean): DiscoverableEntry[] {
+    const sorted = this.#discoverableSorted();
+    let lo = 0;
+    if (after !== undefined) {
+      let hi = sorted.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (compareCodePoints(sorted[mid].identifier, after) <= 0) lo = mid + 1;
+        else hi = mid;
+      }
+    }
+    const out: DiscoverableEntry[] = [];
+    for (let i = lo; i < sorted.length && out.length < limit; i++) if (keep(sorted[i])) out.push({ ...sorted[i] });
+    return out;
   }
 
   #discoverableSorted(): DiscoverableEntry[] {

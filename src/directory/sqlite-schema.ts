@@ -6,10 +6,10 @@
 import type Database from 'better-sqlite3';
 import { ContactPsiError } from '../errors.js';
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
-/** Migration i takes a file from user_version i to i + 1. */
-const MIGRATIONS: readonly string[] = [
+/** Migration i takes a file from user_version i to i + 1 (exported for the migration tests). */
+export const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
@@ -62,6 +62,50 @@ const MIGRATIONS: readonly string[] = [
     count   INTEGER NOT NULL,
     digest  TEXT NOT NULL,
     bytes   BLOB NOT NULL
+  ) WITHOUT ROWID;
+  `,
+  // 2: issue 4. Several epochs at once (snapshots per epoch and kind, an epochs table), the
+  // tag delta log, labels sealed at rest (re-sealed when label_version moves past the
+  // sealed_version), quota buckets. Tags of a version-1 file keep their rows and are
+  // sealed by the next precompute (sealed IS NULL); cached snapshots are rebuilt.
+  `
+  ALTER TABLE users ADD COLUMN label_version INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE tags ADD COLUMN sealed BLOB;
+  ALTER TABLE tags ADD COLUMN sealed_version INTEGER;
+
+  DROP TABLE snapshots;
+  CREATE TABLE snapshots (
+    epoch   INTEGER NOT NULL,
+    kind    TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    count   INTEGER NOT NULL,
+    digest  TEXT NOT NULL,
+    bytes   BLOB NOT NULL,
+    PRIMARY KEY (epoch, kind)
+  ) WITHOUT ROWID;
+
+  -- The key itself lives in the key file; the public key is recorded to catch a swapped file.
+  CREATE TABLE epochs (
+    epoch       INTEGER PRIMARY KEY,
+    public_key  TEXT,
+    tag_version INTEGER,
+    delta_floor INTEGER
+  );
+
+  -- seq orders rows written at the same version; 8-byte prefixes are all a delta carries.
+  CREATE TABLE tag_log (
+    seq     INTEGER PRIMARY KEY,
+    epoch   INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    prefix  BLOB NOT NULL CHECK (length(prefix) = 8),
+    op      TEXT NOT NULL CHECK (op IN ('added', 'removed'))
+  );
+  CREATE INDEX tag_log_by_version ON tag_log (epoch, version);
+
+  CREATE TABLE quota_buckets (
+    account    TEXT PRIMARY KEY,
+    tokens     REAL NOT NULL,
+    updated_at INTEGER NOT NULL
   ) WITHOUT ROWID;
   `,
 ];

@@ -7,19 +7,28 @@
 import Database from 'better-sqlite3';
 import { ContactPsiError } from '../errors.js';
 import type { EncodingKind } from '../setenc/types.js';
+import { checkAccount, checkBucket } from './buckets.js';
 import { migrate } from './sqlite-schema.js';
+import { netTagDelta, tagPrefix, type TagLogRow, type TagOp } from './tag-delta.js';
 import type {
+  BucketState,
   ChangeKind,
   ChangeRecord,
   DirectoryStore,
   DirectoryUser,
   DirectoryUserInput,
   DiscoverableEntry,
+  EpochRecord,
   LabelMatch,
+  MissingTag,
   Progress,
+  SealedLabelRecord,
+  SealedMatch,
   SnapshotRecord,
+  TagDelta,
   TagRecord,
   TagSet,
+  UnsealedTag,
   UpsertResult,
 } from './types.js';
 import { changeKinds, identifierTaken, normalizeBatch } from './users.js';
@@ -40,7 +49,25 @@ const bytes = (buf: Buffer): Uint8Array => new Uint8Array(buf);
 // A pair is discoverable when the identifier still belongs to that user and the user has not opted out.
 const PAIR_IS_DISCOVERABLE = `EXISTS (SELECT 1 FROM identifiers i JOIN users u ON u.user_id = i.user_id
   WHERE i.identifier = t.identifier AND i.user_id = t.user_id AND u.discoverable = 1)`;
+// A tag whose seal is missing or was made from an older label than the user's current one.
+const NEEDS_SEAL = `(t.sealed IS NULL OR t.sealed_version IS NOT u.label_version)`;
+const TAG_OF_DISCOVERABLE_PAIR = `tags t JOIN identifiers i ON i.identifier = t.identifier AND i.user_id = t.user_id
+  JOIN users u ON u.user_id = t.user_id AND u.discoverable = 1`;
 const HAS_TAG = `EXISTS (SELECT 1 FROM tags t WHERE t.epoch = @epoch AND t.identifier = i.identifier AND t.user_id = i.user_id)`;
+
+interface RawEpoch {
+  epoch: number;
+  publicKey: string | null;
+  tagVersion: number | null;
+  deltaFloor: number | null;
+}
+
+const epochRecord = (r: RawEpoch): EpochRecord => ({
+  epoch: r.epoch,
+  publicKey: r.publicKey ?? undefined,
+  tagVersion: r.tagVersion ?? undefined,
+  deltaFloor: r.deltaFloor ?? undefined,
+});
 
 export class SqliteStore implements DirectoryStore {
   readonly backend = 'sqlite' as const;
@@ -60,8 +87,11 @@ export class SqliteStore implements DirectoryStore {
       user: p('SELECT label, discoverable FROM users WHERE user_id = ?'),
       userIdentifiers: p('SELECT identifier FROM identifiers WHERE user_id = ? ORDER BY identifier').pluck(),
       owner: p('SELECT user_id FROM identifiers WHERE identifier = ?').pluck(),
-      upsertUser: p(`INSERT INTO users (user_id, label, discoverable) VALUES (?, ?, ?)
-        ON CONFLICT (user_id) DO UPDATE SET label = excluded.label, discoverable = excluded.discoverable`),
+      // label_version moves only with a register or label row (null keeps the stored one).
+      upsertUser: p(`INSERT INTO users (user_id, label, discoverable, label_version)
+        VALUES (@userId, @label, @discoverable, COALESCE(@labelVersion, 0))
+        ON CONFLICT (user_id) DO UPDATE SET label = excluded.label, discoverable = excluded.discoverable,
+          label_version = COALESCE(@labelVersion, users.label_version)`),
       deleteIdentifiers: p('DELETE FROM identifiers WHERE user_id = ?'),
       insertIdentifier: p('INSERT INTO identifiers (identifier, user_id) VALUES (?, ?)'),
       deleteUser: p('DELETE FROM users WHERE user_id = ?'),
@@ -71,27 +101,63 @@ export class SqliteStore implements DirectoryStore {
         WHERE u.discoverable = 1 AND i.identifier > ? ORDER BY i.identifier LIMIT ?`),
       getMeta: p('SELECT value FROM meta WHERE key = ?').pluck(),
       setMeta: p('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
-      pruneTags: p(`DELETE FROM tags AS t WHERE t.epoch <> ? OR NOT ${PAIR_IS_DISCOVERABLE}`),
+      pruneTags: p(`DELETE FROM tags AS t WHERE t.epoch = ? AND NOT ${PAIR_IS_DISCOVERABLE} RETURNING tag`).pluck(),
       countMissing: p(`SELECT COUNT(*) FROM identifiers i JOIN users u ON u.user_id = i.user_id
         WHERE u.discoverable = 1 AND NOT ${HAS_TAG}`).pluck(),
-      missingPage: p(`SELECT i.identifier AS identifier, i.user_id AS userId FROM identifiers i
+      missingPage: p(`SELECT i.identifier AS identifier, i.user_id AS userId, u.label AS label, u.label_version AS labelVersion
+        FROM identifiers i
         JOIN users u ON u.user_id = i.user_id
         WHERE u.discoverable = 1 AND i.identifier > @after AND NOT ${HAS_TAG}
         ORDER BY i.identifier LIMIT @limit`),
       // Inserted only while the pair is discoverable: a precompute racing an opt-out from
       // another process cannot leave a tag behind that the opt-out meant to remove.
-      putTag: p(`INSERT OR REPLACE INTO tags (epoch, identifier, user_id, tag, lookup_key)
-        SELECT ?, i.identifier, i.user_id, ?, ? FROM identifiers i JOIN users u ON u.user_id = i.user_id
-        WHERE i.identifier = ? AND i.user_id = ? AND u.discoverable = 1`),
+      putTag: p(`INSERT OR REPLACE INTO tags (epoch, identifier, user_id, tag, lookup_key, sealed, sealed_version)
+        SELECT @epoch, i.identifier, i.user_id, @tag, @lookupKey, @sealed, @sealedVersion
+        FROM identifiers i JOIN users u ON u.user_id = i.user_id
+        WHERE i.identifier = @identifier AND i.user_id = @userId AND u.discoverable = 1`),
+      tagOf: p('SELECT tag FROM tags WHERE epoch = ? AND identifier = ?').pluck(),
+      unsealedPage: p(`SELECT t.identifier AS identifier, t.user_id AS userId, t.tag AS tag, u.label AS label, u.label_version AS labelVersion
+        FROM ${TAG_OF_DISCOVERABLE_PAIR}
+        WHERE t.epoch = @epoch AND t.identifier > @after AND ${NEEDS_SEAL} ORDER BY t.identifier LIMIT @limit`),
+      countUnsealed: p(`SELECT COUNT(*) FROM ${TAG_OF_DISCOVERABLE_PAIR} WHERE t.epoch = ? AND ${NEEDS_SEAL}`).pluck(),
+      putSealed: p(`UPDATE tags SET sealed = @sealed, sealed_version = @labelVersion
+        WHERE epoch = @epoch AND identifier = @identifier AND user_id = @userId`),
       countTags: p('SELECT COUNT(*) FROM tags WHERE epoch = ?').pluck(),
       sortedTags: p('SELECT tag FROM tags WHERE epoch = ? ORDER BY tag').pluck(),
       countStale: p(`SELECT COUNT(*) FROM tags AS t WHERE t.epoch = ? AND NOT ${PAIR_IS_DISCOVERABLE}`).pluck(),
-      lookup: p(`SELECT t.user_id AS userId, u.label AS label, t.tag AS tag FROM tags t
-        JOIN identifiers i ON i.identifier = t.identifier AND i.user_id = t.user_id
-        JOIN users u ON u.user_id = t.user_id AND u.discoverable = 1
-        WHERE t.epoch = ? AND t.lookup_key = ? LIMIT 1`),
-      getSnapshot: p('SELECT epoch, version, kind, count, digest, bytes FROM snapshots WHERE kind = ? AND epoch = ? AND version = ?'),
-      putSnapshot: p(`INSERT OR REPLACE INTO snapshots (kind, epoch, version, count, digest, bytes) VALUES (?, ?, ?, ?, ?, ?)`),
+      lookup: p(`SELECT t.user_id AS userId, u.label AS label, t.tag AS tag,
+          CASE WHEN t.sealed_version IS u.label_version THEN t.sealed END AS sealed
+        FROM ${TAG_OF_DISCOVERABLE_PAIR} WHERE t.epoch = ? AND t.lookup_key = ? LIMIT 1`),
+      getSnapshot: p('SELECT epoch, version, kind, count, digest, bytes FROM snapshots WHERE epoch = ? AND kind = ? AND version = ?'),
+      putSnapshot: p(`INSERT OR REPLACE INTO snapshots (epoch, kind, version, count, digest, bytes) VALUES (?, ?, ?, ?, ?, ?)`),
+      // Epochs with a row, tags or snapshots; tags are skip-scanned along their primary key.
+      listEpochs: p(`WITH RECURSIVE te (e) AS (
+          SELECT MIN(epoch) FROM tags
+          UNION ALL SELECT (SELECT MIN(epoch) FROM tags WHERE epoch > te.e) FROM te WHERE te.e IS NOT NULL),
+        known (e) AS (SELECT e FROM te WHERE e IS NOT NULL UNION SELECT epoch FROM epochs UNION SELECT epoch FROM snapshots)
+        SELECT k.e AS epoch, x.public_key AS publicKey, x.tag_version AS tagVersion, x.delta_floor AS deltaFloor
+        FROM known k LEFT JOIN epochs x ON x.epoch = k.e ORDER BY k.e`),
+      getEpoch: p('SELECT epoch, public_key AS publicKey, tag_version AS tagVersion, delta_floor AS deltaFloor FROM epochs WHERE epoch = ?'),
+      hasTags: p('SELECT EXISTS (SELECT 1 FROM tags WHERE epoch = ?)').pluck(),
+      registerEpoch: p(`INSERT INTO epochs (epoch, public_key) VALUES (?, ?)
+        ON CONFLICT (epoch) DO UPDATE SET public_key = COALESCE(epochs.public_key, excluded.public_key)`),
+      completeTags: p(`INSERT INTO epochs (epoch, tag_version, delta_floor) VALUES (@epoch, @version, CASE WHEN @start THEN @version END)
+        ON CONFLICT (epoch) DO UPDATE SET tag_version = MAX(COALESCE(epochs.tag_version, excluded.tag_version), excluded.tag_version),
+          delta_floor = COALESCE(epochs.delta_floor, excluded.delta_floor)`),
+      ensureEpoch: p('INSERT INTO epochs (epoch) VALUES (?) ON CONFLICT (epoch) DO NOTHING'),
+      startDeltaLog: p('UPDATE epochs SET delta_floor = COALESCE(delta_floor, tag_version, @version) WHERE epoch = @epoch'),
+      deltaLogging: p('SELECT delta_floor IS NOT NULL FROM epochs WHERE epoch = ?').pluck(),
+      logTag: p('INSERT INTO tag_log (epoch, version, prefix, op) VALUES (?, ?, ?, ?)'),
+      tagLogRange: p('SELECT prefix, op FROM tag_log WHERE epoch = ? AND version > ? AND version <= ? ORDER BY version, seq'),
+      trimTagLog: p('DELETE FROM tag_log WHERE epoch = ? AND version <= ?'),
+      raiseFloor: p('UPDATE epochs SET delta_floor = MAX(delta_floor, @through) WHERE epoch = @epoch AND delta_floor IS NOT NULL'),
+      dropTags: p('DELETE FROM tags WHERE epoch = ?'),
+      dropTagLog: p('DELETE FROM tag_log WHERE epoch = ?'),
+      dropSnapshots: p('DELETE FROM snapshots WHERE epoch = ?'),
+      dropEpoch: p('DELETE FROM epochs WHERE epoch = ?'),
+      getBucket: p('SELECT tokens, updated_at AS updatedAt FROM quota_buckets WHERE account = ?'),
+      putBucket: p(`INSERT INTO quota_buckets (account, tokens, updated_at) VALUES (?, ?, ?)
+        ON CONFLICT (account) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at`),
     };
   }
 
@@ -131,9 +197,11 @@ export class SqliteStore implements DirectoryStore {
         let changes = 0;
         plan.forEach(({ user, before, kinds }, i) => {
           if (kinds.length > 0) {
-            q.upsertUser.run(user.userId, blob(user.label), user.discoverable ? 1 : 0);
+            const rows = kinds.map((kind) => ({ kind, version: ++version }));
+            const labelRow = rows.find((r) => r.kind === 'register' || r.kind === 'label');
+            q.upsertUser.run({ userId: user.userId, label: blob(user.label), discoverable: user.discoverable ? 1 : 0, labelVersion: labelRow?.version ?? null });
             if (before === undefined || kinds.includes('identifiers')) for (const id of user.identifiers) q.insertIdentifier.run(id, user.userId);
-            for (const kind of kinds) q.logChange.run(++version, kind, user.userId);
+            for (const row of rows) q.logChange.run(row.version, row.kind, user.userId);
             changes += kinds.length;
           }
           if (onProgress !== undefined && ((i + 1) % 1024 === 0 || i + 1 === plan.length)) onProgress(i + 1, plan.length);
@@ -195,23 +263,68 @@ export class SqliteStore implements DirectoryStore {
   }
 
   async pruneTags(epoch: number): Promise<number> {
-    return this.#q.pruneTags.run(epoch).changes;
+    const q = this.#q;
+    return this.#db
+      .transaction((): number => {
+        const removed = q.pruneTags.all(epoch) as Buffer[];
+        if (this.#logging(epoch)) for (const tag of removed) this.#logTag(epoch, tag, 'removed');
+        return removed.length;
+      })
+      .immediate();
   }
 
   async countMissingTags(epoch: number): Promise<number> {
     return this.#q.countMissing.get({ epoch }) as number;
   }
 
-  async missingTags(epoch: number, after: string | undefined, limit: number): Promise<DiscoverableEntry[]> {
-    return this.#q.missingPage.all({ epoch, after: after ?? '', limit }) as DiscoverableEntry[];
+  async missingTags(epoch: number, after: string | undefined, limit: number): Promise<MissingTag[]> {
+    const rows = this.#q.missingPage.all({ epoch, after: after ?? '', limit }) as (Omit<MissingTag, 'label'> & { label: Buffer })[];
+    return rows.map((r) => ({ ...r, label: bytes(r.label) }));
   }
 
   async putTags(epoch: number, records: readonly TagRecord[]): Promise<number> {
     const q = this.#q;
     return this.#db
       .transaction((): number => {
+        const logging = this.#logging(epoch);
         let stored = 0;
-        for (const r of records) stored += q.putTag.run(epoch, blob(r.tag), blob(r.lookupKey), r.identifier, r.userId).changes;
+        for (const r of records) {
+          const old = q.tagOf.get(epoch, r.identifier) as Buffer | undefined;
+          const changes = q.putTag.run({
+            epoch,
+            tag: blob(r.tag),
+            lookupKey: blob(r.lookupKey),
+            sealed: r.sealed === undefined ? null : blob(r.sealed),
+            sealedVersion: r.sealed === undefined ? null : (r.labelVersion ?? null),
+            identifier: r.identifier,
+            userId: r.userId,
+          }).changes;
+          if (changes === 0) continue;
+          stored++;
+          // The tag set changes only if the tag bytes do (a re-put of the same identifier does not).
+          if (logging && (old === undefined || Buffer.compare(old, r.tag) !== 0)) {
+            if (old !== undefined) this.#logTag(epoch, old, 'removed');
+            this.#logTag(epoch, r.tag, 'added');
+          }
+        }
+        return stored;
+      })
+      .immediate();
+  }
+
+  async unsealedTags(epoch: number, after: string | undefined, limit: number): Promise<UnsealedTag[]> {
+    const rows = this.#q.unsealedPage.all({ epoch, after: after ?? '', limit }) as (Omit<UnsealedTag, 'label' | 'tag'> & { label: Buffer; tag: Buffer })[];
+    return rows.map((r) => ({ ...r, label: bytes(r.label), tag: bytes(r.tag) }));
+  }
+
+  async putSealedLabels(epoch: number, records: readonly SealedLabelRecord[]): Promise<number> {
+    const q = this.#q;
+    return this.#db
+      .transaction((): number => {
+        let stored = 0;
+        for (const r of records) {
+          stored += q.putSealed.run({ epoch, identifier: r.identifier, userId: r.userId, sealed: blob(r.sealed), labelVersion: r.labelVersion }).changes;
+        }
         return stored;
       })
       .immediate();
@@ -237,7 +350,86 @@ export class SqliteStore implements DirectoryStore {
       }
       const missing = q.countMissing.get({ epoch }) as number;
       const stale = q.countStale.get(epoch) as number;
-      return { version, packed, tagLength, count, missing, stale };
+      const unsealed = q.countUnsealed.get(epoch) as number;
+      return { version, packed, tagLength, count, missing, stale, unsealed };
+    })();
+  }
+
+  async listEpochs(): Promise<EpochRecord[]> {
+    return (this.#q.listEpochs.all() as RawEpoch[]).map(epochRecord);
+  }
+
+  async getEpoch(epoch: number): Promise<EpochRecord | undefined> {
+    const q = this.#q;
+    return this.#db.transaction(() => {
+      const row = q.getEpoch.get(epoch) as RawEpoch | undefined;
+      if (row !== undefined) return epochRecord(row);
+      return q.hasTags.get(epoch) === 1 ? epochRecord({ epoch, publicKey: null, tagVersion: null, deltaFloor: null }) : undefined;
+    })();
+  }
+
+  async registerEpoch(epoch: number, publicKey: string): Promise<void> {
+    this.#q.registerEpoch.run(epoch, publicKey);
+  }
+
+  async completeTags(epoch: number, version: number, startDeltaLog: boolean): Promise<boolean> {
+    const q = this.#q;
+    return this.#db
+      .transaction((): boolean => {
+        if ((q.version.get() as number) !== version) return false;
+        q.completeTags.run({ epoch, version, start: startDeltaLog ? 1 : 0 });
+        return true;
+      })
+      .immediate();
+  }
+
+  async activateEpoch(epoch: number, meta: Readonly<Record<string, string>>): Promise<void> {
+    const q = this.#q;
+    this.#db
+      .transaction(() => {
+        for (const [key, value] of Object.entries(meta)) q.setMeta.run(key, value);
+        q.ensureEpoch.run(epoch);
+        q.startDeltaLog.run({ epoch, version: q.version.get() as number });
+      })
+      .immediate();
+  }
+
+  async dropEpoch(epoch: number): Promise<number> {
+    const q = this.#q;
+    return this.#db
+      .transaction((): number => {
+        const dropped = q.dropTags.run(epoch).changes;
+        q.dropTagLog.run(epoch);
+        q.dropSnapshots.run(epoch);
+        q.dropEpoch.run(epoch);
+        return dropped;
+      })
+      .immediate();
+  }
+
+  async trimTagLog(epoch: number, through: number): Promise<void> {
+    const q = this.#q;
+    this.#db
+      .transaction(() => {
+        q.trimTagLog.run(epoch, through);
+        q.raiseFloor.run({ epoch, through });
+      })
+      .immediate();
+  }
+
+  async tagDelta(epoch: number, fromVersion: number): Promise<TagDelta | undefined> {
+    return this.tagDeltaSync(epoch, fromVersion);
+  }
+
+  tagDeltaSync(epoch: number, fromVersion: number): TagDelta | undefined {
+    const q = this.#q;
+    return this.#db.transaction((): TagDelta | undefined => {
+      const state = q.getEpoch.get(epoch) as RawEpoch | undefined;
+      if (state === undefined || state.deltaFloor === null || state.tagVersion === null) return undefined;
+      const toVersion = state.tagVersion;
+      if (!Number.isSafeInteger(fromVersion) || fromVersion < state.deltaFloor || fromVersion > toVersion) return undefined;
+      const rows = q.tagLogRange.all(epoch, fromVersion, toVersion) as TagLogRow[];
+      return { epoch, fromVersion, toVersion, ...netTagDelta(rows) };
     })();
   }
 
@@ -246,22 +438,63 @@ export class SqliteStore implements DirectoryStore {
   }
 
   lookupSync(epoch: number, lookupKeys: readonly Uint8Array[]): (LabelMatch | null)[] {
+    return this.lookupSealedSync(epoch, lookupKeys).map((m) => (m === null ? null : { userId: m.userId, label: m.label, tag: m.tag }));
+  }
+
+  async lookupSealed(epoch: number, lookupKeys: readonly Uint8Array[]): Promise<(SealedMatch | null)[]> {
+    return this.lookupSealedSync(epoch, lookupKeys);
+  }
+
+  lookupSealedSync(epoch: number, lookupKeys: readonly Uint8Array[]): (SealedMatch | null)[] {
     const q = this.#q;
     return this.#db.transaction(() =>
       lookupKeys.map((key) => {
-        const row = q.lookup.get(epoch, blob(key)) as { userId: string; label: Buffer; tag: Buffer } | undefined;
-        return row === undefined ? null : { userId: row.userId, label: bytes(row.label), tag: bytes(row.tag) };
+        const row = q.lookup.get(epoch, blob(key)) as { userId: string; label: Buffer; tag: Buffer; sealed: Buffer | null } | undefined;
+        if (row === undefined) return null;
+        return { userId: row.userId, label: bytes(row.label), tag: bytes(row.tag), sealed: row.sealed === null ? undefined : bytes(row.sealed) };
       }),
     )();
   }
 
   async getSnapshot(epoch: number, version: number, kind: EncodingKind): Promise<SnapshotRecord | undefined> {
-    const row = this.#q.getSnapshot.get(kind, epoch, version) as (Omit<SnapshotRecord, 'bytes'> & { bytes: Buffer }) | undefined;
+    const row = this.#q.getSnapshot.get(epoch, kind, version) as (Omit<SnapshotRecord, 'bytes'> & { bytes: Buffer }) | undefined;
     return row === undefined ? undefined : { ...row, bytes: bytes(row.bytes) };
   }
 
   async putSnapshot(r: SnapshotRecord): Promise<void> {
-    this.#q.putSnapshot.run(r.kind, r.epoch, r.version, r.count, r.digest, blob(r.bytes));
+    this.#q.putSnapshot.run(r.epoch, r.kind, r.version, r.count, r.digest, blob(r.bytes));
+  }
+
+  async getBucket(account: string): Promise<BucketState | undefined> {
+    return this.getBucketSync(account);
+  }
+
+  async putBucket(account: string, state: BucketState): Promise<void> {
+    this.putBucketSync(account, state);
+  }
+
+  getBucketSync(account: string): BucketState | undefined {
+    checkAccount(account);
+    const row = this.#q.getBucket.get(account) as BucketState | undefined;
+    return row === undefined ? undefined : { tokens: row.tokens, updatedAt: row.updatedAt };
+  }
+
+  putBucketSync(account: string, state: BucketState): void {
+    checkAccount(account);
+    const { tokens, updatedAt } = checkBucket(state);
+    this.#db.transaction(() => this.#q.putBucket.run(account, tokens, updatedAt)).immediate();
+  }
+
+  updateBucketSync(account: string, update: (state: BucketState | undefined) => BucketState): BucketState {
+    checkAccount(account);
+    // IMMEDIATE takes the write lock before the read: another process cannot spend in between.
+    return this.#db
+      .transaction((): BucketState => {
+        const next = checkBucket(update(this.getBucketSync(account)));
+        this.#q.putBucket.run(account, next.tokens, next.updatedAt);
+        return next;
+      })
+      .immediate();
   }
 
   async close(): Promise<void> {
@@ -272,6 +505,16 @@ export class SqliteStore implements DirectoryStore {
     const version = (this.#q.version.get() as number) + 1;
     this.#q.logChange.run(version, kind, userId);
     this.#q.setVersion.run(version);
+  }
+
+  /** Tag changes are logged once the epoch's delta log has started (spec/directory.md §5). */
+  #logging(epoch: number): boolean {
+    return this.#q.deltaLogging.get(epoch) === 1;
+  }
+
+  /** Call inside the write transaction: the version read is the one the change belongs to. */
+  #logTag(epoch: number, tag: Uint8Array, op: TagOp): void {
+    this.#q.logTag.run(epoch, this.#q.version.get() as number, blob(tagPrefix(tag)), op);
   }
 
   #readUser(userId: string): DirectoryUser | undefined {

@@ -44,10 +44,44 @@ export interface DiscoverableEntry {
   readonly userId: string;
 }
 
-/** A precomputed tag: F_k(identifier) for one epoch, with its lookup key (lookup.ts). */
+/**
+ * A precomputed tag: F_k(identifier) for one epoch, with its lookup key (lookup.ts) and the
+ * sealed label (seal.ts). A record without `sealed` is stored unsealed and sealed by the
+ * next precompute pass.
+ */
 export interface TagRecord extends DiscoverableEntry {
   readonly tag: Uint8Array;
   readonly lookupKey: Uint8Array;
+  /** sealLabel(tag, { userId, label }, nonce) of the label whose `labelVersion` is given. */
+  readonly sealed?: Uint8Array;
+  /** The user's label version the seal was made from (see `LabelSource`). */
+  readonly labelVersion?: number;
+}
+
+/**
+ * A user's label as precompute reads it to seal: `labelVersion` is the directory version of
+ * the change that last set it (`register` or `label`), so a seal made from an older label
+ * is recognized and redone without comparing label bytes.
+ */
+export interface LabelSource {
+  readonly userId: string;
+  readonly label: Uint8Array;
+  readonly labelVersion: number;
+}
+
+/** A discoverable pair without a tag, with the label to seal once its tag is computed. */
+export interface MissingTag extends DiscoverableEntry, LabelSource {}
+
+/** A stored tag whose sealed label is missing or older than its user's label. */
+export interface UnsealedTag extends DiscoverableEntry, LabelSource {
+  readonly tag: Uint8Array;
+}
+
+export interface SealedLabelRecord {
+  readonly identifier: string;
+  readonly userId: string;
+  readonly sealed: Uint8Array;
+  readonly labelVersion: number;
 }
 
 /** One consistent read of an epoch's tags and how far they are from the user tables. */
@@ -62,6 +96,8 @@ export interface TagSet {
   readonly missing: number;
   /** Tags whose (identifier, user) pair is no longer discoverable. */
   readonly stale: number;
+  /** Tags of discoverable pairs whose sealed label is missing or older than the user's label. */
+  readonly unsealed: number;
 }
 
 export interface LabelMatch {
@@ -69,6 +105,43 @@ export interface LabelMatch {
   readonly label: Uint8Array;
   /** The tag the lookup key came from: the discovery server seals the label under a key derived from it. */
   readonly tag: Uint8Array;
+}
+
+/** A lookup hit with the stored sealed label; `sealed` is undefined when it is missing or outdated. */
+export interface SealedMatch extends LabelMatch {
+  readonly sealed: Uint8Array | undefined;
+}
+
+/** What the store knows about one epoch (its key lives in the key file, never here). */
+export interface EpochRecord {
+  readonly epoch: number;
+  /** Hex public key recorded when the epoch was registered, to catch a swapped key file. */
+  readonly publicKey: string | undefined;
+  /** The latest directory version at which this epoch's tags were complete, if any. */
+  readonly tagVersion: number | undefined;
+  /**
+   * The oldest version a tag delta can start from; undefined until the delta log starts
+   * (when the epoch becomes current and complete). Tag changes are logged only after.
+   */
+  readonly deltaFloor: number | undefined;
+}
+
+/** Net tag changes of one epoch between two versions, as 8-byte tag prefixes. */
+export interface TagDelta {
+  readonly epoch: number;
+  readonly fromVersion: number;
+  readonly toVersion: number;
+  /** Packed 8-byte prefixes of tags present at `toVersion` and (possibly) not at `fromVersion`, sorted. */
+  readonly added: Uint8Array;
+  /** Packed 8-byte prefixes of tags present at `fromVersion` and gone at `toVersion`, sorted. */
+  readonly removed: Uint8Array;
+}
+
+/** A token bucket of one account (the policy that fills and drains it lives in src/protocol). */
+export interface BucketState {
+  readonly tokens: number;
+  /** Milliseconds since 1970 (the caller's clock). */
+  readonly updatedAt: number;
 }
 
 export interface SnapshotRecord {
@@ -118,13 +191,52 @@ export interface DirectoryStore {
   setMeta(entries: Readonly<Record<string, string>>): Promise<void>;
 
   /** Deletes tags of other epochs and tags whose pair is no longer discoverable; returns how many. */
+  /**
+   * Deletes this epoch's tags whose pair is no longer discoverable; returns how many. Other
+   * epochs are left alone (a retiring epoch keeps serving; `dropEpoch` removes one). Each
+   * deleted tag is logged as `removed` once the epoch's delta log has started.
+   */
   pruneTags(epoch: number): Promise<number>;
   countMissingTags(epoch: number): Promise<number>;
   /** Up to `limit` pairs without a tag, identifier > `after` (keyset paging), in identifier order. */
-  missingTags(epoch: number, after: string | undefined, limit: number): Promise<DiscoverableEntry[]>;
-  /** Stores tags whose pair is still discoverable (others are skipped); returns how many were stored. */
+  missingTags(epoch: number, after: string | undefined, limit: number): Promise<MissingTag[]>;
+  /**
+   * Stores tags whose pair is still discoverable (others are skipped); returns how many were
+   * stored. A tag new to the epoch is logged as `added` once the epoch's delta log has started.
+   */
   putTags(epoch: number, records: readonly TagRecord[]): Promise<number>;
+  /** Up to `limit` tags of discoverable pairs whose seal is missing or outdated, identifier > `after`. */
+  unsealedTags(epoch: number, after: string | undefined, limit: number): Promise<UnsealedTag[]>;
+  /** Replaces sealed labels of tags whose pair is unchanged; returns how many. */
+  putSealedLabels(epoch: number, records: readonly SealedLabelRecord[]): Promise<number>;
   readTagSet(epoch: number): Promise<TagSet>;
+
+  /** Epochs the store holds anything of (a row, tags or snapshots), ascending. */
+  listEpochs(): Promise<EpochRecord[]>;
+  getEpoch(epoch: number): Promise<EpochRecord | undefined>;
+  /** Records an epoch and its public key (hex); an existing record is kept as it is. */
+  registerEpoch(epoch: number, publicKey: string): Promise<void>;
+  /**
+   * Marks the epoch's tags complete at `version`, if the directory is still at `version`
+   * (false otherwise: something changed, precompute again). With `startDeltaLog` the
+   * delta log starts here if it has not started yet.
+   */
+  completeTags(epoch: number, version: number, startDeltaLog: boolean): Promise<boolean>;
+  /**
+   * Makes `epoch` the current one in one transaction: writes `meta` and starts its delta log
+   * at its complete version (`tagVersion`).
+   */
+  activateEpoch(epoch: number, meta: Readonly<Record<string, string>>): Promise<void>;
+  /** Deletes everything of an epoch (tags, delta log, snapshots, record); returns the tags deleted. */
+  dropEpoch(epoch: number): Promise<number>;
+  /** Forgets delta-log rows with version <= `through`; deltas then start at `through` or later. */
+  trimTagLog(epoch: number, through: number): Promise<void>;
+  /**
+   * The net tag change from `fromVersion` to the epoch's complete version (`tagVersion`), or
+   * undefined when the log does not reach back that far, or `fromVersion` is ahead of it.
+   */
+  tagDelta(epoch: number, fromVersion: number): Promise<TagDelta | undefined>;
+  tagDeltaSync?(epoch: number, fromVersion: number): TagDelta | undefined;
   /** For each 16-byte lookup key: the discoverable user whose tag has it, or null. Read only. */
   lookup(epoch: number, lookupKeys: readonly Uint8Array[]): Promise<(LabelMatch | null)[]>;
   /**
@@ -132,10 +244,27 @@ export interface DirectoryStore {
    * ask for labels inside `handle()`. A networked store leaves it out.
    */
   lookupSync?(epoch: number, lookupKeys: readonly Uint8Array[]): (LabelMatch | null)[];
+  /** The same, with the stored sealed label; the pair and the flag are checked as in `lookup`. */
+  lookupSealed(epoch: number, lookupKeys: readonly Uint8Array[]): Promise<(SealedMatch | null)[]>;
+  lookupSealedSync?(epoch: number, lookupKeys: readonly Uint8Array[]): (SealedMatch | null)[];
 
   getSnapshot(epoch: number, version: number, kind: EncodingKind): Promise<SnapshotRecord | undefined>;
-  /** Caches a snapshot; older snapshots of the same kind are dropped. */
+  /** Caches a snapshot; older snapshots of the same epoch and kind are dropped. */
   putSnapshot(record: SnapshotRecord): Promise<void>;
+
+  /**
+   * Per-account token buckets for quotas: durable state only, no policy. Account ids are
+   * opaque strings of 1..256 UTF-16 code units (`invalid_account` otherwise).
+   */
+  getBucket(account: string): Promise<BucketState | undefined>;
+  putBucket(account: string, state: BucketState): Promise<void>;
+  getBucketSync?(account: string): BucketState | undefined;
+  putBucketSync?(account: string, state: BucketState): void;
+  /**
+   * Read-modify-write in one transaction, so processes sharing the store cannot both spend
+   * the same tokens; returns the state written.
+   */
+  updateBucketSync?(account: string, update: (state: BucketState | undefined) => BucketState): BucketState;
 
   close(): Promise<void>;
 }

@@ -1,0 +1,105 @@
+/**
+ * Quota bucket state in both stores: per-account { tokens, updatedAt }, durable across a
+ * reopen (SQLite), checked account ids and values, and an atomic read-modify-write. The
+ * policy that fills and drains buckets lives in src/protocol; here it is only state.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { MemoryStore } from '../src/directory/memory-store.js';
+import { Directory } from '../src/directory/registry.js';
+import { SqliteStore } from '../src/directory/sqlite-store.js';
+import type { BucketState, DirectoryStore } from '../src/directory/types.js';
+import { loadGroup } from '../src/group/index.js';
+import { createSuite, Modes } from '../src/oprf/index.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'contact-psi-quota-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+let files = 0;
+
+const stores: [string, () => DirectoryStore][] = [
+  ['memory', () => new MemoryStore()],
+  ['sqlite', () => SqliteStore.open(join(tmp, `quota-${files++}.db`))],
+];
+
+const accountArb = fc.string({ minLength: 1, maxLength: 256, unit: 'grapheme-composite' }).filter((s) => s.length <= 256);
+const stateArb = fc.record({ tokens: fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e9, max: 1e9 }), updatedAt: fc.integer({ min: 0, max: 2 ** 48 }) });
+
+describe.each(stores)('quota buckets on the %s store', (_name, open) => {
+  it('stores the last state written per account, sync and async alike', async () => {
+    const store = open();
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(accountArb, stateArb), { maxLength: 20 }), async (writes) => {
+        const model = new Map<string, BucketState>();
+        for (const [i, [account, state]] of writes.entries()) {
+          if (i % 2 === 0) store.putBucketSync!(account, state);
+          else await store.putBucket(account, state);
+          model.set(account, state);
+        }
+        for (const [account, state] of model) {
+          expect(store.getBucketSync!(account)).toEqual(state);
+          expect(await store.getBucket(account)).toEqual(state);
+        }
+      }),
+      { numRuns: 30 },
+    );
+    expect(store.getBucketSync!('nobody')).toBeUndefined();
+    await store.close();
+  });
+
+  it('checks account ids and states', async () => {
+    const store = open();
+    const ok = { tokens: 5, updatedAt: 1 };
+    store.putBucketSync!('a'.repeat(256), ok);
+    expect(store.getBucketSync!('a'.repeat(256))).toEqual(ok);
+    for (const account of ['', 'a'.repeat(257), 7 as unknown as string]) {
+      expect(() => store.putBucketSync!(account, ok)).toThrow(expect.objectContaining({ code: 'invalid_account' }));
+      expect(() => store.getBucketSync!(account)).toThrow(expect.objectContaining({ code: 'invalid_account' }));
+    }
+    for (const state of [{ tokens: Number.NaN, updatedAt: 1 }, { tokens: Infinity, updatedAt: 1 }, { tokens: 1, updatedAt: 1.5 }, null]) {
+      expect(() => store.putBucketSync!('x', state as BucketState)).toThrow(expect.objectContaining({ code: 'invalid_bucket' }));
+    }
+    expect(store.getBucketSync!('x')).toBeUndefined();
+    await store.close();
+  });
+
+  it('updates a bucket read-modify-write in one step; a failing update writes nothing', async () => {
+    const store = open();
+    const spend = (n: number, now: number) => (s: BucketState | undefined): BucketState => ({ tokens: (s?.tokens ?? 100) - n, updatedAt: now });
+    expect(store.updateBucketSync!('acct', spend(10, 1))).toEqual({ tokens: 90, updatedAt: 1 });
+    expect(store.updateBucketSync!('acct', spend(5, 2))).toEqual({ tokens: 85, updatedAt: 2 });
+    expect(() =>
+      store.updateBucketSync!('acct', () => {
+        throw new Error('policy refused');
+      }),
+    ).toThrow('policy refused');
+    expect(() => store.updateBucketSync!('acct', () => ({ tokens: Number.NaN, updatedAt: 3 }))).toThrow(expect.objectContaining({ code: 'invalid_bucket' }));
+    expect(store.getBucketSync!('acct')).toEqual({ tokens: 85, updatedAt: 2 });
+    await store.close();
+  });
+});
+
+it('SQLite keeps buckets across a reopen in quota_buckets, and a Directory passes them through', async () => {
+  const path = join(tmp, 'durable.db');
+  const suite = createSuite('ristretto255-SHA512', Modes.VOPRF, await loadGroup('ristretto255', 'sodium'));
+  const first = await Directory.open({ store: SqliteStore.open(path), suite });
+  first.putBucketSync('device-1', { tokens: 49_000.5, updatedAt: 1_700_000_000_000 });
+  await first.putBucket('device-2', { tokens: 0, updatedAt: 1 });
+  expect(first.updateBucketSync('device-2', (s) => ({ tokens: s!.tokens + 1, updatedAt: 2 }))).toEqual({ tokens: 1, updatedAt: 2 });
+  await first.close();
+
+  const db = new Database(path, { readonly: true });
+  expect(db.prepare('SELECT account, tokens, updated_at FROM quota_buckets ORDER BY account').all()).toEqual([
+    { account: 'device-1', tokens: 49_000.5, updated_at: 1_700_000_000_000 },
+    { account: 'device-2', tokens: 1, updated_at: 2 },
+  ]);
+  db.close();
+
+  const second = await Directory.open({ store: SqliteStore.open(path), suite });
+  expect(second.getBucketSync('device-1')).toEqual({ tokens: 49_000.5, updatedAt: 1_700_000_000_000 });
+  expect(await second.getBucket('device-2')).toEqual({ tokens: 1, updatedAt: 2 });
+  await second.close();
+});
