@@ -2,7 +2,7 @@
 /** The `contact-psi` command. Each subcommand lives in its own file; this only wires them. */
 import { Command } from 'commander';
 import { demo } from './commands/demo.js';
-import { directoryImport } from './commands/directory-import.js';
+import { directoryImport, directoryRotate } from './commands/directory-import.js';
 import { keygen } from './commands/keygen.js';
 import { serve } from './commands/serve.js';
 import { sync } from './commands/sync.js';
@@ -20,13 +20,23 @@ directory
   .option('--region <CC>', 'default region for phone numbers in national format')
   .action(directoryImport);
 
+directory
+  .command('rotate')
+  .description('rotate the epoch key now (precomputes the next epoch first; run it while no server owns the directory, or send SIGUSR2 to the server)')
+  .requiredOption('--db <path>', 'SQLite directory file')
+  .option('--grace-hours <h>', 'how long the previous epoch stays served', '24')
+  .action(directoryRotate);
+
 program
   .command('serve')
   .description('serve the directory over WebSocket')
   .requiredOption('--db <path>', 'SQLite directory file')
   .option('--port <n>', 'TCP port (0 = any free port)', '7878')
   .option('--host <host>', 'interface to listen on', '127.0.0.1')
-  .option('--tokens <file>', 'accepted bearer tokens, one per line (default: no authentication)')
+  .option('--tokens <file>', 'accepted bearer tokens, one "<token> [<account>]" per line; enables per-account quotas (default: no authentication)')
+  .option('--rotate-hours <h>', 'rotate the epoch key every h hours (0 = never; SIGUSR2 rotates now)', '0')
+  .option('--grace-hours <h>', 'how long the previous epoch stays served after a rotation', '24')
+  .option('--refresh-seconds <s>', 'how often to pick up directory changes', '60')
   .action(serve);
 
 program

@@ -1,61 +1,76 @@
 /**
  * Serves a Directory to discovery sessions: the synchronous DiscoveryBackend the sans-I/O
- * server session needs. The snapshot of the epoch is built (and cached in the store)
- * before it is served; labels are read synchronously and sealed under the tag per request
- * (a fresh nonce each time), so the label table never leaves the server in the clear.
+ * server session needs. Every served epoch (the current one and those still in their grace
+ * period) has its snapshot built before it is served; labels come sealed from the store
+ * (sealed at precompute, so the label table never holds them in the clear); deltas come
+ * from the tag log.
  */
-import { randomBytes } from 'node:crypto';
-import type { DiscoveryBackend, EpochView } from '../protocol/discovery/backend.js';
-import { sealLabel } from '../protocol/discovery/labels.js';
+import type { DiscoveryBackend, EpochView, TagDelta } from '../protocol/discovery/backend.js';
 import type { EncodingKind } from '../setenc/types.js';
 import type { Directory } from './registry.js';
 
 export class DirectoryDiscoveryBackend implements DiscoveryBackend {
-  #view: EpochView | undefined;
+  #views = new Map<number, EpochView>();
+  #current: number | undefined;
 
   private constructor(
-    private readonly directory: Directory,
+    readonly directory: Directory,
     private readonly kind: EncodingKind,
   ) {}
 
-  /** Precomputes what is missing and builds the snapshot before the first client arrives. */
-  static async open(directory: Directory, kind: EncodingKind = 'fuse'): Promise<DirectoryDiscoveryBackend> {
+  /** Precomputes what is missing and builds the snapshots before the first client arrives. */
+  static async open(directory: Directory, kind: EncodingKind = 'fuse', now = Date.now()): Promise<DirectoryDiscoveryBackend> {
     const backend = new DirectoryDiscoveryBackend(directory, kind);
-    await backend.refresh();
+    await backend.refresh(now);
     return backend;
   }
 
-  /** Re-reads the snapshot after directory changes; sessions already running keep theirs. */
-  async refresh(): Promise<EpochView> {
-    const snap = await this.directory.snapshot(this.kind);
-    this.#view = Object.freeze({
-      epoch: snap.epoch,
-      suite: this.directory.suite,
-      keys: this.directory.epochKeyPair(),
-      snapshot: Object.freeze({
-        version: snap.version,
-        digest: new Uint8Array(Buffer.from(snap.digest, 'hex')),
-        encoding: snap.kind,
-        count: snap.count,
-        bytes: snap.bytes,
-      }),
-    });
-    return this.#view;
+  /**
+   * Re-reads the served epochs and their snapshots (after imports, a rotation or a grace
+   * period ending). Sessions already running keep the views they hold; the previous
+   * epoch's view stays until its grace period ends.
+   */
+  async refresh(now = Date.now()): Promise<EpochView> {
+    const { directory, kind } = this;
+    // Read the current snapshot first and take its epoch: a rotation may switch between calls.
+    const current = await directory.snapshot(kind);
+    const views = new Map<number, EpochView>();
+    for (const epoch of new Set([...directory.servedEpochs(now), current.epoch])) {
+      const snap = epoch === current.epoch ? current : await directory.snapshot(kind, epoch);
+      views.set(epoch, Object.freeze({
+        epoch,
+        suite: directory.suite,
+        keys: directory.epochKeyPair(epoch),
+        snapshot: Object.freeze({
+          version: snap.version,
+          digest: new Uint8Array(Buffer.from(snap.digest, 'hex')),
+          encoding: snap.kind,
+          count: snap.count,
+          bytes: snap.bytes,
+        }),
+      }));
+    }
+    this.#views = views;
+    this.#current = current.epoch;
+    return views.get(current.epoch)!;
   }
 
   current(): EpochView {
-    if (!this.#view) throw new Error('backend used before open()');
-    return this.#view;
+    if (this.#current === undefined) throw new Error('backend used before open()');
+    return this.#views.get(this.#current)!;
   }
 
   epoch(epoch: number): EpochView | undefined {
-    return this.#view?.epoch === epoch ? this.#view : undefined;
+    return this.#views.get(epoch);
   }
 
   sealedLabels(epoch: number, keys: readonly Uint8Array[]): (Uint8Array | undefined)[] {
-    if (this.#view?.epoch !== epoch) return keys.map(() => undefined);
-    return this.directory
-      .lookupLabelsSync(keys)
-      .map((m) => (m ? sealLabel(m.tag, { userId: m.userId, label: m.label }, new Uint8Array(randomBytes(24))) : undefined));
+    if (!this.#views.has(epoch)) return keys.map(() => undefined);
+    return this.directory.lookupSealedSync(epoch, keys);
+  }
+
+  delta(epoch: number, fromVersion: number): TagDelta | undefined {
+    const d = this.directory.tagDeltaSync(epoch, fromVersion);
+    return d ? { toVersion: d.toVersion, added: d.added, removed: d.removed } : undefined;
   }
 }

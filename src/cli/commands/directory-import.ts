@@ -33,3 +33,18 @@ export async function directoryImport(file: string, options: ImportOptions): Pro
     await directory.close();
   }
 }
+
+/** `contact-psi directory rotate --db <path>`: next epoch precomputed, then switched to. */
+export async function directoryRotate(options: { db: string; graceHours: string }): Promise<void> {
+  const graceMs = Number(options.graceHours) * 3600_000;
+  if (!Number.isFinite(graceMs) || graceMs < 0) throw new Error('--grace-hours must be a non-negative number');
+  const directory = await openDirectory(options.db);
+  try {
+    const bar = progressBar('precompute next epoch');
+    const r = await directory.rotateEpoch({ graceMs, onProgress: (d, t) => bar.update(d, t) });
+    bar.done();
+    console.log(`rotated to epoch ${r.epoch} (${r.computed} tags); epoch ${r.previous} served until ${new Date(r.retiresAt).toISOString()}`);
+  } finally {
+    await directory.close();
+  }
+}

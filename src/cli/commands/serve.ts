@@ -5,14 +5,26 @@ import { DirectoryDiscoveryBackend } from '../../directory/discovery-backend.js'
 import type { Directory } from '../../directory/index.js';
 import { DiscoveryServerSession } from '../../protocol/discovery/server.js';
 import { startServer, type PsiServer } from '../../transport/ws/index.js';
+import type { BucketPolicy } from '../../protocol/discovery/quota.js';
+import { loadOrCreateQuotaKey } from '../quota-key.js';
 import { openDirectory } from '../open-directory.js';
 
 export interface ServeOptions {
   db: string;
   port: string;
   host: string;
-  /** File with one accepted bearer token per line; without it, every client is accepted. */
+  /**
+   * File of accepted bearer tokens, one per line as `<token> [<account>]` (the account
+   * defaults to the token). With it, each account has evaluation quotas; without it, every
+   * client is accepted and nothing is charged.
+   */
   tokens?: string;
+  /** Rotate the epoch key every this many hours (0 = never; SIGUSR2 rotates on command). */
+  rotateHours?: string;
+  /** How long the previous epoch stays served after a rotation. */
+  graceHours?: string;
+  /** How often to pick up directory changes (imports by other processes) and retire epochs. */
+  refreshSeconds?: string;
 }
 
 export interface RunningServer {
@@ -22,16 +34,34 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Starts a discovery server on an open directory (used by `serve` and `demo`). */
-export async function serveDirectory(directory: Directory, options: { host: string; port: number; tokens?: Set<string> }): Promise<RunningServer> {
+export interface ServeDirectoryOptions {
+  host: string;
+  port: number;
+  /** Bearer token -> account. Without it every client is accepted and nothing is charged. */
+  accounts?: Map<string, string>;
+  /** Key for quota receipts; required with accounts. */
+  quotaKey?: Uint8Array;
+  quotaPolicy?: { sync?: BucketPolicy; lookup?: BucketPolicy };
+}
+
+/** Starts a discovery server on an open directory (used by `serve`, `demo` and the tests). */
+export async function serveDirectory(directory: Directory, options: ServeDirectoryOptions): Promise<RunningServer> {
   const backend = await DirectoryDiscoveryBackend.open(directory, 'fuse');
   const rng = (n: number) => new Uint8Array(randomBytes(n));
-  const tokens = options.tokens;
+  const { accounts, quotaKey } = options;
+  if (accounts && !quotaKey) throw new Error('quotas need a quota key');
   const server = await startServer({
     host: options.host,
     port: options.port,
-    authenticate: tokens ? ({ token }) => (token !== undefined && tokens.has(token) ? { token } : undefined) : undefined,
-    createSession: ({ now }) => new DiscoveryServerSession({ backend, rng, now }),
+    authenticate: accounts ? ({ token }) => (token !== undefined ? accounts.get(token) : undefined) : undefined,
+    createSession: ({ now, auth }) =>
+      new DiscoveryServerSession({
+        backend,
+        rng,
+        now,
+        // The Directory keeps the buckets durable (SQLite), so a restart does not reset quotas.
+        quota: typeof auth === 'string' ? { account: auth, config: { store: directory, tokenKey: quotaKey!, ...options.quotaPolicy } } : undefined,
+      }),
   });
   return {
     server,
@@ -44,19 +74,58 @@ export async function serveDirectory(directory: Directory, options: { host: stri
   };
 }
 
+function readAccounts(path: string): Map<string, string> {
+  const accounts = new Map<string, string>();
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    const [token, account] = line.trim().split(/\s+/);
+    if (token) accounts.set(token, account ?? token);
+  }
+  return accounts;
+}
+
+const numberOption = (value: string | undefined, name: string, fallback: number): number => {
+  const n = value === undefined ? fallback : Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got ${value}`);
+  return n;
+};
+
 export async function serve(options: ServeOptions): Promise<void> {
   const port = Number(options.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0..65535, got ${options.port}`);
-  const tokens = options.tokens
-    ? new Set(readFileSync(options.tokens, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean))
-    : undefined;
+  const rotateMs = numberOption(options.rotateHours, '--rotate-hours', 0) * 3600_000;
+  const graceMs = numberOption(options.graceHours, '--grace-hours', 24) * 3600_000;
+  const refreshMs = numberOption(options.refreshSeconds, '--refresh-seconds', 60) * 1000;
+  const accounts = options.tokens ? readAccounts(options.tokens) : undefined;
   const directory = await openDirectory(options.db);
-  const running = await serveDirectory(directory, { host: options.host, port, tokens });
+  const quotaKey = accounts ? loadOrCreateQuotaKey(`${options.db}.quota-key`) : undefined;
+  const running = await serveDirectory(directory, { host: options.host, port, accounts, quotaKey });
   const view = running.backend.current();
   console.log(`contact-psi listening on ${running.server.url} (epoch ${view.epoch}, ${view.snapshot.count} entries)`);
+
+  // One task at a time: a refresh never races a rotation.
+  let busy: Promise<unknown> = Promise.resolve();
+  const task = (name: string, fn: () => Promise<unknown>) => {
+    busy = busy.then(fn).catch((err: unknown) => console.error(`${name} failed: ${(err as Error).message}`));
+  };
+  const rotate = () =>
+    task('rotation', async () => {
+      const r = await directory.rotateEpoch({ graceMs });
+      await running.backend.refresh();
+      console.error(`rotated to epoch ${r.epoch}; epoch ${r.previous} served until ${new Date(r.retiresAt).toISOString()}`);
+    });
+  const refresh = () =>
+    task('refresh', async () => {
+      await directory.retireExpired();
+      await running.backend.refresh();
+    });
+  const timers = [setInterval(refresh, refreshMs || 60_000), ...(rotateMs > 0 ? [setInterval(rotate, rotateMs)] : [])];
+  timers.forEach((t) => t.unref());
+  process.on('SIGUSR2', rotate);
+
   const stop = () => {
     process.stderr.write('shutting down\n');
-    running.close().then(
+    timers.forEach(clearInterval);
+    busy.then(() => running.close()).then(
       () => process.exit(0),
       () => process.exit(1),
     );
