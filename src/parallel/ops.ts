@@ -1,0 +1,121 @@
+/**
+ * What a worker does with one task (one slice of a batch). Each op calls the same suite or
+ * group method the single-thread path calls, on its slice, so results are byte-identical;
+ * only the DLEQ composites are split (dleq.ts). Secret inputs (keys, blinds) arrive in
+ * buffers of their own and are zeroed as soon as they are parsed.
+ */
+import { GroupError, OprfError } from '../errors.js';
+import { loadGroup, type BackendName } from '../group/select.js';
+import { elementAt } from '../group/packed.js';
+import { invertScalar } from '../group/scalar-field.js';
+import type { Group } from '../group/types.js';
+import type { OprfSuite } from '../oprf/suite.js';
+import { compositeWeights, partialSum } from './dleq.js';
+import { loadSuite } from './suites.js';
+import { ownedBytes, unpackInputs, type Task, type TaskResult } from './wire.js';
+
+export async function runTask(task: Task, backend: BackendName): Promise<TaskResult> {
+  switch (task.op) {
+    case 'evaluate': {
+      const suite = await loadSuite(task.suite, backend);
+      const outputs = withWiped(task.key, () => suite.evaluate(task.key, unpackInputs(task.inputs)));
+      return { bytes: packOutputs(outputs, suite.outputSize) };
+    }
+    case 'multiply': {
+      const group = await loadGroup(task.group, backend);
+      const k = withWiped(task.scalar, () => group.scalar.fromBytes(task.scalar));
+      return { bytes: ownedBytes(group.multiplyPacked(k, task.packed)) };
+    }
+    case 'blindEvaluate': {
+      const suite = await loadSuite(task.suite, backend);
+      const evaluated = withWiped(task.key, () => suite.blindEvaluate(task.key, task.packed));
+      if (task.composite === undefined) return { bytes: ownedBytes(evaluated) };
+      const weights = compositeWeights(suite, task.composite.publicKey, task.packed, evaluated, task.offset);
+      return { bytes: ownedBytes(evaluated), m: partialSum(suite.group, weights, task.packed) };
+    }
+    case 'hashToGroup': {
+      const suite = await loadSuite(task.suite, backend);
+      return { bytes: ownedBytes(suite.group.hashToGroupBatch(unpackInputs(task.inputs), suite.hashToGroupDST)) };
+    }
+    case 'blind': {
+      const suite = await loadSuite(task.suite, backend);
+      const blinds = withWiped(task.blinds, () => parseScalars(suite.group, task.blinds));
+      return { bytes: ownedBytes(suite.blindWith(unpackInputs(task.inputs), blinds).blinded) };
+    }
+    case 'finalize':
+      return finalizeSlice(await loadSuite(task.suite, backend), task);
+  }
+}
+
+type FinalizeTask = Extract<Task, { op: 'finalize' }>;
+
+/** suite.finalize on a slice: validate, composite terms for the proof (checked on the main thread), unblind, hash. */
+function finalizeSlice(suite: OprfSuite, task: FinalizeTask): TaskResult {
+  const { group } = suite;
+  const blinds = withWiped(task.blinds, () => parseScalars(group, task.blinds));
+  try {
+    group.validatePacked(task.evaluated);
+  } catch (err) {
+    throw new OprfError('bad_evaluation', `evaluated elements rejected: ${(err as Error).message}`, { cause: err });
+  }
+  let m: Uint8Array | null | undefined;
+  let z: Uint8Array | null | undefined;
+  if (task.composite !== undefined) {
+    // As the suite's VerifyProof: a malformed part is a failed proof, never another error.
+    try {
+      group.validatePacked(task.blinded);
+      const weights = compositeWeights(suite, task.composite.publicKey, task.blinded, task.evaluated, task.offset);
+      m = partialSum(group, weights, task.blinded);
+      z = partialSum(group, weights, task.evaluated);
+    } catch (err) {
+      if (err instanceof GroupError) throw new OprfError('proof_invalid', `DLEQ proof rejected: ${err.message}`, { cause: err });
+      throw err;
+    }
+  }
+  const unblinded = group.multiplyEach(batchInvert(blinds, group.scalar.order), task.evaluated);
+  const inputs = unpackInputs(task.inputs);
+  const size = group.elementSize;
+  const outputs = inputs.map((input, i) => suite.finalizeUnblinded(input, elementAt(unblinded, i, size)));
+  return { bytes: packOutputs(outputs, suite.outputSize), m, z };
+}
+
+/** Runs fn, then zeroes the secret buffer it read from, also when fn throws. */
+function withWiped<T>(secret: Uint8Array, fn: () => T): T {
+  try {
+    return fn();
+  } finally {
+    secret.fill(0);
+  }
+}
+
+function parseScalars(group: Group, packed: Uint8Array): bigint[] {
+  const size = group.scalar.byteLength;
+  const out = new Array<bigint>(packed.length / size);
+  for (let i = 0; i < out.length; i++) out[i] = group.scalar.fromBytes(packed.subarray(i * size, (i + 1) * size));
+  return out;
+}
+
+function packOutputs(outputs: readonly Uint8Array[], outputSize: number): Uint8Array {
+  const out = new Uint8Array(outputs.length * outputSize);
+  outputs.forEach((o, i) => out.set(o, i * outputSize));
+  return out;
+}
+
+/** Montgomery's trick, as in the suite: one inversion per slice instead of one per blind. */
+function batchInvert(values: readonly bigint[], order: bigint): bigint[] {
+  const n = values.length;
+  if (n === 0) return [];
+  const prefix = new Array<bigint>(n);
+  let acc = 1n;
+  for (let i = 0; i < n; i++) {
+    prefix[i] = acc;
+    acc = (acc * values[i]) % order;
+  }
+  let inv = invertScalar(acc, order);
+  const out = new Array<bigint>(n);
+  for (let i = n - 1; i >= 0; i--) {
+    out[i] = (inv * prefix[i]) % order;
+    inv = (inv * values[i]) % order;
+  }
+  return out;
+}

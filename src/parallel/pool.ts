@@ -1,0 +1,310 @@
+/**
+ * A worker_threads pool for batch group work: server evaluation (directory tags, session
+ * PSI setup, blinded queries) and client blinding/finalizing of big address books. A batch
+ * is cut into a few slices (one task each, packed bytes in transferred buffers), the slices
+ * run on the workers, and the outputs are put back in order; every result is byte-identical
+ * to the single-thread suite or group call named in each method. Batches below
+ * `inlineThreshold` run on the calling thread with that very call.
+ *
+ * Secrets (keys, blinds, VOPRF proof scalars) are drawn and held on the calling thread;
+ * workers get copies in buffers of their own, which they zero after parsing. Nothing is
+ * logged. Errors keep their class and `code` (wire-error.ts).
+ */
+import { availableParallelism } from 'node:os';
+import { ContactPsiError, GroupError, OprfError } from '../errors.js';
+import { packedCount } from '../group/packed.js';
+import { loadGroup, type BackendName } from '../group/select.js';
+import type { Group, GroupId, Rng } from '../group/types.js';
+import {
+  MAX_PROOF_BATCH,
+  Modes,
+  randomScalar,
+  type BlindState,
+  type Mode,
+  type OprfSuite,
+  type SuiteId,
+  type VerifiableEvaluation,
+} from '../oprf/suite.js';
+import { proveFromComposite, sumPartials, verifyFromComposites } from './dleq.js';
+import { concatBytes, sliceBounds, splitFixed, type SlicePlan } from './slices.js';
+import { loadSuite } from './suites.js';
+import { ThreadSet } from './threads.js';
+import { checkInput, copyBytes, packInputs, type SuiteRef, type Task, type TaskResult } from './wire.js';
+import { withBatchIndex } from './wire-error.js';
+import { resolveWorkerUrl } from './worker-url.js';
+
+export const DEFAULT_INLINE_THRESHOLD = 64;
+export const DEFAULT_MAX_SLICE = 1024;
+
+export interface WorkerPoolOptions {
+  /** Worker threads (default `os.availableParallelism()`). */
+  readonly size?: number;
+  /** Group backend of the workers and of the inline path (default 'auto'); results never depend on it. */
+  readonly backend?: BackendName;
+  /** Batches with fewer elements run on the calling thread, without messages (default 64). */
+  readonly inlineThreshold?: number;
+  /**
+   * Most elements per task (default 1024: ~0.1 s of sodium work, so the per-message cost
+   * stays negligible). Several smaller tasks balance cores that other processes load.
+   */
+  readonly maxSliceSize?: number;
+  /** The worker script (default: resolveWorkerUrl()), for bundlers that put it elsewhere. */
+  readonly workerUrl?: URL;
+}
+
+function positiveInteger(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 1) throw new ContactPsiError('invalid_option', `${name} must be a positive integer`);
+  return value;
+}
+
+export class WorkerPool {
+  readonly size: number;
+  readonly backend: BackendName;
+  readonly inlineThreshold: number;
+  readonly #threads: ThreadSet;
+  readonly #plan: SlicePlan;
+
+  /** Starts the workers; throws `pool_unavailable` when the compiled worker is missing (run `npm run build`). */
+  constructor(options: WorkerPoolOptions = {}) {
+    this.size = positiveInteger(options.size, availableParallelism(), 'size');
+    this.backend = options.backend ?? 'auto';
+    this.inlineThreshold = positiveInteger(options.inlineThreshold, DEFAULT_INLINE_THRESHOLD, 'inlineThreshold');
+    const maxSlice = positiveInteger(options.maxSliceSize, DEFAULT_MAX_SLICE, 'maxSliceSize');
+    this.#plan = { workers: this.size, minSlice: this.inlineThreshold, maxSlice: Math.max(maxSlice, this.inlineThreshold) };
+    const url = options.workerUrl ?? resolveWorkerUrl();
+    this.#threads = new ThreadSet({ size: this.size, url, backend: this.backend });
+  }
+
+  /** Workers replaced after a crash. */
+  get restarts(): number {
+    return this.#threads.restarts;
+  }
+
+  /**
+   * Server full evaluation F(k, x_i) (RFC 9497 Evaluate): same bytes as `suite.evaluate`.
+   * Above the threshold the outputs are views into one buffer per slice (no copy per element).
+   */
+  async evaluate(suiteId: SuiteId, mode: Mode, secretKey: Uint8Array, inputs: readonly Uint8Array[]): Promise<Uint8Array[]> {
+    const suite = await this.#suite(suiteId, mode);
+    if (inputs.length < this.inlineThreshold) return suite.evaluate(secretKey, inputs);
+    secretScalar(suite, secretKey);
+    inputs.forEach(checkInput);
+    const ref = refOf(suite);
+    const parts = await this.#run(inputs.length, (start, end) => ({
+      op: 'evaluate',
+      suite: ref,
+      key: copyBytes(secretKey),
+      inputs: packInputs(inputs, start, end),
+    }));
+    return splitFixed(parts.map((p) => p.bytes), suite.outputSize);
+  }
+
+  /** k * each element of a packed batch: same bytes as `group.multiplyPacked`; the scalar in SerializeScalar form. */
+  async multiplyPacked(groupId: GroupId, scalarBytes: Uint8Array, packed: Uint8Array): Promise<Uint8Array> {
+    const group = await this.#group(groupId);
+    const n = packedCount(packed, group.elementSize);
+    const k = group.scalar.fromBytes(scalarBytes);
+    if (n < this.inlineThreshold) return group.multiplyPacked(k, packed);
+    const size = group.elementSize;
+    const parts = await this.#run(n, (start, end) => ({
+      op: 'multiply',
+      group: groupId,
+      scalar: copyBytes(scalarBytes),
+      packed: copyBytes(packed.subarray(start * size, end * size)),
+    }));
+    return concatBytes(parts.map((p) => p.bytes));
+  }
+
+  /** Server, OPRF: k * B_i for a packed batch of blinded elements, as `suite.blindEvaluate`. */
+  async blindEvaluate(suiteId: SuiteId, mode: Mode, secretKey: Uint8Array, blinded: Uint8Array): Promise<Uint8Array> {
+    const suite = await this.#suite(suiteId, mode);
+    secretScalar(suite, secretKey);
+    const n = packedCount(blinded, suite.group.elementSize);
+    if (n < this.inlineThreshold) return suite.blindEvaluate(secretKey, blinded);
+    const parts = await this.#run(n, (start, end) => this.#blindEvaluateTask(suite, secretKey, blinded, start, end, undefined));
+    return concatBytes(parts.map((p) => p.bytes));
+  }
+
+  /**
+   * Server, VOPRF: evaluations plus one DLEQ proof over the whole batch, as
+   * `suite.blindEvaluateVerifiable` (byte-identical for the same `proofScalar` or rng).
+   * Workers evaluate their slices and compute the slices' composite sums (dleq.ts); the
+   * main thread adds them and computes the proof (a constant number of group operations).
+   * Batches above MAX_PROOF_BATCH are refused (`batch_too_large`) before any group work.
+   */
+  async blindEvaluateVerifiable(
+    suiteId: SuiteId,
+    mode: Mode,
+    secretKey: Uint8Array,
+    blinded: Uint8Array,
+    rng: Rng,
+    proofScalar?: bigint,
+  ): Promise<VerifiableEvaluation> {
+    const suite = await this.#suite(suiteId, mode);
+    const { group } = suite;
+    const k = secretScalar(suite, secretKey);
+    const n = packedCount(blinded, group.elementSize);
+    if (n < this.inlineThreshold) return suite.blindEvaluateVerifiable(secretKey, blinded, rng, proofScalar);
+    if (n > MAX_PROOF_BATCH) throw new OprfError('batch_too_large', `one proof covers at most ${MAX_PROOF_BATCH} elements`);
+    const publicKey = group.multiplyBase(k);
+    const parts = await this.#run(n, (start, end) => this.#blindEvaluateTask(suite, secretKey, blinded, start, end, publicKey));
+    const evaluated = concatBytes(parts.map((p) => p.bytes));
+    const M = sumPartials(group, parts.map((p) => p.m));
+    const r = proofScalar ?? randomScalar(group, rng);
+    return { evaluated, proof: proveFromComposite(suite, k, publicKey, M, r) };
+  }
+
+  /** H(x_i) with the suite's HashToGroup DST, packed: same bytes as `group.hashToGroupBatch(inputs, suite.hashToGroupDST)`. */
+  async hashToGroupPacked(suiteId: SuiteId, mode: Mode, inputs: readonly Uint8Array[]): Promise<Uint8Array> {
+    const suite = await this.#suite(suiteId, mode);
+    inputs.forEach(checkInput);
+    if (inputs.length < this.inlineThreshold) return suite.group.hashToGroupBatch(inputs, suite.hashToGroupDST);
+    const ref = refOf(suite);
+    const parts = await this.#run(inputs.length, (start, end) => ({ op: 'hashToGroup', suite: ref, inputs: packInputs(inputs, start, end) }));
+    return concatBytes(parts.map((p) => p.bytes));
+  }
+
+  /**
+   * Client: blinds drawn here, on the calling thread, from the caller's rng (the same
+   * draws as `suite.blind`, so the same BlindState for the same rng); only the blinding
+   * multiplications run on the workers.
+   */
+  async blind(suiteId: SuiteId, mode: Mode, inputs: readonly Uint8Array[], rng: Rng): Promise<BlindState> {
+    const suite = await this.#suite(suiteId, mode);
+    const blinds = inputs.map(() => randomScalar(suite.group, rng));
+    return this.blindWith(suiteId, mode, inputs, blinds);
+  }
+
+  /** Client: `suite.blindWith` (deterministic blinds). */
+  async blindWith(suiteId: SuiteId, mode: Mode, inputs: readonly Uint8Array[], blinds: readonly bigint[]): Promise<BlindState> {
+    const suite = await this.#suite(suiteId, mode);
+    if (inputs.length < this.inlineThreshold) return suite.blindWith(inputs, blinds);
+    inputs.forEach(checkInput);
+    if (blinds.length !== inputs.length) throw new OprfError('bad_input', 'one blind per input expected');
+    const { order } = suite.group.scalar;
+    // The suite's multiplyEach refuses these; reducing them for transport would hide that.
+    if (!blinds.every((b) => typeof b === 'bigint' && b > 0n && b < order)) throw new GroupError('bad_scalar', 'blinds must be in [1, order)');
+    const ref = refOf(suite);
+    const parts = await this.#run(inputs.length, (start, end) => ({
+      op: 'blind',
+      suite: ref,
+      inputs: packInputs(inputs, start, end),
+      blinds: packScalars(suite.group, blinds, start, end),
+    }));
+    return { inputs: [...inputs], blinds: [...blinds], blinded: concatBytes(parts.map((p) => p.bytes)) };
+  }
+
+  /**
+   * Client: `suite.finalize` — same outputs, same error codes. In VOPRF mode the proof is
+   * checked over the whole batch on this thread from the workers' composite sums; outputs
+   * computed by the workers are returned only once it verifies.
+   */
+  async finalize(
+    suiteId: SuiteId,
+    mode: Mode,
+    state: BlindState,
+    evaluated: Uint8Array,
+    verify?: { proof: Uint8Array; publicKey: Uint8Array },
+  ): Promise<Uint8Array[]> {
+    const suite = await this.#suite(suiteId, mode);
+    const { group } = suite;
+    const size = group.elementSize;
+    const n = state.inputs.length;
+    if (n < this.inlineThreshold) return suite.finalize(state, evaluated, verify);
+    let count: number;
+    try {
+      count = packedCount(evaluated, size);
+    } catch (err) {
+      throw new OprfError('bad_evaluation', `evaluated elements rejected: ${(err as Error).message}`, { cause: err });
+    }
+    if (count !== n) throw new OprfError('bad_evaluation', `expected ${n} evaluated elements, got ${count}`);
+    state.inputs.forEach(checkInput);
+    if (state.blinds.length !== n) throw new GroupError('bad_length', 'one scalar per element expected');
+    const verifiable = suite.mode === Modes.VOPRF && verify !== undefined;
+    if (verifiable && n > MAX_PROOF_BATCH) throw new OprfError('batch_too_large', `one proof covers at most ${MAX_PROOF_BATCH} elements`);
+    // Composite sums need well-formed inputs; otherwise the proof simply fails below.
+    const composable = verifiable && verify.publicKey instanceof Uint8Array && state.blinded instanceof Uint8Array && state.blinded.length === n * size;
+    const publicKey = composable ? copyBytes(verify.publicKey) : undefined;
+    const ref = refOf(suite);
+    const parts = await this.#run(n, (start, end) => ({
+      op: 'finalize',
+      suite: ref,
+      inputs: packInputs(state.inputs, start, end),
+      blinds: packScalars(group, state.blinds, start, end),
+      blinded: composable ? copyBytes(state.blinded.subarray(start * size, end * size)) : new Uint8Array(0),
+      evaluated: copyBytes(evaluated.subarray(start * size, end * size)),
+      offset: start,
+      composite: publicKey === undefined ? undefined : { publicKey },
+    }));
+    if (suite.mode === Modes.VOPRF) {
+      if (verify === undefined) throw new OprfError('proof_missing', 'VOPRF finalize needs the proof and the public key');
+      if (!composable) throw new OprfError('proof_invalid', 'DLEQ proof rejected: malformed public key or blinded elements');
+      verifyFromComposites(suite, verify.publicKey, verify.proof, parts.map((p) => p.m), parts.map((p) => p.z));
+    }
+    return splitFixed(parts.map((p) => p.bytes), suite.outputSize);
+  }
+
+  /** Stops the workers; pending and later jobs reject with `pool_closed`. Idempotent. */
+  close(): Promise<void> {
+    return this.#threads.close();
+  }
+
+  #blindEvaluateTask(suite: OprfSuite, key: Uint8Array, blinded: Uint8Array, start: number, end: number, publicKey: Uint8Array | undefined): Task {
+    const size = suite.group.elementSize;
+    return {
+      op: 'blindEvaluate',
+      suite: refOf(suite),
+      key: copyBytes(key),
+      packed: copyBytes(blinded.subarray(start * size, end * size)),
+      offset: start,
+      composite: publicKey === undefined ? undefined : { publicKey },
+    };
+  }
+
+  /**
+   * Builds every slice's task first (so input errors throw before any work starts), runs
+   * them, and waits for all: the error reported is the one of the first failing slice,
+   * with its element index in the whole batch.
+   */
+  async #run(n: number, build: (start: number, end: number) => Task): Promise<TaskResult[]> {
+    const bounds = sliceBounds(n, this.#plan);
+    const tasks = bounds.map(([start, end]) => build(start, end));
+    const settled = await Promise.allSettled(tasks.map((task) => this.#threads.run(task)));
+    const results: TaskResult[] = [];
+    settled.forEach((s, i) => {
+      if (s.status === 'rejected') throw withBatchIndex(s.reason, bounds[i][0]);
+      results.push(s.value);
+    });
+    return results;
+  }
+
+  async #suite(id: SuiteId, mode: Mode): Promise<OprfSuite> {
+    if (this.#threads.closed) throw new ContactPsiError('pool_closed', 'the worker pool is closed');
+    return loadSuite({ id, mode }, this.backend);
+  }
+
+  async #group(id: GroupId): Promise<Group> {
+    if (this.#threads.closed) throw new ContactPsiError('pool_closed', 'the worker pool is closed');
+    return loadGroup(id, this.backend);
+  }
+}
+
+const refOf = (suite: OprfSuite): SuiteRef => ({ id: suite.id, mode: suite.mode });
+
+/** The suite's own key check and error (RFC 9497 keys are nonzero scalars). */
+function secretScalar(suite: OprfSuite, secretKey: Uint8Array): bigint {
+  try {
+    return suite.group.scalar.fromBytes(secretKey);
+  } catch (err) {
+    throw new OprfError('bad_key', 'secret key is not a valid nonzero scalar', { cause: err });
+  }
+}
+
+/** Blinds [start, end) in SerializeScalar form, in a buffer of their own (transferred, then zeroed by the worker). */
+function packScalars(group: Group, scalars: readonly bigint[], start: number, end: number): Uint8Array {
+  const len = group.scalar.byteLength;
+  const out = new Uint8Array((end - start) * len);
+  for (let i = start; i < end; i++) out.set(group.scalar.toBytes(scalars[i]), (i - start) * len);
+  return out;
+}

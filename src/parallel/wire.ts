@@ -1,0 +1,153 @@
+/**
+ * Messages between the pool and its workers. A task is one slice of a batch; every batch
+ * travels as a few packed byte strings (never one message per element), and their
+ * ArrayBuffers are transferred, not copied (structured clone would copy each of them).
+ */
+import { OprfError } from '../errors.js';
+import type { GroupId } from '../group/types.js';
+import { MAX_INPUT_BYTES, type Mode, type SuiteId } from '../oprf/suite.js';
+
+export interface SuiteRef {
+  readonly id: SuiteId;
+  readonly mode: Mode;
+}
+
+/** Variable-length inputs as one buffer: lengths[i] bytes each, concatenated in order. */
+export interface PackedInputs {
+  readonly lengths: Uint32Array;
+  readonly data: Uint8Array;
+}
+
+/** Ask for the slice's DLEQ composite terms (RFC 9497 §2.2.1); the public key seeds the weights. */
+export interface CompositeRequest {
+  readonly publicKey: Uint8Array;
+}
+
+export type Task =
+  | { readonly op: 'evaluate'; readonly suite: SuiteRef; readonly key: Uint8Array; readonly inputs: PackedInputs }
+  | { readonly op: 'multiply'; readonly group: GroupId; readonly scalar: Uint8Array; readonly packed: Uint8Array }
+  | {
+      readonly op: 'blindEvaluate';
+      readonly suite: SuiteRef;
+      readonly key: Uint8Array;
+      readonly packed: Uint8Array;
+      /** Batch index of the slice's first element (composite weights use global indices). */
+      readonly offset: number;
+      readonly composite?: CompositeRequest;
+    }
+  | { readonly op: 'hashToGroup'; readonly suite: SuiteRef; readonly inputs: PackedInputs }
+  | { readonly op: 'blind'; readonly suite: SuiteRef; readonly inputs: PackedInputs; readonly blinds: Uint8Array }
+  | {
+      readonly op: 'finalize';
+      readonly suite: SuiteRef;
+      readonly inputs: PackedInputs;
+      readonly blinds: Uint8Array;
+      readonly blinded: Uint8Array;
+      readonly evaluated: Uint8Array;
+      readonly offset: number;
+      readonly composite?: CompositeRequest;
+    };
+
+/** `bytes`: the slice's packed output. `m`/`z`: partial composite sums, null when the identity. */
+export interface TaskResult {
+  readonly bytes: Uint8Array;
+  readonly m?: Uint8Array | null;
+  readonly z?: Uint8Array | null;
+}
+
+export interface SerializedError {
+  readonly name: string;
+  readonly message: string;
+  readonly code?: string;
+}
+
+export type Request = { readonly id: number; readonly task: Task };
+export type Reply =
+  | { readonly id: number; readonly ok: true; readonly result: TaskResult }
+  | { readonly id: number; readonly ok: false; readonly error: SerializedError };
+
+/** Same checks and codes as the suite's own (RFC 9497 §1.2 length prefix). */
+export function checkInput(input: Uint8Array, index: number): void {
+  if (!(input instanceof Uint8Array)) throw new OprfError('bad_input', `input ${index} is not bytes`);
+  if (input.length > MAX_INPUT_BYTES) {
+    throw new OprfError('input_too_long', `input ${index} is longer than ${MAX_INPUT_BYTES} bytes (RFC 9497 §1.2)`);
+  }
+}
+
+export function packInputs(inputs: readonly Uint8Array[], start = 0, end = inputs.length): PackedInputs {
+  const lengths = new Uint32Array(end - start);
+  let total = 0;
+  for (let i = start; i < end; i++) {
+    checkInput(inputs[i], i);
+    lengths[i - start] = inputs[i].length;
+    total += inputs[i].length;
+  }
+  const data = new Uint8Array(total);
+  let at = 0;
+  for (let i = start; i < end; i++) {
+    data.set(inputs[i], at);
+    at += inputs[i].length;
+  }
+  return { lengths, data };
+}
+
+/** Views into `data`, no copy. */
+export function unpackInputs({ lengths, data }: PackedInputs): Uint8Array[] {
+  const out = new Array<Uint8Array>(lengths.length);
+  let at = 0;
+  for (let i = 0; i < lengths.length; i++) {
+    out[i] = data.subarray(at, at + lengths[i]);
+    at += lengths[i];
+  }
+  return out;
+}
+
+/** A copy that owns its whole buffer: never transfer (detach) a caller's buffer. */
+export const copyBytes = (bytes: Uint8Array): Uint8Array => new Uint8Array(bytes);
+
+/**
+ * `bytes` if it owns its whole buffer, else a copy. Structured clone of a view copies its
+ * entire underlying buffer, and transferring a shared buffer would detach the other views.
+ */
+export const ownedBytes = (bytes: Uint8Array): Uint8Array =>
+  bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : copyBytes(bytes);
+
+/** The buffers for postMessage's transfer list; every part must own its buffer (see ownedBytes). */
+function transferList(...parts: (Uint8Array | Uint32Array | null | undefined)[]): ArrayBuffer[] {
+  const out: ArrayBuffer[] = [];
+  for (const p of parts) {
+    if (p === null || p === undefined) continue;
+    const buffer = p.buffer as ArrayBuffer;
+    if (p.byteOffset !== 0 || p.byteLength !== buffer.byteLength) throw new Error('internal: transferred view does not own its buffer');
+    if (!out.includes(buffer)) out.push(buffer);
+  }
+  return out;
+}
+
+export function taskTransferList(task: Task): ArrayBuffer[] {
+  switch (task.op) {
+    case 'evaluate':
+      return transferList(task.key, task.inputs.lengths, task.inputs.data);
+    case 'multiply':
+      return transferList(task.scalar, task.packed);
+    case 'blindEvaluate':
+      return transferList(task.key, task.packed);
+    case 'hashToGroup':
+      return transferList(task.inputs.lengths, task.inputs.data);
+    case 'blind':
+      return transferList(task.inputs.lengths, task.inputs.data, task.blinds);
+    case 'finalize':
+      return transferList(task.inputs.lengths, task.inputs.data, task.blinds, task.blinded, task.evaluated);
+  }
+}
+
+export function resultTransferList(result: TaskResult): ArrayBuffer[] {
+  return transferList(result.bytes, result.m, result.z);
+}
+
+/** Zeroes a task's secret buffers (keys, blinds) when it is dropped without being sent. */
+export function wipeTask(task: Task): void {
+  if (task.op === 'evaluate' || task.op === 'blindEvaluate') task.key.fill(0);
+  else if (task.op === 'multiply') task.scalar.fill(0);
+  else if (task.op === 'blind' || task.op === 'finalize') task.blinds.fill(0);
+}
