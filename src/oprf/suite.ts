@@ -5,9 +5,10 @@
  * in as an `rng`, nothing here does I/O.
  */
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
-import { OprfError, GroupError } from '../errors.js';
+import { OprfError } from '../errors.js';
 import { invertScalar, mod } from '../group/scalar-field.js';
 import type { Group, Rng } from '../group/types.js';
+import { compositeWeights, proveFromComposite, verifyFromComposites } from './dleq.js';
 import { ascii, concat, i2osp, lengthPrefixed } from './encoding.js';
 
 export const SuiteIds = ['ristretto255-SHA512', 'P256-SHA256'] as const;
@@ -18,8 +19,7 @@ export type Mode = (typeof Modes)[keyof typeof Modes];
 
 /** RFC 9497 §1.2: inputs are length-prefixed with two bytes, so at most 2^16 - 1 bytes. */
 export const MAX_INPUT_BYTES = 0xffff;
-/** RFC 9497 §2.2.1 encodes the batch index with I2OSP(i, 2): one proof covers at most 2^16 - 1 items. */
-export const MAX_PROOF_BATCH = 0xffff;
+export { MAX_PROOF_BATCH } from './dleq.js';
 
 export interface KeyPair {
   readonly secretKey: Uint8Array;
@@ -84,7 +84,7 @@ export function randomScalar(group: Group, rng: Rng): bigint {
 }
 
 /** Montgomery's trick: n inversions for the price of one and 3(n-1) multiplications. */
-function batchInvert(values: readonly bigint[], order: bigint): bigint[] {
+export function batchInvert(values: readonly bigint[], order: bigint): bigint[] {
   const n = values.length;
   if (n === 0) return [];
   const prefix = new Array<bigint>(n);
@@ -110,9 +110,7 @@ export function createSuite(id: SuiteId, mode: Mode, group: Group): OprfSuite {
   // RFC 9497 §3.1: contextString = "OPRFV1-" || I2OSP(mode, 1) || "-" || identifier.
   const contextString = concat(ascii('OPRFV1-'), i2osp(mode, 1), ascii('-' + id));
   const hashToGroupDST = concat(ascii('HashToGroup-'), contextString);
-  const hashToScalarDST = concat(ascii('HashToScalar-'), contextString);
   const deriveKeyPairDST = concat(ascii('DeriveKeyPair'), contextString);
-  const seedDST = concat(ascii('Seed-'), contextString);
 
   const secretScalar = (secretKey: Uint8Array): bigint => {
     try {
@@ -125,30 +123,6 @@ export function createSuite(id: SuiteId, mode: Mode, group: Group): OprfSuite {
   const finalizeOne = (input: Uint8Array, unblinded: Uint8Array): Uint8Array =>
     // RFC 9497 §3.3.1 Finalize: Hash(len||input||len||unblinded||"Finalize").
     hash(concat(lengthPrefixed(input), lengthPrefixed(unblinded), ascii('Finalize')));
-
-  /** RFC 9497 §2.2.1 ComputeComposites: weights d_i from a seed bound to B, C_i and D_i. */
-  const compositeWeights = (publicKey: Uint8Array, C: Uint8Array, D: Uint8Array): bigint[] => {
-    const size = group.elementSize;
-    const n = C.length / size;
-    if (n > MAX_PROOF_BATCH) throw new OprfError('batch_too_large', `one proof covers at most ${MAX_PROOF_BATCH} elements`);
-    const seed = hash(concat(lengthPrefixed(publicKey), lengthPrefixed(seedDST)));
-    const seedPart = lengthPrefixed(seed);
-    const composite = ascii('Composite');
-    const weights: bigint[] = new Array(n);
-    for (let i = 0; i < n; i++) {
-      const Ci = C.subarray(i * size, (i + 1) * size);
-      const Di = D.subarray(i * size, (i + 1) * size);
-      const transcript = concat(seedPart, i2osp(i, 2), lengthPrefixed(Ci), lengthPrefixed(Di), composite);
-      weights[i] = group.hashToScalar(transcript, hashToScalarDST);
-    }
-    return weights;
-  };
-
-  const challenge = (B: Uint8Array, M: Uint8Array, Z: Uint8Array, t2: Uint8Array, t3: Uint8Array): bigint =>
-    group.hashToScalar(
-      concat(lengthPrefixed(B), lengthPrefixed(M), lengthPrefixed(Z), lengthPrefixed(t2), lengthPrefixed(t3), ascii('Challenge')),
-      hashToScalarDST,
-    );
 
   const blindWith = (inputs: readonly Uint8Array[], blinds: readonly bigint[]): BlindState => {
     inputs.forEach(checkInput);
@@ -199,16 +173,10 @@ export function createSuite(id: SuiteId, mode: Mode, group: Group): OprfSuite {
       const k = secretScalar(secretKey);
       const evaluated = group.multiplyPacked(k, blinded);
       const B = group.multiplyBase(k);
-      // RFC 9497 §2.2.1 GenerateProof with ComputeCompositesFast (Z = k * M).
-      const weights = compositeWeights(B, blinded, evaluated);
-      const M = group.multiScalarMultiply(weights, blinded);
-      const Z = group.multiply(k, M);
-      const r = proofScalar ?? randomScalar(group, rng);
-      const t2 = group.multiplyBase(r);
-      const t3 = group.multiply(r, M);
-      const c = challenge(B, M, Z, t2, t3);
-      const s = mod(r - c * k, order);
-      return { evaluated, proof: concat(scalar.toBytes(c), scalar.toBytes(s)) };
+      // RFC 9497 §2.2.1 GenerateProof with ComputeCompositesFast (Z = k * M, inside).
+      const M = group.multiScalarMultiply(compositeWeights(suite, B, blinded, evaluated, 0), blinded);
+      const proof = proveFromComposite(suite, k, B, M, proofScalar ?? randomScalar(group, rng));
+      return { evaluated, proof };
     },
 
     finalize(state, evaluated, verify) {
@@ -243,24 +211,10 @@ export function createSuite(id: SuiteId, mode: Mode, group: Group): OprfSuite {
 
   /** RFC 9497 §2.2.2 VerifyProof; any malformed part is a failed proof, never a crash. */
   function verifyProof(publicKey: Uint8Array, C: Uint8Array, D: Uint8Array, proof: Uint8Array): void {
-    if (!(proof instanceof Uint8Array) || proof.length !== suite.proofSize) {
-      throw new OprfError('proof_invalid', `proof must be ${suite.proofSize} bytes`);
-    }
-    try {
-      group.validateElement(publicKey);
-      const c = scalar.fromBytes(proof.subarray(0, scalar.byteLength));
-      const s = scalar.fromBytes(proof.subarray(scalar.byteLength));
-      const weights = compositeWeights(publicKey, C, D);
-      const M = group.multiScalarMultiply(weights, C);
-      const Z = group.multiScalarMultiply(weights, D);
-      const t2 = group.multiScalarMultiply([s, c], concat(group.generator, publicKey));
-      const t3 = group.multiScalarMultiply([s, c], concat(M, Z));
-      if (challenge(publicKey, M, Z, t2, t3) !== c) throw new OprfError('proof_invalid', 'DLEQ proof does not verify');
-    } catch (err) {
-      if (err instanceof OprfError) throw err;
-      if (err instanceof GroupError) throw new OprfError('proof_invalid', `DLEQ proof rejected: ${err.message}`, { cause: err });
-      throw err;
-    }
+    verifyFromComposites(suite, publicKey, proof, () => {
+      const weights = compositeWeights(suite, publicKey, C, D, 0);
+      return { M: group.multiScalarMultiply(weights, C), Z: group.multiScalarMultiply(weights, D) };
+    });
   }
 
   return Object.freeze(suite);

@@ -7,9 +7,8 @@
 import { GroupError, OprfError } from '../errors.js';
 import { loadGroup, type BackendName } from '../group/select.js';
 import { elementAt } from '../group/packed.js';
-import { invertScalar } from '../group/scalar-field.js';
 import type { Group } from '../group/types.js';
-import type { OprfSuite } from '../oprf/suite.js';
+import { batchInvert, type OprfSuite } from '../oprf/suite.js';
 import { compositeWeights, partialSum } from './dleq.js';
 import { loadSuite } from './suites.js';
 import { ownedBytes, unpackInputs, type Task, type TaskResult } from './wire.js';
@@ -98,24 +97,5 @@ function parseScalars(group: Group, packed: Uint8Array): bigint[] {
 function packOutputs(outputs: readonly Uint8Array[], outputSize: number): Uint8Array {
   const out = new Uint8Array(outputs.length * outputSize);
   outputs.forEach((o, i) => out.set(o, i * outputSize));
-  return out;
-}
-
-/** Montgomery's trick, as in the suite: one inversion per slice instead of one per blind. */
-function batchInvert(values: readonly bigint[], order: bigint): bigint[] {
-  const n = values.length;
-  if (n === 0) return [];
-  const prefix = new Array<bigint>(n);
-  let acc = 1n;
-  for (let i = 0; i < n; i++) {
-    prefix[i] = acc;
-    acc = (acc * values[i]) % order;
-  }
-  let inv = invertScalar(acc, order);
-  const out = new Array<bigint>(n);
-  for (let i = n - 1; i >= 0; i--) {
-    out[i] = (inv * prefix[i]) % order;
-    inv = (inv * values[i]) % order;
-  }
   return out;
 }

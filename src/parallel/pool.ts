@@ -240,7 +240,10 @@ export class WorkerPool {
     if (suite.mode === Modes.VOPRF) {
       if (verify === undefined) throw new OprfError('proof_missing', 'VOPRF finalize needs the proof and the public key');
       if (!composable) throw new OprfError('proof_invalid', 'DLEQ proof rejected: malformed public key or blinded elements');
-      verifyFromComposites(suite, verify.publicKey, verify.proof, parts.map((p) => p.m), parts.map((p) => p.z));
+      verifyFromComposites(suite, verify.publicKey, verify.proof, () => ({
+        M: sumPartials(suite.group, parts.map((p) => p.m)),
+        Z: sumPartials(suite.group, parts.map((p) => p.z)),
+      }));
     }
     return splitFixed(parts.map((p) => p.bytes), suite.outputSize);
   }

@@ -1,0 +1,89 @@
+/**
+ * RFC 9497 §2.2 batched DLEQ proofs, in pieces the suite and the worker pool share. The
+ * composite M = sum d_i C_i (and Z = sum d_i D_i) is linear in the batch, and each weight
+ * d_i depends only on the public key, the batch index i, C_i and D_i (§2.2.1
+ * ComputeComposites), so a batch can be weighted in slices (with global indices) and the
+ * partial sums added; the rest of the proof is constant-size.
+ */
+import { GroupError, OprfError } from '../errors.js';
+import { elementAt } from '../group/packed.js';
+import { mod } from '../group/scalar-field.js';
+import type { Group } from '../group/types.js';
+import { ascii, concat, i2osp, lengthPrefixed } from './encoding.js';
+
+/** What the proofs need of a suite (an OprfSuite has all of it). */
+export interface DleqContext {
+  readonly group: Group;
+  readonly hash: (msg: Uint8Array) => Uint8Array;
+  readonly contextString: Uint8Array;
+  readonly proofSize: number;
+}
+
+/** RFC 9497 §2.2.1 encodes the batch index with I2OSP(i, 2): one proof covers at most 2^16 - 1 items. */
+export const MAX_PROOF_BATCH = 0xffff;
+
+const dstOf = (suite: DleqContext, prefix: string): Uint8Array => concat(ascii(prefix), suite.contextString);
+
+/** d_i for i = offset .. offset + n - 1 (ComputeComposites, RFC 9497 §2.2.1). */
+export function compositeWeights(suite: DleqContext, publicKey: Uint8Array, C: Uint8Array, D: Uint8Array, offset: number): bigint[] {
+  const { group } = suite;
+  const size = group.elementSize;
+  const n = C.length / size;
+  if (offset + n > MAX_PROOF_BATCH) throw new OprfError('batch_too_large', `one proof covers at most ${MAX_PROOF_BATCH} elements`);
+  const seed = suite.hash(concat(lengthPrefixed(publicKey), lengthPrefixed(dstOf(suite, 'Seed-'))));
+  const seedPart = lengthPrefixed(seed);
+  const composite = ascii('Composite');
+  const dst = dstOf(suite, 'HashToScalar-');
+  const weights = new Array<bigint>(n);
+  for (let i = 0; i < n; i++) {
+    const transcript = concat(seedPart, i2osp(offset + i, 2), lengthPrefixed(elementAt(C, i, size)), lengthPrefixed(elementAt(D, i, size)), composite);
+    weights[i] = group.hashToScalar(transcript, dst);
+  }
+  return weights;
+}
+
+function challenge(suite: DleqContext, B: Uint8Array, M: Uint8Array, Z: Uint8Array, t2: Uint8Array, t3: Uint8Array): bigint {
+  const transcript = concat(lengthPrefixed(B), lengthPrefixed(M), lengthPrefixed(Z), lengthPrefixed(t2), lengthPrefixed(t3), ascii('Challenge'));
+  return suite.group.hashToScalar(transcript, dstOf(suite, 'HashToScalar-'));
+}
+
+/** GenerateProof (§2.2.1) from the composite M, with ComputeCompositesFast's Z = k*M; B = k*G. */
+export function proveFromComposite(suite: DleqContext, k: bigint, B: Uint8Array, M: Uint8Array, r: bigint): Uint8Array {
+  const { group } = suite;
+  const { scalar } = group;
+  const Z = group.multiply(k, M);
+  const t2 = group.multiplyBase(r);
+  const t3 = group.multiply(r, M);
+  const c = challenge(suite, B, M, Z, t2, t3);
+  const s = mod(r - c * k, scalar.order);
+  return concat(scalar.toBytes(c), scalar.toBytes(s));
+}
+
+/**
+ * VerifyProof (§2.2.2) given a way to get the composites M and Z (computed whole, or summed
+ * from slices); anything malformed, an identity composite included, is `proof_invalid`.
+ */
+export function verifyFromComposites(
+  suite: DleqContext,
+  publicKey: Uint8Array,
+  proof: Uint8Array,
+  composites: () => { M: Uint8Array; Z: Uint8Array },
+): void {
+  const { group } = suite;
+  const { scalar } = group;
+  if (!(proof instanceof Uint8Array) || proof.length !== suite.proofSize) {
+    throw new OprfError('proof_invalid', `proof must be ${suite.proofSize} bytes`);
+  }
+  try {
+    group.validateElement(publicKey);
+    const c = scalar.fromBytes(proof.subarray(0, scalar.byteLength));
+    const s = scalar.fromBytes(proof.subarray(scalar.byteLength));
+    const { M, Z } = composites();
+    const t2 = group.multiScalarMultiply([s, c], concat(group.generator, publicKey));
+    const t3 = group.multiScalarMultiply([s, c], concat(M, Z));
+    if (challenge(suite, publicKey, M, Z, t2, t3) !== c) throw new OprfError('proof_invalid', 'DLEQ proof does not verify');
+  } catch (err) {
+    if (err instanceof GroupError || (err instanceof OprfError && err.code !== 'proof_invalid')) throw new OprfError('proof_invalid', `DLEQ proof rejected: ${err.message}`, { cause: err });
+    throw err;
+  }
+}
