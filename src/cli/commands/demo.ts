@@ -36,11 +36,14 @@ export async function demo(options: DemoOptions): Promise<void> {
     timings.push([label, performance.now() - start]);
     return value;
   };
+  let pool: { close(): Promise<void> } | undefined;
   try {
     const rng = seededRng(2026);
     const users = await timed(`generate ${userCount} users`, () => generateDirectory(userCount, rng));
-    const directory = await openDirectory(join(work, 'directory.db'));
-    console.log(`directory: ${join(work, 'directory.db')} (group backend: ${directory.suite.group.backend})`);
+    const opened = await openDirectory(join(work, 'directory.db'));
+    const { directory } = opened;
+    pool = opened.pool;
+    console.log(`directory: ${join(work, 'directory.db')} (group backend: ${directory.suite.group.backend}, precompute on ${pool ? 'a worker pool' : 'one thread'})`);
     await timed('import into SQLite', async () => {
       const bar = progressBar('import');
       await directory.importUsers(users, (d, t) => bar.update(d, t));
@@ -79,6 +82,7 @@ export async function demo(options: DemoOptions): Promise<void> {
       throw new Error('demo check failed: the matches differ from what was planted');
     }
   } finally {
+    await pool?.close();
     if (options.keep) console.log(`kept ${work}`);
     else rmSync(work, { recursive: true, force: true });
   }

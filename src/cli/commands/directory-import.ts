@@ -15,7 +15,8 @@ export async function directoryImport(file: string, options: ImportOptions): Pro
   for (const e of parsed.errors) {
     console.error(`${file}: row ${e.row}${e.userId ? ` (${e.userId})` : ''}: [${e.code}] ${e.reason}`);
   }
-  const directory = await openDirectory(options.db);
+  const opened = await openDirectory(options.db);
+  const { directory } = opened;
   try {
     const importBar = progressBar('import');
     const { changes, version } = await directory.importUsers(parsed.users, (done, total) => importBar.update(done, total));
@@ -30,7 +31,7 @@ export async function directoryImport(file: string, options: ImportOptions): Pro
         `snapshot ${snapshot.count} entries, ${snapshot.bytes.length} bytes, digest ${snapshot.digest}`,
     );
   } finally {
-    await directory.close();
+    await opened.close();
   }
 }
 
@@ -38,13 +39,14 @@ export async function directoryImport(file: string, options: ImportOptions): Pro
 export async function directoryRotate(options: { db: string; graceHours: string }): Promise<void> {
   const graceMs = Number(options.graceHours) * 3600_000;
   if (!Number.isFinite(graceMs) || graceMs < 0) throw new Error('--grace-hours must be a non-negative number');
-  const directory = await openDirectory(options.db);
+  const opened = await openDirectory(options.db);
+  const { directory } = opened;
   try {
     const bar = progressBar('precompute next epoch');
     const r = await directory.rotateEpoch({ graceMs, onProgress: (d, t) => bar.update(d, t) });
     bar.done();
     console.log(`rotated to epoch ${r.epoch} (${r.computed} tags); epoch ${r.previous} served until ${new Date(r.retiresAt).toISOString()}`);
   } finally {
-    await directory.close();
+    await opened.close();
   }
 }

@@ -96,7 +96,8 @@ export async function serve(options: ServeOptions): Promise<void> {
   const graceMs = numberOption(options.graceHours, '--grace-hours', 24) * 3600_000;
   const refreshMs = numberOption(options.refreshSeconds, '--refresh-seconds', 60) * 1000;
   const accounts = options.tokens ? readAccounts(options.tokens) : undefined;
-  const directory = await openDirectory(options.db);
+  const opened = await openDirectory(options.db);
+  const { directory } = opened;
   const quotaKey = accounts ? loadOrCreateQuotaKey(`${options.db}.quota-key`) : undefined;
   const running = await serveDirectory(directory, { host: options.host, port, accounts, quotaKey });
   const view = running.backend.current();
@@ -125,7 +126,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   const stop = () => {
     process.stderr.write('shutting down\n');
     timers.forEach(clearInterval);
-    busy.then(() => running.close()).then(
+    busy.then(() => running.close()).then(() => opened.pool?.close()).then(
       () => process.exit(0),
       () => process.exit(1),
     );
