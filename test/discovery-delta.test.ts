@@ -100,7 +100,8 @@ describe('malicious directories are detected', () => {
     const pinned = honest.keys.publicKey;
     const other = memoryBackend(users, { seed: 2 });
     // The attacker announces the honest key but evaluates this client under another one.
-    const lying: DiscoveryBackend = { ...honest.backend, epoch: () => ({ ...honest.view, keys: { secretKey: other.keys.secretKey, publicKey: pinned } }) };
+    const lyingView = { ...honest.view, keys: { secretKey: other.keys.secretKey, publicKey: pinned } };
+    const lying: DiscoveryBackend = { ...honest.backend, current: () => lyingView, epoch: () => lyingView };
     expect(sync(lying, honest.suite, ids, undefined, pinned).clientError?.code).toBe('proof_invalid');
     // And if it also announces its other key, pinning catches it before any evaluation.
     expect(sync(other.backend, honest.suite, ids, undefined, pinned).clientError?.code).toBe('proof_invalid');

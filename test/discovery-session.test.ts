@@ -87,7 +87,8 @@ describe('directory discovery session', () => {
   it('a server evaluating with another key than the one in dir.info is caught by the proof', () => {
     const other = memoryBackend(users, { seed: 42 });
     // The backend announces dir's key and snapshot but evaluates with other's key.
-    const lying = { ...dir.backend, epoch: () => ({ ...dir.view, keys: { ...other.keys, publicKey: dir.keys.publicKey } }) };
+    const lyingView = { ...dir.view, keys: { ...other.keys, publicKey: dir.keys.publicKey } };
+    const lying = { ...dir.backend, current: () => lyingView, epoch: () => lyingView };
     const client = new DiscoveryClientSession({ suite: dir.suite, identifiers: ['tel:+14155550100'], rng: seededRng(1) });
     const server = new DiscoveryServerSession({ backend: lying, rng: seededRng(2), now: 0 });
     expect(runSessionPair(client, server).clientError?.code).toBe('proof_invalid');

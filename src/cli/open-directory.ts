@@ -16,15 +16,17 @@ export interface OpenedDirectory {
  * The directory with a worker pool for precompute (tags are evaluated on every core); the
  * pool falls back to none if worker threads cannot start (e.g. the build is missing).
  */
-export async function openDirectory(db: string, backend: BackendName = 'auto'): Promise<OpenedDirectory> {
+export async function openDirectory(db: string, backend: BackendName = 'auto', usePool = true): Promise<OpenedDirectory> {
   const group = await loadGroup('ristretto255', backend);
   // Directory discovery is always verifiable: clients check a DLEQ proof per chunk.
   const suite = createSuite('ristretto255-SHA512', Modes.VOPRF, group);
   let pool: WorkerPool | undefined;
-  try {
-    pool = new WorkerPool({ backend });
-  } catch (err) {
-    console.error(`precompute runs on one thread: ${(err as Error).message}`);
+  if (usePool) {
+    try {
+      pool = new WorkerPool({ backend });
+    } catch (err) {
+      console.error(`precompute runs on one thread: ${(err as Error).message}`);
+    }
   }
   const directory = await Directory.open({ store: SqliteStore.open(db), suite, evaluator: pool ? poolEvaluator(pool, suite) : undefined });
   return {

@@ -19,6 +19,7 @@ interface CacheMeta {
   version: number;
   baseVersion?: number;
   digest: string;
+  infoDigest?: string;
   publicKey: string;
   added?: string;
   removed?: string;
@@ -50,6 +51,7 @@ export class SnapshotCache {
         version: meta.version,
         baseVersion: meta.baseVersion ?? meta.version,
         digest: unhex(meta.digest),
+        infoDigest: meta.infoDigest ? unhex(meta.infoDigest) : undefined,
         publicKey: unhex(meta.publicKey),
         bytes,
         added: unhex(meta.added ?? ''),
@@ -68,6 +70,7 @@ export class SnapshotCache {
       version: snapshot.version,
       baseVersion: snapshot.baseVersion ?? snapshot.version,
       digest: hex(snapshot.digest),
+      infoDigest: snapshot.infoDigest ? hex(snapshot.infoDigest) : undefined,
       publicKey: hex(snapshot.publicKey),
       added: hex(snapshot.added ?? new Uint8Array(0)),
       removed: hex(snapshot.removed ?? new Uint8Array(0)),

@@ -58,8 +58,9 @@ const labelText = (label: Uint8Array): string => {
 async function checkWitness(url: string, suite: SuiteId, result: DiscoveryResult, token?: string): Promise<void> {
   const info = await runClientSession(url, new DiscoveryInfoSession(suite), { token });
   const mine = result.snapshot;
-  const sameSnapshot = info.epoch === mine.epoch && info.version === (mine.baseVersion ?? mine.version);
-  if (sameSnapshot && (!equalBytes(info.digest, mine.digest) || !equalBytes(info.publicKey, mine.publicKey))) {
+  // Compare with what dir.info announced for our version (after deltas, the base digest is older).
+  const myDigest = info.version === mine.version ? (mine.infoDigest ?? mine.digest) : info.version === (mine.baseVersion ?? mine.version) ? mine.digest : undefined;
+  if (info.epoch === mine.epoch && myDigest && (!equalBytes(info.digest, myDigest) || !equalBytes(info.publicKey, mine.publicKey))) {
     throw new ProtocolError('split_view', `witness ${url} serves another snapshot for epoch ${info.epoch} version ${info.version}`);
   }
 }
@@ -85,7 +86,14 @@ export async function syncAddressBook(options: SyncOptions): Promise<SyncOutcome
     quotaReceipt: cache.loadReceipt(),
     purpose: options.purpose,
   });
-  const result = await runClientSession(options.server, session, { token: options.token, onEvent: options.onEvent });
+  let result: DiscoveryResult;
+  try {
+    result = await runClientSession(options.server, session, { token: options.token, onEvent: options.onEvent });
+  } catch (err) {
+    // Refused part-way (rate_limited): keep the receipt for what was charged.
+    if (session.quotaReceipt) cache.saveReceipt(session.quotaReceipt);
+    throw err;
+  }
   if (result.quotaReceipt) cache.saveReceipt(result.quotaReceipt);
   for (const witness of options.witnesses ?? []) await checkWitness(witness, suiteId, result, options.token);
 

@@ -122,7 +122,7 @@ export abstract class SessionCore<State extends string, Msg extends WireMessage,
 
   private fail(error: ProtocolError): void {
     this.failure = error;
-    this.outbox.length = 0;
+    // Messages queued before the failure (evaluations, a quota receipt) still go out, then the error.
     if (!error.remote) {
       const report = { t: 'error', code: error.code, message: error.message.slice(0, 1024), retryAfterMs: error.retryAfterMs };
       this.outbox.push(encodeMessage(report));

@@ -32,6 +32,7 @@ import {
   type DirInfo,
   type DiscoveryPurpose,
   type DirLabels,
+  type DirReceipt,
   type DirSnapshotPart,
   type DiscoveryLimits,
   type DiscoveryMessage,
@@ -49,6 +50,8 @@ export interface CachedSnapshot {
   digest: Uint8Array;
   publicKey: Uint8Array;
   bytes: Uint8Array;
+  /** The digest dir.info announced for `version` (differs from `digest` once deltas apply). */
+  infoDigest?: Uint8Array;
   /** Net tag changes since the base: packed, sorted 8-byte prefixes. */
   added?: Uint8Array;
   removed?: Uint8Array;
@@ -115,7 +118,10 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     awaiting_info: { 'dir.info': (m: DiscoveryMessage) => this.onInfo(m as DirInfo) },
     awaiting_delta: { 'dir.delta': (m: DiscoveryMessage) => this.onDelta(m as DirDelta) },
     downloading: { 'dir.snapshot.part': (m: DiscoveryMessage) => this.onPart(m as DirSnapshotPart) },
-    awaiting_evaluations: { 'dir.evaluated': (m: DiscoveryMessage) => this.onEvaluated(m as DirEvaluated) },
+    awaiting_evaluations: {
+      'dir.evaluated': (m: DiscoveryMessage) => this.onEvaluated(m as DirEvaluated),
+      'dir.receipt': (m: DiscoveryMessage) => this.onReceipt(m as DirReceipt),
+    },
     awaiting_labels: { 'dir.labels': (m: DiscoveryMessage) => this.onLabels(m as DirLabels) },
   };
 
@@ -130,6 +136,7 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
   private snapshot: CachedSnapshot | undefined;
   private blindState: BlindState | undefined;
   private cacheHit = false;
+  private partialReceipt: QuotaReceipt | undefined;
   private chunk = 0;
   private nextSeq = 0;
   private evaluatedCount = 0;
@@ -176,7 +183,8 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
       const baseVersion = cache.baseVersion ?? cache.version;
       // The same (epoch, version) must always have the same bytes: anything else means the
       // directory shows different snapshots to different clients.
-      if (baseVersion === info.version && !equalBytes(cache.digest, info.digest)) {
+      const cachedDigest = cache.version === info.version ? (cache.infoDigest ?? (baseVersion === info.version ? cache.digest : undefined)) : undefined;
+      if ((baseVersion === info.version && !equalBytes(cache.digest, info.digest)) || (cachedDigest && !equalBytes(cachedDigest, info.digest))) {
         throw new ProtocolError('split_view', `two different snapshots for epoch ${info.epoch} version ${info.version}`);
       }
       if (cache.version === info.version) return this.useSnapshot(cache.bytes, true, cache);
@@ -239,8 +247,8 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     if (!cache && encoding.count !== info.count) throw new ProtocolError('bad_encoding', 'snapshot does not match dir.info');
     this.encoding = view;
     this.snapshot = cache
-      ? { ...cache, version: info.version, baseVersion: cache.baseVersion ?? cache.version, added: packPrefixes(view.added), removed: packPrefixes(view.removed) }
-      : { epoch: info.epoch, version: info.version, baseVersion: info.version, digest: info.digest, publicKey: info.publicKey, bytes };
+      ? { ...cache, version: info.version, baseVersion: cache.baseVersion ?? cache.version, infoDigest: info.digest, added: packPrefixes(view.added), removed: packPrefixes(view.removed) }
+      : { epoch: info.epoch, version: info.version, baseVersion: info.version, digest: info.digest, infoDigest: info.digest, publicKey: info.publicKey, bytes };
     this.cacheHit = fromCache;
     const { suite, rng, blindSecret, quotaReceipt } = this.options;
     // Presented even with nothing to evaluate, so the receipt carries over to the next sync.
@@ -280,6 +288,18 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     if (this.evaluatedCount === this.identifiers.length) this.requestLabels();
   }
 
+  /**
+   * The receipt for the chunks charged before the server refused one (`rate_limited`
+   * follows): the caller keeps it, so those contacts are not charged again.
+   */
+  get quotaReceipt(): QuotaReceipt | undefined {
+    return this.partialReceipt;
+  }
+
+  private onReceipt(msg: DirReceipt): void {
+    this.partialReceipt = { token: msg.quotaToken, set: this.chargedSet(msg.tokenAccepted, this.evaluatedCount) };
+  }
+
   private requestLabels(): void {
     this.matched = [];
     this.outputs.forEach((tag, i) => {
@@ -316,15 +336,15 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     });
   }
 
-  /** The set the new token covers: the previous one (if the server accepted it) plus this sync's. */
-  private chargedSet(previousAccepted: boolean): Uint8Array {
+  /** The set the new token covers: the previous one (if the server accepted it) plus this sync's (first `upTo` items). */
+  private chargedSet(previousAccepted: boolean, upTo = this.identifiers.length): Uint8Array {
     const hashes = new Set<string>();
     const previous = this.options.quotaReceipt?.set;
     if (previousAccepted && previous) {
       for (let off = 0; off < previous.length; off += CHARGE_HASH_BYTES) hashes.add(hexOf(previous.subarray(off, off + CHARGE_HASH_BYTES)));
     }
     const size = this.options.suite.group.elementSize;
-    const blinded = this.blindState?.blinded ?? new Uint8Array(0);
+    const blinded = (this.blindState?.blinded ?? new Uint8Array(0)).subarray(0, upTo * size);
     for (let off = 0; off < blinded.length; off += size) hashes.add(hexOf(chargeHash(blinded.subarray(off, off + size))));
     return canonicalChargeSet(hashes);
   }

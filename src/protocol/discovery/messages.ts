@@ -125,13 +125,19 @@ export interface DirLabels {
   /** Whether the token presented in dir.quota was accepted (if not, the client's set restarts). */
   tokenAccepted?: boolean;
 }
+/** A quota receipt sent before a `rate_limited` error, covering the chunks already charged. */
+export interface DirReceipt {
+  t: 'dir.receipt';
+  quotaToken: Uint8Array;
+  tokenAccepted: boolean;
+}
 export interface DirError {
   t: 'error';
   code: string;
   message: string;
 }
 
-export type DiscoveryMessage = DirHello | DirQuota | DirDeltaGet | DirDelta | DirInfo | DirSnapshotGet | DirSnapshotPart | DirEvaluate | DirEvaluated | DirLabelsGet | DirLabels | DirError;
+export type DiscoveryMessage = DirHello | DirQuota | DirDeltaGet | DirDelta | DirInfo | DirSnapshotGet | DirSnapshotPart | DirEvaluate | DirEvaluated | DirLabelsGet | DirLabels | DirReceipt | DirError;
 
 const MAX_ELEMENT = 33;
 const U32 = 0xffffffff;
@@ -197,6 +203,10 @@ export function discoverySchemas(l: DiscoveryLimits): Record<DiscoveryMessage['t
       sealed: { kind: 'binList', maxItems: l.maxQueryItems, maxItemLength: l.maxLabelBytes },
       quotaToken: { kind: 'bin', maxLength: 32, exactLength: 32, optional: true },
       tokenAccepted: { kind: 'bool', optional: true },
+    },
+    'dir.receipt': {
+      quotaToken: { kind: 'bin', maxLength: 32, exactLength: 32 },
+      tokenAccepted: { kind: 'bool' },
     },
     error: {
       code: { kind: 'str', maxLength: 64 },

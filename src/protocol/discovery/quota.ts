@@ -41,6 +41,8 @@ export interface BucketState {
 export interface QuotaStore {
   getBucketSync(account: string): BucketState | undefined;
   putBucketSync(account: string, state: BucketState): void;
+  /** Read-modify-write in one transaction, so two server processes cannot spend the same tokens. */
+  updateBucketSync?(account: string, update: (state: BucketState | undefined) => BucketState): BucketState;
 }
 
 /** The balance at `now`: the stored tokens plus what refilled since, capped. */
@@ -52,20 +54,24 @@ export function balance(policy: BucketPolicy, state: BucketState | undefined, no
 
 /** Takes `count` tokens or throws `rate_limited` with the time until they are there. */
 export function chargeBucket(store: QuotaStore, account: string, policy: BucketPolicy, count: number, now: number): number {
-  const available = balance(policy, store.getBucketSync(account), now);
-  if (count > available) {
-    const retryAfterMs = count > policy.capacity ? undefined : Math.ceil((count - available) / policy.refillPerMs);
-    throw new ProtocolError(
-      'rate_limited',
-      count > policy.capacity
-        ? `${count} new contacts exceed the quota of ${policy.capacity}`
-        : `quota exhausted: ${Math.floor(available)} evaluations left, ${count} needed`,
-      { retryAfterMs },
-    );
-  }
-  const left = available - count;
-  store.putBucketSync(account, { tokens: left, updatedAt: now });
-  return left;
+  const charge = (state: BucketState | undefined): BucketState => {
+    const available = balance(policy, state, now);
+    if (count > available) {
+      const retryAfterMs = count > policy.capacity ? undefined : Math.ceil((count - available) / policy.refillPerMs);
+      throw new ProtocolError(
+        'rate_limited',
+        count > policy.capacity
+          ? `${count} new contacts exceed the quota of ${policy.capacity}`
+          : `quota exhausted: ${Math.floor(available)} evaluations left, ${count} needed`,
+        { retryAfterMs },
+      );
+    }
+    return { tokens: available - count, updatedAt: now };
+  };
+  if (store.updateBucketSync) return store.updateBucketSync(account, charge).tokens;
+  const next = charge(store.getBucketSync(account));
+  store.putBucketSync(account, next);
+  return next.tokens;
 }
 
 /** The 8-byte hash by which the server recognizes a blinded element charged before. */

@@ -75,6 +75,7 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
   private readonly quota: AccountQuota | undefined;
   private ledger: QuotaLedger | undefined;
   private tokenAccepted: boolean | undefined;
+  private announced: EpochView | undefined;
   private nextSeq = 0;
   private stats: DiscoveryServerResult = { evaluated: 0, snapshotBytesSent: 0, labelsRequested: 0 };
 
@@ -93,15 +94,21 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
     return this.state === 'done';
   }
 
+  /**
+   * The view of an epoch for this session: the one announced in dir.info while that epoch
+   * is still served (so a refresh or a rotation during the session does not change the
+   * snapshot under the client), else whatever the backend serves for it.
+   */
   private epochView(epoch: number): EpochView {
     const view = this.backend.epoch(epoch);
     // The client re-fetches info and starts over; `unsupported` tells it the epoch is gone.
     if (!view) throw new ProtocolError('unsupported', `epoch ${epoch} is no longer served`);
-    return view;
+    return this.announced?.epoch === epoch ? this.announced : view;
   }
 
   private onHello(hello: DirHello): void {
     const view = this.backend.current();
+    this.announced = view;
     if (hello.suite !== view.suite.id) throw new ProtocolError('unsupported', `this directory uses ${view.suite.id}`);
     if (this.quota) this.ledger = new QuotaLedger(this.quota.config, this.quota.account, hello.purpose ?? 'sync');
     const { snapshot } = view;
@@ -162,12 +169,24 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
     if (this.stats.evaluated + count > this.limits.maxQueryItems) throw new ProtocolError('too_large', `more than ${this.limits.maxQueryItems} items in one session`);
     view.suite.group.validatePacked(msg.blinded);
     this.gate?.(count, now);
-    this.ledger?.charge(msg.blinded, size, now);
+    try {
+      this.ledger?.charge(msg.blinded, size, now);
+    } catch (err) {
+      // Chunks before this one were charged: hand over their receipt before failing, or
+      // the client would be charged for them again at its next sync.
+      if (this.nextSeq > 0) this.sendReceipt('dir.receipt');
+      throw err;
+    }
     this.nextSeq++;
     const { evaluated, proof } = view.suite.blindEvaluateVerifiable(view.keys.secretKey, msg.blinded, this.rng);
     this.stats.evaluated += count;
     this.send({ t: 'dir.evaluated', seq: msg.seq, evaluated, proof });
     this.emit({ type: 'progress', phase: 'evaluate', done: this.stats.evaluated, total: this.limits.maxQueryItems });
+  }
+
+  private sendReceipt(t: 'dir.receipt'): void {
+    const issued = this.ledger?.issueToken();
+    if (issued) this.send({ t, quotaToken: issued.token, tokenAccepted: this.tokenAccepted ?? false });
   }
 
   private onLabelsGet(msg: DirLabelsGet): void {
