@@ -1,4 +1,5 @@
 /** How a batch of n elements is cut into tasks, and how the slices' outputs are put back together. */
+import { concat } from '../oprf/encoding.js';
 
 export interface SlicePlan {
   /** Workers available. */
@@ -20,17 +21,9 @@ export function sliceBounds(n: number, plan: SlicePlan): [number, number][] {
   return bounds;
 }
 
+/** One part is returned as is (no copy); several are joined. */
 export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  let total = 0;
-  for (const p of parts) total += p.length;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return parts.length === 1 ? parts[0] : concat(...parts);
 }
 
 /** Fixed-size outputs as views into the slices' buffers (no copy per element). */
