@@ -144,3 +144,13 @@ describe('failures are coded, reported to the peer, and final', () => {
     );
   });
 });
+
+describe('an encoding that cannot reach the requested rate', () => {
+  it('is refused with unsupported, naming the alternatives, not as a broken encoding', () => {
+    const server = freshServer();
+    // 2^-40 per lookup is beyond a fuse filter's 32-bit fingerprints.
+    server.handle(encodeMessage({ ...hello, encoding: 'fuse', fpr: 2 ** -40, total: 1 }), 0);
+    expect(server.error?.code).toBe('unsupported');
+    expect(server.error?.message).toMatch(/gcs or raw/);
+  });
+});

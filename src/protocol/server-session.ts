@@ -9,6 +9,7 @@
 import type { Rng } from '../group/types.js';
 import { Modes } from '../oprf/suite.js';
 import { buildEncoding, deriveParameters } from '../setenc/index.js';
+import { SetEncodingError } from '../errors.js';
 import { ProtocolError } from './errors.js';
 import { resolveLimits, type SessionLimits } from './limits.js';
 import { psiSchemas, type HelloMessage, type PsiMessage, type QueryMessage } from './messages.js';
@@ -75,12 +76,21 @@ export class ServerSession extends SessionCore<ServerState, PsiMessage, ServerRe
       hello.mode === 'cardinality'
         ? elementTags(suite, elements)
         : items.map((y, i) => suite.finalizeUnblinded(y, elements.subarray(i * suite.group.elementSize, (i + 1) * suite.group.elementSize)));
-    const params = deriveParameters({
-      kind: hello.encoding,
-      serverSize: Math.max(1, tags.length),
-      clientSize: Math.max(1, hello.total),
-      falsePositiveRate: hello.fpr,
-    });
+    let params;
+    try {
+      params = deriveParameters({
+        kind: hello.encoding,
+        serverSize: Math.max(1, tags.length),
+        clientSize: Math.max(1, hello.total),
+        falsePositiveRate: hello.fpr,
+      });
+    } catch (err) {
+      // e.g. a fuse filter's fingerprints top out at 32 bits: the request, not the data, is at fault.
+      if (err instanceof SetEncodingError && err.code === 'fpr_unreachable') {
+        throw new ProtocolError('unsupported', `${hello.encoding} cannot reach this false-positive rate for ${hello.total} items: ${err.message}; ask for gcs or raw`);
+      }
+      throw err;
+    }
     const encoding = buildEncoding(params, tags);
     this.send({
       t: 'psi.setup',

@@ -1,0 +1,19 @@
+/**
+ * CI runs every benchmark scenario at smoke size, so the benchmark code cannot rot. The
+ * figures are not checked (timing in CI means nothing); only that every scenario runs.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const runner = join(import.meta.dirname, '..', 'dist', 'bench', 'run.js');
+
+describe('benchmark harness', () => {
+  it('every scenario runs at smoke size', () => {
+    expect(existsSync(runner), `${runner} is missing: run npm run build`).toBe(true);
+    const res = spawnSync(process.execPath, [runner, '--smoke'], { encoding: 'utf8', timeout: 600_000 });
+    expect(res.status, `${res.stdout.slice(-2000)}\n${res.stderr.slice(-2000)}`).toBe(0);
+    expect(res.stdout).toMatch(/results in /);
+  }, 660_000);
+});
