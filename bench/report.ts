@@ -1,26 +1,83 @@
+/**
+ * Every scenario writes <results>/<name>.json (machine, parameters, rows), <name>.md (the
+ * same as a table, with the machine and the command) and, when it sweeps a size, <name>.svg.
+ */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { machineInfo } from './machine.js';
+import { machineInfo, machineLine } from './machine.js';
+import { svgLinePlot, type PlotOptions } from './plot.js';
 
-export type Row = Record<string, string | number>;
+export type Cell = string | number | boolean | null;
+export type Row = Record<string, Cell>;
 
-export function markdownTable(rows: Row[]): string {
-  if (rows.length === 0) return '(no rows)\n';
-  const cols = Object.keys(rows[0]);
-  const fmt = (v: string | number) => (typeof v === 'number' ? (Number.isInteger(v) ? v.toLocaleString('en-US') : v.toPrecision(4)) : v);
-  return [
-    `| ${cols.join(' | ')} |`,
-    `| ${cols.map(() => '---').join(' | ')} |`,
-    ...rows.map((r) => `| ${cols.map((c) => fmt(r[c] ?? '')).join(' | ')} |`),
-  ].join('\n') + '\n';
+function fmt(v: Cell | undefined): string {
+  if (v === undefined || v === null) return '';
+  if (typeof v === 'boolean') return v ? 'yes' : 'no';
+  if (typeof v === 'string') return v;
+  if (!Number.isFinite(v)) return String(v);
+  if (Number.isInteger(v)) return v.toLocaleString('en-US');
+  const abs = Math.abs(v);
+  return abs >= 1000 ? Math.round(v).toLocaleString('en-US') : v.toPrecision(4);
 }
 
-/** Writes bench/results/<name>.json and .md (with the machine) and prints the table. */
-export function writeReport(dir: string, name: string, title: string, rows: Row[], extra: Record<string, unknown> = {}): void {
+export function markdownTable(rows: readonly Row[]): string {
+  if (rows.length === 0) return '(no rows)\n';
+  const cols: string[] = [];
+  for (const r of rows) for (const c of Object.keys(r)) if (!cols.includes(c)) cols.push(c);
+  return (
+    [
+      `| ${cols.join(' | ')} |`,
+      `| ${cols.map(() => '---').join(' | ')} |`,
+      ...rows.map((r) => `| ${cols.map((c) => fmt(r[c]).replace(/\|/g, '\\|')).join(' | ')} |`),
+    ].join('\n') + '\n'
+  );
+}
+
+export interface ReportSection {
+  readonly title: string;
+  readonly rows: readonly Row[];
+  /** Lines printed under the table (what was skipped and why, how to read it). */
+  readonly notes?: readonly string[];
+}
+
+export interface Report {
+  readonly name: string;
+  readonly title: string;
+  readonly smoke: boolean;
+  readonly sections: readonly ReportSection[];
+  readonly parameters?: Record<string, unknown>;
+  readonly notes?: readonly string[];
+  /** Machine-readable figures for `targets` (kept in the JSON only). */
+  readonly data?: Record<string, unknown>;
+  /** Written to <name>.svg (or <name>-<suffix>.svg for several). */
+  readonly plots?: readonly (PlotOptions & { suffix?: string })[];
+}
+
+export function writeReport(dir: string, r: Report): void {
   mkdirSync(dir, { recursive: true });
   const machine = machineInfo();
-  writeFileSync(join(dir, `${name}.json`), JSON.stringify({ scenario: name, machine, ...extra, rows }, null, 2) + '\n');
-  const md = `## ${title}\n\nMachine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, Node ${machine.node}, ${machine.date}\n\n${markdownTable(rows)}`;
-  writeFileSync(join(dir, `${name}.md`), md);
-  console.log(md);
+  const command = `npm run bench -- ${r.name}${r.smoke ? ' --smoke' : ''}`;
+  writeFileSync(
+    join(dir, `${r.name}.json`),
+    JSON.stringify({ scenario: r.name, title: r.title, smoke: r.smoke, command, machine, parameters: r.parameters ?? {}, notes: r.notes ?? [], data: r.data ?? {}, sections: r.sections }, null, 2) + '\n',
+  );
+  const md: string[] = [`## ${r.title}`, '', `Command: \`${command}\``, '', `Machine: ${machineLine(machine)}`, ''];
+  for (const n of r.notes ?? []) md.push(`- ${n}`);
+  if (r.notes?.length) md.push('');
+  const svgs: string[] = [];
+  for (const p of r.plots ?? []) {
+    const file = `${r.name}${p.suffix ? `-${p.suffix}` : ''}.svg`;
+    writeFileSync(join(dir, file), svgLinePlot(p));
+    svgs.push(file);
+  }
+  for (const s of r.sections) {
+    md.push(`### ${s.title}`, '', markdownTable(s.rows));
+    for (const n of s.notes ?? []) md.push(`- ${n}`);
+    if (s.notes?.length) md.push('');
+  }
+  for (const f of svgs) md.push(`![${f}](${f})`, '');
+  const text = md.join('\n');
+  writeFileSync(join(dir, `${r.name}.md`), text);
+  console.log(text);
+  console.log(`wrote ${join(dir, r.name)}.{json,md${svgs.length ? ',svg' : ''}}`);
 }

@@ -1,53 +1,191 @@
 /**
- * `npm run bench -- <scenario> [--smoke]`: runs a scenario and writes JSON and a Markdown
- * table into bench/results/. `--smoke` runs tiny sizes (CI uses it so the code cannot rot).
+ * `npm run bench -- <scenario ...> [--smoke] [options]`: runs scenarios and writes
+ * <results>/<scenario>.{json,md} (and .svg where a size sweeps) into bench/results/.
+ * `--smoke` runs every named scenario (all of them when none is named) at tiny sizes in
+ * well under a minute and writes to a fresh temp dir, so CI never dirties the tree.
+ * See bench/README.md for the scenarios and their options.
  */
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { EncodingKinds, type EncodingKind } from '../src/setenc/index.js';
+import { discoverySyncScenario } from './discovery-sync.js';
+import { memoryScenario } from './memory.js';
+import { ensureFixture } from './child-process.js';
+import { markScenarioStart } from './machine.js';
+import { round } from './timing.js';
 import { microEncodings, microOprf } from './micro.js';
-import { writeReport, type Row } from './report.js';
-import { sessionPsi } from './session-psi.js';
+import { resultsDir } from './paths.js';
+import { precomputeScenario } from './precompute.js';
+import { writeReport, type Report } from './report.js';
+import { sessionPsiGrid } from './session-psi.js';
+import { targetsScenario } from './targets.js';
+import { throughputScenario } from './throughput.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-// Compiled to dist/bench/run.js; results go to the source tree's bench/results.
-const resultsDir = process.env.BENCH_RESULTS ?? join(here, '..', '..', 'bench', 'results');
+interface Options {
+  smoke: boolean;
+  pool: boolean;
+  get(name: string): string | undefined;
+  list(name: string, fallback: readonly number[]): number[];
+  number(name: string, fallback: number): number;
+}
 
-type Scenario = (smoke: boolean) => Promise<void>;
-
-const scenarios: Record<string, Scenario> = {
-  async micro(smoke) {
-    const scale = smoke ? 0.05 : 1;
-    writeReport(resultsDir, smoke ? 'micro-smoke' : 'micro', 'Micro-benchmark: µs per element', await microOprf(scale));
-    writeReport(resultsDir, smoke ? 'encodings-smoke' : 'encodings', 'Set encodings: build and lookup', microEncodings(scale));
+const SCENARIOS: Record<string, { help: string; run(o: Options): Promise<Report | Report[]> }> = {
+  micro: {
+    help: 'µs per operation per backend, native libsodium floor, the peer per element, set encodings',
+    async run(o) {
+      const scale = o.smoke ? 0.05 : o.number('scale', 1);
+      const oprf = await microOprf(scale, o.pool);
+      return {
+        name: 'micro',
+        title: 'Micro-benchmark: µs per element',
+        smoke: o.smoke,
+        parameters: { scale, pool: o.pool },
+        notes: oprf.notes,
+        data: { hashMultiply: oprf.hashMultiply, native: oprf.native },
+        sections: [
+          { title: 'Group and OPRF operations', rows: oprf.rows },
+          { title: 'Ours vs the native floor (interleaved runs, best of 5 each)', rows: oprf.comparison, notes: oprf.native.ok ? [] : [oprf.native.reason] },
+          { title: 'Set encodings: build and lookup', rows: microEncodings(scale) },
+        ],
+      };
+    },
   },
-  async 'session-psi'(smoke) {
-    const rows: Row[] = [];
-    const cases = smoke
-      ? [{ clientSize: 50, serverSize: 200 }]
-      : [
-          { clientSize: 1000, serverSize: 10_000 },
-          { clientSize: 1000, serverSize: 100_000 },
-        ];
-    for (const c of cases) {
-      for (const encoding of ['raw', 'gcs', 'fuse'] as const) {
-        rows.push(await sessionPsi({ ...c, encoding, backend: 'auto' }));
-        console.log(JSON.stringify(rows.at(-1)));
+  'session-psi': {
+    help: 'client {1k,10k,100k} x server {10k,100k,1M}, ours and @openmined/psi.js  [--clients= --servers= --encodings=fuse,gcs --peer-max=100000]',
+    run: (o) =>
+      sessionPsiGrid({
+        clientSizes: o.list('clients', o.smoke ? [20, 100] : [1000, 10_000, 100_000]),
+        serverSizes: o.list('servers', o.smoke ? [200, 1000] : [10_000, 100_000, 1_000_000]),
+        encodings: (o.get('encodings')?.split(',') ?? ['fuse', 'gcs']).map((e) => {
+          if (!(EncodingKinds as readonly string[]).includes(e)) throw new Error(`unknown encoding ${e}`);
+          return e as EncodingKind;
+        }),
+        backend: 'auto',
+        peerMax: o.number('peer-max', o.smoke ? 1000 : 100_000),
+        peerStructure: 'GCS',
+        smoke: o.smoke,
+        pool: o.pool,
+      }),
+  },
+  precompute: {
+    help: 'import + tags + snapshot for 100k and 1M users, memory and SQLite stores  [--sizes= --stores=memory,sqlite]',
+    run: (o) =>
+      precomputeScenario(
+        o.list('sizes', o.smoke ? [1000] : [100_000, 1_000_000]),
+        (o.get('stores')?.split(',') ?? ['memory', 'sqlite']) as ('memory' | 'sqlite')[],
+        o.smoke,
+        o.pool,
+      ),
+  },
+  'discovery-sync': {
+    help: 'syncAddressBook over loopback WebSocket, 1,024 and 10,000 contacts vs a 1M directory, cached/downloaded  [--directory= --contacts= --reps=]',
+    run: (o) =>
+      discoverySyncScenario({
+        directoryUsers: o.number('directory', o.smoke ? 1000 : 1_000_000),
+        contactSizes: o.list('contacts', o.smoke ? [32] : [1024, 10_000]),
+        reps: o.number('reps', o.smoke ? 1 : 3),
+        registeredShare: 0.25,
+        smoke: o.smoke,
+      }),
+  },
+  throughput: {
+    help: 'contacts evaluated per second with 1, 8 and 64 concurrent clients  [--directory= --clients= --seconds= --contacts=]',
+    run: (o) =>
+      throughputScenario({
+        directoryUsers: o.number('directory', o.smoke ? 1000 : 1_000_000),
+        concurrency: o.list('clients', [1, 8, 64]),
+        contactsPerSession: o.number('contacts', o.smoke ? 32 : 1024),
+        seconds: o.number('seconds', o.smoke ? 0.3 : 10),
+        smoke: o.smoke,
+      }),
+  },
+  memory: {
+    help: 'peak RSS of the server for a directory of 1M and 10M tags (10M: run by hand, builds for a long time)  [--sizes=]',
+    run: (o) => memoryScenario(o.list('sizes', o.smoke ? [10_000] : [1_000_000, 10_000_000]), o.smoke, o.smoke ? 64 : 4096),
+  },
+  fixtures: {
+    help: 'build (or reuse) the cached SQLite directories the server scenarios serve, e.g. --sizes=10000000 ahead of `memory`  [--sizes= --pool]',
+    async run(o) {
+      const rows = [];
+      for (const users of o.list('sizes', o.smoke ? [1000] : [1_000_000])) {
+        const m = await ensureFixture(users, o.smoke, o.pool);
+        rows.push({
+          users: m.users,
+          path: m.path,
+          built: m.builtAt,
+          'import s': round(m.importMs / 1000),
+          'precompute s': round(m.precomputeMs / 1000),
+          'snapshot s': round(m.snapshotMs / 1000),
+          'snapshot MiB': round(m.snapshotBytes / 2 ** 20),
+          'build peak RSS MiB': round(m.buildMaxRssMiB),
+          threads: m.poolSize ? `pool of ${m.poolSize}` : 'main thread',
+        });
       }
-    }
-    writeReport(resultsDir, smoke ? 'session-psi-smoke' : 'session-psi', 'Session PSI: wall time per phase and bytes each way', rows);
+      return { name: 'fixtures', title: 'Cached directory fixtures', smoke: o.smoke, sections: [{ title: 'Fixtures', rows }] };
+    },
+  },
+  targets: {
+    help: "the issue's targets from the latest result files: measured, goal, ratio, pass/fail",
+    run: async (o) => targetsScenario(resultsDir(o.smoke), o.smoke),
   },
 };
 
-async function main(): Promise<void> {
-  const args = process.argv.slice(2);
-  const smoke = args.includes('--smoke');
-  const names = args.filter((a) => !a.startsWith('--'));
-  const selected = names.length > 0 ? names : ['micro', 'session-psi'];
-  for (const name of selected) {
-    const run = scenarios[name];
-    if (!run) throw new Error(`unknown scenario ${name}; known: ${Object.keys(scenarios).join(', ')}`);
-    await run(smoke);
+const ORDER = ['micro', 'session-psi', 'precompute', 'discovery-sync', 'throughput', 'memory', 'targets'];
+
+function usage(): string {
+  return [
+    'usage: npm run bench -- <scenario ...|all> [--smoke] [--pool] [--name=value ...]',
+    '',
+    ...ORDER.map((n) => `  ${n.padEnd(15)} ${SCENARIOS[n].help}`),
+    '',
+    '  --smoke   tiny sizes, every scenario when none is named, results in a temp dir',
+    '  --pool    use the worker pool of src/parallel where a scenario can',
+    '  results:  bench/results/ (or $BENCH_RESULTS); directory fixtures: $BENCH_CACHE or <tmp>/contact-psi-bench-cache',
+  ].join('\n');
+}
+
+function parseOptions(args: string[]): { names: string[]; options: Options } {
+  const flags = new Map<string, string>();
+  const names: string[] = [];
+  for (const a of args) {
+    if (!a.startsWith('--')) names.push(a);
+    else {
+      const [k, v] = a.slice(2).split('=', 2);
+      flags.set(k, v ?? 'true');
+    }
   }
+  const parseNumber = (s: string) => {
+    const n = Number(s.replace(/_/g, '').replace(/k$/i, '000').replace(/M$/, '000000'));
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`not a positive number: ${s}`);
+    return n;
+  };
+  const options: Options = {
+    smoke: flags.has('smoke'),
+    pool: flags.has('pool'),
+    get: (name) => flags.get(name),
+    list: (name, fallback) => (flags.has(name) ? flags.get(name)!.split(',').map(parseNumber) : [...fallback]),
+    number: (name, fallback) => (flags.has(name) ? parseNumber(flags.get(name)!) : fallback),
+  };
+  return { names, options };
+}
+
+async function main(): Promise<void> {
+  const { names, options } = parseOptions(process.argv.slice(2));
+  if (options.get('no-analyze')) process.env.BENCH_NO_ANALYZE = '1';
+  if (names.includes('help') || (names.length === 0 && !options.smoke)) {
+    console.log(usage());
+    return;
+  }
+  const selected = names.length === 0 || names.includes('all') ? ORDER : names;
+  for (const name of selected) if (!SCENARIOS[name]) throw new Error(`unknown scenario ${name}\n\n${usage()}`);
+  const dir = resultsDir(options.smoke);
+  const started = performance.now();
+  for (const name of selected) {
+    const t = performance.now();
+    markScenarioStart();
+    const reports = await SCENARIOS[name].run(options);
+    for (const r of Array.isArray(reports) ? reports : [reports]) writeReport(dir, r);
+    console.log(`${name}: ${((performance.now() - t) / 1000).toFixed(1)} s`);
+  }
+  console.log(`results in ${dir} (${((performance.now() - started) / 1000).toFixed(1)} s)`);
 }
 
 main().catch((err) => {

@@ -13,7 +13,7 @@ export async function timeMsAsync<T>(fn: () => Promise<T>): Promise<{ ms: number
   return { ms: performance.now() - start, value };
 }
 
-/** Microseconds per operation: runs fn(count) until at least minMs elapsed, reports the best run. */
+/** Microseconds per operation: a warm-up, then `repeats` runs of fn(count); the best run. */
 export function perOpMicros(fn: (count: number) => void, count: number, repeats = 3): number {
   let best = Infinity;
   fn(Math.max(1, Math.floor(count / 10))); // warm-up (JIT, WASM tier-up)
@@ -22,4 +22,28 @@ export function perOpMicros(fn: (count: number) => void, count: number, repeats 
     best = Math.min(best, (ms * 1000) / count);
   }
   return best;
+}
+
+/** The same for asynchronous work (a worker pool). */
+export async function perOpMicrosAsync(fn: (count: number) => Promise<unknown>, count: number, repeats = 3): Promise<number> {
+  let best = Infinity;
+  await fn(Math.max(1, Math.floor(count / 10)));
+  for (let r = 0; r < repeats; r++) {
+    const { ms } = await timeMsAsync(() => fn(count));
+    best = Math.min(best, (ms * 1000) / count);
+  }
+  return best;
+}
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+/** Rounds for tables: 4 significant digits, integers kept. */
+export function round(value: number, digits = 4): number {
+  if (!Number.isFinite(value) || Number.isInteger(value)) return value;
+  return Number(value.toPrecision(digits));
 }
