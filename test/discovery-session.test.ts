@@ -124,3 +124,46 @@ describe('directory discovery session', () => {
     expect(out.clientError).toMatchObject({ code: 'rate_limited', remote: true });
   });
 });
+
+describe('server defences found in review', () => {
+  const dir = memoryBackend(users);
+
+  it('a blinded element repeated within a session is refused', () => {
+    const server = new DiscoveryServerSession({ backend: dir.backend, rng: seededRng(2), now: 0 });
+    const g = dir.suite.group.generator;
+    server.handle(encodeMessage({ t: 'dir.hello', suite: 'ristretto255-SHA512' }), 0);
+    server.handle(encodeMessage({ t: 'dir.evaluate', epoch: 1, seq: 0, blinded: new Uint8Array([...g, ...g]) }), 0);
+    expect(server.error?.code).toBe('bad_field');
+  });
+
+  it('dir.delta.get is served at most once per session', () => {
+    const server = new DiscoveryServerSession({ backend: dir.backend, rng: seededRng(2), now: 0 });
+    server.handle(encodeMessage({ t: 'dir.hello', suite: 'ristretto255-SHA512' }), 0);
+    server.handle(encodeMessage({ t: 'dir.delta.get', epoch: 1, fromVersion: 1 }), 0);
+    expect(server.error).toBeUndefined();
+    server.handle(encodeMessage({ t: 'dir.delta.get', epoch: 1, fromVersion: 1 }), 0);
+    expect(server.error?.code).toBe('unexpected_message');
+  });
+
+  it('a label that does not open is dropped and counted; the other matches stand', () => {
+    const client = new DiscoveryClientSession({ suite: dir.suite, identifiers: ['tel:+41791234567', 'tel:+14155550100'], rng: seededRng(1) });
+    const server = new DiscoveryServerSession({ backend: dir.backend, rng: seededRng(2), now: 0 });
+    const out = runSessionPair<DiscoveryResult, unknown>(client, server, 0, {
+      toClient: (b) => {
+        const m = decode(b);
+        if (m.t !== 'dir.labels') return b;
+        const sealed = (m.sealed as Uint8Array[]).map((s, i) => (i === 0 ? s.map((x) => x ^ 1) : s));
+        return encodeMessage({ ...m, sealed });
+      },
+    });
+    expect(out.clientError).toBeUndefined();
+    expect(out.clientResult!.badLabels).toBe(1);
+    expect(out.clientResult!.matches).toHaveLength(1);
+  });
+
+  it('a cache whose version is newer than the server announces is a rollback: split_view', () => {
+    const first = sync(dir, ['tel:+14155550100']).clientResult!;
+    const out = sync(dir, ['tel:+14155550100'], { cache: { ...first.snapshot, version: first.snapshot.version + 5 } });
+    expect(out.clientError?.code).toBe('split_view');
+  });
+});

@@ -116,9 +116,12 @@ export function deviceSecret(root: string): Uint8Array {
   const path = join(root, 'device-secret');
   try {
     const bytes = new Uint8Array(readFileSync(path));
-    if (bytes.length === 32) return bytes;
-  } catch {
-    // created below
+    if (bytes.length !== 32) throw new Error(`${path} is not a 32-byte device secret; move it away to start over`);
+    return bytes;
+  } catch (err) {
+    // Only a missing file means "first run": replacing the secret after a passing read
+    // error would change every blind and have every contact charged again.
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   mkdirSync(root, { recursive: true, mode: 0o700 });
   const secret = new Uint8Array(randomBytes(32));

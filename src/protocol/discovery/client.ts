@@ -101,6 +101,8 @@ export interface DiscoveryResult {
   downloadedBytes: number;
   /** Filter hits whose label the server did not have: false positives, dropped. */
   falsePositives: number;
+  /** Labels that did not open under the client's OPRF output (corrupt or forged), dropped. */
+  badLabels: number;
   /** True when the cache was brought up to date by a delta. */
   deltaApplied: boolean;
   /** The new quota receipt, when the server charges quotas. */
@@ -122,7 +124,11 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
       'dir.evaluated': (m: DiscoveryMessage) => this.onEvaluated(m as DirEvaluated),
       'dir.receipt': (m: DiscoveryMessage) => this.onReceipt(m as DirReceipt),
     },
-    awaiting_labels: { 'dir.labels': (m: DiscoveryMessage) => this.onLabels(m as DirLabels) },
+    awaiting_labels: {
+      'dir.labels': (m: DiscoveryMessage) => this.onLabels(m as DirLabels),
+      // A running receipt can follow the last evaluation.
+      'dir.receipt': (m: DiscoveryMessage) => this.onReceipt(m as DirReceipt),
+    },
   };
 
   private readonly options: DiscoveryClientOptions;
@@ -180,6 +186,10 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     this.info = info;
     if (cache && cache.epoch === info.epoch) {
       if (!equalBytes(cache.publicKey, info.publicKey)) throw new ProtocolError('proof_invalid', 'public key changed within an epoch');
+      // Versions only increase within an epoch: an older one is a rollback (or another view).
+      if (info.version < cache.version) {
+        throw new ProtocolError('split_view', `epoch ${info.epoch} went back from version ${cache.version} to ${info.version}`);
+      }
       const baseVersion = cache.baseVersion ?? cache.version;
       // The same (epoch, version) must always have the same bytes: anything else means the
       // directory shows different snapshots to different clients.
@@ -252,7 +262,10 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     this.cacheHit = fromCache;
     const { suite, rng, blindSecret, quotaReceipt } = this.options;
     // Presented even with nothing to evaluate, so the receipt carries over to the next sync.
-    if (quotaReceipt) this.send({ t: 'dir.quota', token: quotaReceipt.token, set: quotaReceipt.set });
+    // A receipt over more hashes than a message may carry starts over (charged again once).
+    if (quotaReceipt && quotaReceipt.set.length / CHARGE_HASH_BYTES <= this.limits.maxChargedSet) {
+      this.send({ t: 'dir.quota', token: quotaReceipt.token, set: quotaReceipt.set });
+    }
     if (this.identifiers.length === 0) return this.requestLabels();
     const inputs = this.identifiers.map((s) => utf8.encode(s));
     this.blindState = blindSecret
@@ -313,13 +326,22 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
 
   private onLabels(msg: DirLabels): void {
     if (msg.sealed.length !== this.matched.length) throw new ProtocolError('bad_field', `expected ${this.matched.length} labels, got ${msg.sealed.length}`);
+    // The receipt first: every chunk was charged, whatever the labels turn out to be.
+    const quotaReceipt = msg.quotaToken ? { token: msg.quotaToken, set: this.chargedSet(msg.tokenAccepted === true) } : undefined;
     const matches: DiscoveryMatch[] = [];
     let falsePositives = 0;
+    let badLabels = 0;
     msg.sealed.forEach((sealed, j) => {
       const i = this.matched[j];
       if (sealed.length === 0) return void falsePositives++;
-      const { userId, label } = openLabel(this.outputs[i], sealed);
-      matches.push({ identifier: this.identifiers[i], userId, label });
+      try {
+        const { userId, label } = openLabel(this.outputs[i], sealed);
+        matches.push({ identifier: this.identifiers[i], userId, label });
+      } catch {
+        // A label that does not open under our own OPRF output is corrupt or forged: it is
+        // dropped and counted, and the other matches stand.
+        badLabels++;
+      }
     });
     this.state = 'done';
     this.emit({
@@ -330,8 +352,9 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
         cacheHit: this.cacheHit,
         downloadedBytes: this.downloaded,
         falsePositives,
+        badLabels,
         deltaApplied: this.deltaApplied,
-        quotaReceipt: msg.quotaToken ? { token: msg.quotaToken, set: this.chargedSet(msg.tokenAccepted === true) } : undefined,
+        quotaReceipt,
       },
     });
   }

@@ -24,7 +24,10 @@ import {
   type DiscoveryLimits,
   type DiscoveryMessage,
 } from './messages.js';
-import { QuotaLedger, type QuotaConfig } from './quota.js';
+import { chargeHash, hexOf, QuotaLedger, type QuotaConfig } from './quota.js';
+
+/** How often (in evaluated chunks) the server hands out a running quota receipt. */
+const RECEIPT_EVERY_CHUNKS = 4;
 
 export type DiscoveryServerState = 'awaiting_hello' | 'serving' | 'done';
 
@@ -76,6 +79,9 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
   private ledger: QuotaLedger | undefined;
   private tokenAccepted: boolean | undefined;
   private announced: EpochView | undefined;
+  private deltaServed = false;
+  /** Charge hashes of every element evaluated in this session (duplicates are refused). */
+  private readonly sessionElements = new Set<string>();
   private nextSeq = 0;
   private stats: DiscoveryServerResult = { evaluated: 0, snapshotBytesSent: 0, labelsRequested: 0 };
 
@@ -134,10 +140,19 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
   }
 
   private onDeltaGet(msg: DirDeltaGet): void {
+    // One delta per session: each costs a scan of the tag log, and a client needs one.
+    if (this.deltaServed) throw new ProtocolError('unexpected_message', 'dir.delta.get comes at most once per session');
+    this.deltaServed = true;
     const view = this.epochView(msg.epoch);
     const delta = msg.fromVersion <= view.snapshot.version ? this.backend.delta?.(msg.epoch, msg.fromVersion) : undefined;
     // A delta larger than the snapshot is worse than a fresh download.
-    const available = delta !== undefined && delta.toVersion === view.snapshot.version && delta.added.length + delta.removed.length < view.snapshot.bytes.length;
+    const deltaBytes = delta ? delta.added.length + delta.removed.length : 0;
+    // Not worth it when no smaller than the snapshot, impossible when over the message limit.
+    const available =
+      delta !== undefined &&
+      delta.toVersion === view.snapshot.version &&
+      deltaBytes < view.snapshot.bytes.length &&
+      deltaBytes + 4096 <= this.limits.maxMessageBytes;
     const empty = new Uint8Array(0);
     this.send({
       t: 'dir.delta',
@@ -168,25 +183,35 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
     if (count > this.limits.maxChunkItems) throw new ProtocolError('too_large', `chunk of ${count} exceeds ${this.limits.maxChunkItems}`);
     if (this.stats.evaluated + count > this.limits.maxQueryItems) throw new ProtocolError('too_large', `more than ${this.limits.maxQueryItems} items in one session`);
     view.suite.group.validatePacked(msg.blinded);
-    this.gate?.(count, now);
+    // An honest client sends each contact once; a repeated element would be free work
+    // (charged once, then "seen") and would inflate the label-key allowance.
+    for (let off = 0; off < msg.blinded.length; off += size) {
+      const h = hexOf(chargeHash(msg.blinded.subarray(off, off + size)));
+      if (this.sessionElements.has(h)) throw new ProtocolError('bad_field', 'a blinded element repeats within the session');
+      this.sessionElements.add(h);
+    }
     try {
+      this.gate?.(count, now);
       this.ledger?.charge(msg.blinded, size, now);
     } catch (err) {
       // Chunks before this one were charged: hand over their receipt before failing, or
       // the client would be charged for them again at its next sync.
-      if (this.nextSeq > 0) this.sendReceipt('dir.receipt');
+      if (this.nextSeq > 0) this.sendReceipt();
       throw err;
     }
     this.nextSeq++;
     const { evaluated, proof } = view.suite.blindEvaluateVerifiable(view.keys.secretKey, msg.blinded, this.rng);
     this.stats.evaluated += count;
     this.send({ t: 'dir.evaluated', seq: msg.seq, evaluated, proof });
+    // A running receipt every few chunks, so a sync cut off by a dropped connection does
+    // not pay again for what was charged (the token costs a sort of the charged set).
+    if (this.ledger && this.nextSeq % RECEIPT_EVERY_CHUNKS === 0) this.sendReceipt();
     this.emit({ type: 'progress', phase: 'evaluate', done: this.stats.evaluated, total: this.limits.maxQueryItems });
   }
 
-  private sendReceipt(t: 'dir.receipt'): void {
+  private sendReceipt(): void {
     const issued = this.ledger?.issueToken();
-    if (issued) this.send({ t, quotaToken: issued.token, tokenAccepted: this.tokenAccepted ?? false });
+    if (issued) this.send({ t: 'dir.receipt', quotaToken: issued.token, tokenAccepted: this.tokenAccepted ?? false });
   }
 
   private onLabelsGet(msg: DirLabelsGet): void {
