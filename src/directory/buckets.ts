@@ -19,5 +19,6 @@ export function checkBucket(state: BucketState): BucketState {
   if (typeof state !== 'object' || state === null || !Number.isFinite(state.tokens) || !Number.isSafeInteger(state.updatedAt)) {
     throw new ContactPsiError('invalid_bucket', 'a bucket needs finite tokens and an integer updatedAt');
   }
-  return { tokens: state.tokens, updatedAt: state.updatedAt };
+  // -0 + 0 is +0: SQLite stores no negative zero, so both stores return the same value.
+  return { tokens: state.tokens + 0, updatedAt: state.updatedAt };
 }
