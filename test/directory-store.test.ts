@@ -247,3 +247,26 @@ describe.each(stores)('%s store', (_name, open) => {
     await store.close();
   });
 });
+
+describe('SQLite label lookup', () => {
+  it('uses the lookup-key index even without ANALYZE statistics (no scan of every tag)', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const Database = (await import('better-sqlite3')).default;
+    const { SqliteStore, LOOKUP_SQL } = await import('../src/directory/sqlite-store.js');
+    const dir = mkdtempSync(join(tmpdir(), 'cpsi-plan-'));
+    try {
+      const path = join(dir, 'd.db');
+      const store = SqliteStore.open(path);
+      await store.close();
+      const db = new Database(path, { readonly: true });
+      const plan = db.prepare(`EXPLAIN QUERY PLAN ${LOOKUP_SQL}`).all(1, Buffer.alloc(16)) as { detail: string }[];
+      db.close();
+      const tagsStep = plan.map((r) => r.detail).find((d) => / t /.test(` ${d} `) || d.includes('tags AS t'));
+      expect(tagsStep).toMatch(/USING INDEX tags_by_lookup_key/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
