@@ -94,8 +94,8 @@ export interface ServingChild {
   ready: Usage & { baselineMaxRssMiB: number };
 }
 
-export async function serveInChild(path: string, execArgv: string[] = []): Promise<ServingChild> {
-  const child = new Child(['serve', path], execArgv);
+export async function serveInChild(path: string, execArgv: string[] = [], usePool = false): Promise<ServingChild> {
+  const child = new Child(['serve', path, ...(usePool ? ['--pool'] : [])], execArgv);
   const ready = await child.waitFor<Usage & { url: string; openMs: number; count: number; baselineMaxRssMiB: number }>('ready');
   return { child, url: ready.url, openMs: ready.openMs, count: ready.count, ready };
 }

@@ -10,6 +10,7 @@ import { serveDirectory } from '../src/cli/commands/serve.js';
 import { analyzeFixture, buildDirectory, installSqlite, openBenchDirectory, type FixtureMeta } from './directory-fixture.js';
 import { timeMsAsync } from './timing.js';
 import { loadPool } from './pool.js';
+import { poolOffload, WorkerPool } from '../src/parallel/index.js';
 import type { OprfSuite } from '../src/oprf/suite.js';
 
 const send = (msg: Record<string, unknown>) => process.send?.(msg);
@@ -46,11 +47,13 @@ async function build(users: number, store: 'memory' | 'sqlite', path: string | u
   send({ type: 'built', meta, cpu: process.cpuUsage() });
 }
 
-async function serve(path: string): Promise<void> {
+async function serve(path: string, usePool: boolean): Promise<void> {
   const baseline = maxRssMiB();
+  // With --pool, query chunks are evaluated on a worker pool (as `contact-psi serve` does).
+  const pool = usePool ? new WorkerPool() : undefined;
   const opened = await timeMsAsync(async () => {
     const directory = await openBenchDirectory('sqlite', path);
-    return serveDirectory(directory, { host: '127.0.0.1', port: 0 });
+    return serveDirectory(directory, { host: '127.0.0.1', port: 0, offload: pool ? poolOffload(pool) : undefined });
   });
   const running = opened.value;
   running.server.on('session', (report: unknown) => send({ type: 'session', report }));
@@ -86,7 +89,7 @@ async function main(): Promise<void> {
   const analyze = !args.includes('--no-analyze');
   const [mode, a, b, c] = args.filter((x) => !x.startsWith('--'));
   if (mode === 'build') return build(Number(a), b as 'memory' | 'sqlite', c, usePool, analyze);
-  if (mode === 'serve') return serve(a);
+  if (mode === 'serve') return serve(a, usePool);
   throw new Error(`unknown child mode ${mode}`);
 }
 

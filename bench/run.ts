@@ -84,6 +84,7 @@ const SCENARIOS: Record<string, { help: string; run(o: Options): Promise<Report 
         reps: o.number('reps', o.smoke ? 1 : 3),
         registeredShare: 0.25,
         smoke: o.smoke,
+        pool: o.pool,
       }),
   },
   throughput: {

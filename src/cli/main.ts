@@ -49,6 +49,7 @@ program
   .option('--cache <dir>', 'snapshot cache (default: contact-psi in the user cache directory)')
   .option('--token <token>', 'bearer token')
   .option('--pin <hex>', "the directory's public key; refuse any other")
+  .option('--workers <n>', 'worker threads for blinding and finalizing (auto: every core from 2,048 contacts)', 'auto')
   .action(sync);
 
 program

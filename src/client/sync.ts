@@ -14,6 +14,7 @@ import { runClientSession } from '../transport/ws/index.js';
 import { deviceSecret, SnapshotCache } from './snapshot-cache.js';
 import { DiscoveryInfoSession } from '../protocol/discovery/info.js';
 import { ProtocolError } from '../protocol/errors.js';
+import type { OprfOffload } from '../protocol/offload.js';
 
 export interface SyncOptions {
   server: string;
@@ -35,6 +36,14 @@ export interface SyncOptions {
   witnesses?: string[];
   /** `lookup` for a one-off check of a number typed in by hand (its own small quota). */
   purpose?: 'sync' | 'lookup';
+  /**
+   * Blind and finalize on a worker pool (`poolOffload(pool)` from src/parallel): chunks are
+   * then blinded, evaluated and finalized in a pipeline. Worth it from about a thousand
+   * contacts; keep the pool across syncs, since starting one costs a WASM load per thread.
+   */
+  offload?: OprfOffload;
+  /** Contacts per evaluation chunk (default: the server's chunk, or 1,024 with an offload). */
+  chunkItems?: number;
 }
 
 export interface SyncMatch {
@@ -49,6 +58,8 @@ export interface SyncOutcome {
   result: DiscoveryResult;
   identifiersChecked: number;
 }
+
+const OFFLOAD_CHUNK_ITEMS = 1024;
 
 const labelText = (label: Uint8Array): string => {
   const text = new TextDecoder('utf-8', { fatal: false }).decode(label);
@@ -85,6 +96,9 @@ export async function syncAddressBook(options: SyncOptions): Promise<SyncOutcome
     blindSecret: deviceSecret(options.cacheDir),
     quotaReceipt: cache.loadReceipt(),
     purpose: options.purpose,
+    offload: options.offload,
+    // Smaller chunks let blinding, evaluation and finalizing overlap (one proof per chunk).
+    chunkItems: options.chunkItems ?? (options.offload ? OFFLOAD_CHUNK_ITEMS : undefined),
   });
   let result: DiscoveryResult;
   try {

@@ -22,6 +22,15 @@ export type SessionEvent<R> =
 export type Role = 'client' | 'server';
 
 /**
+ * Group work a session hands to its driver instead of doing it inside `handle()`: a worker
+ * pool can then run it on other cores while the event loop keeps serving. The session has
+ * already decided what to compute; the driver calls the function and, once its promise
+ * settles (the result has re-entered the session by then), pulls output and events again.
+ * Work that settles after the session ended is dropped.
+ */
+export type DeferredWork = () => Promise<void>;
+
+/**
  * What a transport needs from any session (session PSI, directory discovery): the
  * transport only pumps bytes and clock ticks, and never looks inside a message.
  */
@@ -33,6 +42,11 @@ export interface SansIoSession<R = unknown> {
   pollTimeout(): number | undefined;
   abort(error: ProtocolError): void;
   isFinished(): boolean;
+  /**
+   * Deferred group work (see DeferredWork); a session only defers when it was given an
+   * asynchronous evaluator, so drivers that never poll here (runSessionPair) stay correct.
+   */
+  pollWork?(): DeferredWork | undefined;
   readonly currentState: string;
   readonly error: ProtocolError | undefined;
 }
@@ -45,6 +59,8 @@ export abstract class SessionCore<State extends string, Msg extends WireMessage,
 
   private readonly outbox: Uint8Array[] = [];
   private readonly events: SessionEvent<R>[] = [];
+  private readonly work: DeferredWork[] = [];
+  private pendingWork = 0;
   private deadline: number | undefined;
   private failure: ProtocolError | undefined;
 
@@ -95,6 +111,40 @@ export abstract class SessionCore<State extends string, Msg extends WireMessage,
 
   pollEvent(): SessionEvent<R> | undefined {
     return this.events.shift();
+  }
+
+  pollWork(): DeferredWork | undefined {
+    return this.work.shift();
+  }
+
+  /** Deferred work queued or running: a session waits for it before it may finish. */
+  protected get hasPendingWork(): boolean {
+    return this.pendingWork > 0;
+  }
+
+  /**
+   * Queue `start` for the driver; `done` runs with its value if the session is still live,
+   * and anything either throws fails the session exactly as an error inside `handle()`.
+   */
+  protected defer<T>(start: () => Promise<T>, done: (value: T) => void): void {
+    this.pendingWork++;
+    this.work.push(async () => {
+      let value: T;
+      try {
+        value = await start();
+      } catch (err) {
+        this.pendingWork--;
+        if (!this.failure && !this.isFinished()) this.fail(toProtocolError(err));
+        return;
+      }
+      this.pendingWork--;
+      if (this.failure || this.isFinished()) return;
+      try {
+        done(value);
+      } catch (err) {
+        this.fail(toProtocolError(err));
+      }
+    });
   }
 
   pollTimeout(): number | undefined {

@@ -4,7 +4,7 @@
  * and by the in-process demo; the bytes counted are exactly what a transport would carry.
  */
 import type { ProtocolError } from './errors.js';
-import type { SansIoSession, SessionEvent } from './session-core.js';
+import type { DeferredWork, SansIoSession, SessionEvent } from './session-core.js';
 
 export interface PairOutcome<C, S> {
   client: SessionEvent<C>[];
@@ -30,32 +30,64 @@ export function runSessionPair<C, S>(
   now = 0,
   hooks: PairHooks = {},
 ): PairOutcome<C, S> {
-  const out: PairOutcome<C, S> = {
-    client: [],
-    server: [],
-    bytesClientToServer: 0,
-    bytesServerToClient: 0,
-    messagesClientToServer: 0,
-    messagesServerToClient: 0,
-  };
+  const out = emptyOutcome<C, S>();
   if (client.currentState === 'idle') client.start(now);
-  for (let moved = true; moved; ) {
-    moved = false;
-    for (let bytes = client.pollTransmit(); bytes; bytes = client.pollTransmit()) {
-      moved = true;
-      const delivered = hooks.toServer ? hooks.toServer(bytes, out.messagesClientToServer) : bytes;
-      out.messagesClientToServer++;
-      out.bytesClientToServer += bytes.length;
-      if (delivered) server.handle(delivered, now);
-    }
-    for (let bytes = server.pollTransmit(); bytes; bytes = server.pollTransmit()) {
-      moved = true;
-      const delivered = hooks.toClient ? hooks.toClient(bytes, out.messagesServerToClient) : bytes;
-      out.messagesServerToClient++;
-      out.bytesServerToClient += bytes.length;
-      if (delivered) client.handle(delivered, now);
-    }
+  while (exchange(client, server, now, hooks, out));
+  return collectEvents(client, server, out);
+}
+
+/**
+ * As runSessionPair, for sessions that defer group work (an `offload`): the work runs
+ * between exchanges, all of it started before any is awaited, as the WebSocket pump does.
+ */
+export async function runSessionPairAsync<C, S>(
+  client: SansIoSession<C> & { start(now: number): void },
+  server: SansIoSession<S>,
+  now = 0,
+  hooks: PairHooks = {},
+): Promise<PairOutcome<C, S>> {
+  const out = emptyOutcome<C, S>();
+  if (client.currentState === 'idle') client.start(now);
+  for (;;) {
+    while (exchange(client, server, now, hooks, out));
+    const work = [...drainWork(client), ...drainWork(server)];
+    if (work.length === 0) break;
+    await Promise.all(work.map((w) => w()));
   }
+  return collectEvents(client, server, out);
+}
+
+function drainWork(session: SansIoSession<unknown>): DeferredWork[] {
+  const work: DeferredWork[] = [];
+  for (let w = session.pollWork?.(); w; w = session.pollWork?.()) work.push(w);
+  return work;
+}
+
+function emptyOutcome<C, S>(): PairOutcome<C, S> {
+  return { client: [], server: [], bytesClientToServer: 0, bytesServerToClient: 0, messagesClientToServer: 0, messagesServerToClient: 0 };
+}
+
+/** Delivers everything each side has queued; true if anything moved. */
+function exchange<C, S>(client: SansIoSession<C>, server: SansIoSession<S>, now: number, hooks: PairHooks, out: PairOutcome<C, S>): boolean {
+  let moved = false;
+  for (let bytes = client.pollTransmit(); bytes; bytes = client.pollTransmit()) {
+    moved = true;
+    const delivered = hooks.toServer ? hooks.toServer(bytes, out.messagesClientToServer) : bytes;
+    out.messagesClientToServer++;
+    out.bytesClientToServer += bytes.length;
+    if (delivered) server.handle(delivered, now);
+  }
+  for (let bytes = server.pollTransmit(); bytes; bytes = server.pollTransmit()) {
+    moved = true;
+    const delivered = hooks.toClient ? hooks.toClient(bytes, out.messagesServerToClient) : bytes;
+    out.messagesServerToClient++;
+    out.bytesServerToClient += bytes.length;
+    if (delivered) client.handle(delivered, now);
+  }
+  return moved;
+}
+
+function collectEvents<C, S>(client: SansIoSession<C>, server: SansIoSession<S>, out: PairOutcome<C, S>): PairOutcome<C, S> {
   for (let e = client.pollEvent(); e; e = client.pollEvent()) {
     out.client.push(e);
     if (e.type === 'result') out.clientResult = e.result;

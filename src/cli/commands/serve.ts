@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { DirectoryDiscoveryBackend } from '../../directory/discovery-backend.js';
 import type { Directory } from '../../directory/index.js';
 import { DiscoveryServerSession } from '../../protocol/discovery/server.js';
+import type { OprfOffload } from '../../protocol/offload.js';
+import { poolOffload } from '../../parallel/index.js';
 import { startServer, type PsiServer } from '../../transport/ws/index.js';
 import type { BucketPolicy } from '../../protocol/discovery/quota.js';
 import { loadOrCreateQuotaKey } from '../quota-key.js';
@@ -42,6 +44,8 @@ export interface ServeDirectoryOptions {
   /** Key for quota receipts; required with accounts. */
   quotaKey?: Uint8Array;
   quotaPolicy?: { sync?: BucketPolicy; lookup?: BucketPolicy };
+  /** Evaluate query chunks on a worker pool (poolOffload), keeping the event loop free. */
+  offload?: OprfOffload;
 }
 
 /** Starts a discovery server on an open directory (used by `serve`, `demo` and the tests). */
@@ -59,6 +63,7 @@ export async function serveDirectory(directory: Directory, options: ServeDirecto
         backend,
         rng,
         now,
+        offload: options.offload,
         // The Directory keeps the buckets durable (SQLite), so a restart does not reset quotas.
         quota: typeof auth === 'string' ? { account: auth, config: { store: directory, tokenKey: quotaKey!, ...options.quotaPolicy } } : undefined,
       }),
@@ -99,7 +104,9 @@ export async function serve(options: ServeOptions): Promise<void> {
   const opened = await openDirectory(options.db);
   const { directory } = opened;
   const quotaKey = accounts ? loadOrCreateQuotaKey(`${options.db}.quota-key`) : undefined;
-  const running = await serveDirectory(directory, { host: options.host, port, accounts, quotaKey });
+  // The pool that precomputes tags also evaluates the clients' chunks, on every core.
+  const offload = opened.pool ? poolOffload(opened.pool) : undefined;
+  const running = await serveDirectory(directory, { host: options.host, port, accounts, quotaKey, offload });
   const view = running.backend.current();
   console.log(`contact-psi listening on ${running.server.url} (epoch ${view.epoch}, ${view.snapshot.count} entries)`);
 

@@ -1,7 +1,9 @@
 /** `contact-psi sync --server <ws-url> --contacts <file> --region <CC> [--json]`. */
 import { readFileSync } from 'node:fs';
 import { syncAddressBook } from '../../client/sync.js';
-import { parseAddressBook, type CountryCode } from '../../contacts/index.js';
+import { availableParallelism } from 'node:os';
+import { parseAddressBook, uniqueIdentifiers, type CountryCode } from '../../contacts/index.js';
+import { poolOffload, WorkerPool } from '../../parallel/index.js';
 import { defaultCacheDir } from '../cache-dir.js';
 import { progressBar } from '../progress.js';
 
@@ -13,6 +15,24 @@ export interface SyncCliOptions {
   cache?: string;
   token?: string;
   pin?: string;
+  /** Worker threads for blinding and finalizing: a number, or 'auto' (default). */
+  workers?: string;
+}
+
+/** Below this many identifiers a pool costs more to start than it saves. */
+const POOL_FROM_IDENTIFIERS = 2048;
+
+/** The pool for this sync, or none: 'auto' uses every core for large books. */
+function syncPool(workers: string | undefined, identifiers: number): WorkerPool | undefined {
+  const requested = workers === undefined || workers === 'auto' ? (identifiers >= POOL_FROM_IDENTIFIERS ? availableParallelism() : 0) : Number(workers);
+  if (!Number.isInteger(requested) || requested < 0) throw new Error(`--workers must be a non-negative integer or auto, got ${workers}`);
+  if (requested === 0) return undefined;
+  try {
+    return new WorkerPool({ size: requested });
+  } catch (err) {
+    console.error(`sync runs on one thread: ${(err as Error).message}`);
+    return undefined;
+  }
 }
 
 export async function sync(options: SyncCliOptions): Promise<void> {
@@ -21,9 +41,11 @@ export async function sync(options: SyncCliOptions): Promise<void> {
   for (const bad of book.invalid) {
     console.error(`${options.contacts}: ${bad.name ? `"${bad.name}" ` : ''}${bad.kind} ${JSON.stringify(bad.raw)}: [${bad.code}] ${bad.reason}`);
   }
+  const pool = syncPool(options.workers, uniqueIdentifiers(book).length);
   const download = progressBar('snapshot');
   const evaluate = progressBar('contacts');
   const outcome = await syncAddressBook({
+    offload: pool ? poolOffload(pool) : undefined,
     server: options.server,
     book,
     cacheDir: options.cache ?? defaultCacheDir(),
@@ -35,7 +57,7 @@ export async function sync(options: SyncCliOptions): Promise<void> {
       if (e.done === e.total) (e.phase === 'download' ? download : evaluate).done();
     },
     onKeyChange: (prev, cur) => console.error(`warning: the directory's key changed (epoch ${prev.epoch} -> ${cur.epoch})`),
-  });
+  }).finally(() => pool?.close());
   if (options.json) {
     console.log(JSON.stringify(outcome.matches.map(({ name, identifier, userId, label }) => ({ name, identifier, userId, label }))));
     return;

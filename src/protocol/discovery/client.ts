@@ -16,13 +16,14 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import type { Rng } from '../../group/types.js';
-import { Modes, type BlindState, type OprfSuite } from '../../oprf/suite.js';
+import { Modes, randomScalar, type BlindState, type OprfSuite } from '../../oprf/suite.js';
 import { parseEncoding } from '../../setenc/index.js';
 import { ascii, concat } from '../../oprf/encoding.js';
 import { DeltaView, packPrefixes } from './delta.js';
 import { canonicalChargeSet, chargeHash, hexOf, CHARGE_HASH_BYTES } from './quota.js';
 import { ProtocolError } from '../errors.js';
 import { SessionCore } from '../session-core.js';
+import type { OprfOffload } from '../offload.js';
 import { lookupKeyOf, openLabel, LOOKUP_KEY_BYTES } from './labels.js';
 import {
   DEFAULT_DISCOVERY_LIMITS,
@@ -82,6 +83,14 @@ export interface DiscoveryClientOptions {
   /** The receipt of the previous sync, presented so contacts checked before are not charged. */
   quotaReceipt?: QuotaReceipt;
   purpose?: DiscoveryPurpose;
+  /**
+   * Blind and finalize elsewhere (a worker pool) as deferred work: the driver must run
+   * `pollWork()` (the WebSocket pump does). Chunks are then blinded, sent and finalized
+   * one by one, so blinding, the server's evaluation and finalizing overlap.
+   */
+  offload?: OprfOffload;
+  /** Items per dir.evaluate, at most what the server announces (default: the server's chunk). */
+  chunkItems?: number;
   partBytes?: number;
   limits?: Partial<DiscoveryLimits>;
   idleTimeoutMs?: number;
@@ -145,8 +154,15 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
   private partialReceipt: QuotaReceipt | undefined;
   private chunk = 0;
   private nextSeq = 0;
+  /** Chunks sent as dir.evaluate (deferred blinding sends them as they are ready). */
+  private sentChunks = 0;
+  /** Chunks blinded ahead of an earlier one, held until their turn. */
+  private readonly blindedAhead = new Map<number, Uint8Array>();
+  /** Items the server has answered (charged and evaluated). */
   private evaluatedCount = 0;
-  private readonly outputs: Uint8Array[] = [];
+  /** Items whose OPRF output is known (answered, proof verified, finalized). */
+  private finalizedCount = 0;
+  private outputs: Uint8Array[] = [];
   private matched: number[] = [];
 
   constructor(options: DiscoveryClientOptions) {
@@ -268,26 +284,58 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     }
     if (this.identifiers.length === 0) return this.requestLabels();
     const inputs = this.identifiers.map((s) => utf8.encode(s));
-    this.blindState = blindSecret
-      ? suite.blindWith(inputs, inputs.map((x) => deterministicBlind(suite, blindSecret, x)))
-      : suite.blind(inputs, rng);
-    this.chunk = Math.min(info.chunk, this.limits.maxChunkItems);
-    const size = suite.group.elementSize;
-    const { blinded } = this.blindState;
-    for (let seq = 0, start = 0; start < blinded.length; seq++, start += this.chunk * size) {
-      this.send({ t: 'dir.evaluate', epoch: info.epoch, seq, blinded: blinded.subarray(start, start + this.chunk * size) });
-    }
+    this.chunk = Math.min(info.chunk, this.limits.maxChunkItems, this.options.chunkItems ?? Infinity);
+    this.outputs = new Array<Uint8Array>(inputs.length);
     this.state = 'awaiting_evaluations';
+    const { offload } = this.options;
+    if (!offload) {
+      this.blindState = blindSecret
+        ? suite.blindWith(inputs, inputs.map((x) => deterministicBlind(suite, blindSecret, x)))
+        : suite.blind(inputs, rng);
+      for (let seq = 0; seq * this.chunk < inputs.length; seq++) this.sendChunk(seq);
+      return;
+    }
+    // Blinds are drawn here, in order, exactly as suite.blind would; only the group work moves.
+    const blinds = inputs.map((x) => (blindSecret ? deterministicBlind(suite, blindSecret, x) : randomScalar(suite.group, rng)));
+    const size = suite.group.elementSize;
+    this.blindState = { inputs, blinds, blinded: new Uint8Array(inputs.length * size) };
+    for (let seq = 0, start = 0; start < inputs.length; seq++, start += this.chunk) {
+      const end = Math.min(start + this.chunk, inputs.length);
+      this.defer(
+        () => offload.blindWith(suite, inputs.slice(start, end), blinds.slice(start, end)),
+        (part) => this.chunkBlinded(seq, part.blinded),
+      );
+    }
+  }
+
+  /** Deferred blinding finished for chunk `seq`: send every chunk that is now ready, in order. */
+  private chunkBlinded(seq: number, blinded: Uint8Array): void {
+    this.blindedAhead.set(seq, blinded);
+    const size = this.options.suite.group.elementSize;
+    for (let ready = this.blindedAhead.get(this.sentChunks); ready; ready = this.blindedAhead.get(this.sentChunks)) {
+      this.blindedAhead.delete(this.sentChunks);
+      this.blindState!.blinded.set(ready, this.sentChunks * this.chunk * size);
+      this.sendChunk(this.sentChunks);
+    }
+  }
+
+  private sendChunk(seq: number): void {
+    const size = this.options.suite.group.elementSize;
+    const start = seq * this.chunk * size;
+    const blinded = this.blindState!.blinded.subarray(start, start + this.chunk * size);
+    this.send({ t: 'dir.evaluate', epoch: this.info!.epoch, seq, blinded });
+    this.sentChunks = seq + 1;
   }
 
   private onEvaluated(msg: DirEvaluated): void {
-    const { suite } = this.options;
+    const { suite, offload } = this.options;
     const size = suite.group.elementSize;
     const seq = this.nextSeq++;
-    if (msg.seq !== seq) throw new ProtocolError('unexpected_message', `expected evaluation ${seq}, got ${msg.seq}`);
+    if (msg.seq !== seq || seq >= this.sentChunks) throw new ProtocolError('unexpected_message', `expected evaluation ${seq}, got ${msg.seq}`);
     const start = this.evaluatedCount;
     const count = Math.min(this.chunk, this.identifiers.length - start);
     if (msg.evaluated.length !== count * size) throw new ProtocolError('bad_field', `evaluation ${seq} must hold ${count} elements`);
+    this.evaluatedCount += count;
     const state = this.blindState!;
     const part: BlindState = {
       inputs: state.inputs.slice(start, start + count),
@@ -295,10 +343,20 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
       blinded: state.blinded.subarray(start * size, (start + count) * size),
     };
     // Throws proof_invalid if this chunk was not evaluated under the epoch's public key.
-    this.outputs.push(...suite.finalize(part, msg.evaluated, { proof: msg.proof, publicKey: this.info!.publicKey }));
-    this.evaluatedCount += count;
-    this.emit({ type: 'progress', phase: 'evaluate', done: this.evaluatedCount, total: this.identifiers.length });
-    if (this.evaluatedCount === this.identifiers.length) this.requestLabels();
+    const verify = { proof: msg.proof, publicKey: this.info!.publicKey };
+    if (!offload) return this.chunkFinalized(start, suite.finalize(part, msg.evaluated, verify));
+    const evaluated = msg.evaluated.slice(); // ours, whatever the transport does with its buffer
+    this.defer(
+      () => offload.finalize(suite, part, evaluated, verify),
+      (outputs) => this.chunkFinalized(start, outputs),
+    );
+  }
+
+  private chunkFinalized(start: number, outputs: Uint8Array[]): void {
+    outputs.forEach((o, i) => (this.outputs[start + i] = o));
+    this.finalizedCount += outputs.length;
+    this.emit({ type: 'progress', phase: 'evaluate', done: this.finalizedCount, total: this.identifiers.length });
+    if (this.finalizedCount === this.identifiers.length) this.requestLabels();
   }
 
   /**

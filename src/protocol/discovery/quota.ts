@@ -57,7 +57,8 @@ export function chargeBucket(store: QuotaStore, account: string, policy: BucketP
   const charge = (state: BucketState | undefined): BucketState => {
     const available = balance(policy, state, now);
     if (count > available) {
-      const retryAfterMs = count > policy.capacity ? undefined : Math.ceil((count - available) / policy.refillPerMs);
+      // No retry helps when the request exceeds the bucket, or when the bucket never refills.
+      const retryAfterMs = count > policy.capacity || !(policy.refillPerMs > 0) ? undefined : Math.ceil((count - available) / policy.refillPerMs);
       throw new ProtocolError(
         'rate_limited',
         count > policy.capacity
@@ -123,7 +124,12 @@ export interface QuotaConfig {
  * charges only elements not in it, and issues the token over the grown set at the end.
  */
 export class QuotaLedger {
+  /** Everything that will not be charged again: the accepted previous set and this session's chunks. */
   private readonly seen = new Set<string>();
+  /** The previous sync's set, when its token verified. */
+  private readonly previous = new Set<string>();
+  /** Each charged chunk's hashes, in order. */
+  private readonly chunks: string[][] = [];
 
   constructor(
     private readonly config: QuotaConfig,
@@ -134,29 +140,35 @@ export class QuotaLedger {
   /** A set whose token does not verify is ignored (everything is charged), never trusted. */
   presentToken(token: Uint8Array, packedSet: Uint8Array): boolean {
     if (this.purpose !== 'sync' || !constantTimeEqual(quotaToken(this.config.tokenKey, this.account, packedSet), token)) return false;
-    for (let off = 0; off < packedSet.length; off += CHARGE_HASH_BYTES) this.seen.add(hexOf(packedSet.subarray(off, off + CHARGE_HASH_BYTES)));
+    for (let off = 0; off < packedSet.length; off += CHARGE_HASH_BYTES) {
+      const h = hexOf(packedSet.subarray(off, off + CHARGE_HASH_BYTES));
+      this.seen.add(h);
+      this.previous.add(h);
+    }
     return true;
   }
 
   /** Charge a chunk (packed blinded elements of `size` bytes): all or nothing. */
   charge(blinded: Uint8Array, size: number, now: number): void {
-    const fresh: string[] = [];
-    for (let off = 0; off < blinded.length; off += size) {
-      const h = hexOf(chargeHash(blinded.subarray(off, off + size)));
-      if (!this.seen.has(h)) fresh.push(h);
-    }
-    const unique = [...new Set(fresh)];
+    const hashes: string[] = [];
+    for (let off = 0; off < blinded.length; off += size) hashes.push(hexOf(chargeHash(blinded.subarray(off, off + size))));
+    const unique = [...new Set(hashes.filter((h) => !this.seen.has(h)))];
     if (unique.length > 0) {
       const policy = this.purpose === 'lookup' ? (this.config.lookup ?? DEFAULT_LOOKUP_POLICY) : (this.config.sync ?? DEFAULT_SYNC_POLICY);
       chargeBucket(this.config.store, `${this.purpose}:${this.account}`, policy, unique.length, now);
     }
     for (const h of unique) this.seen.add(h);
+    this.chunks.push(hashes);
   }
 
-  /** The token over everything charged so far (sync purpose only). */
-  issueToken(): { token: Uint8Array; set: Uint8Array } | undefined {
+  /**
+   * The token over the accepted previous set plus the first `chunks` charged chunks (all by
+   * default): the set a client computes from the chunks it has been answered, so the token
+   * verifies at its next sync even while later chunks are still being evaluated.
+   */
+  issueToken(chunks = this.chunks.length): { token: Uint8Array; set: Uint8Array } | undefined {
     if (this.purpose !== 'sync') return undefined;
-    const set = canonicalChargeSet(this.seen);
+    const set = canonicalChargeSet([...this.previous, ...this.chunks.slice(0, chunks).flat()]);
     return { token: quotaToken(this.config.tokenKey, this.account, set), set };
   }
 }

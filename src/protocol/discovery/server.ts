@@ -5,9 +5,12 @@
  *   serving --dir.evaluate/send dir.evaluated (with DLEQ proof)--> serving
  *   serving --dir.labels.get/send dir.labels--> done
  * The server keeps no record of the blinded elements it evaluates: they are evaluated and
- * dropped; only counts reach the result event.
+ * dropped; only counts reach the result event. With an `offload` (a worker pool) the
+ * evaluations run as deferred work and are answered in chunk order as they complete.
  */
 import type { Rng } from '../../group/types.js';
+import type { VerifiableEvaluation } from '../../oprf/suite.js';
+import type { OprfOffload } from '../offload.js';
 import { ProtocolError } from '../errors.js';
 import { SessionCore } from '../session-core.js';
 import type { DiscoveryBackend, EpochView } from './backend.js';
@@ -49,6 +52,11 @@ export interface DiscoveryServerOptions {
   gate?: EvaluationGate;
   /** Quotas against enumeration; without it (no authenticated account) nothing is charged. */
   quota?: AccountQuota;
+  /**
+   * Evaluate chunks elsewhere (a worker pool) as deferred work: the driver must run
+   * `pollWork()` (the WebSocket pump does). Without it chunks are evaluated inside handle().
+   */
+  offload?: OprfOffload;
 }
 
 export interface DiscoveryServerResult {
@@ -76,6 +84,7 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
   private readonly limits: DiscoveryLimits;
   private readonly gate: EvaluationGate | undefined;
   private readonly quota: AccountQuota | undefined;
+  private readonly offload: OprfOffload | undefined;
   private ledger: QuotaLedger | undefined;
   private tokenAccepted: boolean | undefined;
   private announced: EpochView | undefined;
@@ -83,6 +92,13 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
   /** Charge hashes of every element evaluated in this session (duplicates are refused). */
   private readonly sessionElements = new Set<string>();
   private nextSeq = 0;
+  /** Items accepted for evaluation (charged), answered or not: the per-session limit counts these. */
+  private accepted = 0;
+  /** Deferred evaluations that completed ahead of an earlier chunk, held until their turn. */
+  private readonly completed = new Map<number, { count: number; evaluation: VerifiableEvaluation }>();
+  private nextAnswer = 0;
+  /** A chunk refused (rate_limited) while earlier ones were still being evaluated. */
+  private refusal: unknown;
   private stats: DiscoveryServerResult = { evaluated: 0, snapshotBytesSent: 0, labelsRequested: 0 };
 
   constructor(options: DiscoveryServerOptions) {
@@ -93,6 +109,7 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
     this.limits = limits;
     this.gate = options.gate;
     this.quota = options.quota;
+    this.offload = options.offload;
     this.touch(options.now);
   }
 
@@ -175,13 +192,15 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
   }
 
   private onEvaluate(msg: DirEvaluate, now: number): void {
+    // Refused already: the session fails once the earlier chunks are answered; later chunks are dropped unseen.
+    if (this.refusal !== undefined) return;
     const view = this.epochView(msg.epoch);
     const size = view.suite.group.elementSize;
     if (msg.seq !== this.nextSeq) throw new ProtocolError('unexpected_message', `server expected chunk ${this.nextSeq}, got ${msg.seq}`);
     if (msg.blinded.length % size !== 0 || msg.blinded.length === 0) throw new ProtocolError('bad_field', `blinded must hold 1..${this.limits.maxChunkItems} elements`);
     const count = msg.blinded.length / size;
     if (count > this.limits.maxChunkItems) throw new ProtocolError('too_large', `chunk of ${count} exceeds ${this.limits.maxChunkItems}`);
-    if (this.stats.evaluated + count > this.limits.maxQueryItems) throw new ProtocolError('too_large', `more than ${this.limits.maxQueryItems} items in one session`);
+    if (this.accepted + count > this.limits.maxQueryItems) throw new ProtocolError('too_large', `more than ${this.limits.maxQueryItems} items in one session`);
     view.suite.group.validatePacked(msg.blinded);
     // An honest client sends each contact once; a repeated element would be free work
     // (charged once, then "seen") and would inflate the label-key allowance.
@@ -195,27 +214,56 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
       this.ledger?.charge(msg.blinded, size, now);
     } catch (err) {
       // Chunks before this one were charged: hand over their receipt before failing, or
-      // the client would be charged for them again at its next sync.
+      // the client would be charged for them again at its next sync. Deferred chunks still
+      // being evaluated are answered first, so the receipt covers them too.
+      if (this.nextAnswer < this.nextSeq) {
+        this.refusal = err;
+        return;
+      }
       if (this.nextSeq > 0) this.sendReceipt();
       throw err;
     }
-    this.nextSeq++;
-    const { evaluated, proof } = view.suite.blindEvaluateVerifiable(view.keys.secretKey, msg.blinded, this.rng);
-    this.stats.evaluated += count;
-    this.send({ t: 'dir.evaluated', seq: msg.seq, evaluated, proof });
-    // A running receipt every few chunks, so a sync cut off by a dropped connection does
-    // not pay again for what was charged (the token costs a sort of the charged set).
-    if (this.ledger && this.nextSeq % RECEIPT_EVERY_CHUNKS === 0) this.sendReceipt();
-    this.emit({ type: 'progress', phase: 'evaluate', done: this.stats.evaluated, total: this.limits.maxQueryItems });
+    const seq = this.nextSeq++;
+    this.accepted += count;
+    const { suite, keys } = view;
+    if (!this.offload) return this.answer(seq, count, suite.blindEvaluateVerifiable(keys.secretKey, msg.blinded, this.rng));
+    const offload = this.offload;
+    this.defer(
+      () => offload.blindEvaluateVerifiable(suite, keys.secretKey, msg.blinded, this.rng),
+      (evaluation) => this.answer(seq, count, evaluation),
+    );
   }
 
+  /** Sends evaluations in chunk order (deferred ones may complete out of order). */
+  private answer(seq: number, count: number, evaluation: VerifiableEvaluation): void {
+    this.completed.set(seq, { count, evaluation });
+    for (let next = this.completed.get(this.nextAnswer); next; next = this.completed.get(this.nextAnswer)) {
+      this.completed.delete(this.nextAnswer);
+      const { evaluated, proof } = next.evaluation;
+      this.send({ t: 'dir.evaluated', seq: this.nextAnswer, evaluated, proof });
+      this.nextAnswer++;
+      this.stats.evaluated += next.count;
+      // A running receipt every few chunks, so a sync cut off by a dropped connection does
+      // not pay again for what was charged (the token costs a sort of the charged set).
+      if (this.ledger && this.nextAnswer % RECEIPT_EVERY_CHUNKS === 0) this.sendReceipt();
+      this.emit({ type: 'progress', phase: 'evaluate', done: this.stats.evaluated, total: this.limits.maxQueryItems });
+    }
+    if (this.refusal !== undefined && this.nextAnswer === this.nextSeq) {
+      this.sendReceipt();
+      throw this.refusal;
+    }
+  }
+
+  /** A receipt over the chunks answered so far: the set the client can compute. */
   private sendReceipt(): void {
-    const issued = this.ledger?.issueToken();
+    const issued = this.ledger?.issueToken(this.nextAnswer);
     if (issued) this.send({ t: 'dir.receipt', quotaToken: issued.token, tokenAccepted: this.tokenAccepted ?? false });
   }
 
   private onLabelsGet(msg: DirLabelsGet): void {
     this.epochView(msg.epoch);
+    // A client matches against evaluations it received; asking before they were all sent is out of order.
+    if (this.nextAnswer < this.nextSeq) throw new ProtocolError('unexpected_message', 'dir.labels.get before every dir.evaluated was answered');
     const keys: Uint8Array[] = [];
     for (let off = 0; off < msg.keys.length; off += LOOKUP_KEY_BYTES) keys.push(msg.keys.subarray(off, off + LOOKUP_KEY_BYTES));
     if (keys.length > Math.max(this.stats.evaluated, 0)) {

@@ -10,6 +10,10 @@
  * Only the server pauses reading (see PumpSocket.pauseReading); the client just stops
  * pulling.
  *
+ * Deferred work (a session's group operations on a worker pool, see DeferredWork) is
+ * started as soon as the session queues it; when it settles the pump runs again to send
+ * what it produced.
+ *
  * When the session finishes or fails and its outbox is empty, the socket is closed: 1000
  * for a finished session, the close-code table for a failed one. A failed session's
  * outbox holds just its small `error` message, which is sent even over the mark so the
@@ -162,6 +166,7 @@ export class SessionPump<R> {
 
   private step(): void {
     if (this.state !== 'open') return;
+    this.startWork();
     this.drainEvents();
     this.flush();
     const done = this.session.isFinished() || this.session.error !== undefined;
@@ -191,6 +196,16 @@ export class SessionPump<R> {
     }
     this.setReadingPaused(this.backedUp);
     if (this.backedUp && (this.inFlight === 0 || !this.socket.reportsWrites)) this.pollForDrain();
+  }
+
+  private startWork(): void {
+    for (let work = this.session.pollWork?.(); work; work = this.session.pollWork?.()) {
+      // The session catches its own work's errors; `drive` guards whatever else happens.
+      void work().then(
+        () => this.drive(),
+        () => this.drive(),
+      );
+    }
   }
 
   private onWritten(): void {
