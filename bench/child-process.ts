@@ -22,8 +22,10 @@ export class Child {
   private exited: Error | undefined;
   private nextId = 0;
 
+  /** BENCH_CHILD_ARGV adds Node options to every child, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" for a server profile. */
   constructor(args: string[], execArgv: string[] = []) {
-    this.proc = fork(join(benchCompiled, 'child.js'), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
+    const extra = (process.env.BENCH_CHILD_ARGV ?? '').split(' ').filter(Boolean);
+    this.proc = fork(join(benchCompiled, 'child.js'), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [...execArgv, ...extra] });
     this.proc.on('message', (m: Msg) => {
       if (m.type === 'session') {
         this.sessions.push(m.report as Record<string, number>);
