@@ -1,13 +1,10 @@
 /**
  * Helpers for the issue-4 service tests (test/service-issue4-*.test.ts): deltas, epochs,
  * quotas and split views over real loopback sockets. Builds on test/helpers/service.ts;
- * adds a raw WebSocket peer that can present a bearer token, and one TCP proxy that
- * counts bytes per connection, can be re-pointed at another server (the client keeps one
- * URL, so one cache and one pinned key), and can hold each client after its first
- * server frame (dir.info) until released.
+ * adds a raw WebSocket peer that can present a bearer token (the TCP proxy the tests use
+ * is in tcp-proxy.ts).
  */
 import { chmodSync, copyFileSync, existsSync } from 'node:fs';
-import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import WebSocket from 'ws';
 import { encodeMessage } from '../../src/protocol/codec.js';
 import type { DirInfo, DiscoveryMessage } from '../../src/protocol/discovery/messages.js';
@@ -71,87 +68,7 @@ export async function greet(url: string, token?: string, purpose?: 'sync' | 'loo
   return { peer, info };
 }
 
-export interface ProxyConnection {
-  /** Bytes client -> server and server -> client, HTTP upgrade included. */
-  up: number;
-  down: number;
-  /** Whether the server has sent its first WebSocket frame (dir.info) through it. */
-  sawFirstFrame: boolean;
-}
-
-export interface TcpProxyOptions {
-  /** Stop reading from each client once the server's first frame (dir.info) went through. */
-  holdAfterFirstFrame?: boolean;
-}
-
-/**
- * A TCP proxy in front of `target`. Each connection is counted (bytes each way); new
- * connections go to the target current at accept time (`setTarget`); with
- * `holdAfterFirstFrame` each client gets its dir.info and is then held, its later
- * messages waiting in the proxy, until `release()`.
- */
-export async function tcpProxy(target: string, options: TcpProxyOptions = {}) {
-  let current = new URL(target);
-  let released = !options.holdAfterFirstFrame;
-  const held = new Set<Socket>();
-  const sockets = new Set<Socket>();
-  const connections: ProxyConnection[] = [];
-  const proxy = createServer((client) => {
-    const upstream = connect(Number(current.port), current.hostname);
-    sockets.add(client).add(upstream);
-    const conn: ProxyConnection = { up: 0, down: 0, sawFirstFrame: false };
-    connections.push(conn);
-    let headersDone = false;
-    client.on('data', (d) => {
-      conn.up += d.length;
-      upstream.write(d);
-    });
-    upstream.on('data', (d) => {
-      conn.down += d.length;
-      if (!headersDone) {
-        // The 101 answer; dir.info can only follow the client's hello, so it is never in this chunk.
-        if (d.includes('\r\n\r\n')) headersDone = true;
-      } else if (!conn.sawFirstFrame) {
-        conn.sawFirstFrame = true;
-        if (!released) {
-          client.pause();
-          held.add(client);
-        }
-      }
-      client.write(d);
-    });
-    client.on('end', () => upstream.end());
-    upstream.on('end', () => client.end());
-    const drop = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', drop).on('close', drop);
-    upstream.on('error', drop).on('close', drop);
-  });
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
-  return {
-    url: `ws://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
-    connections,
-    /** Clients held after their dir.info. */
-    get held() {
-      return held.size;
-    },
-    setTarget(url: string) {
-      current = new URL(url);
-    },
-    release() {
-      released = true;
-      for (const c of held) c.resume();
-      held.clear();
-    },
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        proxy.close(() => r());
-      }),
-  };
-}
+export { tcpProxy, type ProxyConnection, type TcpProxyOptions } from './tcp-proxy.js';
 
 export const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
+import { tcpProxy } from './tcp-proxy.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -280,55 +280,7 @@ export function rawPeer(url: string): RawPeer {
  * client's bytes until `release()`: the server has an open WebSocket for every client
  * (they count in `server.connections`) that sends nothing until then.
  */
-export async function holdingProxy(target: string) {
-  const { hostname, port } = new URL(target);
-  let released = false;
-  const held = new Set<Socket>();
-  const sockets = new Set<Socket>();
-  let markUpgraded!: () => void;
-  const upgraded = new Promise<void>((r) => (markUpgraded = r));
-  const proxy = createServer((client) => {
-    const upstream = connect(Number(port), hostname);
-    sockets.add(client).add(upstream);
-    let answered = false;
-    client.on('data', (d) => upstream.write(d));
-    upstream.on('data', (d) => {
-      if (!answered) {
-        // The 101 answer: stop reading the client, so its first protocol message waits here.
-        answered = true;
-        if (!released) {
-          client.pause();
-          held.add(client);
-        }
-        markUpgraded();
-      }
-      client.write(d);
-    });
-    client.on('end', () => upstream.end());
-    upstream.on('end', () => client.end());
-    const drop = () => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', drop).on('close', drop);
-    upstream.on('error', drop).on('close', drop);
-  });
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
-  return {
-    url: `ws://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
-    upgraded,
-    release() {
-      released = true;
-      for (const c of held) c.resume();
-      held.clear();
-    },
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sockets) s.destroy();
-        proxy.close(() => r());
-      }),
-  };
-}
+export const holdingProxy = (target: string) => tcpProxy(target, { holdAfterUpgrade: true });
 
 /**
  * An honest client (syncAddressBook) that connects now, through a holding proxy, and is
