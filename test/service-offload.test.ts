@@ -1,0 +1,69 @@
+/**
+ * Worker pools on both ends of a real loopback socket: the server evaluates chunks off its
+ * event loop (deferred work run by the WebSocket pump), the client blinds and finalizes on
+ * its own pool in pipelined chunks. Results must equal the single-thread path's, and a
+ * client that vanishes while its chunks are on the pool must not disturb anyone else.
+ */
+import fc from 'fast-check';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { serveDirectory, type RunningServer } from '../src/cli/commands/serve.js';
+import { seededRng } from '../src/contacts/generate.js';
+import { poolOffload, WorkerPool } from '../src/parallel/index.js';
+import { encodeMessage } from '../src/protocol/codec.js';
+import { buildDirectory, directorySuite, expectedRows, generateUsers, outcomeRows, parsePlanned, rawPeer, smallBook, sync, tempDir, waitFor } from './helpers/service.js';
+
+const tmp = tempDir('contact-psi-offload-');
+const users = generateUsers(seededRng(77), 600);
+const serverPool = new WorkerPool({ size: 2, backend: 'sodium', inlineThreshold: 8, maxSliceSize: 64 });
+const clientPool = new WorkerPool({ size: 2, backend: 'sodium', inlineThreshold: 8, maxSliceSize: 64 });
+let running: RunningServer;
+let caches = 0;
+const freshCache = () => join(tmp.path, `cache-${caches++}`);
+
+beforeAll(async () => {
+  running = await serveDirectory(await buildDirectory(tmp.path, users), { host: '127.0.0.1', port: 0, offload: poolOffload(serverPool) });
+});
+afterAll(async () => {
+  await running?.close();
+  await Promise.all([serverPool.close(), clientPool.close()]);
+  tmp.cleanup();
+});
+
+describe('discovery service with worker pools', () => {
+  it('finds exactly the registered contacts, with and without a client pool, for generated books and chunk sizes', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 0, max: 2 ** 31 }), fc.integer({ min: 1, max: 200 }), fc.boolean(), async (seed, chunkItems, clientOffload) => {
+        const planned = smallBook(seededRng(seed), users, { contacts: 60, registered: 25, unregistered: 35 });
+        const book = parsePlanned(planned, 'vcard-4.0', 'CH');
+        const outcome = await sync(running.server.url, book, freshCache(), clientOffload ? { offload: poolOffload(clientPool), chunkItems } : {});
+        expect(outcomeRows(outcome)).toEqual(expectedRows(planned, users));
+      }),
+      { numRuns: 6 },
+    );
+  });
+
+  it('a client that disconnects while its chunks are on the pool leaves the server serving others', async () => {
+    const suite = directorySuite();
+    const blinded = suite.blind(
+      Array.from({ length: 3000 }, (_, i) => new TextEncoder().encode(`tel:+4179${5000000 + i}`)),
+      seededRng(5),
+    ).blinded;
+    const peer = rawPeer(running.server.url);
+    await peer.opened;
+    peer.ws.send(encodeMessage({ t: 'dir.hello', suite: suite.id }));
+    await peer.received(1);
+    const epoch = (peer.decoded()[0] as { epoch: number }).epoch;
+    for (let seq = 0; seq * 1000 < 3000; seq++) {
+      peer.ws.send(encodeMessage({ t: 'dir.evaluate', epoch, seq, blinded: blinded.subarray(seq * 32000, (seq + 1) * 32000) }));
+    }
+    // The first answer proves the server is at work; the rest is still on the pool when the
+    // client goes: that deferred work settles into a closed session.
+    await peer.received(2);
+    peer.ws.terminate();
+    const planned = smallBook(seededRng(9), users, { contacts: 30, registered: 10, unregistered: 20 });
+    const outcome = await sync(running.server.url, parsePlanned(planned, 'csv', 'CH'), freshCache());
+    expect(outcomeRows(outcome)).toEqual(expectedRows(planned, users));
+    await waitFor(() => running.server.connectionStats().length === 0);
+  });
+});
