@@ -13,6 +13,7 @@ import { seededRng } from '../../contacts/generate.js';
 import { parseAddressBook } from '../../contacts/index.js';
 import { generateDirectory } from '../../directory/index.js';
 import { demoAddressBook } from '../demo-data.js';
+import { poolOffload } from '../../parallel/index.js';
 import { openDirectory } from '../open-directory.js';
 import { progressBar } from '../progress.js';
 import { serveDirectory } from './serve.js';
@@ -54,7 +55,7 @@ export async function demo(options: DemoOptions): Promise<void> {
       await directory.precompute((d, t) => bar.update(d, t));
       bar.done();
     });
-    const running = await timed('build snapshot + start server', () => serveDirectory(directory, { host: '127.0.0.1', port: 0 }));
+    const running = await timed('build snapshot + start server', () => serveDirectory(directory, { host: '127.0.0.1', port: 0, offload: pool ? poolOffload(pool) : undefined }));
     const view = running.backend.current();
     console.log(`server: ${running.server.url}, epoch ${view.epoch}, ${view.snapshot.count} tags, snapshot ${view.snapshot.bytes.length} bytes (${view.snapshot.encoding})`);
 
