@@ -13,7 +13,7 @@ import { seededRng } from '../../contacts/generate.js';
 import { parseAddressBook } from '../../contacts/index.js';
 import { generateDirectory } from '../../directory/index.js';
 import { demoAddressBook } from '../demo-data.js';
-import { poolOffload } from '../../parallel/index.js';
+import { poolOffload, type WorkerPool } from '../../parallel/index.js';
 import { openDirectory } from '../open-directory.js';
 import { progressBar } from '../progress.js';
 import { serveDirectory } from './serve.js';
@@ -37,7 +37,7 @@ export async function demo(options: DemoOptions): Promise<void> {
     timings.push([label, performance.now() - start]);
     return value;
   };
-  let pool: { close(): Promise<void> } | undefined;
+  let pool: WorkerPool | undefined;
   try {
     const rng = seededRng(2026);
     const users = await timed(`generate ${userCount} users`, () => generateDirectory(userCount, rng));
