@@ -96,6 +96,7 @@ const SCENARIOS: Record<string, { help: string; run(o: Options): Promise<Report 
         contactsPerSession: o.number('contacts', o.smoke ? 32 : 1024),
         seconds: o.number('seconds', o.smoke ? 0.3 : 10),
         smoke: o.smoke,
+        pool: o.pool,
       }),
   },
   memory: {

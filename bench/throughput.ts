@@ -22,6 +22,8 @@ export interface ThroughputOptions {
   contactsPerSession: number;
   seconds: number;
   smoke: boolean;
+  /** The server evaluates on a worker pool (every core) instead of its event loop. */
+  pool: boolean;
 }
 
 export async function throughputScenario(o: ThroughputOptions): Promise<Report> {
@@ -33,7 +35,7 @@ export async function throughputScenario(o: ThroughputOptions): Promise<Report> 
     book.contacts.map((c) => new TextEncoder().encode(c.identifiers[0].identifier)),
     (n) => new Uint8Array(randomBytes(n)),
   ).blinded;
-  const server = await serveInChild(meta.path);
+  const server = await serveInChild(meta.path, [], o.pool);
   const rows: Row[] = [];
   const data: Record<string, number> = {};
   try {
@@ -89,8 +91,8 @@ export async function throughputScenario(o: ThroughputOptions): Promise<Report> 
     await server.child.stop();
   }
   return {
-    name: 'throughput',
-    title: 'Server throughput: contacts evaluated per second',
+    name: o.pool ? 'throughput-pool' : 'throughput',
+    title: `Server throughput: contacts evaluated per second${o.pool ? ', evaluation on a worker pool' : ', evaluation on the event loop'}`,
     smoke: o.smoke,
     parameters: { ...o, fixture: meta.path, backend: group.backend },
     data,
