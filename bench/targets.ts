@@ -73,13 +73,18 @@ const TARGETS: Target[] = [
       kind: 'max',
       goalValue: seconds,
       unit: 's',
-      measure: ({ 'discovery-sync': f }) => {
-        if (!f) return 'discovery-sync not run';
-        const users = num(f.data.directoryUsers);
-        const ms = f.data[`${contacts}/cached/wallMs`];
-        if (ms === undefined) return `discovery-sync has no ${contacts}-contact run`;
-        const note = users === 1_000_000 ? '' : ` (directory of ${users.toLocaleString('en-US')}, not 1M)`;
-        return { value: num(ms) / 1000, source: `discovery-sync median${note}` };
+      measure: (files) => {
+        // The faster of the single-thread run and the run with worker pools on both ends.
+        const found = (['discovery-sync', 'discovery-sync-pool'] as const).flatMap((name) => {
+          const f = files[name];
+          const ms = f?.data[`${contacts}/cached/wallMs`];
+          if (!f || ms === undefined) return [];
+          const users = num(f.data.directoryUsers);
+          const note = users === 1_000_000 ? '' : ` (directory of ${users.toLocaleString('en-US')}, not 1M)`;
+          return [{ value: num(ms) / 1000, source: `${name} median${note}` }];
+        });
+        if (found.length === 0) return `discovery-sync has no ${contacts}-contact run`;
+        return found.sort((a, b) => a.value - b.value)[0];
       },
     }),
   ),
@@ -89,12 +94,14 @@ const TARGETS: Target[] = [
     kind: 'min',
     goalValue: 8000,
     unit: 'contacts/s',
-    measure: ({ throughput: f }) => {
-      if (!f) return 'throughput not run';
-      const per = Object.entries(f.data).filter(([k]) => k.endsWith('/perCore'));
-      if (per.length === 0) return 'throughput has no figures';
-      const [k, v] = per.sort((a, b) => num(b[1]) - num(a[1]))[0];
-      return { value: num(v), source: `throughput, ${k.split('/')[0]} clients, contacts per server CPU-second` };
+    measure: (files) => {
+      const per = (['throughput', 'throughput-pool'] as const).flatMap((name) =>
+        Object.entries(files[name]?.data ?? {})
+          .filter(([k]) => k.endsWith('/perCore'))
+          .map(([k, v]) => ({ value: num(v), source: `${name}, ${k.split('/')[0]} clients, contacts per server CPU-second` })),
+      );
+      if (per.length === 0) return 'throughput not run';
+      return per.sort((a, b) => b.value - a.value)[0];
     },
   },
   {
@@ -163,7 +170,7 @@ const TARGETS: Target[] = [
 ];
 
 export function targetsScenario(dir: string, smoke: boolean): Report {
-  const names = ['micro', 'session-psi', 'discovery-sync', 'throughput', 'precompute', 'memory'];
+  const names = ['micro', 'session-psi', 'discovery-sync', 'discovery-sync-pool', 'throughput', 'throughput-pool', 'precompute', 'memory'];
   const files = Object.fromEntries(names.map((n) => [n, load(dir, n)]));
   const rows: Row[] = TARGETS.map((t) => {
     const m = t.measure(files);
