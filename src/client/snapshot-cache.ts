@@ -4,13 +4,14 @@
  * are atomic (temp file + rename), and a cached snapshot whose SHA-256 does not match its
  * recorded digest is ignored, so a torn write or a tampered file is never used.
  */
-import { sha256 } from '@noble/hashes/sha2.js';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CachedSnapshot, QuotaReceipt } from '../protocol/discovery/client.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+/** OpenSSL's SHA-256: this file is Node-only, and a snapshot of a large directory is megabytes. */
+const sha256 = (b: Uint8Array) => new Uint8Array(createHash('sha256').update(b).digest());
 const unhex = (s: string) => new Uint8Array(Buffer.from(s, 'hex'));
 
 interface CacheMeta {
