@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { loadGroup, type BackendName } from '../src/group/index.js';
+import { loadSodiumRistretto255 } from '../src/group/sodium.js';
 import { createSuite, Modes, type SuiteId } from '../src/oprf/index.js';
 import { buildEncoding, deriveParameters, type EncodingKind } from '../src/setenc/index.js';
 import { runNativeFloor, type NativeOutcome } from './native/native.js';
@@ -154,6 +155,45 @@ export async function microOprf(scale: number, usePool: boolean): Promise<MicroR
     rows.push({ suite: 'P-256 (ECDH-PSI)', backend: label, operation: 'client intersect (GetIntersection)', 'µs per element': round((f.intersectMs * 1000) / client.length) });
   } else notes.push(`peer skipped: run ${OPENMINED_INSTALL}`);
   return { rows, native, notes, hashMultiply, comparison };
+}
+
+/**
+ * multiScalarMultiply (the DLEQ composites, RFC 9497 §2.2.1) on the sodium group, µs per
+ * element: our WebAssembly MSM against the naive path (one libsodium multiplication and
+ * one addition per element). Measured interleaved, best of `repeats` each.
+ */
+export async function microMsm(sizes: readonly number[], repeats: number): Promise<{ rows: Row[]; notes: string[] }> {
+  const rows: Row[] = [];
+  const notes: string[] = [];
+  let fast;
+  let naive;
+  try {
+    [fast, naive] = await Promise.all([loadSodiumRistretto255({ msm: 'wasm' }), loadSodiumRistretto255({ msm: 'naive' })]);
+  } catch (err) {
+    notes.push(`msm skipped: ${(err as Error).message}`);
+    return { rows, notes };
+  }
+  const max = Math.max(...sizes);
+  const suite = createSuite('ristretto255-SHA512', Modes.OPRF, fast);
+  const elements = fast.hashToGroupBatch(phoneInputs(max).map(utf8), suite.hashToGroupDST);
+  const dst = utf8('bench-msm-weights');
+  const weights = Array.from({ length: max }, (_, i) => fast.hashToScalar(utf8(`d${i}`), dst));
+  for (const n of sizes) {
+    const run = (group: typeof fast) => (c: number) => group.multiScalarMultiply(weights.slice(0, c), elements.subarray(0, c * 32));
+    let wasmUs = Infinity;
+    let naiveUs = Infinity;
+    for (let r = 0; r < repeats; r++) {
+      wasmUs = Math.min(wasmUs, perOpMicros(run(fast), n, 1));
+      naiveUs = Math.min(naiveUs, perOpMicros(run(naive), n, 1));
+    }
+    rows.push({
+      operation: `msm n=${n} per element`,
+      'sodium + WASM MSM µs': round(wasmUs),
+      'sodium naive (mul + add per element) µs': round(naiveUs),
+      'naive / WASM': round(naiveUs / wasmUs, 3),
+    });
+  }
+  return { rows, notes };
 }
 
 function bestNative(iterations: number): NativeOutcome {

@@ -11,7 +11,7 @@ import { memoryScenario } from './memory.js';
 import { ensureFixture } from './child-process.js';
 import { markScenarioStart } from './machine.js';
 import { round } from './timing.js';
-import { microEncodings, microOprf } from './micro.js';
+import { microEncodings, microMsm, microOprf } from './micro.js';
 import { resultsDir } from './paths.js';
 import { precomputeScenario } from './precompute.js';
 import { writeReport, type Report } from './report.js';
@@ -33,16 +33,18 @@ const SCENARIOS: Record<string, { help: string; run(o: Options): Promise<Report 
     async run(o) {
       const scale = o.smoke ? 0.05 : o.number('scale', 1);
       const oprf = await microOprf(scale, o.pool);
+      const msm = await microMsm(o.list('msm-sizes', o.smoke ? [64, 1024] : [64, 1024, 16_384]), o.smoke ? 1 : 3);
       return {
         name: 'micro',
         title: 'Micro-benchmark: µs per element',
         smoke: o.smoke,
         parameters: { scale, pool: o.pool },
-        notes: oprf.notes,
-        data: { hashMultiply: oprf.hashMultiply, native: oprf.native },
+        notes: [...oprf.notes, ...msm.notes],
+        data: { hashMultiply: oprf.hashMultiply, native: oprf.native, msm: msm.rows },
         sections: [
           { title: 'Group and OPRF operations', rows: oprf.rows },
           { title: 'Ours vs the native floor (interleaved runs, best of 5 each)', rows: oprf.comparison, notes: oprf.native.ok ? [] : [oprf.native.reason] },
+          { title: 'Multi-scalar multiplication (DLEQ composites): WASM MSM vs one libsodium multiply + add per element (interleaved)', rows: msm.rows },
           { title: 'Set encodings: build and lookup', rows: microEncodings(scale) },
         ],
       };

@@ -13,6 +13,10 @@
  * - 'wrapper': the documented wrapper functions plus noble's expand_message_xmd.
  * The raw module is not part of the wrappers' typed API, so 'auto' uses it only when every
  * function is present and a known-answer self-test passes; otherwise the wrappers.
+ *
+ * libsodium has no multi-scalar multiplication, so `multiScalarMultiply` (the DLEQ
+ * composites) runs on our own WebAssembly Pippenger/Straus MSM (wasm-msm.ts) when it loads,
+ * and falls back to n libsodium multiplications and additions otherwise.
  */
 import { expand_message_xmd } from '@noble/curves/abstract/hash-to-curve.js';
 import { sha512 } from '@noble/hashes/sha2.js';
@@ -20,12 +24,18 @@ import { ContactPsiError, GroupError } from '../errors.js';
 import { elementAt, packedCount } from './packed.js';
 import { makeScalarField } from './scalar-field.js';
 import type { Group } from './types.js';
+import { loadWasmMsm, type WasmMsm } from './wasm-msm.js';
 
 export type SodiumMode = 'auto' | 'raw' | 'wrapper';
+
+/** How `multiScalarMultiply` is computed: the WASM MSM ('wasm'), or one libsodium multiplication and addition per element ('naive'). */
+export type SodiumMsmMode = 'auto' | 'wasm' | 'naive';
 
 export interface SodiumRistrettoOptions {
   /** How to call libsodium (see the file comment); 'auto' prefers 'raw' when its self-test passes. */
   readonly mode?: SodiumMode;
+  /** 'auto' (default) uses the WASM MSM when it loads and passes its self-test; 'wasm' requires it. */
+  readonly msm?: SodiumMsmMode;
 }
 
 /** The byte-level primitives a ristretto255 Group needs; both access paths implement them. */
@@ -106,18 +116,24 @@ function rawModuleOf(sodium: SodiumWrappers): RawModule | undefined {
   return RAW_FUNCTIONS.every((name) => typeof raw[name] === 'function') ? (raw as unknown as RawModule) : undefined;
 }
 
-const instances = new Map<'raw' | 'wrapper', Group>();
+const instances = new Map<string, Group>();
 
 /**
- * Loads libsodium and returns a ristretto255 Group on it. Rejects with ContactPsiError
- * `backend_unavailable` when libsodium cannot be loaded or fails its self-test.
+ * Loads libsodium (and the WASM MSM) and returns a ristretto255 Group on it. Rejects with
+ * ContactPsiError `backend_unavailable` when libsodium cannot be loaded or fails its
+ * self-test, or when `msm: 'wasm'` was asked for and the WASM MSM is unavailable.
  */
 export async function loadSodiumRistretto255(options: SodiumRistrettoOptions = {}): Promise<Group> {
-  const prims = await loadSodiumPrimitives(options);
-  let group = instances.get(prims.path);
+  const msmMode = options.msm ?? 'auto';
+  const [prims, wasm] = await Promise.all([loadSodiumPrimitives(options), msmMode === 'naive' ? null : loadWasmMsm()]);
+  if (msmMode === 'wasm' && wasm === null) {
+    throw new ContactPsiError('backend_unavailable', 'the WebAssembly MSM (src/group/wasm/ristretto255.wasm) could not be loaded');
+  }
+  const key = `${prims.path}/${wasm === null ? 'naive' : 'wasm'}`;
+  let group = instances.get(key);
   if (group === undefined) {
-    group = makeSodiumGroup(prims);
-    instances.set(prims.path, group);
+    group = makeSodiumGroup(prims, wasm);
+    instances.set(key, group);
   }
   return group;
 }
@@ -400,7 +416,7 @@ function isZero(bytes: Uint8Array): boolean {
   return acc === 0;
 }
 
-function makeSodiumGroup(p: SodiumPrimitives): Group {
+function makeSodiumGroup(p: SodiumPrimitives, wasm: WasmMsm | null): Group {
   const scalar = makeScalarField(ORDER, 32, true);
 
   const decode = (bytes: Uint8Array, index?: number): void => {
@@ -429,6 +445,29 @@ function makeSodiumGroup(p: SodiumPrimitives): Group {
   const nonIdentity = (result: Uint8Array | null): Uint8Array => {
     if (result === null || isZero(result)) throw new GroupError('identity_element', 'result is the identity');
     return result;
+  };
+
+  const validScalar = (s: bigint): boolean => typeof s === 'bigint' && s > 0n && s < ORDER;
+
+  /**
+   * The WASM MSM with the naive loop's errors, in the naive loop's order (element i is
+   * decoded before scalar i is checked): the WASM module decodes strictly and names the
+   * first bad element, and a bad scalar is reported here after the elements before it.
+   * Undefined when the WASM memory cannot grow, so that the naive loop runs instead.
+   */
+  const wasmMsm = (m: WasmMsm, scalars: readonly bigint[], packed: Uint8Array): Uint8Array | undefined => {
+    const n = scalars.length;
+    for (let i = 0; i < n; i++) {
+      if (validScalar(scalars[i])) continue;
+      for (let j = 0; j <= i; j++) decode(elementAt(packed, j, ELEMENT_SIZE), j);
+      scalarBytes(scalars[i]); // throws bad_scalar
+    }
+    try {
+      return m.msm(scalars, packed);
+    } catch (err) {
+      if (err instanceof ContactPsiError && err.code === 'backend_unavailable') return undefined;
+      throw err;
+    }
   };
 
   const hashToGroup = (msg: Uint8Array, dst: Uint8Array): Uint8Array =>
@@ -500,8 +539,11 @@ function makeSodiumGroup(p: SodiumPrimitives): Group {
     multiScalarMultiply(scalars, packed) {
       const n = packedCount(packed, ELEMENT_SIZE);
       if (scalars.length !== n) throw new GroupError('bad_length', 'one scalar per element expected');
-      // Public inputs (DLEQ composites, RFC 9497 §2.2.1): plain sum of products. Partial
-      // sums may be the identity (32 zero bytes), which libsodium's add accepts.
+      // Public inputs only (DLEQ composites, RFC 9497 §2.2.1), so the variable-time WASM MSM is fine.
+      const fast = wasm === null ? undefined : wasmMsm(wasm, scalars, packed);
+      if (fast !== undefined) return fast;
+      // Naive: plain sum of products. Partial sums may be the identity (32 zero bytes),
+      // which libsodium's add accepts.
       let acc: Uint8Array = new Uint8Array(ELEMENT_SIZE);
       for (let i = 0; i < n; i++) {
         const term = multiplyOne(scalars[i], elementAt(packed, i, ELEMENT_SIZE), i);
