@@ -173,6 +173,30 @@ describe.each(['raw', 'wrapper'] as const)('sodium (%s) vs noble ristretto255', 
     );
   });
 
+  it('multiplyPacked and multiplyEach reject what noble rejects, at the same index', () => {
+    // sodium lets libsodium's multiplication do the decoding and explains only a refusal.
+    const messageOf = (f: () => Uint8Array): string => {
+      try {
+        return `ok:${Buffer.from(f()).toString('hex')}`;
+      } catch (err) {
+        return err instanceof GroupError ? `${err.code}:${/index (\d+)/.exec(err.message)?.[1] ?? '-'}` : 'error';
+      }
+    };
+    const mixed = fc.array(fc.oneof(elementArb, encodingArb.filter((e) => e.length === 32)), { minLength: 1, maxLength: 5 }).map((els) => {
+      const out = new Uint8Array(els.length * 32);
+      els.forEach((e, i) => out.set(e, i * 32));
+      return out;
+    });
+    fc.assert(
+      fc.property(scalarArb, mixed, (s, packed) => {
+        expect(messageOf(() => sodium.multiplyPacked(s, packed))).toBe(messageOf(() => noble.multiplyPacked(s, packed)));
+        const scalars = Array.from({ length: packed.length / 32 }, (_, i) => s + BigInt(i) < L ? s + BigInt(i) : 1n);
+        expect(messageOf(() => sodium.multiplyEach(scalars, packed))).toBe(messageOf(() => noble.multiplyEach(scalars, packed)));
+      }),
+      RUNS,
+    );
+  });
+
   it('multiplyEach', () => {
     const arb = packedArb(4).chain((packed) =>
       fc.tuple(fc.constant(packed), fc.array(scalarArb, { minLength: packed.length / 32, maxLength: packed.length / 32 })),

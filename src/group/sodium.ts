@@ -473,11 +473,27 @@ function makeSodiumGroup(p: SodiumPrimitives, wasm: WasmMsm | null): Group {
   const hashToGroup = (msg: Uint8Array, dst: Uint8Array): Uint8Array =>
     nonIdentity(p.fromHash(p.expandXmd(msg, dst, 64))); // RFC 9380 Appendix B hash_to_ristretto255
 
+  /**
+   * libsodium's multiplication decodes the element itself and refuses what RFC 9496
+   * §4.3.1 rejects (and an identity result), so the separate decode, a square root per
+   * element, runs only to name the error once libsodium refused.
+   */
+  const mulOrExplain = (sb: Uint8Array, element: Uint8Array, index?: number): Uint8Array => {
+    const product = element instanceof Uint8Array && element.length === ELEMENT_SIZE ? p.mul(sb, element) : null;
+    if (product === null) decode(element, index);
+    return nonIdentity(product);
+  };
+
   const multiplyOne = (s: bigint, element: Uint8Array, index?: number): Uint8Array => {
-    decode(element, index);
-    const sb = scalarBytes(s);
+    let sb: Uint8Array;
     try {
-      return nonIdentity(p.mul(sb, element));
+      sb = scalarBytes(s);
+    } catch (err) {
+      decode(element, index); // a bad element is reported before a bad scalar, as noble does
+      throw err;
+    }
+    try {
+      return mulOrExplain(sb, element, index);
     } finally {
       sb.fill(0);
     }
@@ -510,9 +526,9 @@ function makeSodiumGroup(p: SodiumPrimitives, wasm: WasmMsm | null): Group {
       try {
         for (let i = 0; i < n; i++) {
           const element = elementAt(packed, i, ELEMENT_SIZE);
-          decode(element, i);
+          if (i === 0) decode(element, i);
           sb ??= scalarBytes(s);
-          out.set(nonIdentity(p.mul(sb, element)), i * ELEMENT_SIZE);
+          out.set(mulOrExplain(sb, element, i), i * ELEMENT_SIZE);
         }
       } finally {
         sb?.fill(0);
