@@ -102,6 +102,18 @@ describe.each(['raw', 'wrapper'] as const)('sodium (%s) vs noble ristretto255', 
     );
   });
 
+  it('hashToGroupMultiply (fused on the SIMD module) equals multiplyPacked of hashToGroupBatch', () => {
+    fc.assert(
+      fc.property(fc.array(msgArb, { maxLength: 9 }), fc.uint8Array({ minLength: 1, maxLength: 64 }), scalarArb, (msgs, dst, k) => {
+        expect(sodium.hashToGroupMultiply!(k, msgs, dst)).toEqual(noble.multiplyPacked(k, noble.hashToGroupBatch(msgs, dst)));
+      }),
+      { numRuns: 15 },
+    );
+    const msgs = [new Uint8Array(1), new Uint8Array(2), new Uint8Array(3)];
+    expect(outcome(() => sodium.hashToGroupMultiply!(0n, msgs, new Uint8Array(4)))).toBe('bad_scalar');
+    expect(outcome(() => sodium.hashToGroupMultiply!(L, msgs, new Uint8Array(4)))).toBe('bad_scalar');
+  });
+
   it('hashToScalar', () => {
     fc.assert(
       fc.property(msgArb, dstArb, (msg, dst) => {

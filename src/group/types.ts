@@ -53,6 +53,11 @@ export interface Group {
   /** Each element of the batch multiplied by its own scalar (blinding, unblinding). */
   multiplyEach(scalars: readonly bigint[], packed: Uint8Array): Uint8Array;
   multiplyBase(scalar: bigint): Uint8Array;
+  /**
+   * multiplyPacked(scalar, hashToGroupBatch(msgs, dst)), byte for byte: a backend may fuse
+   * the two (RFC 9497 Evaluate: no encoding and decoding of H(x) in between).
+   */
+  hashToGroupMultiply?(scalar: bigint, msgs: readonly Uint8Array[], dst: Uint8Array): Uint8Array;
   /** sum scalars[i] * elements[i]; public inputs only (DLEQ composites), may be variable-time. */
   multiScalarMultiply(scalars: readonly bigint[], packed: Uint8Array): Uint8Array;
   equals(a: Uint8Array, b: Uint8Array): boolean;

@@ -202,8 +202,9 @@ export function createSuite(id: SuiteId, mode: Mode, group: Group): OprfSuite {
     evaluate(secretKey, inputs) {
       const k = secretScalar(secretKey);
       inputs.forEach(checkInput);
-      const points = group.hashToGroupBatch(inputs, hashToGroupDST);
-      const evaluated = group.multiplyPacked(k, points);
+      const evaluated = group.hashToGroupMultiply
+        ? group.hashToGroupMultiply(k, inputs, hashToGroupDST)
+        : group.multiplyPacked(k, group.hashToGroupBatch(inputs, hashToGroupDST));
       const size = group.elementSize;
       return inputs.map((input, i) => finalizeOne(input, evaluated.subarray(i * size, (i + 1) * size)));
     },

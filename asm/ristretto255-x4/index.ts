@@ -1,0 +1,193 @@
+/**
+ * ristretto255 scalar multiplication, four points per pass in WebAssembly SIMD (loaded by
+ * src/group/wasm-x4.ts). Elements are packed 32-byte RFC 9496 encodings, scalars 32-byte
+ * little-endian values below the group order L (the loader checks 1 <= s < L), uniform
+ * strings 64 bytes (the output of expand_message_xmd for hash_to_ristretto255).
+ *
+ * Calling convention: alloc(size) returns a pointer P with `size` bytes behind it (memory
+ * grows as needed, so take a fresh view of memory afterwards); the caller lays out inputs
+ * and output there and calls one of the batch functions with n >= 1.
+ *
+ * Batches run four elements per pass, element 4j + k in lane k. A tail of 1-3 elements is
+ * staged in a 4-lane buffer padded with a valid dummy (the generator, scalar 1, or zero
+ * uniform bytes) whose results are discarded and never reported.
+ *
+ * Return value: 0 on success; -(i + 1) when element i is not a valid encoding (RFC 9496
+ * §4.3.1: non-canonical, negative, not on the curve) or is the identity (RFC 9497 §3.3
+ * forbids it as an input); +(i + 1) when result i is the identity. Within one pass of
+ * four, a bad input is reported before any result of that pass is computed. Every static
+ * intermediate (digits, tables, points) is wiped before returning; the caller wipes its
+ * own I/O area.
+ */
+import { initConstants } from './constants';
+import { fe4WipeScratch } from './fe4';
+import { powWipeScratch } from './fe4-pow';
+import { P3, ge4WipeScratch } from './ge4';
+import { ensureMemory, heapStart } from './memory';
+import { decode4, encode4, oneWayMap4, ristrettoWipeScratch } from './ristretto4';
+import { scalarmult4, scalarmultWipe, setCommonScalar, setLaneScalar } from './scalarmult4';
+
+initConstants();
+
+/** Four points being worked on (P3, lane k = element k of the pass). */
+const POINT: usize = memory.data(<i32>P3, 16);
+/** Staging for a partial last pass: inputs (4 x 64 bytes), scalars, outputs (4 x 32). */
+const STAGE_IN: usize = memory.data(256, 16);
+const STAGE_SCALARS: usize = memory.data(128, 16);
+const STAGE_OUT: usize = memory.data(128, 16);
+
+/** RFC 9496 A.1: the generator's encoding, the padding element. */
+const GENERATOR: usize = memory.data<u8>([
+  0xe2, 0xf2, 0xae, 0x0a, 0x6a, 0xbc, 0x4e, 0x71, 0xa8, 0x84, 0xa9, 0x61, 0xc5, 0x00, 0x51, 0x5f,
+  0x58, 0xe3, 0x0b, 0x6a, 0xa5, 0x82, 0xdd, 0x8d, 0xb6, 0xa6, 0x59, 0x45, 0xe0, 0x8d, 0x2d, 0x76,
+]);
+
+/** Pointer to `size` bytes of I/O space for the next call; 0 when memory cannot grow. */
+export function alloc(size: i32): usize {
+  if (size < 0) return 0;
+  const base = heapStart();
+  return ensureMemory(base + <usize>size) ? base : 0;
+}
+
+/** Lane bits of a mask (bit k = lane k), restricted to the first `lanes` lanes. */
+@inline
+function laneBits(mask: v128, lanes: i32): i32 {
+  return i32x4.bitmask(mask) & ((1 << lanes) - 1);
+}
+
+/** Copies `lanes` records of `size` bytes into the staging buffer and pads the rest with `pad` (0 = zeros). */
+function stage(dst: usize, src: usize, lanes: i32, size: usize, pad: usize): void {
+  memory.copy(dst, src, <usize>lanes * size);
+  for (let k = lanes; k < 4; k++) {
+    const at = dst + <usize>k * size;
+    if (pad == 0) memory.fill(at, 0, size);
+    else memory.copy(at, pad, size);
+  }
+}
+
+/**
+ * Decodes the four encodings at pts into POINT; returns the bad-lane bits: invalid
+ * encodings and the identity, which RFC 9497 §3.3 rejects as an input. After decode4, X is
+ * canonical (x = CT_ABS(2 s den_x)), and x = 0 exactly when s = 0, the identity.
+ */
+function decodePass(pts: usize, lanes: i32): i32 {
+  const invalid = decode4(POINT, pts, 32);
+  let x = v128.load(POINT);
+  for (let off: usize = 16; off < 160; off += 16) x = v128.or(x, v128.load(POINT + off));
+  return laneBits(v128.or(invalid, i32x4.eq(x, i32x4.splat(0))), lanes);
+}
+
+function wipeAll(): void {
+  scalarmultWipe();
+  ristrettoWipeScratch();
+  ge4WipeScratch();
+  powWipeScratch();
+  fe4WipeScratch();
+  memory.fill(POINT, 0, P3);
+  memory.fill(STAGE_IN, 0, 256);
+  memory.fill(STAGE_SCALARS, 0, 128);
+  memory.fill(STAGE_OUT, 0, 128);
+}
+
+@inline
+function firstLane(bits: i32): i32 {
+  return ctz(bits);
+}
+
+/** Shared tail of the multiplying passes: encode POINT, copy out a partial pass, report identities. */
+function finishPass(out: usize, i: i32, lanes: i32): i32 {
+  const dst = lanes < 4 ? STAGE_OUT : out + ((<usize>i) << 5);
+  const identity = laneBits(encode4(dst, 32, POINT), lanes);
+  if (lanes < 4) memory.copy(out + ((<usize>i) << 5), STAGE_OUT, (<usize>lanes) << 5);
+  return identity == 0 ? 0 : i + firstLane(identity) + 1;
+}
+
+/** out[i] = encode(scalars[i] * decode(points[i])) for i < n; see the file comment for the result. */
+export function mulEach(n: i32, scalars: usize, points: usize, out: usize): i32 {
+  let status = 0;
+  for (let i = 0; i < n && status == 0; i += 4) {
+    const lanes = min(4, n - i);
+    let sc = scalars + ((<usize>i) << 5);
+    let pts = points + ((<usize>i) << 5);
+    if (lanes < 4) {
+      stage(STAGE_IN, pts, lanes, 32, GENERATOR);
+      stage(STAGE_SCALARS, sc, lanes, 32, 0);
+      for (let k = lanes; k < 4; k++) store<u8>(STAGE_SCALARS + (<usize>k << 5), 1); // scalar 1
+      sc = STAGE_SCALARS;
+      pts = STAGE_IN;
+    }
+    const bad = decodePass(pts, lanes);
+    if (bad != 0) {
+      status = -(i + firstLane(bad) + 1);
+      break;
+    }
+    for (let k = 0; k < 4; k++) setLaneScalar(k, sc + ((<usize>k) << 5));
+    scalarmult4(POINT);
+    status = finishPass(out, i, lanes);
+  }
+  wipeAll();
+  return status;
+}
+
+/** out[i] = encode(scalar * decode(points[i])) for i < n, one scalar (recoded once). */
+export function mulCommon(n: i32, scalar: usize, points: usize, out: usize): i32 {
+  let status = 0;
+  setCommonScalar(scalar);
+  for (let i = 0; i < n && status == 0; i += 4) {
+    const lanes = min(4, n - i);
+    let pts = points + ((<usize>i) << 5);
+    if (lanes < 4) {
+      stage(STAGE_IN, pts, lanes, 32, GENERATOR);
+      pts = STAGE_IN;
+    }
+    const bad = decodePass(pts, lanes);
+    if (bad != 0) {
+      status = -(i + firstLane(bad) + 1);
+      break;
+    }
+    scalarmult4(POINT);
+    status = finishPass(out, i, lanes);
+  }
+  wipeAll();
+  return status;
+}
+
+/**
+ * out[i] = encode(scalar * OneWayMap(uniform[i])) for i < n (RFC 9496 §4.3.4 fused with
+ * the multiplication, no intermediate encoding). An identity map output gives an
+ * identity result, reported as +(i + 1).
+ */
+export function hashMulCommon(n: i32, scalar: usize, uniform: usize, out: usize): i32 {
+  let status = 0;
+  setCommonScalar(scalar);
+  for (let i = 0; i < n && status == 0; i += 4) {
+    const lanes = min(4, n - i);
+    let u = uniform + ((<usize>i) << 6);
+    if (lanes < 4) {
+      stage(STAGE_IN, u, lanes, 64, 0);
+      u = STAGE_IN;
+    }
+    oneWayMap4(POINT, u, 64);
+    scalarmult4(POINT);
+    status = finishPass(out, i, lanes);
+  }
+  wipeAll();
+  return status;
+}
+
+/** out[i] = encode(OneWayMap(uniform[i])) for i < n; +(i + 1) when output i is the identity. */
+export function fromHash(n: i32, uniform: usize, out: usize): i32 {
+  let status = 0;
+  for (let i = 0; i < n && status == 0; i += 4) {
+    const lanes = min(4, n - i);
+    let u = uniform + ((<usize>i) << 6);
+    if (lanes < 4) {
+      stage(STAGE_IN, u, lanes, 64, 0);
+      u = STAGE_IN;
+    }
+    oneWayMap4(POINT, u, 64);
+    status = finishPass(out, i, lanes);
+  }
+  wipeAll();
+  return status;
+}

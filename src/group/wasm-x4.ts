@@ -1,0 +1,352 @@
+/**
+ * Loader for the four-lane ristretto255 scalar multiplication in WebAssembly SIMD (source
+ * in asm/ristretto255-x4/, built by scripts/build-wasm-x4.mjs into
+ * ./wasm/ristretto255-x4.wasm next to this module: in src/ for vitest, in dist/ for the
+ * package). It multiplies four points per pass, one per i32x4 lane, constant time in the
+ * scalars and in the points (blinding, unblinding, key evaluation, directory precompute).
+ *
+ * `loadWasmX4()` resolves to null when WebAssembly SIMD or the file is unavailable, or the
+ * module fails its known-answer self-test; callers then keep their libsodium/noble path.
+ *
+ * Errors are the sodium backend's (src/group/sodium.ts), codes and messages: GroupError
+ * `bad_length`, `bad_scalar` (scalars must be in [1, L)), `bad_element` / `identity_element`
+ * naming the first bad input element, `identity_element` "result is the identity"; and
+ * ContactPsiError `backend_unavailable` when the WebAssembly memory cannot grow.
+ */
+import { ContactPsiError, GroupError } from '../errors.js';
+
+export interface WasmX4 {
+  /** scalars[i] * element i of `packed` (n x 32 bytes); scalars as bigints or n x 32 bytes little-endian, each in [1, L). */
+  mulEach(scalars: readonly bigint[] | Uint8Array, packed: Uint8Array): Uint8Array;
+  /** scalar * each element of `packed`, result packed in the same order. */
+  mulCommon(scalar: bigint, packed: Uint8Array): Uint8Array;
+  /** scalar * OneWayMap(u) for each 64-byte u of `uniform` (RFC 9496 §4.3.4 fused with the multiplication). */
+  hashMulCommon(scalar: bigint, uniform: Uint8Array): Uint8Array;
+  /** OneWayMap(u) for each 64-byte u of `uniform`: hash_to_ristretto255 after expand_message_xmd. */
+  fromHash(uniform: Uint8Array): Uint8Array;
+}
+
+/** The module's exports (asm/ristretto255-x4/index.ts). */
+export interface WasmX4Exports {
+  readonly memory: WebAssembly.Memory;
+  alloc(size: number): number;
+  mulEach(n: number, scalars: number, points: number, out: number): number;
+  mulCommon(n: number, scalar: number, points: number, out: number): number;
+  hashMulCommon(n: number, scalar: number, uniform: number, out: number): number;
+  fromHash(n: number, uniform: number, out: number): number;
+}
+
+const EXPORTS = ['alloc', 'mulEach', 'mulCommon', 'hashMulCommon', 'fromHash'] as const;
+
+const ELEMENT_SIZE = 32;
+const UNIFORM_SIZE = 64;
+/** Elements per WASM call: bounds the I/O area (~400 KB) whatever the batch size. */
+const SLICE = 4096;
+/** RFC 9496 §4.4: the order of the ristretto255 group. */
+const ORDER = 2n ** 252n + 27742317777372353535851937790883648493n;
+/** ORDER as 32 bytes little-endian (for the constant-time range check of byte scalars). */
+const ORDER_LE = scalarToBytes(ORDER);
+const WASM_URL = new URL('./wasm/ristretto255-x4.wasm', import.meta.url);
+/** A variable, so that browser bundlers do not try to resolve a Node built-in. */
+const NODE_FS = 'node:fs/promises';
+
+let loading: Promise<WasmX4 | null> | undefined;
+
+/** The four-lane WASM multiplier, loaded and self-tested once per process; null when unavailable here. */
+export function loadWasmX4(): Promise<WasmX4 | null> {
+  loading ??= load().then((loaded) => (loaded === null ? null : loaded.api));
+  return loading;
+}
+
+/** The raw exports next to the API, for tests of the status codes (not part of the public surface). */
+export async function loadWasmX4Internals(): Promise<{ api: WasmX4; exports: WasmX4Exports } | null> {
+  return load();
+}
+
+async function load(): Promise<{ api: WasmX4; exports: WasmX4Exports } | null> {
+  if (typeof WebAssembly !== 'object' || typeof WebAssembly.instantiate !== 'function') return null;
+  try {
+    const bytes = await readModule(WASM_URL);
+    // validate() is false where the engine lacks WebAssembly SIMD (or the file is damaged).
+    if (bytes === null || !WebAssembly.validate(bytes)) return null;
+    const { instance } = await WebAssembly.instantiate(bytes, {});
+    const ex = instance.exports as Record<string, unknown>;
+    if (!(ex.memory instanceof WebAssembly.Memory) || !EXPORTS.every((name) => typeof ex[name] === 'function')) return null;
+    const exports = ex as unknown as WasmX4Exports;
+    const api = makeWasmX4(exports);
+    return selfTestPasses(api) ? { api, exports } : null;
+  } catch {
+    return null;
+  }
+}
+
+async function readModule(url: URL): Promise<Uint8Array<ArrayBuffer> | null> {
+  if (url.protocol === 'file:') {
+    const fs = (await import(/* @vite-ignore */ NODE_FS)) as typeof import('node:fs/promises');
+    try {
+      return new Uint8Array(await fs.readFile(url));
+    } catch {
+      return null; // not built here
+    }
+  }
+  if (typeof fetch !== 'function') return null;
+  const response = await fetch(url);
+  return response.ok ? new Uint8Array(await response.arrayBuffer()) : null;
+}
+
+// ---------------------------------------------------------------------------------------
+// Scalars
+
+function scalarToBytes(s: bigint): Uint8Array {
+  const out = new Uint8Array(32);
+  const view = new DataView(out.buffer);
+  let v = s;
+  for (let i = 0; i < 4; i++) {
+    view.setBigUint64(8 * i, BigInt.asUintN(64, v), true);
+    v >>= 64n;
+  }
+  return out;
+}
+
+function isValidScalar(s: unknown): s is bigint {
+  return typeof s === 'bigint' && s > 0n && s < ORDER;
+}
+
+const BAD_SCALAR = 'invalid scalar: expected 1 <= scalar < group order';
+
+/**
+ * 1 <= the 32 bytes at `at` (little endian) < L, without a data-dependent branch: the
+ * borrow of s - L over all bytes, and an OR of all bytes for the zero test.
+ */
+function bytesScalarValid(bytes: Uint8Array, at: number): boolean {
+  let borrow = 0;
+  let any = 0;
+  for (let i = 0; i < 32; i++) {
+    const b = bytes[at + i];
+    borrow = ((b - ORDER_LE[i] - borrow) >> 8) & 1;
+    any |= b;
+  }
+  return (borrow & ((any + 0xff) >> 8)) === 1;
+}
+
+// ---------------------------------------------------------------------------------------
+// The API
+
+function noMemory(): ContactPsiError {
+  return new ContactPsiError('backend_unavailable', 'the WebAssembly SIMD multiplier could not grow its memory');
+}
+
+function checkPacked(packed: Uint8Array, size: number, what: string): number {
+  if (!(packed instanceof Uint8Array) || packed.length % size !== 0) {
+    throw new GroupError('bad_length', `${what} length is not a multiple of ${size}`);
+  }
+  return packed.length / size;
+}
+
+function isZeroAt(bytes: Uint8Array, at: number, length: number): boolean {
+  let acc = 0;
+  for (let i = 0; i < length; i++) acc |= bytes[at + i];
+  return acc === 0;
+}
+
+function makeWasmX4(ex: WasmX4Exports): WasmX4 {
+  /** Pointer to `size` bytes of I/O space (memory may have grown: views are taken afterwards). */
+  const alloc = (size: number): number => {
+    const base = ex.alloc(size);
+    if (base === 0) throw noMemory();
+    return base;
+  };
+  const heap = (): Uint8Array => new Uint8Array(ex.memory.buffer);
+
+  /**
+   * Turns a WASM status for a slice starting at element `first` into a GroupError:
+   * -(i + 1) = input i of the slice is invalid or the identity, +(i + 1) = result i is
+   * the identity. `elements` points at the slice's input elements (for the identity test).
+   */
+  const raise = (status: number, first: number, elements: number): never => {
+    if (status < 0) {
+      const i = -status - 1;
+      const index = first + i;
+      // The identity's only encoding is 32 zero bytes (RFC 9496 §4.3.2).
+      if (isZeroAt(heap(), elements + ELEMENT_SIZE * i, ELEMENT_SIZE)) {
+        throw new GroupError('identity_element', `element at index ${index} is the identity`);
+      }
+      throw new GroupError('bad_element', `element at index ${index} is not a canonical encoding of a group element`);
+    }
+    throw new GroupError('identity_element', 'result is the identity');
+  };
+
+  /**
+   * Runs `call` over slices of at most SLICE elements. Layout per slice: [fixed | inputs |
+   * out]; `fill` writes the inputs (and fixed bytes), everything is wiped after the copy
+   * out (inputs and results may be secret: blinds, H(contact), unblinded outputs).
+   * `elementsAt` locates the input elements within a slice's inputs (for error reports).
+   */
+  const sliced = (
+    n: number,
+    fixedSize: number,
+    inputSize: number,
+    fill: (H: Uint8Array, fixed: number, inputs: number, first: number, count: number) => void,
+    call: (count: number, fixed: number, inputs: number, out: number) => number,
+    elementsAt: (inputs: number, count: number) => number = (inputs) => inputs,
+  ): Uint8Array => {
+    const out = new Uint8Array(n * ELEMENT_SIZE);
+    for (let first = 0; first < n; first += SLICE) {
+      const count = Math.min(SLICE, n - first);
+      const used = fixedSize + count * (inputSize + ELEMENT_SIZE);
+      const fixed = alloc(used);
+      const inputs = fixed + fixedSize;
+      const outAt = inputs + count * inputSize;
+      try {
+        fill(heap(), fixed, inputs, first, count);
+        const status = call(count, fixed, inputs, outAt);
+        if (status !== 0) raise(status, first, elementsAt(inputs, count));
+        out.set(heap().subarray(outAt, outAt + count * ELEMENT_SIZE), first * ELEMENT_SIZE);
+      } finally {
+        heap().fill(0, fixed, fixed + used);
+      }
+    }
+    return out;
+  };
+
+  /** Whether element i of packed decodes (used only on error paths, to order errors as sodium does). */
+  const elementValid = (packed: Uint8Array, i: number): boolean => {
+    try {
+      sliced(1, 32, ELEMENT_SIZE, (H, fixed, inputs) => {
+        H[fixed] = 1;
+        H.set(packed.subarray(i * ELEMENT_SIZE, (i + 1) * ELEMENT_SIZE), inputs);
+      }, (count, fixed, inputs, o) => ex.mulCommon(count, fixed, inputs, o));
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  const mulCommon = (scalar: bigint, packed: Uint8Array): Uint8Array => {
+    const n = checkPacked(packed, ELEMENT_SIZE, 'packed batch');
+    if (n === 0) return new Uint8Array(0);
+    // sodium checks the scalar after element 0 (as noble does).
+    if (!isValidScalar(scalar)) {
+      if (!elementValid(packed, 0)) mulCommon(1n, packed.subarray(0, ELEMENT_SIZE)); // throws element 0's error
+      throw new GroupError('bad_scalar', BAD_SCALAR);
+    }
+    const sb = scalarToBytes(scalar);
+    try {
+      return sliced(n, 32, ELEMENT_SIZE, (H, fixed, inputs, first, count) => {
+        H.set(sb, fixed);
+        H.set(packed.subarray(first * ELEMENT_SIZE, (first + count) * ELEMENT_SIZE), inputs);
+      }, (count, fixed, inputs, o) => ex.mulCommon(count, fixed, inputs, o));
+    } finally {
+      sb.fill(0);
+    }
+  };
+
+  const mulEach = (scalars: readonly bigint[] | Uint8Array, packed: Uint8Array): Uint8Array => {
+    const n = checkPacked(packed, ELEMENT_SIZE, 'packed batch');
+    const asBytes = scalars instanceof Uint8Array;
+    if (asBytes ? scalars.length !== 32 * n : !Array.isArray(scalars) || scalars.length !== n) {
+      throw new GroupError('bad_length', 'one scalar per element expected');
+    }
+    // sodium reports, in index order, element i's decoding error before scalar i's range error.
+    let badScalar = -1;
+    for (let i = 0; i < n && badScalar < 0; i++) {
+      const ok = asBytes ? bytesScalarValid(scalars, 32 * i) : isValidScalar((scalars as readonly bigint[])[i]);
+      if (!ok) badScalar = i;
+    }
+    const count = badScalar < 0 ? n : badScalar + 1;
+    const result = sliced(count, 0, 2 * ELEMENT_SIZE, (H, _fixed, inputs, first, c) => {
+      // Inputs of a slice: c scalars, then c elements (the WASM reads them as two arrays).
+      for (let i = 0; i < c; i++) {
+        const at = inputs + 32 * i;
+        const k = first + i;
+        if (k === badScalar) H[at] = 1; // placeholder: only element k's validity matters now
+        else if (asBytes) H.set(scalars.subarray(32 * k, 32 * k + 32), at);
+        else writeScalar(H, at, (scalars as readonly bigint[])[k]);
+      }
+      H.set(packed.subarray(first * ELEMENT_SIZE, (first + c) * ELEMENT_SIZE), inputs + 32 * c);
+    }, (c, _fixed, inputs, o) => ex.mulEach(c, inputs, inputs + 32 * c, o), (inputs, c) => inputs + 32 * c);
+    if (badScalar >= 0) throw new GroupError('bad_scalar', BAD_SCALAR);
+    return result;
+  };
+
+  const hashMulCommon = (scalar: bigint, uniform: Uint8Array): Uint8Array => {
+    const n = checkPacked(uniform, UNIFORM_SIZE, 'uniform batch');
+    if (!isValidScalar(scalar)) throw new GroupError('bad_scalar', BAD_SCALAR);
+    if (n === 0) return new Uint8Array(0);
+    const sb = scalarToBytes(scalar);
+    try {
+      return sliced(n, 32, UNIFORM_SIZE, (H, fixed, inputs, first, count) => {
+        H.set(sb, fixed);
+        H.set(uniform.subarray(first * UNIFORM_SIZE, (first + count) * UNIFORM_SIZE), inputs);
+      }, (count, fixed, inputs, o) => ex.hashMulCommon(count, fixed, inputs, o));
+    } finally {
+      sb.fill(0);
+    }
+  };
+
+  const fromHash = (uniform: Uint8Array): Uint8Array => {
+    const n = checkPacked(uniform, UNIFORM_SIZE, 'uniform batch');
+    if (n === 0) return new Uint8Array(0);
+    return sliced(n, 0, UNIFORM_SIZE, (H, _fixed, inputs, first, count) => {
+      H.set(uniform.subarray(first * UNIFORM_SIZE, (first + count) * UNIFORM_SIZE), inputs);
+    }, (count, _fixed, inputs, o) => ex.fromHash(count, inputs, o));
+  };
+
+  return Object.freeze({ mulEach, mulCommon, hashMulCommon, fromHash });
+}
+
+function writeScalar(H: Uint8Array, at: number, s: bigint): void {
+  const view = new DataView(H.buffer, H.byteOffset + at, 32);
+  view.setBigUint64(0, BigInt.asUintN(64, s), true);
+  view.setBigUint64(8, BigInt.asUintN(64, s >> 64n), true);
+  view.setBigUint64(16, BigInt.asUintN(64, s >> 128n), true);
+  view.setBigUint64(24, s >> 192n, true);
+}
+
+// ---------------------------------------------------------------------------------------
+// Known-answer self-test (RFC 9496 Appendix A.1 and A.3)
+
+const KAT = {
+  generator: 'e2f2ae0a6abc4e71a884a961c500515f58e30b6aa582dd8db6a65945e08d2d76',
+  twoG: '6a493210f7499cd17fecb510ae0cea23a110e8d5b901f8acadd3095c73a3b919',
+  threeG: '94741f5d5d52755ece4f23f044ee27d5d1ea1e2bd196b462166b16152a9d0259',
+  mapInput:
+    '5d1be09e3d0c82fc538112490e35701979d99e06ca3e2b5b54bffe8b4dc772c1' +
+    '4d98b696a1bbfb5ca32c436cc61c16563790306c79eaca7705668b47dffe5bb6',
+  mapOutput: '3066f82a1a747d45120d1740f14358531a8f04bbffe6a819f86dfe50f44a0a46',
+  // Computed with @noble/curves: k1 recodes to digits of every magnitude 0..8 (each table
+  // entry and the sign handling are exercised); k2 is close to L, times 3B.
+  k1: 0xf1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1n,
+  k1B: '5ec415f0d2d2d8b9b7fae2ef90d648e11e306caa1fd3b361b82024518f6d6457',
+  k2: 0x1000000000000000000000000000000002aaa366083abde55935a881e6a1a1ddn,
+  k2ThreeB: '2e5992ca23ea7f2680615d13243e787946b2ab5e47a9a63ac7e3e859e3b60556',
+} as const;
+
+function fromHex(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
+
+function toHex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+function selfTestPasses(api: WasmX4): boolean {
+  try {
+    const g = fromHex(KAT.generator);
+    const pair = new Uint8Array(64);
+    pair.set(g, 0);
+    pair.set(g, 32);
+    if (toHex(api.mulCommon(2n, g)) !== KAT.twoG) return false;
+    const each = api.mulEach([3n, 2n], pair);
+    if (toHex(each.subarray(0, 32)) !== KAT.threeG || toHex(each.subarray(32)) !== KAT.twoG) return false;
+    if (toHex(api.mulCommon(KAT.k1, g)) !== KAT.k1B) return false;
+    const mixed = api.mulEach([KAT.k2, KAT.k1], Uint8Array.of(...fromHex(KAT.threeG), ...g));
+    if (toHex(mixed.subarray(0, 32)) !== KAT.k2ThreeB || toHex(mixed.subarray(32)) !== KAT.k1B) return false;
+    if (toHex(api.fromHash(fromHex(KAT.mapInput))) !== KAT.mapOutput) return false;
+    return toHex(api.hashMulCommon(2n, fromHex(KAT.mapInput))) === toHex(api.mulCommon(2n, fromHex(KAT.mapOutput)));
+  } catch {
+    return false;
+  }
+}
