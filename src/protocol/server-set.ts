@@ -39,7 +39,10 @@ export function prepareServerSet(suite: OprfSuite, items: readonly Uint8Array[],
   const distinct = distinctItems(items);
   const keyPair = keys ?? suite.generateKeyPair(rng);
   const k = suite.group.scalar.fromBytes(keyPair.secretKey);
-  const points = suite.group.hashToGroupBatch(distinct, suite.hashToGroupDST);
-  const elements = suite.group.multiplyPacked(k, points);
+  const { group } = suite;
+  // k*H(y) for every item; fused where the backend can (no encode/decode of H(y) between).
+  const elements = group.hashToGroupMultiply
+    ? group.hashToGroupMultiply(k, distinct, suite.hashToGroupDST)
+    : group.multiplyPacked(k, group.hashToGroupBatch(distinct, suite.hashToGroupDST));
   return { suite, keys: keyPair, items: distinct, elements };
 }
