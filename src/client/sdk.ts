@@ -27,6 +27,7 @@ export interface TransportOptions {
   token?: string;
   pinnedPublicKey?: Uint8Array;
   onEvent?: SyncOptions['onEvent'];
+  offload?: SyncOptions['offload'];
 }
 
 /** One discovery sync; the SDK reads only `matches` of what it returns. */
@@ -54,6 +55,11 @@ export interface ContactDiscoveryClientOptions {
   onError?: (event: SyncErrorEvent) => void;
   /** Session progress events of each sync, passed to the transport. */
   onEvent?: SyncOptions['onEvent'];
+  /**
+   * Blind and finalize on a worker pool (`poolOffload(pool)`), kept across syncs: for large
+   * address books, every core works and the chunks are pipelined (see syncAddressBook).
+   */
+  offload?: SyncOptions['offload'];
 }
 
 export interface ContactSyncResult {
@@ -273,6 +279,7 @@ export class ContactDiscoveryClient {
     if (token !== undefined) opts.token = token;
     if (this.#options.pinnedPublicKey !== undefined) opts.pinnedPublicKey = this.#options.pinnedPublicKey;
     if (this.#options.onEvent !== undefined) opts.onEvent = this.#options.onEvent;
+    if (this.#options.offload !== undefined) opts.offload = this.#options.offload;
     return opts;
   }
 
