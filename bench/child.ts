@@ -12,6 +12,7 @@ import { timeMsAsync } from './timing.js';
 import { loadPool } from './pool.js';
 import { poolOffload, WorkerPool } from '../src/parallel/index.js';
 import type { OprfSuite } from '../src/oprf/suite.js';
+import type { TagEvaluator } from '../src/directory/precompute.js';
 
 const send = (msg: Record<string, unknown>) => process.send?.(msg);
 const maxRssMiB = () => process.resourceUsage().maxRSS / 1024;
@@ -26,8 +27,12 @@ async function build(users: number, store: 'memory' | 'sqlite', path: string | u
   const evaluator =
     pool?.ok && pool.module.poolEvaluator
       ? (suite: OprfSuite) => {
-          const evaluate = pool.module.poolEvaluator!(pool.pool, suite);
-          return (key: Uint8Array, inputs: readonly Uint8Array[]) => (calls++, evaluate(key, inputs));
+          const evaluate: TagEvaluator = pool.module.poolEvaluator!(pool.pool, suite);
+          const counted = (key: Uint8Array, inputs: readonly Uint8Array[]) => (calls++, evaluate(key, inputs));
+          // Keeps the pool's evaluate-and-seal path (precompute prefers it), counted the same way.
+          const { evaluateAndSeal } = evaluate;
+          if (evaluateAndSeal === undefined) return counted;
+          return Object.assign(counted, { evaluateAndSeal: (...args: Parameters<typeof evaluateAndSeal>) => (calls++, evaluateAndSeal(...args)) });
         }
       : undefined;
   const { directory, figures } = await buildDirectory({ users, store, path: tmp, log, evaluator });

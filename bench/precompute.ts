@@ -49,8 +49,9 @@ export async function precomputeScenario(sizes: readonly number[], stores: reado
     parameters: { sizes, stores, pool: usePool },
     data,
     notes: [
-      "One identifier per user, so tags = users. Precompute = suite.evaluate (hash to group, multiply, hash) per identifier in batches of 4096 plus the store writes; on the main thread, or with --pool on the worker pool (DirectoryOpenOptions.evaluator); CPU s is the child's, workers included.",
-      'Snapshot = reading every tag in tag order and building the fuse filter (per-lookup false-positive rate 2^-29).',
+      'One identifier per user, so tags = users. Precompute = per batch of 4096 identifiers: F_k (hash to group, multiply, hash), the label sealed under each tag with its lookup key, then one store transaction; two batches in flight (the next evaluates while this one is written). On the main thread, or with --pool on the worker pool (DirectoryOpenOptions.evaluator = poolEvaluator), which then seals too (WorkerPool.evaluateAndSeal). CPU s is the child\'s, workers included.',
+      'SQLite: a first fill of an empty tags table builds the lookup-key index after the rows (one sorted pass) instead of row by row.',
+      'Snapshot = reading the 16-byte prefix of every tag in tag order and building the fuse filter (per-lookup false-positive rate 2^-29).',
     ],
     sections: [{ title: 'Build cost', rows }],
     plots: [

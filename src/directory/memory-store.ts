@@ -7,6 +7,7 @@ import { ContactPsiError } from '../errors.js';
 import type { EncodingKind } from '../setenc/types.js';
 import { checkAccount, checkBucket } from './buckets.js';
 import { netTagDelta, tagPrefix, type TagOp } from './tag-delta.js';
+import { checkPrefixBytes } from './tag-set.js';
 import type {
   BucketState,
   ChangeKind,
@@ -252,14 +253,18 @@ export class MemoryStore implements DirectoryStore {
     return stored;
   }
 
-  async readTagSet(epoch: number): Promise<TagSet> {
+  async readTagSet(epoch: number, prefixBytes?: number): Promise<TagSet> {
     this.#open();
+    checkPrefixBytes(prefixBytes);
     const stored = this.#tags.get(epoch);
     const records = [...(stored?.values() ?? [])];
     records.sort((a, b) => Buffer.compare(a.tag, b.tag));
-    const tagLength = records.length === 0 ? 0 : records[0].tag.length;
+    // As SQLite's substr: a tag shorter than the prefix comes out whole.
+    const width = (tag: Uint8Array): number => Math.min(tag.length, prefixBytes ?? tag.length);
+    const tagLength = records.length === 0 ? 0 : width(records[0].tag);
+    if (records.some((r) => width(r.tag) !== tagLength)) throw new ContactPsiError('store_corrupt', `tags of epoch ${epoch} differ in length`);
     const packed = new Uint8Array(records.length * tagLength);
-    records.forEach((r, i) => packed.set(r.tag, i * tagLength));
+    records.forEach((r, i) => packed.set(r.tag.subarray(0, tagLength), i * tagLength));
     const stale = records.filter((r) => !this.#isDiscoverablePair(r.identifier, r.userId)).length;
     const unsealed = this.#discoverableSorted().filter((e) => this.#needsSeal(stored?.get(e.identifier), e.userId)).length;
     return { version: this.#version, packed, tagLength, count: records.length, missing: await this.countMissingTags(epoch), stale, unsealed };

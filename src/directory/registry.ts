@@ -8,13 +8,14 @@ import { randomBytes } from 'node:crypto';
 import { ContactPsiError } from '../errors.js';
 import type { Rng } from '../group/types.js';
 import type { KeyPair, OprfSuite } from '../oprf/suite.js';
+import { KEY_BYTES } from '../setenc/tags.js';
 import type { EncodingKind } from '../setenc/types.js';
 import type { EpochKeyInfo, EpochKeyRing } from './epoch-keys.js';
 import { checkLookupKeys } from './lookup.js';
 import { META_EPOCH, META_PUBLIC_KEY, openKeys } from './open-keys.js';
 import { precomputeTags, type PrecomputePass, type PrecomputeResult, type TagEvaluator } from './precompute.js';
 import { sealLabels } from './seal.js';
-import { encodeSnapshot, snapshotDigest } from './snapshot.js';
+import { DIRECTORY_RAW_TAG_BYTES, encodeSnapshot, snapshotDigest } from './snapshot.js';
 import type {
   BucketState,
   ChangeRecord,
@@ -82,6 +83,12 @@ export interface RotationResult {
 }
 
 export const DEFAULT_GRACE_MS = 24 * 3600 * 1000;
+/**
+ * Tag bytes a snapshot build reads: every encoding looks at the first 16 bytes of a tag at
+ * most (setenc KEY_BYTES; raw keeps 8), so the full 64-byte tags are never loaded (640 MB
+ * at 10M tags). The encodings are byte-identical (test/directory-snapshot-prefix.test.ts).
+ */
+const SNAPSHOT_TAG_BYTES = Math.max(KEY_BYTES, DIRECTORY_RAW_TAG_BYTES);
 /** Rebuild attempts when other writers keep changing the directory under a snapshot or a switch. */
 const SNAPSHOT_ATTEMPTS = 4;
 
@@ -447,7 +454,7 @@ export class Directory {
     const cached = await this.store.getSnapshot(epoch, await this.store.version(), kind);
     if (cached !== undefined) return toSnapshot(cached);
     for (let attempt = 0; attempt < SNAPSHOT_ATTEMPTS; attempt++) {
-      const set = await this.store.readTagSet(epoch);
+      const set = await this.store.readTagSet(epoch, SNAPSHOT_TAG_BYTES);
       if (set.missing > 0 || set.stale > 0 || set.unsealed > 0) {
         await this.#precomputeCurrent();
         continue;
@@ -466,7 +473,7 @@ export class Directory {
     const version = (await this.store.getEpoch(epoch))?.tagVersion ?? 0;
     const cached = await this.store.getSnapshot(epoch, version, kind);
     if (cached !== undefined) return toSnapshot(cached);
-    const set = await this.store.readTagSet(epoch);
+    const set = await this.store.readTagSet(epoch, SNAPSHOT_TAG_BYTES);
     return this.#encode(epoch, version, kind, set.packed, set.tagLength);
   }
 

@@ -110,6 +110,26 @@ export const MIGRATIONS: readonly string[] = [
   `,
 ];
 
+/** The label-lookup index of migration 0; a bulk fill of an empty tags table builds it afterwards (sqlite-store.ts). */
+export const LOOKUP_INDEX = 'tags_by_lookup_key';
+
+/**
+ * Rebuilds the lookup index if a bulk fill was interrupted before it rebuilt it (a crash).
+ * Looked up first: CREATE INDEX IF NOT EXISTS would wait for the write lock, which a fill in
+ * another process holds most of the time.
+ */
+export function ensureLookupIndex(db: Database.Database): void {
+  const present = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?").pluck().get(LOOKUP_INDEX);
+  if (present !== undefined) return;
+  try {
+    db.exec(`CREATE INDEX IF NOT EXISTS ${LOOKUP_INDEX} ON tags (epoch, lookup_key)`);
+  } catch (err) {
+    // Another process's fill keeps the write lock busy: it rebuilds the index when it ends
+    // (or the next open does, after a crash); lookups scan meanwhile.
+    if ((err as { code?: unknown }).code !== 'SQLITE_BUSY') throw err;
+  }
+}
+
 /** Brings the file to SCHEMA_VERSION in one transaction; refuses files from a newer release. */
 export function migrate(db: Database.Database): void {
   const current = db.pragma('user_version', { simple: true }) as number;

@@ -8,8 +8,9 @@ import Database from 'better-sqlite3';
 import { ContactPsiError } from '../errors.js';
 import type { EncodingKind } from '../setenc/types.js';
 import { checkAccount, checkBucket } from './buckets.js';
-import { migrate } from './sqlite-schema.js';
+import { ensureLookupIndex, LOOKUP_INDEX, migrate } from './sqlite-schema.js';
 import { netTagDelta, tagPrefix, type TagLogRow, type TagOp } from './tag-delta.js';
+import { checkPrefixBytes } from './tag-set.js';
 import type {
   BucketState,
   ChangeKind,
@@ -36,7 +37,14 @@ import { changeKinds, identifierTaken, normalizeBatch } from './users.js';
 export interface SqliteStoreOptions {
   /** How long a write waits for another process's write lock, in ms (default 5000). */
   readonly busyTimeoutMs?: number;
+  /**
+   * Missing tags from which a fill of an empty tags table builds the lookup index after the
+   * rows instead of row by row (default 10,000; see beginTagFill).
+   */
+  readonly bulkFillThreshold?: number;
 }
+
+export const DEFAULT_BULK_FILL_THRESHOLD = 10_000;
 
 /** Pages of the keyset-paged iteration over discoverable pairs. */
 const PAGE = 4096;
@@ -58,11 +66,22 @@ const TAG_OF_DISCOVERABLE_PAIR = `tags t JOIN identifiers i ON i.identifier = t.
 // query-plan test.
 export const LOOKUP_SQL = `SELECT t.user_id AS userId, u.label AS label, t.tag AS tag,
     CASE WHEN t.sealed_version IS u.label_version THEN t.sealed END AS sealed
-  FROM tags t INDEXED BY tags_by_lookup_key
+  FROM tags t INDEXED BY ${LOOKUP_INDEX}
     JOIN identifiers i ON i.identifier = t.identifier AND i.user_id = t.user_id
     JOIN users u ON u.user_id = t.user_id AND u.discoverable = 1
   WHERE t.epoch = ? AND t.lookup_key = ? LIMIT 1`;
+// The same without the pin, for the seconds in which a bulk fill in progress (here or in
+// another process) has dropped the index: a slow scan then, never a failed lookup.
+const LOOKUP_UNINDEXED_SQL = LOOKUP_SQL.replace(`INDEXED BY ${LOOKUP_INDEX}`, '');
+const isMissingIndex = (err: unknown): boolean => err instanceof Error && /no such index/.test(err.message);
 const HAS_TAG = `EXISTS (SELECT 1 FROM tags t WHERE t.epoch = @epoch AND t.identifier = i.identifier AND t.user_id = i.user_id)`;
+
+interface LookupRow {
+  userId: string;
+  label: Buffer;
+  tag: Buffer;
+  sealed: Buffer | null;
+}
 
 interface RawEpoch {
   epoch: number;
@@ -83,10 +102,15 @@ export class SqliteStore implements DirectoryStore {
   readonly path: string | undefined;
   readonly #db: Database.Database;
   readonly #q;
+  readonly #bulkFillThreshold: number;
+  /** This connection dropped the lookup index for a bulk fill and rebuilds it at endTagFill. */
+  #indexDeferred = false;
+  #lookupUnindexed: Database.Statement | undefined;
 
-  private constructor(db: Database.Database, path: string | undefined) {
+  private constructor(db: Database.Database, path: string | undefined, bulkFillThreshold: number) {
     this.#db = db;
     this.path = path;
+    this.#bulkFillThreshold = bulkFillThreshold;
     const p = (sql: string) => db.prepare(sql);
     this.#q = {
       version: p('SELECT version FROM state WHERE id = 1').pluck(),
@@ -120,10 +144,12 @@ export class SqliteStore implements DirectoryStore {
         ORDER BY i.identifier LIMIT @limit`),
       // Inserted only while the pair is discoverable: a precompute racing an opt-out from
       // another process cannot leave a tag behind that the opt-out meant to remove.
+      // Positional parameters (epoch, tag, lookup key, sealed, sealed version, identifier,
+      // user): binding by name costs a lookup per parameter per row of a bulk fill.
       putTag: p(`INSERT OR REPLACE INTO tags (epoch, identifier, user_id, tag, lookup_key, sealed, sealed_version)
-        SELECT @epoch, i.identifier, i.user_id, @tag, @lookupKey, @sealed, @sealedVersion
+        SELECT ?, i.identifier, i.user_id, ?, ?, ?, ?
         FROM identifiers i JOIN users u ON u.user_id = i.user_id
-        WHERE i.identifier = @identifier AND i.user_id = @userId AND u.discoverable = 1`),
+        WHERE i.identifier = ? AND i.user_id = ? AND u.discoverable = 1`),
       tagOf: p('SELECT tag FROM tags WHERE epoch = ? AND identifier = ?').pluck(),
       unsealedPage: p(`SELECT t.identifier AS identifier, t.user_id AS userId, t.tag AS tag, u.label AS label, u.label_version AS labelVersion
         FROM ${TAG_OF_DISCOVERABLE_PAIR}
@@ -133,6 +159,11 @@ export class SqliteStore implements DirectoryStore {
         WHERE epoch = @epoch AND identifier = @identifier AND user_id = @userId`),
       countTags: p('SELECT COUNT(*) FROM tags WHERE epoch = ?').pluck(),
       sortedTags: p('SELECT tag FROM tags WHERE epoch = ? ORDER BY tag').pluck(),
+      // Ordered by the prefix itself, so the sorter holds prefixes only; ties (equal
+      // prefixes) are equal bytes, so the packed result is the one ORDER BY tag gives.
+      sortedPrefixes: p('SELECT substr(tag, 1, @width) AS p FROM tags WHERE epoch = @epoch ORDER BY p').pluck(),
+      anyTag: p('SELECT EXISTS (SELECT 1 FROM tags)').pluck(),
+      tagVersionOf: p('SELECT tag_version FROM epochs WHERE epoch = ?').pluck(),
       countStale: p(`SELECT COUNT(*) FROM tags AS t WHERE t.epoch = ? AND NOT ${PAIR_IS_DISCOVERABLE}`).pluck(),
       lookup: p(LOOKUP_SQL),
       getSnapshot: p('SELECT epoch, version, kind, count, digest, bytes FROM snapshots WHERE epoch = ? AND kind = ? AND version = ?'),
@@ -170,6 +201,8 @@ export class SqliteStore implements DirectoryStore {
 
   /** Opens (creating if needed) the directory file at `path`; ':memory:' gives a private in-memory database. */
   static open(path: string, options: SqliteStoreOptions = {}): SqliteStore {
+    const threshold = options.bulkFillThreshold ?? DEFAULT_BULK_FILL_THRESHOLD;
+    if (!Number.isSafeInteger(threshold) || threshold < 1) throw new ContactPsiError('invalid_option', 'bulkFillThreshold must be a positive integer');
     const db = new Database(path);
     try {
       db.pragma('journal_mode = WAL');
@@ -177,11 +210,12 @@ export class SqliteStore implements DirectoryStore {
       db.pragma('foreign_keys = ON');
       db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
       migrate(db);
+      ensureLookupIndex(db);
     } catch (err) {
       db.close();
       throw err;
     }
-    return new SqliteStore(db, path === ':memory:' || path === '' ? undefined : path);
+    return new SqliteStore(db, path === ':memory:' || path === '' ? undefined : path, threshold);
   }
 
   async upsertUsers(inputs: readonly DirectoryUserInput[], onProgress?: Progress): Promise<UpsertResult> {
@@ -296,16 +330,11 @@ export class SqliteStore implements DirectoryStore {
         const logging = this.#logging(epoch);
         let stored = 0;
         for (const r of records) {
-          const old = q.tagOf.get(epoch, r.identifier) as Buffer | undefined;
-          const changes = q.putTag.run({
-            epoch,
-            tag: blob(r.tag),
-            lookupKey: blob(r.lookupKey),
-            sealed: r.sealed === undefined ? null : blob(r.sealed),
-            sealedVersion: r.sealed === undefined ? null : (r.labelVersion ?? null),
-            identifier: r.identifier,
-            userId: r.userId,
-          }).changes;
+          // The previous tag matters only to the delta log (not started during a bulk fill).
+          const old = logging ? (q.tagOf.get(epoch, r.identifier) as Buffer | undefined) : undefined;
+          const sealed = r.sealed === undefined ? null : blob(r.sealed);
+          const sealedVersion = r.sealed === undefined ? null : (r.labelVersion ?? null);
+          const changes = q.putTag.run(epoch, blob(r.tag), blob(r.lookupKey), sealed, sealedVersion, r.identifier, r.userId).changes;
           if (changes === 0) continue;
           stored++;
           // The tag set changes only if the tag bytes do (a re-put of the same identifier does not).
@@ -317,6 +346,33 @@ export class SqliteStore implements DirectoryStore {
         return stored;
       })
       .immediate();
+  }
+
+  /**
+   * A fill of `missing` tags into a tags table without a single row (a new directory's first
+   * precompute) runs without the lookup index, which endTagFill builds in one sorted pass:
+   * kept up row by row, its random keys dirty a page per row and made three quarters of the
+   * store's write time at 1M tags. Nothing can be looked up before the fill completes (no
+   * snapshot has its tags), and a lookup meanwhile scans instead of failing. A crash before
+   * endTagFill leaves the index to the next open (ensureLookupIndex). Any other fill (e.g.
+   * a rotation's, while the current epoch is served) keeps the index.
+   */
+  async beginTagFill(_epoch: number, missing: number): Promise<void> {
+    if (missing < this.#bulkFillThreshold || this.#indexDeferred) return;
+    const q = this.#q;
+    this.#db
+      .transaction(() => {
+        if (q.anyTag.get() === 1) return;
+        this.#db.exec(`DROP INDEX IF EXISTS ${LOOKUP_INDEX}`);
+        this.#indexDeferred = true;
+      })
+      .immediate();
+  }
+
+  async endTagFill(_epoch: number): Promise<void> {
+    if (!this.#indexDeferred) return;
+    ensureLookupIndex(this.#db);
+    this.#indexDeferred = false;
   }
 
   async unsealedTags(epoch: number, after: string | undefined, limit: number): Promise<UnsealedTag[]> {
@@ -337,7 +393,8 @@ export class SqliteStore implements DirectoryStore {
       .immediate();
   }
 
-  async readTagSet(epoch: number): Promise<TagSet> {
+  async readTagSet(epoch: number, prefixBytes?: number): Promise<TagSet> {
+    checkPrefixBytes(prefixBytes);
     const q = this.#q;
     // One read transaction: WAL gives it a consistent view while writers go on.
     return this.#db.transaction((): TagSet => {
@@ -346,7 +403,8 @@ export class SqliteStore implements DirectoryStore {
       let tagLength = 0;
       let packed = new Uint8Array(0);
       let i = 0;
-      for (const tag of q.sortedTags.iterate(epoch) as IterableIterator<Buffer>) {
+      const rows = prefixBytes === undefined ? q.sortedTags.iterate(epoch) : q.sortedPrefixes.iterate({ epoch, width: prefixBytes });
+      for (const tag of rows as IterableIterator<Buffer>) {
         if (i === 0) {
           tagLength = tag.length;
           packed = new Uint8Array(count * tagLength);
@@ -355,6 +413,11 @@ export class SqliteStore implements DirectoryStore {
         packed.set(tag, i * tagLength);
         i++;
       }
+      // Tags recorded complete at this very version (completeTags: a pass that saw no change,
+      // or a read like this one that counted nothing) have nothing missing, stale or
+      // unsealed: every change moves the version, and dropEpoch drops the record. That
+      // spares three scans of the directory (~2 s at 1M tags) after every precompute.
+      if (q.tagVersionOf.get(epoch) === version) return { version, packed, tagLength, count, missing: 0, stale: 0, unsealed: 0 };
       const missing = q.countMissing.get({ epoch }) as number;
       const stale = q.countStale.get(epoch) as number;
       const unsealed = q.countUnsealed.get(epoch) as number;
@@ -453,10 +516,9 @@ export class SqliteStore implements DirectoryStore {
   }
 
   lookupSealedSync(epoch: number, lookupKeys: readonly Uint8Array[]): (SealedMatch | null)[] {
-    const q = this.#q;
     return this.#db.transaction(() =>
       lookupKeys.map((key) => {
-        const row = q.lookup.get(epoch, blob(key)) as { userId: string; label: Buffer; tag: Buffer; sealed: Buffer | null } | undefined;
+        const row = this.#lookupRow(epoch, key);
         if (row === undefined) return null;
         return { userId: row.userId, label: bytes(row.label), tag: bytes(row.tag), sealed: row.sealed === null ? undefined : bytes(row.sealed) };
       }),
@@ -522,6 +584,16 @@ export class SqliteStore implements DirectoryStore {
   /** Call inside the write transaction: the version read is the one the change belongs to. */
   #logTag(epoch: number, tag: Uint8Array, op: TagOp): void {
     this.#q.logTag.run(epoch, this.#q.version.get() as number, blob(tagPrefix(tag)), op);
+  }
+
+  #lookupRow(epoch: number, key: Uint8Array): LookupRow | undefined {
+    try {
+      return this.#q.lookup.get(epoch, blob(key)) as LookupRow | undefined;
+    } catch (err) {
+      if (!isMissingIndex(err)) throw err;
+      this.#lookupUnindexed ??= this.#db.prepare(LOOKUP_UNINDEXED_SQL);
+      return this.#lookupUnindexed.get(epoch, blob(key)) as LookupRow | undefined;
+    }
   }
 
   #readUser(userId: string): DirectoryUser | undefined {

@@ -88,7 +88,7 @@ export interface SealedLabelRecord {
 export interface TagSet {
   /** The directory version the read saw. */
   readonly version: number;
-  /** Every tag of the epoch, sorted by tag bytes, packed; `tagLength` bytes each (0 when there are none). */
+  /** Every tag of the epoch (or its prefix), sorted by tag bytes, packed; `tagLength` bytes each (0 when there are none). */
   readonly packed: Uint8Array;
   readonly tagLength: number;
   readonly count: number;
@@ -209,7 +209,19 @@ export interface DirectoryStore {
   unsealedTags(epoch: number, after: string | undefined, limit: number): Promise<UnsealedTag[]>;
   /** Replaces sealed labels of tags whose pair is unchanged; returns how many. */
   putSealedLabels(epoch: number, records: readonly SealedLabelRecord[]): Promise<number>;
-  readTagSet(epoch: number): Promise<TagSet>;
+  /**
+   * The epoch's tags and completeness counts in one read. With `prefixBytes`, `packed` holds
+   * only the first `prefixBytes` bytes of each tag (`tagLength` = prefixBytes), in the same
+   * order: what a snapshot encodes, at a fraction of the memory.
+   */
+  readTagSet(epoch: number, prefixBytes?: number): Promise<TagSet>;
+  /**
+   * Optional hints around precompute's fill of `missing` tags: a store may put off index
+   * upkeep until endTagFill (called also when the fill fails). Reads must stay correct
+   * meanwhile, if slower.
+   */
+  beginTagFill?(epoch: number, missing: number): Promise<void>;
+  endTagFill?(epoch: number): Promise<void>;
 
   /** Epochs the store holds anything of (a row, tags or snapshots), ascending. */
   listEpochs(): Promise<EpochRecord[]>;

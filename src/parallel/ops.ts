@@ -9,6 +9,7 @@ import { loadGroup, type BackendName } from '../group/select.js';
 import { elementAt } from '../group/packed.js';
 import type { Group } from '../group/types.js';
 import { batchInvert, type OprfSuite } from '../oprf/suite.js';
+import { sealPacked } from '../directory/seal-batch.js';
 import { compositeWeights, partialSum } from './dleq.js';
 import { loadSuite } from './suites.js';
 import { ownedBytes, unpackInputs, type Task, type TaskResult } from './wire.js';
@@ -19,6 +20,12 @@ export async function runTask(task: Task, backend: BackendName): Promise<TaskRes
       const suite = await loadSuite(task.suite, backend);
       const outputs = withWiped(task.key, () => suite.evaluate(task.key, unpackInputs(task.inputs)));
       return { bytes: packOutputs(outputs, suite.outputSize) };
+    }
+    case 'evaluateSeal': {
+      const suite = await loadSuite(task.suite, backend);
+      const outputs = withWiped(task.key, () => suite.evaluate(task.key, unpackInputs(task.inputs)));
+      const tags = packOutputs(outputs, suite.outputSize);
+      return { bytes: tags, seals: sealPacked(tags, suite.outputSize, task.labels) };
     }
     case 'multiply': {
       const group = await loadGroup(task.group, backend);

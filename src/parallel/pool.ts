@@ -25,6 +25,8 @@ import {
   type SuiteId,
   type VerifiableEvaluation,
 } from '../oprf/suite.js';
+import { checkNonces, sealLabelsWith, type LabelToSeal, type SealedLabel } from '../directory/seal.js';
+import { checkLabels, packLabels, splitSeals } from '../directory/seal-batch.js';
 import { proveFromComposite, sumPartials, verifyFromComposites } from './dleq.js';
 import { concatBytes, sliceBounds, splitFixed, type SlicePlan } from './slices.js';
 import { loadSuite } from './suites.js';
@@ -35,6 +37,12 @@ import { resolveWorkerUrl } from './worker-url.js';
 
 export const DEFAULT_INLINE_THRESHOLD = 64;
 export const DEFAULT_MAX_SLICE = 1024;
+
+/** Tags of a batch and their seals (with lookup keys), in batch order. */
+export interface EvaluatedSeals {
+  readonly tags: Uint8Array[];
+  readonly seals: SealedLabel[];
+}
 
 export interface WorkerPoolOptions {
   /** Worker threads (default `os.availableParallelism()`). */
@@ -98,6 +106,44 @@ export class WorkerPool {
       inputs: packInputs(inputs, start, end),
     }));
     return splitFixed(parts.map((p) => p.bytes), suite.outputSize);
+  }
+
+  /**
+   * Directory precompute: `evaluate`'s tags, and each label sealed under its tag with the
+   * given nonces (24 bytes each, in order), with its lookup key: the bytes of
+   * directory/seal.ts `sealLabelsWith`. Sealing next to the evaluation leaves the calling
+   * thread only the store's work. A label sealLabel refuses fails the batch up front.
+   */
+  async evaluateAndSeal(
+    suiteId: SuiteId,
+    mode: Mode,
+    secretKey: Uint8Array,
+    inputs: readonly Uint8Array[],
+    labels: readonly LabelToSeal[],
+    nonces: Uint8Array,
+  ): Promise<EvaluatedSeals> {
+    const suite = await this.#suite(suiteId, mode);
+    if (labels.length !== inputs.length) throw new ContactPsiError('bad_input', 'one label per input expected');
+    checkNonces(labels.length, nonces);
+    if (inputs.length < this.inlineThreshold) {
+      const tags = suite.evaluate(secretKey, inputs);
+      return { tags, seals: sealLabelsWith(tags.map((tag, i) => ({ tag, userId: labels[i].userId, label: labels[i].label })), nonces) };
+    }
+    secretScalar(suite, secretKey);
+    inputs.forEach(checkInput);
+    checkLabels(labels);
+    const ref = refOf(suite);
+    const parts = await this.#run(inputs.length, (start, end) => ({
+      op: 'evaluateSeal',
+      suite: ref,
+      key: copyBytes(secretKey),
+      inputs: packInputs(inputs, start, end),
+      labels: packLabels(labels, nonces, start, end),
+    }));
+    return {
+      tags: splitFixed(parts.map((p) => p.bytes), suite.outputSize),
+      seals: splitSeals(parts.map((p) => p.seals!), labels),
+    };
   }
 
   /** k * each element of a packed batch: same bytes as `group.multiplyPacked`; the scalar in SerializeScalar form. */

@@ -5,6 +5,7 @@
  */
 import { OprfError } from '../errors.js';
 import type { GroupId } from '../group/types.js';
+import type { PackedLabels, PackedSeals } from '../directory/seal-batch.js';
 import { MAX_INPUT_BYTES, type Mode, type SuiteId } from '../oprf/suite.js';
 
 export interface SuiteRef {
@@ -36,6 +37,8 @@ export type Task =
       readonly composite?: CompositeRequest;
     }
   | { readonly op: 'hashToGroup'; readonly suite: SuiteRef; readonly inputs: PackedInputs }
+  /** Directory precompute: evaluate as 'evaluate', then seal each label under its tag (directory/seal-batch.ts). */
+  | { readonly op: 'evaluateSeal'; readonly suite: SuiteRef; readonly key: Uint8Array; readonly inputs: PackedInputs; readonly labels: PackedLabels }
   | { readonly op: 'blind'; readonly suite: SuiteRef; readonly inputs: PackedInputs; readonly blinds: Uint8Array }
   | {
       readonly op: 'finalize';
@@ -48,11 +51,15 @@ export type Task =
       readonly composite?: CompositeRequest;
     };
 
-/** `bytes`: the slice's packed output. `m`/`z`: partial composite sums, null when the identity. */
+/**
+ * `bytes`: the slice's packed output. `m`/`z`: partial composite sums, null when the
+ * identity. `seals`: 'evaluateSeal' only, the slice's lookup keys and seals.
+ */
 export interface TaskResult {
   readonly bytes: Uint8Array;
   readonly m?: Uint8Array | null;
   readonly z?: Uint8Array | null;
+  readonly seals?: PackedSeals;
 }
 
 export interface SerializedError {
@@ -134,6 +141,10 @@ export function taskTransferList(task: Task): ArrayBuffer[] {
       return transferList(task.key, task.packed);
     case 'hashToGroup':
       return transferList(task.inputs.lengths, task.inputs.data);
+    case 'evaluateSeal': {
+      const { userIds, labels, nonces } = task.labels;
+      return transferList(task.key, task.inputs.lengths, task.inputs.data, userIds.lengths, userIds.data, labels.lengths, labels.data, nonces);
+    }
     case 'blind':
       return transferList(task.inputs.lengths, task.inputs.data, task.blinds);
     case 'finalize':
@@ -142,12 +153,12 @@ export function taskTransferList(task: Task): ArrayBuffer[] {
 }
 
 export function resultTransferList(result: TaskResult): ArrayBuffer[] {
-  return transferList(result.bytes, result.m, result.z);
+  return transferList(result.bytes, result.m, result.z, result.seals?.lookupKeys, result.seals?.sealed);
 }
 
 /** Zeroes a task's secret buffers (keys, blinds) when it is dropped without being sent. */
 export function wipeTask(task: Task): void {
-  if (task.op === 'evaluate' || task.op === 'blindEvaluate') task.key.fill(0);
+  if (task.op === 'evaluate' || task.op === 'blindEvaluate' || task.op === 'evaluateSeal') task.key.fill(0);
   else if (task.op === 'multiply') task.scalar.fill(0);
   else if (task.op === 'blind' || task.op === 'finalize') task.blinds.fill(0);
 }
