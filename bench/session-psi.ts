@@ -189,8 +189,8 @@ export async function sessionPsiGrid(o: SessionGridOptions): Promise<Report> {
   if (pool?.ok) await pool.close();
   const seriesName = (r: Row) => `${String(r.implementation)}, client ${Number(r.client).toLocaleString('en-US')}`;
   return {
-    name: 'session-psi',
-    title: 'Session PSI: wall time per phase and bytes each way',
+    name: parallel ? 'session-psi-pool' : 'session-psi',
+    title: `Session PSI: wall time per phase and bytes each way${parallel ? ', our server setup on a worker pool' : ''}`,
     smoke: o.smoke,
     parameters: { ...o, backend: group.backend, poolThreads: parallel?.pool.size ?? 0 },
     notes,
