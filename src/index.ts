@@ -9,4 +9,4 @@ export { startServer, PsiServer, SERVER_DEFAULTS, type ServerOptions, type Sessi
 export { syncAddressBook, type SyncOptions, type SyncOutcome, type SyncMatch } from './client/sync.js';
 export { SnapshotCache } from './client/snapshot-cache.js';
 export { ContactDiscoveryClient, type ContactDiscoveryClientOptions, type ContactSyncResult, type SyncTransport } from './client/sdk.js';
-export { WorkerPool, prepareServerSetParallel, poolEvaluator } from './parallel/index.js';
+export { WorkerPool, prepareServerSetParallel, poolEvaluator, poolOffload } from './parallel/index.js';
