@@ -6,14 +6,13 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DiscoveryClientSession, type DiscoveryResult, type QuotaReceipt } from '../src/protocol/discovery/client.js';
-import { type BucketState, type QuotaStore } from '../src/protocol/discovery/quota.js';
 import { DiscoveryServerSession } from '../src/protocol/discovery/server.js';
 import type { OprfOffload } from '../src/protocol/offload.js';
 import { runSessionPair, runSessionPairAsync } from '../src/protocol/session-pair.js';
 import { poolOffload, WorkerPool } from '../src/parallel/index.js';
 import { decodeMessage, encodeMessage } from '../src/protocol/codec.js';
 import { DEFAULT_DISCOVERY_LIMITS, discoverySchemas } from '../src/protocol/discovery/messages.js';
-import { memoryBackend, type TestUser } from './helpers/discovery.js';
+import { MapQuotaStore, memoryBackend, type TestUser } from './helpers/discovery.js';
 import { seededRng } from './helpers/rng.js';
 
 /** The suite's own methods, each settling after its own delay: completions come out of order. */
@@ -37,16 +36,6 @@ function shuffledOffload(delays: readonly number[]): OprfOffload {
       return later(() => proofScalarDrawnNow);
     },
   };
-}
-
-class MapQuotaStore implements QuotaStore {
-  readonly buckets = new Map<string, BucketState>();
-  getBucketSync(account: string) {
-    return this.buckets.get(account);
-  }
-  putBucketSync(account: string, state: BucketState) {
-    this.buckets.set(account, { ...state });
-  }
 }
 
 const universe = Array.from({ length: 60 }, (_, i) => `tel:+4179${2000000 + i}`);

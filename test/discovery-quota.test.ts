@@ -1,21 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DiscoveryClientSession, type DiscoveryResult, type QuotaReceipt } from '../src/protocol/discovery/client.js';
-import { balance, DEFAULT_LOOKUP_POLICY, DEFAULT_SYNC_POLICY, type BucketState, type QuotaConfig, type QuotaStore } from '../src/protocol/discovery/quota.js';
+import { balance, DEFAULT_LOOKUP_POLICY, DEFAULT_SYNC_POLICY, type QuotaConfig } from '../src/protocol/discovery/quota.js';
 import { DiscoveryServerSession } from '../src/protocol/discovery/server.js';
 import { runSessionPair } from '../src/protocol/session-pair.js';
-import { memoryBackend, type TestUser } from './helpers/discovery.js';
+import { MapQuotaStore, memoryBackend, type TestUser } from './helpers/discovery.js';
 import { seededRng } from './helpers/rng.js';
-
-class MapQuotaStore implements QuotaStore {
-  readonly buckets = new Map<string, BucketState>();
-  getBucketSync(account: string) {
-    return this.buckets.get(account);
-  }
-  putBucketSync(account: string, state: BucketState) {
-    this.buckets.set(account, { ...state });
-  }
-}
 
 const universe = Array.from({ length: 40 }, (_, i) => `tel:+4179${1000000 + i}`);
 const users: TestUser[] = universe.filter((_, i) => i % 3 === 0).map((id, i) => ({ userId: `u${i}`, identifiers: [id], label: `l${i}` }));

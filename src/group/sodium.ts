@@ -31,6 +31,7 @@ import { makeScalarField } from './scalar-field.js';
 import type { Group } from './types.js';
 import { loadWasmMsm, type WasmMsm } from './wasm-msm.js';
 import { loadWasmX4, type WasmX4 } from './wasm-x4.js';
+import { fromHex, scalarToBytes, toHex } from './wasm-bytes.js';
 
 export type SodiumMode = 'auto' | 'raw' | 'wrapper';
 
@@ -396,16 +397,6 @@ function checkUniform(bytes: Uint8Array): Uint8Array {
 // ---------------------------------------------------------------------------------------
 // The Group, mirroring noble.ts check for check (same codes, same order, same messages)
 
-function scalarToBytes(s: bigint): Uint8Array {
-  const out = new Uint8Array(32);
-  const view = new DataView(out.buffer);
-  let v = s;
-  for (let i = 0; i < 4; i++) {
-    view.setBigUint64(8 * i, BigInt.asUintN(64, v), true);
-    v >>= 64n;
-  }
-  return out;
-}
 
 function bytesToScalar(le: Uint8Array): bigint {
   let hex = '0x';
@@ -413,17 +404,7 @@ function bytesToScalar(le: Uint8Array): bigint {
   return BigInt(hex);
 }
 
-function toHex(bytes: Uint8Array): string {
-  let hex = '';
-  for (const b of bytes) hex += HEX[b];
-  return hex;
-}
 
-function fromHex(hex: string): Uint8Array {
-  const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
 
 function isZero(bytes: Uint8Array): boolean {
   let acc = 0;

@@ -9,6 +9,7 @@
  * the file is unavailable or the module fails its known-answer self-test.
  */
 import { ContactPsiError, GroupError } from '../errors.js';
+import { fromHex, readWasmFile, toHex } from './wasm-bytes.js';
 
 export interface WasmMsmOptions {
   /** Force the algorithm (tests, tuning): 0 = Straus, 2..16 = Pippenger with that window. */
@@ -51,8 +52,6 @@ const ELEMENT_SIZE = 32;
 /** RFC 9496 §4.4: the order of the ristretto255 group. */
 const ORDER = 2n ** 252n + 27742317777372353535851937790883648493n;
 const WASM_URL = new URL('./wasm/ristretto255.wasm', import.meta.url);
-/** A variable, so that browser bundlers do not try to resolve a Node built-in. */
-const NODE_FS = 'node:fs/promises';
 
 let loading: Promise<WasmMsm | null> | undefined;
 
@@ -65,7 +64,7 @@ export function loadWasmMsm(): Promise<WasmMsm | null> {
 async function load(): Promise<WasmMsm | null> {
   if (typeof WebAssembly !== 'object' || typeof WebAssembly.instantiate !== 'function') return null;
   try {
-    const bytes = await readModule(WASM_URL);
+    const bytes = await readWasmFile(WASM_URL);
     if (bytes === null) return null;
     const { instance } = await WebAssembly.instantiate(bytes, {});
     const ex = instance.exports as Record<string, unknown>;
@@ -77,15 +76,6 @@ async function load(): Promise<WasmMsm | null> {
   }
 }
 
-async function readModule(url: URL): Promise<Uint8Array<ArrayBuffer> | null> {
-  if (url.protocol === 'file:') {
-    const fs = (await import(/* @vite-ignore */ NODE_FS)) as typeof import('node:fs/promises');
-    return new Uint8Array(await fs.readFile(url));
-  }
-  if (typeof fetch !== 'function') return null;
-  const response = await fetch(url);
-  return response.ok ? new Uint8Array(await response.arrayBuffer()) : null;
-}
 
 /** scalars[i] as 32 bytes little-endian at offset + 32i: four 64-bit words per scalar. */
 function writeScalars(view: DataView, offset: number, scalars: readonly bigint[]): void {
@@ -177,17 +167,7 @@ const KAT = {
   nonCanonical: 'edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
 } as const;
 
-function fromHex(hex: string): Uint8Array {
-  const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
 
-function toHex(bytes: Uint8Array): string {
-  let hex = '';
-  for (const b of bytes) hex += b.toString(16).padStart(2, '0');
-  return hex;
-}
 
 function errorCode(f: () => unknown): string | undefined {
   try {

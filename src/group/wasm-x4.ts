@@ -14,6 +14,7 @@
  * ContactPsiError `backend_unavailable` when the WebAssembly memory cannot grow.
  */
 import { ContactPsiError, GroupError } from '../errors.js';
+import { fromHex, readWasmFile, scalarToBytes, toHex } from './wasm-bytes.js';
 
 export interface WasmX4 {
   /** scalars[i] * element i of `packed` (n x 32 bytes); scalars as bigints or n x 32 bytes little-endian, each in [1, L). */
@@ -47,8 +48,6 @@ const ORDER = 2n ** 252n + 27742317777372353535851937790883648493n;
 /** ORDER as 32 bytes little-endian (for the constant-time range check of byte scalars). */
 const ORDER_LE = scalarToBytes(ORDER);
 const WASM_URL = new URL('./wasm/ristretto255-x4.wasm', import.meta.url);
-/** A variable, so that browser bundlers do not try to resolve a Node built-in. */
-const NODE_FS = 'node:fs/promises';
 
 let loading: Promise<WasmX4 | null> | undefined;
 
@@ -66,7 +65,7 @@ export async function loadWasmX4Internals(): Promise<{ api: WasmX4; exports: Was
 async function load(): Promise<{ api: WasmX4; exports: WasmX4Exports } | null> {
   if (typeof WebAssembly !== 'object' || typeof WebAssembly.instantiate !== 'function') return null;
   try {
-    const bytes = await readModule(WASM_URL);
+    const bytes = await readWasmFile(WASM_URL);
     // validate() is false where the engine lacks WebAssembly SIMD (or the file is damaged).
     if (bytes === null || !WebAssembly.validate(bytes)) return null;
     const { instance } = await WebAssembly.instantiate(bytes, {});
@@ -80,33 +79,10 @@ async function load(): Promise<{ api: WasmX4; exports: WasmX4Exports } | null> {
   }
 }
 
-async function readModule(url: URL): Promise<Uint8Array<ArrayBuffer> | null> {
-  if (url.protocol === 'file:') {
-    const fs = (await import(/* @vite-ignore */ NODE_FS)) as typeof import('node:fs/promises');
-    try {
-      return new Uint8Array(await fs.readFile(url));
-    } catch {
-      return null; // not built here
-    }
-  }
-  if (typeof fetch !== 'function') return null;
-  const response = await fetch(url);
-  return response.ok ? new Uint8Array(await response.arrayBuffer()) : null;
-}
 
 // ---------------------------------------------------------------------------------------
 // Scalars
 
-function scalarToBytes(s: bigint): Uint8Array {
-  const out = new Uint8Array(32);
-  const view = new DataView(out.buffer);
-  let v = s;
-  for (let i = 0; i < 4; i++) {
-    view.setBigUint64(8 * i, BigInt.asUintN(64, v), true);
-    v >>= 64n;
-  }
-  return out;
-}
 
 function isValidScalar(s: unknown): s is bigint {
   return typeof s === 'bigint' && s > 0n && s < ORDER;
@@ -322,15 +298,7 @@ const KAT = {
   k2ThreeB: '2e5992ca23ea7f2680615d13243e787946b2ab5e47a9a63ac7e3e859e3b60556',
 } as const;
 
-function fromHex(hex: string): Uint8Array {
-  const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
-  return out;
-}
 
-function toHex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-}
 
 function selfTestPasses(api: WasmX4): boolean {
   try {

@@ -2,6 +2,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { loadGroup } from '../../src/group/index.js';
 import { createSuite, Modes, type KeyPair, type OprfSuite } from '../../src/oprf/index.js';
 import type { DiscoveryBackend, EpochView } from '../../src/protocol/discovery/backend.js';
+import type { BucketState, QuotaStore } from '../../src/protocol/discovery/quota.js';
 import { lookupKeyOf, sealLabel } from '../../src/protocol/discovery/labels.js';
 import { bytesKey } from '../../src/protocol/server-set.js';
 import { buildEncoding, deriveParameters, type EncodingKind } from '../../src/setenc/index.js';
@@ -122,5 +123,16 @@ export class VersionedBackend implements DiscoveryBackend {
       added: pack([...to.tags].filter((t) => !from.tags.has(t))),
       removed: pack([...from.tags].filter((t) => !to.tags.has(t))),
     };
+  }
+}
+
+/** Quota buckets in a Map: the store side of quotas, for protocol tests. */
+export class MapQuotaStore implements QuotaStore {
+  readonly buckets = new Map<string, BucketState>();
+  getBucketSync(account: string) {
+    return this.buckets.get(account);
+  }
+  putBucketSync(account: string, state: BucketState) {
+    this.buckets.set(account, { ...state });
   }
 }
