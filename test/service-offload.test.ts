@@ -11,6 +11,9 @@ import { serveDirectory, type RunningServer } from '../src/cli/commands/serve.js
 import { seededRng } from '../src/contacts/generate.js';
 import { poolOffload, WorkerPool } from '../src/parallel/index.js';
 import { encodeMessage } from '../src/protocol/codec.js';
+import { DiscoveryServerSession } from '../src/protocol/discovery/server.js';
+import type { OprfOffload } from '../src/protocol/offload.js';
+import { startServer } from '../src/transport/ws/index.js';
 import { buildDirectory, directorySuite, expectedRows, generateUsers, outcomeRows, parsePlanned, rawPeer, smallBook, sync, tempDir, waitFor } from './helpers/service.js';
 
 const tmp = tempDir('contact-psi-offload-');
@@ -65,5 +68,31 @@ describe('discovery service with worker pools', () => {
     const outcome = await sync(running.server.url, parsePlanned(planned, 'csv', 'CH'), freshCache());
     expect(outcomeRows(outcome)).toEqual(expectedRows(planned, users));
     await waitFor(() => running.server.connectionStats().length === 0);
+  });
+
+  it('evaluations that wait longer than the idle limits do not time the client out', async () => {
+    // The server (and its client) are busy, not the peer: idle deadlines pause while work is pending.
+    const slowMs = 700;
+    const slow: OprfOffload = {
+      ...poolOffload(serverPool),
+      blindEvaluateVerifiable: async (suite, key, blinded, rng) => {
+        const evaluation = suite.blindEvaluateVerifiable(key, blinded, rng);
+        await new Promise((r) => setTimeout(r, slowMs));
+        return evaluation;
+      },
+    };
+    const server = await startServer({
+      host: '127.0.0.1',
+      port: 0,
+      idleTimeoutMs: 250,
+      createSession: ({ now }) => new DiscoveryServerSession({ backend: running.backend, rng: seededRng(3), now, offload: slow, idleTimeoutMs: 250 }),
+    });
+    try {
+      const planned = smallBook(seededRng(12), users, { contacts: 40, registered: 15, unregistered: 25 });
+      const outcome = await sync(server.url, parsePlanned(planned, 'vcard-3.0', 'CH'), freshCache(), { chunkItems: 16 });
+      expect(outcomeRows(outcome)).toEqual(expectedRows(planned, users));
+    } finally {
+      await server.close({ graceMs: 100 });
+    }
   });
 });

@@ -24,11 +24,13 @@ export type Role = 'client' | 'server';
 /**
  * Group work a session hands to its driver instead of doing it inside `handle()`: a worker
  * pool can then run it on other cores while the event loop keeps serving. The session has
- * already decided what to compute; the driver calls the function and, once its promise
- * settles (the result has re-entered the session by then), pulls output and events again.
- * Work that settles after the session ended is dropped.
+ * already decided what to compute; the driver calls the function with its clock and, once
+ * the promise settles (the result has re-entered the session by then), pulls output and
+ * events again. Work that settles after the session ended is dropped. While work is
+ * pending the peer is waiting for us, so its silence is not held against it: the idle
+ * deadline restarts when the work settles.
  */
-export type DeferredWork = () => Promise<void>;
+export type DeferredWork = (now: () => number) => Promise<void>;
 
 /**
  * What a transport needs from any session (session PSI, directory discovery): the
@@ -102,6 +104,7 @@ export abstract class SessionCore<State extends string, Msg extends WireMessage,
 
   handleTimeout(now: number): void {
     if (this.failure || this.isFinished() || this.deadline === undefined) return;
+    if (this.pendingWork > 0) return; // our own work is pending: the peer is waiting for us
     if (now >= this.deadline) this.fail(new ProtocolError('timeout', `${this.role} saw no message for ${this.idleTimeoutMs} ms in state ${this.state}`));
   }
 
@@ -128,7 +131,7 @@ export abstract class SessionCore<State extends string, Msg extends WireMessage,
    */
   protected defer<T>(start: () => Promise<T>, done: (value: T) => void): void {
     this.pendingWork++;
-    this.work.push(async () => {
+    this.work.push(async (now) => {
       let value: T;
       try {
         value = await start();
@@ -139,6 +142,7 @@ export abstract class SessionCore<State extends string, Msg extends WireMessage,
       }
       this.pendingWork--;
       if (this.failure || this.isFinished()) return;
+      this.touch(now());
       try {
         done(value);
       } catch (err) {
@@ -148,7 +152,7 @@ export abstract class SessionCore<State extends string, Msg extends WireMessage,
   }
 
   pollTimeout(): number | undefined {
-    return this.failure || this.isFinished() ? undefined : this.deadline;
+    return this.failure || this.isFinished() || this.pendingWork > 0 ? undefined : this.deadline;
   }
 
   /** Fail from outside (transport closed, local cancel); idempotent. */

@@ -52,7 +52,7 @@ export async function runSessionPairAsync<C, S>(
     while (exchange(client, server, now, hooks, out));
     const work = [...drainWork(client), ...drainWork(server)];
     if (work.length === 0) break;
-    await Promise.all(work.map((w) => w()));
+    await Promise.all(work.map((w) => w(() => now)));
   }
   return collectEvents(client, server, out);
 }

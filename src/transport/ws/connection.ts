@@ -124,6 +124,7 @@ export class ServerConnection {
       now: Date.now,
       onEvent: (e) => this.onEvent(e),
       onWriteProgress: () => this.markAlive(),
+      onWorkSettled: () => this.markAlive(),
       onBackpressure: (paused) => this.hooks.onBackpressure(paused, this.ws.bufferedAmount),
       onStopped: () => this.report(this.outcome ?? { type: 'failed', error: new ProtocolError('internal', 'session ended without an outcome') }),
     });
@@ -131,6 +132,8 @@ export class ServerConnection {
     pump.addDeadline(
       () => this.lastActivity + idleTimeoutMs,
       () => new ProtocolError('timeout', `no message or progress for ${idleTimeoutMs} ms`),
+      // While the session's evaluations wait for the worker pool, the client is waiting for us.
+      { suspendedDuringWork: true },
     );
     pump.addDeadline(
       () => this.startedAt + maxConnectionMs,

@@ -50,12 +50,16 @@ export interface PumpOptions<R> {
   onBackpressure?(paused: boolean): void;
   /** Once, when the pump stops: all output was handed to the socket, or the socket is gone. */
   onStopped?(): void;
+  /** Deferred work of the session settled (counts as liveness, like write progress). */
+  onWorkSettled?(): void;
 }
 
 /** A transport deadline beside the session's own: when due, the session fails with `error()`. */
 interface TransportDeadline {
   at(): number | undefined;
   error(): ProtocolError;
+  /** Not enforced while the session's deferred work runs (an idle limit: we, not the peer, are busy). */
+  suspendedDuringWork: boolean;
 }
 
 // Without write callbacks (browsers), check bufferedAmount this often while backed up.
@@ -67,6 +71,7 @@ export class SessionPump<R> {
   private readingPaused = false;
   private backedUp = false;
   private inFlight = 0;
+  private workInFlight = 0;
   private outboxEmpty = true;
   private drainPoll: ReturnType<typeof setTimeout> | undefined;
   private closeOverride: { code: number; reason: string } | undefined;
@@ -90,8 +95,8 @@ export class SessionPump<R> {
     return this.state === 'open';
   }
 
-  addDeadline(at: () => number | undefined, error: () => ProtocolError): void {
-    this.deadlines.push({ at, error });
+  addDeadline(at: () => number | undefined, error: () => ProtocolError, options: { suspendedDuringWork?: boolean } = {}): void {
+    this.deadlines.push({ at, error, suspendedDuringWork: options.suspendedDuringWork ?? false });
   }
 
   /** One complete binary message from the peer. */
@@ -200,12 +205,20 @@ export class SessionPump<R> {
 
   private startWork(): void {
     for (let work = this.session.pollWork?.(); work; work = this.session.pollWork?.()) {
+      this.workInFlight++;
+      const settled = () => {
+        this.workInFlight--;
+        this.options.onWorkSettled?.();
+        this.drive();
+      };
       // The session catches its own work's errors; `drive` guards whatever else happens.
-      void work().then(
-        () => this.drive(),
-        () => this.drive(),
-      );
+      void work(this.options.now).then(settled, settled);
     }
+  }
+
+  /** The transport deadlines in force now. */
+  private activeDeadlines(): TransportDeadline[] {
+    return this.workInFlight > 0 ? this.deadlines.filter((d) => !d.suspendedDuringWork) : this.deadlines;
   }
 
   private onWritten(): void {
@@ -237,7 +250,7 @@ export class SessionPump<R> {
 
   private armTimer(): void {
     let at: number | undefined;
-    for (const d of this.deadlines) at = earliest(at, d.at());
+    for (const d of this.activeDeadlines()) at = earliest(at, d.at());
     // While we hold the peer's input back, the session cannot hear from it: its own
     // silence deadline would blame the peer for our pause. The transport deadlines
     // (idle counts write progress, lifetime) still apply.
@@ -248,7 +261,7 @@ export class SessionPump<R> {
   private onTimer(): void {
     if (this.state !== 'open') return;
     const now = this.options.now();
-    const due = this.deadlines.find((d) => {
+    const due = this.activeDeadlines().find((d) => {
       const at = d.at();
       return at !== undefined && at <= now;
     });
