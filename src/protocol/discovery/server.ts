@@ -228,8 +228,9 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
     const { suite, keys } = view;
     if (!this.offload) return this.answer(seq, count, suite.blindEvaluateVerifiable(keys.secretKey, msg.blinded, this.rng));
     const offload = this.offload;
+    const blinded = msg.blinded.slice(); // ours, whatever the transport does with its buffer
     this.defer(
-      () => offload.blindEvaluateVerifiable(suite, keys.secretKey, msg.blinded, this.rng),
+      () => offload.blindEvaluateVerifiable(suite, keys.secretKey, blinded, this.rng),
       (evaluation) => this.answer(seq, count, evaluation),
     );
   }
