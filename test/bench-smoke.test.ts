@@ -16,4 +16,12 @@ describe('benchmark harness', () => {
     expect(res.status, `${res.stdout.slice(-2000)}\n${res.stderr.slice(-2000)}`).toBe(0);
     expect(res.stdout).toMatch(/results in /);
   }, 660_000);
+
+  it('the scenarios with worker pools run at smoke size', () => {
+    const res = spawnSync(process.execPath, [runner, 'discovery-sync', 'throughput', 'session-psi', '--smoke', '--pool'], { encoding: 'utf8', timeout: 600_000 });
+    expect(res.status, `${res.stdout.slice(-2000)}\n${res.stderr.slice(-2000)}`).toBe(0);
+    expect(res.stdout).toMatch(/discovery-sync-pool/);
+    expect(res.stdout).toMatch(/throughput-pool/);
+    expect(res.stdout).toMatch(/session-psi-pool/);
+  }, 660_000);
 });
