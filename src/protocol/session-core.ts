@@ -45,8 +45,9 @@ export interface SansIoSession<R = unknown> {
   abort(error: ProtocolError): void;
   isFinished(): boolean;
   /**
-   * Deferred group work (see DeferredWork); a session only defers when it was given an
-   * asynchronous evaluator, so drivers that never poll here (runSessionPair) stay correct.
+   * Deferred group work (see DeferredWork). A session defers only when it was given an
+   * offload, so drivers that never poll here (runSessionPair) stay correct with sessions
+   * built without one; a driver of sessions with an offload must run every piece.
    */
   pollWork?(): DeferredWork | undefined;
   readonly currentState: string;
@@ -118,11 +119,6 @@ export abstract class SessionCore<State extends string, Msg extends WireMessage,
 
   pollWork(): DeferredWork | undefined {
     return this.work.shift();
-  }
-
-  /** Deferred work queued or running: a session waits for it before it may finish. */
-  protected get hasPendingWork(): boolean {
-    return this.pendingWork > 0;
   }
 
   /**
