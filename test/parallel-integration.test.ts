@@ -3,8 +3,6 @@
  * and directory precompute (DirectoryOpenOptions.evaluator) give the same bytes as the
  * single-thread code. Workers are dist/src/parallel/worker.js (`npm ci` builds it).
  */
-import { execSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDirectory } from '../src/directory/generate.js';
@@ -17,21 +15,12 @@ import { WorkerPool } from '../src/parallel/pool.js';
 import { prepareServerSetParallel } from '../src/parallel/server-set.js';
 import { prepareServerSet } from '../src/protocol/server-set.js';
 import { seededRng } from './helpers/rng.js';
-
-const WORKER = new URL('../dist/src/parallel/worker.js', import.meta.url);
+import { ensureWorkerBuilt } from './helpers/worker-build.js';
 
 let pool: WorkerPool;
 let suite: OprfSuite;
 beforeAll(async () => {
-  // Only for a checkout that was never built; CI's `npm ci` builds dist/ through `prepare`.
-  if (!existsSync(WORKER)) {
-    try {
-      execSync('npm run build', { stdio: 'inherit' });
-    } catch {
-      // tsc exits non-zero on a type error elsewhere but still emits; the check below decides.
-    }
-  }
-  expect(existsSync(WORKER)).toBe(true);
+  expect(ensureWorkerBuilt()).toBe(true);
   pool = new WorkerPool({ size: 2, backend: 'sodium', inlineThreshold: 16, maxSliceSize: 64 });
   suite = createSuite('ristretto255-SHA512', Modes.VOPRF, await loadGroup('ristretto255', 'sodium'));
 });

@@ -4,8 +4,6 @@
  * for random batches cut into random slices; refused labels fail as sealLabel fails. A
  * Directory on poolEvaluator stores labels that open to their users.
  */
-import { execSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateDirectory } from '../src/directory/generate.js';
@@ -20,22 +18,13 @@ import { poolEvaluator } from '../src/parallel/evaluator.js';
 import { WorkerPool } from '../src/parallel/pool.js';
 import { openLabel, sealLabel } from '../src/protocol/discovery/labels.js';
 import { seededRng } from './helpers/rng.js';
-
-const WORKER = new URL('../dist/src/parallel/worker.js', import.meta.url);
+import { ensureWorkerBuilt } from './helpers/worker-build.js';
 
 let pool: WorkerPool;
 let suite: OprfSuite;
 let secretKey: Uint8Array;
 beforeAll(async () => {
-  // Only for a checkout that was never built; CI's `npm ci` builds dist/ through `prepare`.
-  if (!existsSync(WORKER)) {
-    try {
-      execSync('npm run build', { stdio: 'inherit' });
-    } catch {
-      // tsc exits non-zero on a type error elsewhere but still emits; the check below decides.
-    }
-  }
-  expect(existsSync(WORKER)).toBe(true);
+  expect(ensureWorkerBuilt()).toBe(true);
   pool = new WorkerPool({ size: 2, backend: 'sodium', inlineThreshold: 4, maxSliceSize: 16 });
   suite = createSuite('ristretto255-SHA512', Modes.VOPRF, await loadGroup('ristretto255', 'sodium'));
   secretKey = suite.deriveKeyPair(new Uint8Array(32).fill(1), new TextEncoder().encode('seal')).secretKey;
