@@ -75,6 +75,11 @@ describe('contact-psi CLI', () => {
       { name: 'Alice A.', identifier: 'tel:+41791234567', userId: 'alice', label: 'pk-alice' },
       { name: 'Bob', identifier: 'tel:+41795551212', userId: 'bob', label: 'pk-bob' },
     ]);
+    // The same on a worker pool (blinding and finalizing off the main thread): same matches.
+    const pooled = run('sync', '--server', url, '--contacts', 'book.vcf', '--region', 'CH', '--json', '--cache', join(work, 'cache'), '--workers', '2');
+    expect(pooled.status, pooled.stderr).toBe(0);
+    expect(JSON.parse(pooled.stdout)).toEqual(matches);
+    expect(run('sync', '--server', url, '--contacts', 'book.vcf', '--workers', 'many').stderr).toMatch(/--workers must be/);
   });
 
   it('keygen writes a 0600 key file and prints only the public key', () => {
