@@ -144,6 +144,14 @@ describe('discovery with deferred group work', () => {
     );
   });
 
+  it('refuses a chunk size that is not a positive integer, and the sync driver refuses deferred work', () => {
+    for (const chunkItems of [0, -1, 1.5, Number.NaN]) {
+      expect(() => sessions({ contacts: universe.slice(0, 3), chunk: 4, clientChunk: chunkItems })).toThrowError(expect.objectContaining({ code: 'invalid_option' }));
+    }
+    const s = sessions({ contacts: universe.slice(0, 3), chunk: 4, serverOffload: shuffledOffload([0]) });
+    expect(() => runSessionPair(s.client, s.server)).toThrowError(/runSessionPairAsync/);
+  });
+
   describe('on a real worker pool', () => {
     const pool = new WorkerPool({ size: 2, backend: 'sodium', inlineThreshold: 1, maxSliceSize: 4 });
     afterAll(() => pool.close());

@@ -23,6 +23,7 @@ const clientPool = new WorkerPool({ size: 2, backend: 'sodium', inlineThreshold:
 let running: RunningServer;
 let caches = 0;
 const freshCache = () => join(tmp.path, `cache-${caches++}`);
+const directoryBackend = () => running.backend;
 
 beforeAll(async () => {
   running = await serveDirectory(await buildDirectory(tmp.path, users), { host: '127.0.0.1', port: 0, offload: poolOffload(serverPool) });
@@ -91,6 +92,45 @@ describe('discovery service with worker pools', () => {
       const planned = smallBook(seededRng(12), users, { contacts: 40, registered: 15, unregistered: 25 });
       const outcome = await sync(server.url, parsePlanned(planned, 'vcard-3.0', 'CH'), freshCache(), { chunkItems: 16 });
       expect(outcomeRows(outcome)).toEqual(expectedRows(planned, users));
+    } finally {
+      await server.close({ graceMs: 100 });
+    }
+  });
+
+  it('a peer pipelining many chunks gets only a few evaluated at a time (reading pauses)', async () => {
+    let running = 0;
+    let most = 0;
+    const counting: OprfOffload = {
+      ...poolOffload(serverPool),
+      blindEvaluateVerifiable: async (suite, key, blinded, rng) => {
+        most = Math.max(most, ++running);
+        try {
+          await new Promise((r) => setTimeout(r, 20));
+          return suite.blindEvaluateVerifiable(key, blinded, rng);
+        } finally {
+          running--;
+        }
+      },
+    };
+    const server = await startServer({
+      host: '127.0.0.1',
+      port: 0,
+      createSession: ({ now }) => new DiscoveryServerSession({ backend: directoryBackend(), rng: seededRng(4), now, offload: counting }),
+    });
+    try {
+      const suite = directorySuite();
+      const blinded = suite.blind(Array.from({ length: 60 }, (_, i) => new TextEncoder().encode(`tel:+4179${6000000 + i}`)), seededRng(6)).blinded;
+      const peer = rawPeer(server.url);
+      await peer.opened;
+      peer.ws.send(encodeMessage({ t: 'dir.hello', suite: suite.id }));
+      await peer.received(1);
+      const epoch = (peer.decoded()[0] as { epoch: number }).epoch;
+      for (let seq = 0; seq < 30; seq++) peer.ws.send(encodeMessage({ t: 'dir.evaluate', epoch, seq, blinded: blinded.subarray(seq * 64, (seq + 1) * 64) }));
+      await peer.received(31); // dir.info + 30 answers, in order
+      expect(peer.decoded().slice(1).map((m) => (m as { seq: number }).seq)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+      // Without the cap all 30 would run at once (they arrive in one read).
+      expect(most).toBeLessThanOrEqual(4);
+      peer.ws.close();
     } finally {
       await server.close({ graceMs: 100 });
     }

@@ -480,6 +480,20 @@ function makeSodiumGroup(p: SodiumPrimitives, wasm: WasmMsm | null, x4: WasmX4 |
     return nonIdentity(product);
   };
 
+  /**
+   * A batch on the four-lane module, or undefined for the libsodium path: too small a
+   * batch, no module, or a module whose memory could not grow (same results either way).
+   */
+  const useX4 = (n: number, run: (m: WasmX4) => Uint8Array): Uint8Array | undefined => {
+    if (x4 === null || n < X4_MIN_BATCH) return undefined;
+    try {
+      return run(x4);
+    } catch (err) {
+      if (err instanceof ContactPsiError && !(err instanceof GroupError) && err.code === 'backend_unavailable') return undefined;
+      throw err;
+    }
+  };
+
   /** RFC 9380 expand_message_xmd output (64 uniform bytes) per message, packed: the one-way map's input. */
   const expandEach = (msgs: readonly Uint8Array[], dst: Uint8Array): Uint8Array => {
     const out = new Uint8Array(msgs.length * 64);
@@ -510,7 +524,8 @@ function makeSodiumGroup(p: SodiumPrimitives, wasm: WasmMsm | null, x4: WasmX4 |
     generator: fromHex(KAT.generator),
     hashToGroup,
     hashToGroupBatch(msgs, dst) {
-      if (x4 !== null && msgs.length >= X4_MIN_BATCH) return x4.fromHash(expandEach(msgs, dst));
+      const fast = useX4(msgs.length, (m) => m.fromHash(expandEach(msgs, dst)));
+      if (fast !== undefined) return fast;
       const out = new Uint8Array(msgs.length * ELEMENT_SIZE);
       msgs.forEach((m, i) => out.set(hashToGroup(m, dst), i * ELEMENT_SIZE));
       return out;
@@ -525,7 +540,8 @@ function makeSodiumGroup(p: SodiumPrimitives, wasm: WasmMsm | null, x4: WasmX4 |
     multiply: (s, element) => multiplyOne(s, element),
     multiplyPacked(s, packed) {
       const n = packedCount(packed, ELEMENT_SIZE);
-      if (x4 !== null && n >= X4_MIN_BATCH) return x4.mulCommon(s, packed);
+      const fast = useX4(n, (m) => m.mulCommon(s, packed));
+      if (fast !== undefined) return fast;
       const out = new Uint8Array(packed.length);
       let sb: Uint8Array | undefined; // converted once, checked after element 0 as noble does
       try {
@@ -543,7 +559,8 @@ function makeSodiumGroup(p: SodiumPrimitives, wasm: WasmMsm | null, x4: WasmX4 |
     multiplyEach(scalars, packed) {
       const n = packedCount(packed, ELEMENT_SIZE);
       if (scalars.length !== n) throw new GroupError('bad_length', 'one scalar per element expected');
-      if (x4 !== null && n >= X4_MIN_BATCH) return x4.mulEach(scalars, packed);
+      const fast = useX4(n, (m) => m.mulEach(scalars, packed));
+      if (fast !== undefined) return fast;
       const out = new Uint8Array(packed.length);
       for (let i = 0; i < n; i++) {
         out.set(multiplyOne(scalars[i], elementAt(packed, i, ELEMENT_SIZE), i), i * ELEMENT_SIZE);
@@ -552,8 +569,7 @@ function makeSodiumGroup(p: SodiumPrimitives, wasm: WasmMsm | null, x4: WasmX4 |
     },
     hashToGroupMultiply(s, msgs, dst) {
       // H(x) and k*H(x) without the encode and decode between them (RFC 9497 Evaluate).
-      if (x4 !== null && msgs.length >= X4_MIN_BATCH) return x4.hashMulCommon(s, expandEach(msgs, dst));
-      return group.multiplyPacked(s, group.hashToGroupBatch(msgs, dst));
+      return useX4(msgs.length, (m) => m.hashMulCommon(s, expandEach(msgs, dst))) ?? group.multiplyPacked(s, group.hashToGroupBatch(msgs, dst));
     },
     multiplyBase(s) {
       const sb = scalarBytes(s);

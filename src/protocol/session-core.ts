@@ -129,6 +129,10 @@ export abstract class SessionCore<State extends string, Msg extends WireMessage,
     this.pendingWork++;
     this.work.push(async (now) => {
       let value: T;
+      if (this.failure || this.isFinished()) {
+        this.pendingWork--; // ended before the driver got to it: nothing to compute
+        return;
+      }
       try {
         value = await start();
       } catch (err) {

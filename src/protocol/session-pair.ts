@@ -32,7 +32,10 @@ export function runSessionPair<C, S>(
 ): PairOutcome<C, S> {
   const out = emptyOutcome<C, S>();
   if (client.currentState === 'idle') client.start(now);
-  while (exchange(client, server, now, hooks, out));
+  while (exchange(client, server, now, hooks, out)) {
+    // Silently returning without a result would hide the mistake.
+    if (client.pollWork?.() || server.pollWork?.()) throw new Error('a session deferred work (an offload): use runSessionPairAsync');
+  }
   return collectEvents(client, server, out);
 }
 

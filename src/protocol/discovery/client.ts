@@ -22,6 +22,7 @@ import { ascii, concat } from '../../oprf/encoding.js';
 import { DeltaView, packPrefixes } from './delta.js';
 import { canonicalChargeSet, chargeHash, hexOf, CHARGE_HASH_BYTES } from './quota.js';
 import { ProtocolError } from '../errors.js';
+import { ContactPsiError } from '../../errors.js';
 import { SessionCore } from '../session-core.js';
 import type { OprfOffload } from '../offload.js';
 import { lookupKeyOf, openLabel, LOOKUP_KEY_BYTES } from './labels.js';
@@ -172,6 +173,9 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     this.options = options;
     this.limits = limits;
     this.identifiers = [...new Set(options.identifiers)];
+    if (options.chunkItems !== undefined && !(Number.isSafeInteger(options.chunkItems) && options.chunkItems > 0)) {
+      throw new ContactPsiError('invalid_option', `chunkItems must be a positive integer, got ${options.chunkItems}`);
+    }
     if (this.identifiers.length > limits.maxQueryItems) {
       throw new ProtocolError('too_large', `${this.identifiers.length} identifiers exceed the limit ${limits.maxQueryItems}`);
     }

@@ -29,8 +29,13 @@ import {
 } from './messages.js';
 import { chargeHash, hexOf, QuotaLedger, type QuotaConfig } from './quota.js';
 
-/** How often (in evaluated chunks) the server hands out a running quota receipt. */
+/**
+ * How often the server hands out a running quota receipt: after every 4 chunks, and only
+ * once 1,024 items were answered since the last one, since each receipt sorts the whole
+ * charged set (a client sending one-item chunks must not make it sort per chunk).
+ */
 const RECEIPT_EVERY_CHUNKS = 4;
+const RECEIPT_MIN_ITEMS = 1024;
 
 export type DiscoveryServerState = 'awaiting_hello' | 'serving' | 'done';
 
@@ -97,6 +102,8 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
   /** Deferred evaluations that completed ahead of an earlier chunk, held until their turn. */
   private readonly completed = new Map<number, { count: number; evaluation: VerifiableEvaluation }>();
   private nextAnswer = 0;
+  /** Items answered since the last running receipt. */
+  private sinceReceipt = 0;
   /** A chunk refused (rate_limited) while earlier ones were still being evaluated. */
   private refusal: unknown;
   private stats: DiscoveryServerResult = { evaluated: 0, snapshotBytesSent: 0, labelsRequested: 0 };
@@ -244,9 +251,13 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
       this.send({ t: 'dir.evaluated', seq: this.nextAnswer, evaluated, proof });
       this.nextAnswer++;
       this.stats.evaluated += next.count;
+      this.sinceReceipt += next.count;
       // A running receipt every few chunks, so a sync cut off by a dropped connection does
       // not pay again for what was charged (the token costs a sort of the charged set).
-      if (this.ledger && this.nextAnswer % RECEIPT_EVERY_CHUNKS === 0) this.sendReceipt();
+      if (this.ledger && this.nextAnswer % RECEIPT_EVERY_CHUNKS === 0 && this.sinceReceipt >= RECEIPT_MIN_ITEMS) {
+        this.sinceReceipt = 0;
+        this.sendReceipt();
+      }
       this.emit({ type: 'progress', phase: 'evaluate', done: this.stats.evaluated, total: this.limits.maxQueryItems });
     }
     if (this.refusal !== undefined && this.nextAnswer === this.nextSeq) {

@@ -62,6 +62,13 @@ interface TransportDeadline {
   suspendedDuringWork: boolean;
 }
 
+/**
+ * Pieces of deferred work (evaluation chunks on a worker pool) one session may have running
+ * before reading from its peer pauses: a peer that pipelines chunks cannot queue more work
+ * than this on the shared pool, and reading resumes as pieces settle.
+ */
+const MAX_WORK_IN_FLIGHT = 4;
+
 // Without write callbacks (browsers), check bufferedAmount this often while backed up.
 const DRAIN_POLL_MS = 10;
 
@@ -72,6 +79,7 @@ export class SessionPump<R> {
   private backedUp = false;
   private inFlight = 0;
   private workInFlight = 0;
+  private readonly heldInput: Uint8Array[] = [];
   private outboxEmpty = true;
   private drainPoll: ReturnType<typeof setTimeout> | undefined;
   private closeOverride: { code: number; reason: string } | undefined;
@@ -99,15 +107,31 @@ export class SessionPump<R> {
     this.deadlines.push({ at, error, suspendedDuringWork: options.suspendedDuringWork ?? false });
   }
 
-  /** One complete binary message from the peer. */
+  /**
+   * One complete binary message from the peer. While the session has MAX_WORK_IN_FLIGHT
+   * pieces of work running, it waits here (reading is paused too, so only what the socket
+   * had already buffered can arrive) and is handed over as pieces settle, in order.
+   */
   receive(bytes: Uint8Array): void {
     if (this.state !== 'open') return;
     this.stats.bytesIn += bytes.length;
     this.stats.messagesIn++;
+    if (this.workInFlight >= MAX_WORK_IN_FLIGHT || this.heldInput.length > 0) {
+      this.heldInput.push(bytes);
+      return;
+    }
+    this.deliver(bytes);
+  }
+
+  private deliver(bytes: Uint8Array): void {
     this.guard(() => {
       this.session.handle(bytes, this.options.now());
       this.step();
     });
+  }
+
+  private releaseHeldInput(): void {
+    while (this.state === 'open' && this.heldInput.length > 0 && this.workInFlight < MAX_WORK_IN_FLIGHT) this.deliver(this.heldInput.shift()!);
   }
 
   /** Fail the session from the transport side; its error message is sent, then the socket closes. */
@@ -199,7 +223,7 @@ export class SessionPump<R> {
       this.inFlight++;
       this.socket.send(bytes, () => this.onWritten());
     }
-    this.setReadingPaused(this.backedUp);
+    this.setReadingPaused(this.backedUp || this.workInFlight >= MAX_WORK_IN_FLIGHT);
     if (this.backedUp && (this.inFlight === 0 || !this.socket.reportsWrites)) this.pollForDrain();
   }
 
@@ -209,6 +233,7 @@ export class SessionPump<R> {
       const settled = () => {
         this.workInFlight--;
         this.options.onWorkSettled?.();
+        this.releaseHeldInput();
         this.drive();
       };
       // The session catches its own work's errors; `drive` guards whatever else happens.
