@@ -3,21 +3,16 @@
  * precompute, which seals one label per tag. XChaCha20-Poly1305 is HChaCha20 (a single
  * ChaCha block, noble's `hchacha`) giving a subkey, then the IETF ChaCha20-Poly1305 AEAD
  * (OpenSSL) under that subkey with the nonce 0^4 || nonce[16..24) (draft-irtf-cfrg-xchacha
- * §2.3): the same bytes as noble's xchacha20poly1305. The hashing labels are copied from
- * labels.ts, which does not export them; test/directory-seal.test.ts compares the two
- * implementations byte for byte, so a change there cannot go unnoticed.
+ * §2.3): the same bytes as noble's xchacha20poly1305, under labels.ts's domain labels;
+ * test/directory-seal.test.ts compares the two implementations byte for byte.
  */
 import { createCipheriv, createHash, getCiphers, hash } from 'node:crypto';
 import { hchacha } from '@noble/ciphers/chacha.js';
 import { ascii } from '../oprf/encoding.js';
+import { LOOKUP_KEY_BYTES, LOOKUP_LABEL, MAX_USER_ID_BYTES, NONCE_BYTES, SEAL_KEY_LABEL } from '../protocol/discovery/labels.js';
 
-const LOOKUP_LABEL = ascii('contact-psi-v1-lookup');
-const SEAL_KEY_LABEL = ascii('contact-psi-v1-label-key');
-export const LOOKUP_KEY_BYTES = 16;
-export const NONCE_BYTES = 24;
+export { LOOKUP_KEY_BYTES, MAX_USER_ID_BYTES, NONCE_BYTES };
 const AEAD_TAG_BYTES = 16;
-/** The longest user id sealLabel accepts (its length travels in 2 bytes). */
-export const MAX_USER_ID_BYTES = 0xffff;
 /** "expand 32-byte k" as the byte string ChaCha reads it (hchacha takes native-order word views). */
 const SIGMA = ascii('expand 32-byte k');
 

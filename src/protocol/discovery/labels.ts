@@ -12,9 +12,12 @@ import { ProtocolError } from '../errors.js';
 import { ascii, concat, i2osp } from '../../oprf/encoding.js';
 
 export const LOOKUP_KEY_BYTES = 16;
-const LOOKUP_LABEL = ascii('contact-psi-v1-lookup');
-const SEAL_KEY_LABEL = ascii('contact-psi-v1-label-key');
-const NONCE_BYTES = 24;
+/** Domain labels of the lookup key and the seal key (exported for the native sealer, src/directory/seal-native.ts). */
+export const LOOKUP_LABEL = ascii('contact-psi-v1-lookup');
+export const SEAL_KEY_LABEL = ascii('contact-psi-v1-label-key');
+export const NONCE_BYTES = 24;
+/** The longest user id a label carries: its length travels in 2 bytes. */
+export const MAX_USER_ID_BYTES = 0xffff;
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
 
 export const lookupKeyOf = (tag: Uint8Array): Uint8Array => sha512(concat(LOOKUP_LABEL, tag)).subarray(0, LOOKUP_KEY_BYTES);
@@ -29,7 +32,7 @@ export interface Label {
 export function sealLabel(tag: Uint8Array, entry: Label, nonce: Uint8Array): Uint8Array {
   if (nonce.length !== NONCE_BYTES) throw new ProtocolError('internal', 'nonce must be 24 bytes');
   const userId = ascii(entry.userId);
-  if (userId.length > 0xffff) throw new ProtocolError('bad_field', 'user id too long');
+  if (userId.length > MAX_USER_ID_BYTES) throw new ProtocolError('bad_field', 'user id too long');
   const plaintext = concat(i2osp(userId.length, 2), userId, entry.label);
   const sealed = xchacha20poly1305(sealKeyOf(tag), nonce, lookupKeyOf(tag)).encrypt(plaintext);
   return concat(nonce, sealed);
