@@ -105,6 +105,8 @@ export class SqliteStore implements DirectoryStore {
   readonly #bulkFillThreshold: number;
   /** This connection dropped the lookup index for a bulk fill and rebuilds it at endTagFill. */
   #indexDeferred = false;
+  /** Prepared on first use: preparing needs the index, which another process's bulk fill may have dropped when this one opens. */
+  #lookupIndexed: Database.Statement | undefined;
   #lookupUnindexed: Database.Statement | undefined;
 
   private constructor(db: Database.Database, path: string | undefined, bulkFillThreshold: number) {
@@ -165,7 +167,6 @@ export class SqliteStore implements DirectoryStore {
       anyTag: p('SELECT EXISTS (SELECT 1 FROM tags)').pluck(),
       tagVersionOf: p('SELECT tag_version FROM epochs WHERE epoch = ?').pluck(),
       countStale: p(`SELECT COUNT(*) FROM tags AS t WHERE t.epoch = ? AND NOT ${PAIR_IS_DISCOVERABLE}`).pluck(),
-      lookup: p(LOOKUP_SQL),
       getSnapshot: p('SELECT epoch, version, kind, count, digest, bytes FROM snapshots WHERE epoch = ? AND kind = ? AND version = ?'),
       putSnapshot: p(`INSERT OR REPLACE INTO snapshots (epoch, kind, version, count, digest, bytes) VALUES (?, ?, ?, ?, ?, ?)`),
       // Epochs with a row, tags or snapshots; tags are skip-scanned along their primary key.
@@ -588,7 +589,8 @@ export class SqliteStore implements DirectoryStore {
 
   #lookupRow(epoch: number, key: Uint8Array): LookupRow | undefined {
     try {
-      return this.#q.lookup.get(epoch, blob(key)) as LookupRow | undefined;
+      this.#lookupIndexed ??= this.#db.prepare(LOOKUP_SQL);
+      return this.#lookupIndexed.get(epoch, blob(key)) as LookupRow | undefined;
     } catch (err) {
       if (!isMissingIndex(err)) throw err;
       this.#lookupUnindexed ??= this.#db.prepare(LOOKUP_UNINDEXED_SQL);
