@@ -126,6 +126,31 @@ describe('SQLite bulk fill of an empty tags table', () => {
     }
   });
 
+  it('a connection opened while another one fills without the index (write lock held) still answers lookups', async () => {
+    const path = freshPath();
+    const store = SqliteStore.open(path, { bulkFillThreshold: 1 });
+    await store.upsertUsers(users);
+    await store.beginTagFill(1, pairs.length);
+    const written = await records(store, 5);
+    await store.putTags(1, written);
+    await store.close(); // index dropped, not rebuilt
+    // Another process mid-fill: it holds the write lock, so the new connection cannot rebuild the index.
+    const filler = new Database(path);
+    filler.exec('BEGIN IMMEDIATE');
+    try {
+      const late = SqliteStore.open(path, { busyTimeoutMs: 0 });
+      try {
+        expect(hasIndex(path)).toBe(false);
+        await expectLookups(late, 1, written);
+      } finally {
+        await late.close();
+      }
+    } finally {
+      filler.exec('ROLLBACK');
+      filler.close();
+    }
+  });
+
   it('refuses a bulkFillThreshold that is not a positive integer', () => {
     for (const bad of [0, -1, 1.5, Number.NaN]) {
       expect(() => SqliteStore.open(':memory:', { bulkFillThreshold: bad })).toThrow(expect.objectContaining({ code: 'invalid_option' }));
