@@ -152,6 +152,24 @@ describe('discovery with deferred group work', () => {
     expect(() => runSessionPair(s.client, s.server)).toThrowError(/runSessionPairAsync/);
   });
 
+  it('running receipts come every 4 chunks only once 1,024 items were answered (tiny chunks cannot force a sort each)', () => {
+    const receiptsIn = (contacts: string[], chunk: number): number => {
+      let receipts = 0;
+      const s = sessions({ contacts, chunk, store: new MapQuotaStore(), capacity: 10_000 });
+      const out = runSessionPair<DiscoveryResult, unknown>(s.client, s.server, 0, {
+        toClient: (bytes) => {
+          if (decodeMessage<{ t: string }>(bytes, schemas, 1 << 30).t === 'dir.receipt') receipts++;
+          return bytes;
+        },
+      });
+      expect(out.clientError).toBeUndefined();
+      return receipts;
+    };
+    expect(receiptsIn(universe.slice(0, 40), 1)).toBe(0); // 40 one-item chunks: 40 items in all
+    const many = Array.from({ length: 2100 }, (_, i) => `tel:+4178${3000000 + i}`);
+    expect(receiptsIn(many, 300)).toBe(1); // after chunk 4 (1,200 items); chunk 7 ends the sync with dir.labels
+  });
+
   describe('on a real worker pool', () => {
     const pool = new WorkerPool({ size: 2, backend: 'sodium', inlineThreshold: 1, maxSliceSize: 4 });
     afterAll(() => pool.close());
