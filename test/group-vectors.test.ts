@@ -3,8 +3,8 @@
  * RFC 9496 Appendix A (ristretto255), RFC 9380 Appendix J.1.1 (P256_XMD:SHA-256_SSWU_RO_)
  * and K.1 / K.3 (expand_message_xmd), and the group-level part of RFC 9497 Appendix A
  * (BlindedElement = Blind * HashToGroup(Input), EvaluationElement = skSm * BlindedElement),
- * which is the only published KAT for hash_to_ristretto255. Skipped, with a note, where
- * ../shared/vectors is absent; test/group-backends.test.ts still checks the backends
+ * which is the only published KAT for hash_to_ristretto255. The vectors are in the repository
+ * (test/vectors/rfc) and never skipped; test/group-backends.test.ts also checks the backends
  * against each other.
  */
 import { ristretto255_hasher } from '@noble/curves/ed25519.js';
@@ -15,7 +15,7 @@ import { GroupError } from '../src/errors.js';
 import { nobleP256, nobleRistretto255 } from '../src/group/noble.js';
 import { loadSodiumPrimitives, loadSodiumRistretto255, type SodiumPrimitives } from '../src/group/sodium.js';
 import type { Group } from '../src/group/types.js';
-import { haveSharedVectors, hex, readSharedVectors, toHex } from './helpers/vectors.js';
+import { hex, readRfcVectors, toHex } from './helpers/vectors.js';
 
 interface Rfc9496 {
   generatorMultiples: { encodings: string[] };
@@ -59,13 +59,13 @@ beforeAll(async () => {
 });
 const BACKENDS = ['noble', 'sodium-raw', 'sodium-wrapper'];
 
-describe.skipIf(!haveSharedVectors)('RFC 9496 Appendix A: ristretto255', () => {
-  const v = haveSharedVectors ? readSharedVectors<Rfc9496>('rfc9496-ristretto255.json') : undefined;
+describe('RFC 9496 Appendix A: ristretto255', () => {
+  const v = readRfcVectors<Rfc9496>('rfc9496-ristretto255.json');
 
   describe.each(BACKENDS)('%s', (name) => {
     it('A.1: encodings of 1..15 x generator, and each decodes', () => {
       const g = ristrettoGroups[name];
-      const encodings = v!.generatorMultiples.encodings;
+      const encodings = v.generatorMultiples.encodings;
       expect(encodings).toHaveLength(16);
       for (let i = 1; i < 16; i++) {
         expect(toHex(g.multiplyBase(BigInt(i)))).toBe(encodings[i]);
@@ -76,7 +76,7 @@ describe.skipIf(!haveSharedVectors)('RFC 9496 Appendix A: ristretto255', () => {
 
     it('A.1: 0 x generator is the identity (all zero), which the API refuses', () => {
       const g = ristrettoGroups[name];
-      const zero = v!.generatorMultiples.encodings[0];
+      const zero = v.generatorMultiples.encodings[0];
       expect(zero).toBe('00'.repeat(32));
       // RFC 9497 §3.3: never accepted from the wire, never produced (0 is not a valid scalar).
       expect(codeOf(() => g.validateElement(hex(zero)))).toBe('identity_element');
@@ -85,14 +85,14 @@ describe.skipIf(!haveSharedVectors)('RFC 9496 Appendix A: ristretto255', () => {
 
     it('A.2: every invalid encoding is rejected as bad_element', () => {
       const g = ristrettoGroups[name];
-      const bad = v!.invalidEncodings.encodings;
+      const bad = v.invalidEncodings.encodings;
       expect(bad.length).toBeGreaterThanOrEqual(28);
       for (const e of bad) expect([e, codeOf(() => g.validateElement(hex(e)))]).toEqual([e, 'bad_element']);
     });
   });
 
   it('A.3: element derivation (one-way map of SHA-512(label)), noble and both libsodium paths', () => {
-    for (const t of v!.elementDerivation.vectors) {
+    for (const t of v.elementDerivation.vectors) {
       expect(toHex(sha512(utf8(t.label)))).toBe(t.input);
       expect(ristretto255_hasher.deriveToCurve!(hex(t.input)).toHex()).toBe(t.output);
       for (const mode of MODES) expect(toHex(sodiumPrims[mode]!.fromHash(hex(t.input)))).toBe(t.output);
@@ -100,9 +100,9 @@ describe.skipIf(!haveSharedVectors)('RFC 9496 Appendix A: ristretto255', () => {
   });
 });
 
-describe.skipIf(!haveSharedVectors)('RFC 9380 Appendix J.1.1: P256_XMD:SHA-256_SSWU_RO_', () => {
+describe('RFC 9380 Appendix J.1.1: P256_XMD:SHA-256_SSWU_RO_', () => {
   it('hashToGroup gives the compressed expected point (noble, the only P-256 backend)', () => {
-    const suite = readSharedVectors<H2cSuite>('rfc9380-P256_XMD-SHA-256_SSWU_RO_.json');
+    const suite = readRfcVectors<H2cSuite>('rfc9380-P256_XMD-SHA-256_SSWU_RO_.json');
     const dst = utf8(suite.dst);
     expect(suite.vectors.length).toBeGreaterThanOrEqual(5);
     for (const t of suite.vectors) {
@@ -114,9 +114,9 @@ describe.skipIf(!haveSharedVectors)('RFC 9380 Appendix J.1.1: P256_XMD:SHA-256_S
   });
 });
 
-describe.skipIf(!haveSharedVectors)('RFC 9380 Appendix K: expand_message_xmd', () => {
+describe('RFC 9380 Appendix K: expand_message_xmd', () => {
   const run = (file: string, expand: (msg: Uint8Array, dst: Uint8Array, len: number) => Uint8Array) => {
-    const xmd = readSharedVectors<XmdFile>(file);
+    const xmd = readRfcVectors<XmdFile>(file);
     expect(xmd.tests.length).toBeGreaterThanOrEqual(10);
     for (const t of xmd.tests) {
       const out = expand(utf8(t.msg), utf8(xmd.DST), Number(t.len_in_bytes));
@@ -135,8 +135,8 @@ describe.skipIf(!haveSharedVectors)('RFC 9380 Appendix K: expand_message_xmd', (
   });
 });
 
-describe.skipIf(!haveSharedVectors)('RFC 9497 Appendix A: group operations of the OPRF vectors', () => {
-  const suites = haveSharedVectors ? readSharedVectors<OprfSuite[]>('rfc9497-oprf.json') : [];
+describe('RFC 9497 Appendix A: group operations of the OPRF vectors', () => {
+  const suites = readRfcVectors<OprfSuite[]>('rfc9497-oprf.json');
   const groupsFor = (id: OprfSuite['identifier']): [string, () => Group][] =>
     id === 'P256-SHA256'
       ? [['noble', () => nobleP256]]

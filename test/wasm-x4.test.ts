@@ -19,7 +19,7 @@ import { nobleRistretto255 } from '../src/group/noble.js';
 import { loadSodiumPrimitives, loadSodiumRistretto255, type SodiumPrimitives } from '../src/group/sodium.js';
 import type { Group } from '../src/group/types.js';
 import { loadWasmX4, loadWasmX4Internals, type WasmX4, type WasmX4Exports } from '../src/group/wasm-x4.js';
-import { haveSharedVectors, hex, readSharedVectors, toHex } from './helpers/vectors.js';
+import { hex, readRfcVectors, toHex } from './helpers/vectors.js';
 
 const noble = nobleRistretto255;
 const L = noble.scalar.order;
@@ -168,12 +168,10 @@ describe('wasm-x4: RFC 9496 Appendix A', () => {
     invalidEncodings: { encodings: string[] };
     elementDerivation: { vectors: { label: string; input: string; output: string }[] };
   }
-  const vectors = haveSharedVectors ? readSharedVectors<Rfc9496>('rfc9496-ristretto255.json') : undefined;
-  const itV = vectors === undefined ? it.skip : it;
-  if (vectors === undefined) console.warn('wasm-x4 RFC 9496 vectors skipped: ../shared/vectors is absent');
+  const vectors = readRfcVectors<Rfc9496>('rfc9496-ristretto255.json');
 
-  itV('A.1: k * B for k = 1..15 (mulCommon and mulEach)', () => {
-    const enc = vectors!.generatorMultiples.encodings;
+  it('A.1: k * B for k = 1..15 (mulCommon and mulEach)', () => {
+    const enc = vectors.generatorMultiples.encodings;
     const g = hex(enc[1]);
     for (let k = 1; k < 16; k++) expect(toHex(x4.mulCommon(BigInt(k), g))).toBe(enc[k]);
     const gs = pack(Array.from({ length: 15 }, () => g));
@@ -184,9 +182,9 @@ describe('wasm-x4: RFC 9496 Appendix A', () => {
     expect(toHex(x4.mulCommon(1n, multiples))).toBe(toHex(multiples));
   });
 
-  itV('A.2: every invalid encoding is rejected with its index, at every lane position', () => {
-    const g = hex(vectors!.generatorMultiples.encodings[1]);
-    for (const bad of vectors!.invalidEncodings.encodings) {
+  it('A.2: every invalid encoding is rejected with its index, at every lane position', () => {
+    const g = hex(vectors.generatorMultiples.encodings[1]);
+    for (const bad of vectors.invalidEncodings.encodings) {
       for (const index of [0, 1, 2, 3, 5]) {
         const els = Array.from({ length: 6 }, () => g);
         els[index] = hex(bad);
@@ -198,8 +196,8 @@ describe('wasm-x4: RFC 9496 Appendix A', () => {
     }
   });
 
-  itV('A.3: element derivation (fromHash) and its fused multiple', () => {
-    const vs = vectors!.elementDerivation.vectors;
+  it('A.3: element derivation (fromHash) and its fused multiple', () => {
+    const vs = vectors.elementDerivation.vectors;
     const uniform = pack(vs.map((v) => hex(v.input)), 64);
     const out = x4.fromHash(uniform);
     vs.forEach((v, i) => expect(toHex(at(out, i))).toBe(v.output));

@@ -2,15 +2,17 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The shared RFC vectors live beside the project (../shared/vectors), read in place. */
-export const sharedVectorsDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'shared', 'vectors');
-export const haveSharedVectors = existsSync(sharedVectorsDir);
-if (!haveSharedVectors) {
-  console.warn(`RFC vector tests skipped: ${sharedVectorsDir} is absent (differential properties still run)`);
-}
+/**
+ * The RFC 9497 / 9496 / 9380 appendix vectors, copied into the repository (test/vectors/rfc,
+ * see its README) so every clone runs them. A missing file is an error, never a skip: a
+ * conformance test that quietly runs nothing proves nothing.
+ */
+export const rfcVectorsDir = join(dirname(fileURLToPath(import.meta.url)), '..', 'vectors', 'rfc');
 
-export function readSharedVectors<T>(file: string): T {
-  return JSON.parse(readFileSync(join(sharedVectorsDir, file), 'utf8')) as T;
+export function readRfcVectors<T>(file: string): T {
+  const path = join(rfcVectorsDir, file);
+  if (!existsSync(path)) throw new Error(`RFC vector file missing: ${path} (it is part of the repository)`);
+  return JSON.parse(readFileSync(path, 'utf8')) as T;
 }
 
 export const hex = (s: string): Uint8Array => {
