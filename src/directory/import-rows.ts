@@ -6,7 +6,7 @@
 import { normalizeEmail } from '../contacts/email.js';
 import { toIdentifier } from '../contacts/identifier.js';
 import { normalizePhone, type CountryCode } from '../contacts/phone.js';
-import { parseLabel } from './label.js';
+import { checkSealedLabelSize, parseLabel } from './label.js';
 import type { DirectoryUser } from './types.js';
 import { compareCodePoints, MAX_IDENTIFIERS_PER_USER, MAX_USER_ID_LENGTH } from './users.js';
 
@@ -80,6 +80,8 @@ export class RowCollector {
       if (!parsed.ok) return fail(parsed.code, parsed.reason);
       label = parsed.label;
     }
+    const fits = checkSealedLabelSize(userId, label);
+    if (!fits.ok) return fail(fits.code, fits.reason);
 
     this.#userIds.add(userId);
     for (const identifier of identifiers) this.#claimed.set(identifier, raw.row);

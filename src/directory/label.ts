@@ -4,6 +4,7 @@
  * optional, no whitespace) because Node's decoder silently skips bad characters, which
  * would turn a typo into a different key.
  */
+import { MAX_SEALED_LABEL_BYTES, SEALED_LABEL_OVERHEAD_BYTES, sealedLabelBytes } from '../protocol/discovery/labels.js';
 import { MAX_LABEL_BYTES } from './users.js';
 
 export const BASE64_LABEL_PREFIX = 'base64:';
@@ -24,4 +25,22 @@ export function parseLabel(text: string): LabelResult {
   }
   if (label.length > MAX_LABEL_BYTES) return { ok: false, code: 'label_too_long', reason: `label is ${label.length} bytes, at most ${MAX_LABEL_BYTES}` };
   return { ok: true, label };
+}
+
+/**
+ * A user's label is served sealed together with the user id (protocol/discovery/labels.ts),
+ * and a client refuses a sealed label over MAX_SEALED_LABEL_BYTES: so what binds is the
+ * sealed size, user id included, checked here at import rather than found at every sync.
+ */
+export function checkSealedLabelSize(userId: string, label: Uint8Array): LabelResult {
+  const userIdBytes = Buffer.byteLength(userId, 'utf8');
+  const sealed = sealedLabelBytes(userIdBytes, label.length);
+  if (sealed <= MAX_SEALED_LABEL_BYTES) return { ok: true, label };
+  return {
+    ok: false,
+    code: 'label_too_long',
+    reason:
+      `label of ${label.length} bytes with a user id of ${userIdBytes} bytes seals to ${sealed} bytes ` +
+      `(${SEALED_LABEL_OVERHEAD_BYTES} bytes of nonce, length and tag added), more than the ${MAX_SEALED_LABEL_BYTES} a client accepts`,
+  };
 }

@@ -9,15 +9,14 @@
 import { createCipheriv, createHash, getCiphers, hash } from 'node:crypto';
 import { hchacha } from '@noble/ciphers/chacha.js';
 import { ascii } from '../oprf/encoding.js';
-import { LOOKUP_KEY_BYTES, LOOKUP_LABEL, MAX_USER_ID_BYTES, NONCE_BYTES, SEAL_KEY_LABEL } from '../protocol/discovery/labels.js';
+import { AEAD_TAG_BYTES, LOOKUP_KEY_BYTES, LOOKUP_LABEL, MAX_USER_ID_BYTES, NONCE_BYTES, SEAL_KEY_LABEL, sealedLabelBytes } from '../protocol/discovery/labels.js';
 
 export { LOOKUP_KEY_BYTES, MAX_USER_ID_BYTES, NONCE_BYTES };
-const AEAD_TAG_BYTES = 16;
 /** "expand 32-byte k" as the byte string ChaCha reads it (hchacha takes native-order word views). */
 const SIGMA = ascii('expand 32-byte k');
 
 /** Bytes of one seal: nonce || XChaCha20-Poly1305(len(userId) || userId || label). */
-export const sealedLength = (userIdBytes: number, labelBytes: number): number => NONCE_BYTES + 2 + userIdBytes + labelBytes + AEAD_TAG_BYTES;
+export const sealedLength = sealedLabelBytes;
 
 /**
  * Seals len(userId) || userId || label (userId already UTF-8, at most MAX_USER_ID_BYTES)

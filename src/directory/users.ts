@@ -4,11 +4,17 @@
  */
 import { parseIdentifier } from '../contacts/identifier.js';
 import { ContactPsiError } from '../errors.js';
+import { MAX_LABEL_PLAINTEXT_BYTES, MAX_SEALED_LABEL_BYTES, sealedLabelBytes } from '../protocol/discovery/labels.js';
 import type { ChangeKind, DirectoryUser, DirectoryUserInput } from './types.js';
 
 export const MAX_USER_ID_LENGTH = 256;
-/** A label is a public key or a short handle; the bound keeps one user from bloating every answer. */
-export const MAX_LABEL_BYTES = 4096;
+/**
+ * A label is a public key or a short handle; the bound keeps one user from bloating every
+ * answer. It is served sealed with the user id, which must fit a client's 4,096-byte item:
+ * this is the longest label any user can have (with a 1-byte user id); normalizeUser checks
+ * the sealed size itself.
+ */
+export const MAX_LABEL_BYTES = MAX_LABEL_PLAINTEXT_BYTES - 1;
 export const MAX_IDENTIFIERS_PER_USER = 64;
 
 /**
@@ -52,6 +58,8 @@ export function normalizeUser(input: DirectoryUserInput): DirectoryUser {
   const identifiers = [...new Set(input.identifiers)].sort(compareCodePoints);
   const label = input.label ?? new Uint8Array(0);
   if (!(label instanceof Uint8Array) || label.length > MAX_LABEL_BYTES) throw invalid(userId, `label must be at most ${MAX_LABEL_BYTES} bytes`);
+  const sealed = sealedLabelBytes(Buffer.byteLength(userId, 'utf8'), label.length);
+  if (sealed > MAX_SEALED_LABEL_BYTES) throw invalid(userId, `user id and label seal to ${sealed} bytes, more than the ${MAX_SEALED_LABEL_BYTES} a client accepts`);
   const discoverable = input.discoverable ?? true;
   if (typeof discoverable !== 'boolean') throw invalid(userId, 'discoverable must be a boolean');
   return { userId, identifiers, label: new Uint8Array(label), discoverable };

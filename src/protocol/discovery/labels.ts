@@ -18,6 +18,22 @@ export const SEAL_KEY_LABEL = ascii('contact-psi-v1-label-key');
 export const NONCE_BYTES = 24;
 /** The longest user id a label carries: its length travels in 2 bytes. */
 export const MAX_USER_ID_BYTES = 0xffff;
+/** Poly1305 tag that ends every seal. */
+export const AEAD_TAG_BYTES = 16;
+/** What sealing adds to the user id and label: nonce (24) + user id length (2) + AEAD tag (16). */
+export const SEALED_LABEL_OVERHEAD_BYTES = NONCE_BYTES + 2 + AEAD_TAG_BYTES;
+/**
+ * The largest sealed label a client accepts (one item of `dir.labels`, the default
+ * `maxLabelBytes`), and so the largest one a directory may store or a server may send:
+ * one limit end to end, or a label at the directory's limit would fail every sync of a book
+ * holding that user.
+ */
+export const MAX_SEALED_LABEL_BYTES = 4096;
+/** The most UTF-8 bytes of user id plus label one sealed label can carry: 4,096 - 42 = 4,054. */
+export const MAX_LABEL_PLAINTEXT_BYTES = MAX_SEALED_LABEL_BYTES - SEALED_LABEL_OVERHEAD_BYTES;
+
+/** Bytes of one seal of a user id of `userIdBytes` UTF-8 bytes and a label of `labelBytes`. */
+export const sealedLabelBytes = (userIdBytes: number, labelBytes: number): number => SEALED_LABEL_OVERHEAD_BYTES + userIdBytes + labelBytes;
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
 
 export const lookupKeyOf = (tag: Uint8Array): Uint8Array => sha512(concat(LOOKUP_LABEL, tag)).subarray(0, LOOKUP_KEY_BYTES);
@@ -40,7 +56,7 @@ export function sealLabel(tag: Uint8Array, entry: Label, nonce: Uint8Array): Uin
 
 /** Opens a sealed label; a forged or mismatched one fails with `bad_label`. */
 export function openLabel(tag: Uint8Array, sealed: Uint8Array): Label {
-  if (sealed.length < NONCE_BYTES + 16 + 2) throw new ProtocolError('bad_field', 'sealed label too short');
+  if (sealed.length < SEALED_LABEL_OVERHEAD_BYTES) throw new ProtocolError('bad_field', 'sealed label too short');
   let plaintext: Uint8Array;
   try {
     plaintext = xchacha20poly1305(sealKeyOf(tag), sealed.subarray(0, NONCE_BYTES), lookupKeyOf(tag)).decrypt(sealed.subarray(NONCE_BYTES));

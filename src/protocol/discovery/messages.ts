@@ -6,7 +6,7 @@ import { SuiteIds, type SuiteId } from '../../oprf/suite.js';
 import type { EncodingKind } from '../../setenc/types.js';
 import { EncodingKinds } from '../messages.js';
 import type { MessageSchema } from '../schema.js';
-import { LOOKUP_KEY_BYTES } from './labels.js';
+import { LOOKUP_KEY_BYTES, MAX_SEALED_LABEL_BYTES } from './labels.js';
 import { CHARGE_HASH_BYTES } from './quota.js';
 
 export interface DiscoveryLimits {
@@ -34,7 +34,7 @@ export const DEFAULT_DISCOVERY_LIMITS: DiscoveryLimits = Object.freeze({
   maxPartBytes: 4 * 1024 * 1024,
   maxSnapshotBytes: 1024 * 1024 * 1024,
   maxDirectoryEntries: 200_000_000,
-  maxLabelBytes: 4096,
+  maxLabelBytes: MAX_SEALED_LABEL_BYTES,
   maxChargedSet: 1_000_000,
 });
 

@@ -68,6 +68,11 @@ export interface DiscoveryServerResult {
   evaluated: number;
   snapshotBytesSent: number;
   labelsRequested: number;
+  /**
+   * Sealed labels over `maxLabelBytes` (left by an older directory) sent as "no label"
+   * instead: a client refuses them, and one must not fail a whole sync.
+   */
+  labelsDropped: number;
 }
 
 export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, DiscoveryMessage, DiscoveryServerResult> {
@@ -106,7 +111,7 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
   private sinceReceipt = 0;
   /** A chunk refused (rate_limited) while earlier ones were still being evaluated. */
   private refusal: unknown;
-  private stats: DiscoveryServerResult = { evaluated: 0, snapshotBytesSent: 0, labelsRequested: 0 };
+  private stats: DiscoveryServerResult = { evaluated: 0, snapshotBytesSent: 0, labelsRequested: 0, labelsDropped: 0 };
 
   constructor(options: DiscoveryServerOptions) {
     const limits = { ...DEFAULT_DISCOVERY_LIMITS, ...options.limits };
@@ -282,7 +287,13 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
       // A client can only have matched what it had evaluated in this session.
       throw new ProtocolError('too_large', 'more label keys than identifiers evaluated');
     }
-    const sealed = this.backend.sealedLabels(msg.epoch, keys).map((s) => s ?? new Uint8Array(0));
+    const empty = new Uint8Array(0);
+    const sealed = this.backend.sealedLabels(msg.epoch, keys).map((s) => {
+      if (s === undefined) return empty;
+      if (s.length <= this.limits.maxLabelBytes) return s;
+      this.stats.labelsDropped++;
+      return empty;
+    });
     this.stats.labelsRequested += keys.length;
     const issued = this.ledger?.issueToken();
     this.send({ t: 'dir.labels', sealed, quotaToken: issued?.token, tokenAccepted: issued ? (this.tokenAccepted ?? false) : undefined });
