@@ -8,6 +8,7 @@ import { toIdentifier, type IdentifierKind } from './identifier.js';
 import type { ResolvedImportOptions } from './limits.js';
 import type { AddressBook, ContactEntry, ContactIdentifier, InvalidEntry } from './model.js';
 import { normalizePhone } from './phone.js';
+import { phoneVariants } from './phone-variants.js';
 
 export interface RawValue {
   readonly kind: IdentifierKind;
@@ -63,6 +64,16 @@ export class AddressBookBuilder {
       if (seen.has(identifier)) continue;
       seen.add(identifier);
       identifiers.push({ kind: value.kind, raw: value.raw, identifier });
+      // The alternative forms of an ambiguous number are checked too; one written in
+      // several forms in the same entry is still one identifier (the Set above).
+      if (value.kind === 'tel') {
+        for (const variant of phoneVariants(result.value)) {
+          const alternative = toIdentifier('tel', variant);
+          if (seen.has(alternative)) continue;
+          seen.add(alternative);
+          identifiers.push({ kind: 'tel', raw: value.raw, identifier: alternative, variantOf: identifier });
+        }
+      }
     }
     const entry: ContactEntry = { index, name: trimmedName, identifiers };
     this.contacts.push(entry);

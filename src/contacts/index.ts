@@ -4,6 +4,7 @@
  * no timers, no Node-only APIs, so it runs unchanged in browsers and React Native.
  */
 export { normalizePhone, MAX_RAW_PHONE_LENGTH, type PhoneResult, type CountryCode } from './phone.js';
+export { repairLegacyMobile, phoneVariants } from './phone-variants.js';
 export { normalizeEmail, MAX_EMAIL_OCTETS, MAX_LOCAL_PART_OCTETS, type EmailResult } from './email.js';
 export type { NormalizeErrorCode, NormalizeFailure } from './result.js';
 export {

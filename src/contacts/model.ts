@@ -10,6 +10,11 @@ export interface ContactIdentifier {
   readonly raw: string;
   /** The canonical identifier, e.g. `tel:+41791234567` (see identifier.ts). */
   readonly identifier: string;
+  /**
+   * Set on an alternative form of another identifier of the same entry (phone-variants.ts:
+   * an Argentine number written without its mobile 9, say): the identifier it stands for.
+   */
+  readonly variantOf?: string;
 }
 
 export interface ContactEntry {

@@ -5,6 +5,7 @@
  */
 import { parsePhoneNumberWithError, isSupportedCountry, validatePhoneNumberLength } from 'libphonenumber-js/max';
 import type { CountryCode } from 'libphonenumber-js/max';
+import { repairLegacyMobile } from './phone-variants.js';
 import { failure, type NormalizeFailure } from './result.js';
 
 export type { CountryCode };
@@ -63,6 +64,10 @@ function attempt(text: string, context: ParseContext): Attempt {
   try {
     const number = parsePhoneNumberWithError(text, context);
     if (number.isValid()) return { ok: true, e164: number.number };
+    // A mobile in a retired national form (Mexico's 1, Argentina's 15, Brazil's 8 digits)
+    // is the same line as today's form: match it (phone-variants.ts).
+    const repaired = repairLegacyMobile(number.number);
+    if (repaired !== undefined) return { ok: true, e164: repaired };
     const length = validatePhoneNumberLength(text, context);
     if (length === 'TOO_SHORT') return failure('too_short', 'too few digits for its region');
     if (length === 'TOO_LONG') return failure('too_long', 'too many digits for its region');
