@@ -19,13 +19,14 @@ import type { Rng } from '../../group/types.js';
 import { Modes, randomScalar, type BlindState, type OprfSuite } from '../../oprf/suite.js';
 import { parseEncoding } from '../../setenc/index.js';
 import { ascii, concat } from '../../oprf/encoding.js';
-import { DeltaView, packPrefixes } from './delta.js';
+import { checkDelta, DeltaView, packSorted } from './delta.js';
 import { canonicalChargeSet, chargeHash, hexOf, CHARGE_HASH_BYTES } from './quota.js';
 import { ProtocolError } from '../errors.js';
 import { ContactPsiError } from '../../errors.js';
 import { SessionCore } from '../session-core.js';
 import type { OprfOffload } from '../offload.js';
 import { lookupKeyOf, openLabel, LOOKUP_KEY_BYTES } from './labels.js';
+import type { MessageSchema } from '../schema.js';
 import {
   DEFAULT_DISCOVERY_LIMITS,
   discoverySchemas,
@@ -38,6 +39,7 @@ import {
   type DirSnapshotPart,
   type DiscoveryLimits,
   type DiscoveryMessage,
+  DELTA_PREFIX_BYTES,
 } from './messages.js';
 
 export type DiscoveryClientState = 'idle' | 'awaiting_info' | 'awaiting_delta' | 'downloading' | 'awaiting_evaluations' | 'awaiting_labels' | 'done';
@@ -54,10 +56,33 @@ export interface CachedSnapshot {
   bytes: Uint8Array;
   /** The digest dir.info announced for `version` (differs from `digest` once deltas apply). */
   infoDigest?: Uint8Array;
+  /** The entry count dir.info announced for `version` (bounds the next delta, §6). */
+  infoCount?: number;
   /** Net tag changes since the base: packed, sorted 8-byte prefixes. */
   added?: Uint8Array;
   removed?: Uint8Array;
 }
+
+/**
+ * Default of `maxDownloadBytes`: the largest snapshot this client downloads (512 MiB, a
+ * fuse filter of about 100 million entries). The buffer grows as parts arrive, so a server
+ * that announces a large size without sending it costs nothing.
+ */
+export const DEFAULT_MAX_DOWNLOAD_BYTES = 512 * 1024 * 1024;
+/**
+ * Default of `maxDeltaPrefixes`: the most prefixes the cache accumulates from deltas
+ * (added + removed, 8 bytes each: 32 MiB). A delta that would pass it is not applied; the
+ * snapshot is downloaded afresh instead, which resets the sets.
+ */
+export const DEFAULT_MAX_DELTA_PREFIXES = 4_000_000;
+/**
+ * The most tags one directory version can add or remove: every version is one change of
+ * one user (src/directory/users.ts MAX_IDENTIFIERS_PER_USER = 64 identifiers, each one tag),
+ * so a delta over `span` versions adds at most 64·span and removes at most 64·span tags.
+ */
+export const DELTA_TAGS_PER_VERSION = 64;
+/** First allocation of a download; it doubles as parts arrive, up to the announced size. */
+const INITIAL_DOWNLOAD_BYTES = 1 << 20;
 
 /** The quota token and the set of blinded-element hashes it covers (kept on the device). */
 export interface QuotaReceipt {
@@ -93,6 +118,10 @@ export interface DiscoveryClientOptions {
   /** Items per dir.evaluate, at most what the server announces (default: the server's chunk). */
   chunkItems?: number;
   partBytes?: number;
+  /** Largest snapshot to download (default DEFAULT_MAX_DOWNLOAD_BYTES, 512 MiB); a larger dir.info.size is `too_large`. */
+  maxDownloadBytes?: number;
+  /** Most prefixes accumulated from deltas (default DEFAULT_MAX_DELTA_PREFIXES); past it the snapshot is downloaded again. */
+  maxDeltaPrefixes?: number;
   limits?: Partial<DiscoveryLimits>;
   idleTimeoutMs?: number;
 }
@@ -113,6 +142,8 @@ export interface DiscoveryResult {
   falsePositives: number;
   /** Labels that did not open under the client's OPRF output (corrupt or forged), dropped. */
   badLabels: number;
+  /** Sealed labels longer than `limits.maxLabelBytes`, dropped without opening. */
+  oversizedLabels: number;
   /** True when the cache was brought up to date by a delta. */
   deltaApplied: boolean;
   /** The new quota receipt, when the server charges quotas. */
@@ -144,7 +175,11 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
   private readonly options: DiscoveryClientOptions;
   private readonly limits: DiscoveryLimits;
   private readonly identifiers: string[];
+  private readonly maxDownloadBytes: number;
+  private readonly maxDeltaPrefixes: number;
   private info: DirInfo | undefined;
+  /** Bytes asked for by the pending dir.snapshot.get: a part may not be longer. */
+  private requested = 0;
   private download: Uint8Array | undefined;
   private downloaded = 0;
   private encoding: DeltaView | undefined;
@@ -168,7 +203,7 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
 
   constructor(options: DiscoveryClientOptions) {
     const limits = { ...DEFAULT_DISCOVERY_LIMITS, ...options.limits };
-    super(limits.maxMessageBytes, discoverySchemas(limits), options.idleTimeoutMs ?? 60_000);
+    super(limits.maxMessageBytes, clientSchemas(limits), options.idleTimeoutMs ?? 60_000);
     if (options.suite.mode !== Modes.VOPRF) throw new ProtocolError('unsupported', 'directory discovery is always verifiable (VOPRF)');
     this.options = options;
     this.limits = limits;
@@ -176,6 +211,11 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     if (options.chunkItems !== undefined && !(Number.isSafeInteger(options.chunkItems) && options.chunkItems > 0)) {
       throw new ContactPsiError('invalid_option', `chunkItems must be a positive integer, got ${options.chunkItems}`);
     }
+    for (const [name, value] of [['maxDownloadBytes', options.maxDownloadBytes], ['maxDeltaPrefixes', options.maxDeltaPrefixes]] as const) {
+      if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0)) throw new ContactPsiError('invalid_option', `${name} must be a non-negative integer, got ${value}`);
+    }
+    this.maxDownloadBytes = Math.min(options.maxDownloadBytes ?? DEFAULT_MAX_DOWNLOAD_BYTES, limits.maxSnapshotBytes);
+    this.maxDeltaPrefixes = options.maxDeltaPrefixes ?? DEFAULT_MAX_DELTA_PREFIXES;
     if (this.identifiers.length > limits.maxQueryItems) {
       throw new ProtocolError('too_large', `${this.identifiers.length} identifiers exceed the limit ${limits.maxQueryItems}`);
     }
@@ -203,6 +243,8 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     if (known && known.epoch === info.epoch && !equalBytes(known.publicKey, info.publicKey)) {
       throw new ProtocolError('proof_invalid', `the directory presented a second key for epoch ${info.epoch}`);
     }
+    // Refused before anything is allocated or requested: the caller's limit, not the server's word.
+    if (info.size > this.maxDownloadBytes) throw new ProtocolError('too_large', `snapshot of ${info.size} bytes exceeds maxDownloadBytes ${this.maxDownloadBytes}`);
     this.info = info;
     if (cache && cache.epoch === info.epoch) {
       if (!equalBytes(cache.publicKey, info.publicKey)) throw new ProtocolError('proof_invalid', 'public key changed within an epoch');
@@ -233,14 +275,28 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     if (delta.epoch !== info.epoch || delta.fromVersion !== cache.version || delta.toVersion !== info.version) {
       throw new ProtocolError('bad_field', 'dir.delta does not answer the request');
     }
-    if (!delta.available) return this.startDownload();
-    this.deltaApplied = true;
+    if (!delta.available) {
+      if (delta.added.length + delta.removed.length > 0) throw new ProtocolError('bad_field', 'an unavailable dir.delta carries prefixes');
+      return this.startDownload();
+    }
+    // Bounds that need no parsing (spec/discovery.md §6): the server only sends a delta
+    // smaller than the snapshot, and each version changes at most 64 tags each way.
+    const added = delta.added.length / DELTA_PREFIX_BYTES;
+    const removed = delta.removed.length / DELTA_PREFIX_BYTES;
+    if (delta.added.length + delta.removed.length >= info.size) throw new ProtocolError('too_large', 'dir.delta is not smaller than the snapshot');
+    const perVersion = DELTA_TAGS_PER_VERSION * (info.version - cache.version);
+    if (added > perVersion || removed > perVersion) {
+      throw new ProtocolError('too_large', `dir.delta changes ${added}+${removed} tags over ${info.version - cache.version} versions (at most ${DELTA_TAGS_PER_VERSION} each way per version)`);
+    }
+    // Too much to hold: a fresh download (bounded by maxDownloadBytes) replaces the sets.
+    if (added + removed > this.maxDeltaPrefixes) return this.startDownload();
     this.useSnapshot(cache.bytes, true, cache, delta);
   }
 
   private startDownload(): void {
     const info = this.info!;
-    this.download = new Uint8Array(info.size);
+    // Grown as parts arrive (at most twice what was received): announcing a size costs the server nothing.
+    this.download = new Uint8Array(Math.min(info.size, INITIAL_DOWNLOAD_BYTES));
     this.state = 'downloading';
     this.requestPart();
   }
@@ -248,7 +304,8 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
   private requestPart(): void {
     const info = this.info!;
     const length = Math.min(this.options.partBytes ?? 1 << 20, this.limits.maxPartBytes, info.size - this.downloaded);
-    this.send({ t: 'dir.snapshot.get', epoch: info.epoch, version: info.version, offset: this.downloaded, length: Math.max(1, length) });
+    this.requested = Math.max(1, length);
+    this.send({ t: 'dir.snapshot.get', epoch: info.epoch, version: info.version, offset: this.downloaded, length: this.requested });
   }
 
   private onPart(part: DirSnapshotPart): void {
@@ -256,14 +313,22 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     if (part.offset !== this.downloaded) throw new ProtocolError('unexpected_message', `expected part at ${this.downloaded}, got ${part.offset}`);
     if (part.data.length === 0 && info.size > this.downloaded) throw new ProtocolError('bad_field', 'empty snapshot part');
     if (this.downloaded + part.data.length > info.size) throw new ProtocolError('too_large', 'snapshot longer than announced');
+    if (part.data.length > this.requested) throw new ProtocolError('too_large', `snapshot part of ${part.data.length} bytes, ${this.requested} requested`);
+    const end = this.downloaded + part.data.length;
+    if (end > this.download!.length) {
+      const grown = new Uint8Array(Math.min(info.size, Math.max(end, 2 * this.download!.length)));
+      grown.set(this.download!.subarray(0, this.downloaded));
+      this.download = grown;
+    }
     this.download!.set(part.data, this.downloaded);
-    this.downloaded += part.data.length;
+    this.downloaded = end;
     this.emit({ type: 'progress', phase: 'download', done: this.downloaded, total: info.size });
     if (this.downloaded < info.size) return this.requestPart();
     // Every client of this (epoch, version) must see the same bytes: the digest in dir.info
     // is what clients compare (and what a witness can publish).
-    if (!equalBytes(sha256(this.download!), info.digest)) throw new ProtocolError('bad_encoding', 'snapshot digest mismatch');
-    this.useSnapshot(this.download!, false);
+    const bytes = this.download!.subarray(0, this.downloaded);
+    if (!equalBytes(sha256(bytes), info.digest)) throw new ProtocolError('bad_encoding', 'snapshot digest mismatch');
+    this.useSnapshot(bytes, false);
   }
 
   /** Start evaluating against a snapshot: downloaded, cached, or cached plus a delta. */
@@ -272,13 +337,28 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     const encoding = parseEncoding(bytes, { maxBytes: this.limits.maxSnapshotBytes, maxCount: this.limits.maxDirectoryEntries });
     if (encoding.kind !== info.encoding) throw new ProtocolError('bad_encoding', 'snapshot does not match dir.info');
     const view = new DeltaView(encoding, cache?.added, cache?.removed);
-    if (delta) view.apply(delta.added, delta.removed);
+    if (delta) {
+      const checked = checkDelta(delta.added, delta.removed);
+      checkDeltaCounts(checked.added.length, checked.removed.length, info.count, cachedCount(cache!, encoding.count, view.added.length));
+      view.apply(checked);
+      // The accumulated sets are capped: past the cap, download afresh (the sets start over).
+      if (view.size > this.maxDeltaPrefixes) return this.startDownload();
+      this.deltaApplied = true;
+    }
     // A fresh download must match dir.info exactly; with deltas only the kind can be checked.
     if (!cache && encoding.count !== info.count) throw new ProtocolError('bad_encoding', 'snapshot does not match dir.info');
     this.encoding = view;
     this.snapshot = cache
-      ? { ...cache, version: info.version, baseVersion: cache.baseVersion ?? cache.version, infoDigest: info.digest, added: packPrefixes(view.added), removed: packPrefixes(view.removed) }
-      : { epoch: info.epoch, version: info.version, baseVersion: info.version, digest: info.digest, infoDigest: info.digest, publicKey: info.publicKey, bytes };
+      ? {
+          ...cache,
+          version: info.version,
+          baseVersion: cache.baseVersion ?? cache.version,
+          infoDigest: info.digest,
+          infoCount: info.count,
+          added: packSorted(view.added),
+          removed: packSorted(view.removed),
+        }
+      : { epoch: info.epoch, version: info.version, baseVersion: info.version, digest: info.digest, infoDigest: info.digest, infoCount: info.count, publicKey: info.publicKey, bytes };
     this.cacheHit = fromCache;
     const { suite, rng, blindSecret, quotaReceipt } = this.options;
     // Presented even with nothing to evaluate, so the receipt carries over to the next sync.
@@ -388,14 +468,19 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
 
   private onLabels(msg: DirLabels): void {
     if (msg.sealed.length !== this.matched.length) throw new ProtocolError('bad_field', `expected ${this.matched.length} labels, got ${msg.sealed.length}`);
+    // The whole message was bounded by the schema (item count, maxMessageBytes); one label
+    // over this client's item limit is dropped and counted, never fatal to the sync.
+    const maxLabel = this.limits.maxLabelBytes;
     // The receipt first: every chunk was charged, whatever the labels turn out to be.
     const quotaReceipt = msg.quotaToken ? { token: msg.quotaToken, set: this.chargedSet(msg.tokenAccepted === true) } : undefined;
     const matches: DiscoveryMatch[] = [];
     let falsePositives = 0;
     let badLabels = 0;
+    let oversizedLabels = 0;
     msg.sealed.forEach((sealed, j) => {
       const i = this.matched[j];
       if (sealed.length === 0) return void falsePositives++;
+      if (sealed.length > maxLabel) return void oversizedLabels++;
       try {
         const { userId, label } = openLabel(this.outputs[i], sealed);
         matches.push({ identifier: this.identifiers[i], userId, label });
@@ -415,6 +500,7 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
         downloadedBytes: this.downloaded,
         falsePositives,
         badLabels,
+        oversizedLabels,
         deltaApplied: this.deltaApplied,
         quotaReceipt,
       },
@@ -432,6 +518,42 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     const blinded = (this.blindState?.blinded ?? new Uint8Array(0)).subarray(0, upTo * size);
     for (let off = 0; off < blinded.length; off += size) hashes.add(hexOf(chargeHash(blinded.subarray(off, off + size))));
     return canonicalChargeSet(hashes);
+  }
+}
+
+/**
+ * The client's schemas: those of messages.ts, except that a `dir.labels` item may be as long
+ * as a message (the count and the message size still bound it), so that one label over
+ * `maxLabelBytes` is dropped by onLabels instead of failing the whole message.
+ */
+function clientSchemas(limits: DiscoveryLimits): Record<DiscoveryMessage['t'], MessageSchema> {
+  const schemas = discoverySchemas(limits);
+  const labels = schemas['dir.labels'];
+  return { ...schemas, 'dir.labels': { ...labels, sealed: { kind: 'binList', maxItems: limits.maxQueryItems, maxItemLength: limits.maxMessageBytes } } };
+}
+
+/**
+ * The entries at the cached version: announced by dir.info then (stored with the cache), or
+ * for an old cache without it, the base's count (no delta applied yet) or an upper bound.
+ */
+function cachedCount(cache: CachedSnapshot, baseCount: number, accumulatedAdded: number): { exact: boolean; count: number } {
+  if (cache.infoCount !== undefined) return { exact: true, count: cache.infoCount };
+  if ((cache.baseVersion ?? cache.version) === cache.version) return { exact: true, count: baseCount };
+  return { exact: false, count: baseCount + accumulatedAdded };
+}
+
+/**
+ * A net delta from `before` entries to `after` removes only entries that were there
+ * (|removed| <= before), adds only entries that are there now (|added| <= after), and its
+ * net change is the count difference plus the tags re-added after a removal (each is in
+ * `added` though it was there before): |added| - |removed| >= after - before. A delta
+ * that breaks one of these was not computed from the versions dir.info announced.
+ */
+function checkDeltaCounts(added: number, removed: number, after: number, before: { exact: boolean; count: number }): void {
+  if (removed > before.count) throw new ProtocolError('bad_field', `dir.delta removes ${removed} entries of ${before.count}`);
+  if (added > after) throw new ProtocolError('bad_field', `dir.delta adds ${added} entries to a directory of ${after}`);
+  if (before.exact && added - removed < after - before.count) {
+    throw new ProtocolError('bad_field', `dir.delta (+${added} -${removed}) does not explain ${before.count} -> ${after} entries`);
   }
 }
 
