@@ -33,7 +33,7 @@ program
   .requiredOption('--db <path>', 'SQLite directory file')
   .option('--port <n>', 'TCP port (0 = any free port)', '7878')
   .option('--host <host>', 'interface to listen on', '127.0.0.1')
-  .option('--tokens <file>', 'accepted bearer tokens, one "<token> [<account>]" per line; enables per-account quotas (default: no authentication)')
+  .option('--tokens <file>', 'accepted bearer tokens, one "<token> [<account>]" per line (# comments; tokens of 16+ characters); enables per-account quotas (default: no authentication)')
   .option('--rotate-hours <h>', 'rotate the epoch key every h hours (0 = never; SIGUSR2 rotates now)', '0')
   .option('--grace-hours <h>', 'how long the previous epoch stays served after a rotation', '24')
   .option('--refresh-seconds <s>', 'how often to pick up directory changes', '60')
@@ -47,7 +47,8 @@ program
   .option('--region <CC>', 'default region for phone numbers in national format')
   .option('--json', 'print one JSON array of { name, identifier, userId, label }')
   .option('--cache <dir>', 'snapshot cache (default: contact-psi in the user cache directory)')
-  .option('--token <token>', 'bearer token')
+  .option('--token-file <file>', 'file holding the bearer token (or set CONTACT_PSI_TOKEN)')
+  .option('--token <token>', 'bearer token (visible to other users in the process list: prefer --token-file)')
   .option('--pin <hex>', "the directory's public key; refuse any other")
   .option('--workers <n>', 'worker threads for blinding and finalizing (auto: every core from 2,048 contacts)', 'auto')
   .action(sync);

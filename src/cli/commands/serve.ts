@@ -1,6 +1,5 @@
 /** `contact-psi serve --db <path> --port <n> [--host 127.0.0.1]`: the discovery server. */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { DirectoryDiscoveryBackend } from '../../directory/discovery-backend.js';
 import type { Directory } from '../../directory/index.js';
 import { DiscoveryServerSession } from '../../protocol/discovery/server.js';
@@ -9,6 +8,7 @@ import { poolOffload } from '../../parallel/index.js';
 import { startServer, type PsiServer } from '../../transport/ws/index.js';
 import type { BucketPolicy } from '../../protocol/discovery/quota.js';
 import { loadOrCreateQuotaKey } from '../quota-key.js';
+import { readTokensFile } from '../tokens-file.js';
 import { openDirectory } from '../open-directory.js';
 
 export interface ServeOptions {
@@ -16,9 +16,10 @@ export interface ServeOptions {
   port: string;
   host: string;
   /**
-   * File of accepted bearer tokens, one per line as `<token> [<account>]` (the account
-   * defaults to the token). With it, each account has evaluation quotas; without it, every
-   * client is accepted and nothing is charged.
+   * File of accepted bearer tokens, one per line as `<token> [<account>]` (tokens-file.ts:
+   * `#` comments, at least 16 characters, an account derived from a hash when none is
+   * named). With it, each account has evaluation quotas; without it, every client is
+   * accepted and nothing is charged.
    */
   tokens?: string;
   /** Rotate the epoch key every this many hours (0 = never; SIGUSR2 rotates on command). */
@@ -79,13 +80,12 @@ export async function serveDirectory(directory: Directory, options: ServeDirecto
   };
 }
 
+/** The tokens file's accounts, with what was loaded said on stderr (counts only, never a token). */
 function readAccounts(path: string): Map<string, string> {
-  const accounts = new Map<string, string>();
-  for (const line of readFileSync(path, 'utf8').split('\n')) {
-    const [token, account] = line.trim().split(/\s+/);
-    if (token) accounts.set(token, account ?? token);
-  }
-  return accounts;
+  const file = readTokensFile(path);
+  if (file.insecure) console.error(`warning: tokens file ${path} can be read by group or others (chmod 600): it holds every client's secret`);
+  console.error(`loaded ${file.accounts.size} tokens for ${file.accountCount} accounts from ${path}`);
+  return file.accounts;
 }
 
 const numberOption = (value: string | undefined, name: string, fallback: number): number => {

@@ -6,6 +6,7 @@ import { parseAddressBook, uniqueIdentifiers, type CountryCode } from '../../con
 import { poolOffload, WorkerPool } from '../../parallel/index.js';
 import { defaultCacheDir } from '../cache-dir.js';
 import { progressBar } from '../progress.js';
+import { resolveClientToken } from '../token-source.js';
 
 export interface SyncCliOptions {
   server: string;
@@ -14,6 +15,8 @@ export interface SyncCliOptions {
   json?: boolean;
   cache?: string;
   token?: string;
+  /** File whose one line is the bearer token (preferred: argv is visible to every user). */
+  tokenFile?: string;
   pin?: string;
   /** Worker threads for blinding and finalizing: a number, or 'auto' (default). */
   workers?: string;
@@ -49,7 +52,7 @@ export async function sync(options: SyncCliOptions): Promise<void> {
     server: options.server,
     book,
     cacheDir: options.cache ?? defaultCacheDir(),
-    token: options.token,
+    token: resolveClientToken(options, process.env, (m) => console.error(`warning: ${m}`)),
     pinnedPublicKey: options.pin ? new Uint8Array(Buffer.from(options.pin, 'hex')) : undefined,
     onEvent: (e) => {
       if (e.type !== 'progress') return;
