@@ -8,6 +8,7 @@ import Database from 'better-sqlite3';
 import { ContactPsiError } from '../errors.js';
 import type { EncodingKind } from '../setenc/types.js';
 import { checkAccount, checkBucket } from './buckets.js';
+import { prepareDirectoryFile, secureDirectoryFiles } from './file-mode.js';
 import { ensureLookupIndex, LOOKUP_INDEX, migrate } from './sqlite-schema.js';
 import { netTagDelta, tagPrefix, type TagLogRow, type TagOp } from './tag-delta.js';
 import { checkPrefixBytes } from './tag-set.js';
@@ -42,6 +43,8 @@ export interface SqliteStoreOptions {
    * rows instead of row by row (default 10,000; see beginTagFill).
    */
   readonly bulkFillThreshold?: number;
+  /** Open a directory file that group or others may access (default false: `directory_file_permissions`; file-mode.ts). */
+  readonly allowInsecurePermissions?: boolean;
 }
 
 export const DEFAULT_BULK_FILL_THRESHOLD = 10_000;
@@ -204,6 +207,7 @@ export class SqliteStore implements DirectoryStore {
   static open(path: string, options: SqliteStoreOptions = {}): SqliteStore {
     const threshold = options.bulkFillThreshold ?? DEFAULT_BULK_FILL_THRESHOLD;
     if (!Number.isSafeInteger(threshold) || threshold < 1) throw new ContactPsiError('invalid_option', 'bulkFillThreshold must be a positive integer');
+    prepareDirectoryFile(path, options); // created 0600 before SQLite opens it
     const db = new Database(path);
     try {
       db.pragma('journal_mode = WAL');
@@ -212,6 +216,7 @@ export class SqliteStore implements DirectoryStore {
       db.pragma(`busy_timeout = ${Math.max(0, Math.trunc(options.busyTimeoutMs ?? 5000))}`);
       migrate(db);
       ensureLookupIndex(db);
+      secureDirectoryFiles(path, options); // -wal and -shm: 0600
     } catch (err) {
       db.close();
       throw err;
