@@ -1,26 +1,37 @@
 /**
- * Serves a Directory to discovery sessions: the synchronous DiscoveryBackend the sans-I/O
- * server session needs. Every served epoch (the current one and those still in their grace
- * period) has its snapshot built before it is served; labels come sealed from the store
- * (sealed at precompute, so the label table never holds them in the clear); deltas come
- * from the tag log.
+ * Serves a Directory to discovery sessions: the DiscoveryBackend the sans-I/O server
+ * session needs. Every served epoch (the current one and those still in their grace
+ * period) has its snapshot built before it is served and held in memory; labels come sealed
+ * from the store (sealed at precompute, so the label table never holds them in the clear)
+ * and deltas from the tag log, both asynchronously (the session's deferred work).
  */
 import type { DiscoveryBackend, EpochView, TagDelta } from '../protocol/discovery/backend.js';
+import { DownloadBudget, type DownloadBudgetOptions } from '../protocol/discovery/download-budget.js';
 import type { EncodingKind } from '../setenc/types.js';
 import type { Directory } from './registry.js';
+
+export interface DiscoveryBackendOptions {
+  /** The per-account snapshot download budget of this server's sessions (defaults: download-budget.ts). */
+  readonly downloads?: DownloadBudgetOptions;
+}
 
 export class DirectoryDiscoveryBackend implements DiscoveryBackend {
   #views = new Map<number, EpochView>();
   #current: number | undefined;
+  /** One ledger for every session opened with this backend: the budget holds across sessions. */
+  readonly downloads: DownloadBudget;
 
   private constructor(
     readonly directory: Directory,
     private readonly kind: EncodingKind,
-  ) {}
+    options: DiscoveryBackendOptions,
+  ) {
+    this.downloads = new DownloadBudget(options.downloads);
+  }
 
   /** Precomputes what is missing and builds the snapshots before the first client arrives. */
-  static async open(directory: Directory, kind: EncodingKind = 'fuse', now = Date.now()): Promise<DirectoryDiscoveryBackend> {
-    const backend = new DirectoryDiscoveryBackend(directory, kind);
+  static async open(directory: Directory, kind: EncodingKind = 'fuse', now = Date.now(), options: DiscoveryBackendOptions = {}): Promise<DirectoryDiscoveryBackend> {
+    const backend = new DirectoryDiscoveryBackend(directory, kind, options);
     await backend.refresh(now);
     return backend;
   }
@@ -64,13 +75,13 @@ export class DirectoryDiscoveryBackend implements DiscoveryBackend {
     return this.#views.get(epoch);
   }
 
-  sealedLabels(epoch: number, keys: readonly Uint8Array[]): (Uint8Array | undefined)[] {
+  async sealedLabels(epoch: number, keys: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
     if (!this.#views.has(epoch)) return keys.map(() => undefined);
-    return this.directory.lookupSealedSync(epoch, keys);
+    return this.directory.lookupSealed(epoch, keys);
   }
 
-  delta(epoch: number, fromVersion: number): TagDelta | undefined {
-    const d = this.directory.tagDeltaSync(epoch, fromVersion);
+  async delta(epoch: number, fromVersion: number): Promise<TagDelta | undefined> {
+    const d = await this.directory.servedTagDelta(epoch, fromVersion);
     return d ? { toVersion: d.toVersion, added: d.added, removed: d.removed } : undefined;
   }
 }

@@ -324,10 +324,6 @@ export class MemoryStore implements DirectoryStore {
   }
 
   async tagDelta(epoch: number, fromVersion: number): Promise<TagDelta | undefined> {
-    return this.tagDeltaSync(epoch, fromVersion);
-  }
-
-  tagDeltaSync(epoch: number, fromVersion: number): TagDelta | undefined {
     this.#open();
     const state = this.#epochs.get(epoch);
     if (state?.deltaFloor === undefined || state.tagVersion === undefined) return undefined;
@@ -338,18 +334,10 @@ export class MemoryStore implements DirectoryStore {
   }
 
   async lookup(epoch: number, lookupKeys: readonly Uint8Array[]): Promise<(LabelMatch | null)[]> {
-    return this.lookupSync(epoch, lookupKeys);
-  }
-
-  lookupSync(epoch: number, lookupKeys: readonly Uint8Array[]): (LabelMatch | null)[] {
-    return this.lookupSealedSync(epoch, lookupKeys).map((m) => (m === null ? null : { userId: m.userId, label: m.label, tag: m.tag }));
+    return (await this.lookupSealed(epoch, lookupKeys)).map((m) => (m === null ? null : { userId: m.userId, label: m.label, tag: m.tag }));
   }
 
   async lookupSealed(epoch: number, lookupKeys: readonly Uint8Array[]): Promise<(SealedMatch | null)[]> {
-    return this.lookupSealedSync(epoch, lookupKeys);
-  }
-
-  lookupSealedSync(epoch: number, lookupKeys: readonly Uint8Array[]): (SealedMatch | null)[] {
     this.#open();
     const tags = this.#tags.get(epoch);
     const index = this.#byLookup.get(epoch);
@@ -381,30 +369,27 @@ export class MemoryStore implements DirectoryStore {
   }
 
   async getBucket(account: string): Promise<BucketState | undefined> {
-    return this.getBucketSync(account);
+    return this.#readBucket(account);
   }
 
   async putBucket(account: string, state: BucketState): Promise<void> {
-    this.putBucketSync(account, state);
-  }
-
-  getBucketSync(account: string): BucketState | undefined {
-    this.#open();
-    checkAccount(account);
-    const state = this.#buckets.get(account);
-    return state === undefined ? undefined : { ...state };
-  }
-
-  putBucketSync(account: string, state: BucketState): void {
     this.#open();
     checkAccount(account);
     this.#buckets.set(account, checkBucket(state));
   }
 
-  updateBucketSync(account: string, update: (state: BucketState | undefined) => BucketState): BucketState {
-    const next = checkBucket(update(this.getBucketSync(account)));
+  async updateBucket(account: string, update: (state: BucketState | undefined) => BucketState): Promise<BucketState> {
+    // Read and write in one synchronous step: no other caller can interleave.
+    const next = checkBucket(update(this.#readBucket(account)));
     this.#buckets.set(account, next);
     return { ...next };
+  }
+
+  #readBucket(account: string): BucketState | undefined {
+    this.#open();
+    checkAccount(account);
+    const state = this.#buckets.get(account);
+    return state === undefined ? undefined : { ...state };
   }
 
   async close(): Promise<void> {

@@ -238,13 +238,13 @@ export class Directory {
   }
 
   /**
-   * tagDelta without precomputing, synchronously, for sans-I/O sessions: up to the version of
-   * the last complete precompute (= the newest snapshot's version when nothing changed since).
+   * tagDelta without precomputing, for discovery sessions (their deferred work): up to the
+   * version of the last complete precompute (= the newest snapshot's version when nothing
+   * changed since). Outside the write queue: one read transaction of the store.
    */
-  tagDeltaSync(epoch: number, fromVersion: number): TagDelta | undefined {
+  async servedTagDelta(epoch: number, fromVersion: number): Promise<TagDelta | undefined> {
     if (epoch !== this.#current) return undefined;
-    if (this.store.tagDeltaSync === undefined) throw unsupported(this.store, 'tag delta');
-    return this.store.tagDeltaSync(epoch, fromVersion);
+    return this.store.tagDelta(epoch, fromVersion);
   }
 
   /**
@@ -256,25 +256,11 @@ export class Directory {
     return this.store.lookup(this.#current, lookupKeys);
   }
 
-  /** lookupLabels, synchronously, for sans-I/O sessions; `unsupported` on a store without lookupSync. */
-  lookupLabelsSync(lookupKeys: readonly Uint8Array[]): (LabelMatch | null)[] {
-    checkLookupKeys(lookupKeys);
-    if (this.store.lookupSync === undefined) throw unsupported(this.store, 'lookup');
-    return this.store.lookupSync(this.#current, lookupKeys);
-  }
-
   /**
    * The sealed label stored for each lookup key of `epoch` (current or retiring), undefined
    * where there is none or its user is no longer discoverable. A label changed since the
    * last precompute is sealed afresh here, so an answer never carries an outdated label.
    */
-  lookupSealedSync(epoch: number, lookupKeys: readonly Uint8Array[]): (Uint8Array | undefined)[] {
-    checkLookupKeys(lookupKeys);
-    if (!this.#isKnown(epoch)) return lookupKeys.map(() => undefined);
-    if (this.store.lookupSealedSync === undefined) throw unsupported(this.store, 'sealed label lookup');
-    return this.store.lookupSealedSync(epoch, lookupKeys).map((m) => (m === null ? undefined : (m.sealed ?? sealLabels([m])[0])));
-  }
-
   async lookupSealed(epoch: number, lookupKeys: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
     checkLookupKeys(lookupKeys);
     if (!this.#isKnown(epoch)) return lookupKeys.map(() => undefined);
@@ -333,21 +319,12 @@ export class Directory {
     return this.store.putBucket(account, state);
   }
 
-  /** Quota state for sans-I/O sessions (protocol/discovery QuotaStore); `unsupported` on a store without it. */
-  getBucketSync(account: string): BucketState | undefined {
-    if (this.store.getBucketSync === undefined) throw unsupported(this.store, 'bucket read');
-    return this.store.getBucketSync(account);
-  }
-
-  putBucketSync(account: string, state: BucketState): void {
-    if (this.store.putBucketSync === undefined) throw unsupported(this.store, 'bucket write');
-    this.store.putBucketSync(account, state);
-  }
-
-  /** Read-modify-write of one bucket in one store transaction. */
-  updateBucketSync(account: string, update: (state: BucketState | undefined) => BucketState): BucketState {
-    if (this.store.updateBucketSync === undefined) throw unsupported(this.store, 'bucket update');
-    return this.store.updateBucketSync(account, update);
+  /**
+   * Read-modify-write of one bucket in one store transaction: the quota charge of a
+   * discovery session (protocol/discovery QuotaStore), run by its driver as deferred work.
+   */
+  updateBucket(account: string, update: (state: BucketState | undefined) => BucketState): Promise<BucketState> {
+    return this.store.updateBucket(account, update);
   }
 
   /** Waits for pending work (a rotation included), then closes the store. */
@@ -498,10 +475,6 @@ export class Directory {
     this.#tail = run.catch(() => undefined);
     return run;
   }
-}
-
-function unsupported(store: DirectoryStore, what: string): ContactPsiError {
-  return new ContactPsiError('unsupported', `the ${store.backend} store has no synchronous ${what}`);
 }
 
 function toSnapshot(r: DirectorySnapshot): DirectorySnapshot {

@@ -494,10 +494,6 @@ export class SqliteStore implements DirectoryStore {
   }
 
   async tagDelta(epoch: number, fromVersion: number): Promise<TagDelta | undefined> {
-    return this.tagDeltaSync(epoch, fromVersion);
-  }
-
-  tagDeltaSync(epoch: number, fromVersion: number): TagDelta | undefined {
     const q = this.#q;
     return this.#db.transaction((): TagDelta | undefined => {
       const state = q.getEpoch.get(epoch) as RawEpoch | undefined;
@@ -510,18 +506,10 @@ export class SqliteStore implements DirectoryStore {
   }
 
   async lookup(epoch: number, lookupKeys: readonly Uint8Array[]): Promise<(LabelMatch | null)[]> {
-    return this.lookupSync(epoch, lookupKeys);
-  }
-
-  lookupSync(epoch: number, lookupKeys: readonly Uint8Array[]): (LabelMatch | null)[] {
-    return this.lookupSealedSync(epoch, lookupKeys).map((m) => (m === null ? null : { userId: m.userId, label: m.label, tag: m.tag }));
+    return (await this.lookupSealed(epoch, lookupKeys)).map((m) => (m === null ? null : { userId: m.userId, label: m.label, tag: m.tag }));
   }
 
   async lookupSealed(epoch: number, lookupKeys: readonly Uint8Array[]): Promise<(SealedMatch | null)[]> {
-    return this.lookupSealedSync(epoch, lookupKeys);
-  }
-
-  lookupSealedSync(epoch: number, lookupKeys: readonly Uint8Array[]): (SealedMatch | null)[] {
     return this.#db.transaction(() =>
       lookupKeys.map((key) => {
         const row = this.#lookupRow(epoch, key);
@@ -541,31 +529,21 @@ export class SqliteStore implements DirectoryStore {
   }
 
   async getBucket(account: string): Promise<BucketState | undefined> {
-    return this.getBucketSync(account);
+    return this.#readBucket(account);
   }
 
   async putBucket(account: string, state: BucketState): Promise<void> {
-    this.putBucketSync(account, state);
-  }
-
-  getBucketSync(account: string): BucketState | undefined {
-    checkAccount(account);
-    const row = this.#q.getBucket.get(account) as BucketState | undefined;
-    return row === undefined ? undefined : { tokens: row.tokens, updatedAt: row.updatedAt };
-  }
-
-  putBucketSync(account: string, state: BucketState): void {
     checkAccount(account);
     const { tokens, updatedAt } = checkBucket(state);
     this.#db.transaction(() => this.#q.putBucket.run(account, tokens, updatedAt)).immediate();
   }
 
-  updateBucketSync(account: string, update: (state: BucketState | undefined) => BucketState): BucketState {
+  async updateBucket(account: string, update: (state: BucketState | undefined) => BucketState): Promise<BucketState> {
     checkAccount(account);
     // IMMEDIATE takes the write lock before the read: another process cannot spend in between.
     return this.#db
       .transaction((): BucketState => {
-        const next = checkBucket(update(this.getBucketSync(account)));
+        const next = checkBucket(update(this.#readBucket(account)));
         this.#q.putBucket.run(account, next.tokens, next.updatedAt);
         return next;
       })
@@ -590,6 +568,12 @@ export class SqliteStore implements DirectoryStore {
   /** Call inside the write transaction: the version read is the one the change belongs to. */
   #logTag(epoch: number, tag: Uint8Array, op: TagOp): void {
     this.#q.logTag.run(epoch, this.#q.version.get() as number, blob(tagPrefix(tag)), op);
+  }
+
+  #readBucket(account: string): BucketState | undefined {
+    checkAccount(account);
+    const row = this.#q.getBucket.get(account) as BucketState | undefined;
+    return row === undefined ? undefined : { tokens: row.tokens, updatedAt: row.updatedAt };
   }
 
   #lookupRow(epoch: number, key: Uint8Array): LookupRow | undefined {

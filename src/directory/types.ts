@@ -1,8 +1,9 @@
 /**
  * The directory's data model and the storage interface both stores implement (memory for
  * tests and demos, SQLite as the embedded default; PostgreSQL later). The interface is
- * async even though both current stores are synchronous underneath, so a networked store
- * fits without changing any caller.
+ * asynchronous only, even though both current stores are synchronous underneath: the
+ * discovery session asks for labels, deltas and quota charges as deferred work (no
+ * synchronous back door), so a networked store fits without changing any caller.
  */
 import type { EncodingKind } from '../setenc/types.js';
 
@@ -248,17 +249,10 @@ export interface DirectoryStore {
    * undefined when the log does not reach back that far, or `fromVersion` is ahead of it.
    */
   tagDelta(epoch: number, fromVersion: number): Promise<TagDelta | undefined>;
-  tagDeltaSync?(epoch: number, fromVersion: number): TagDelta | undefined;
   /** For each 16-byte lookup key: the discoverable user whose tag has it, or null. Read only. */
   lookup(epoch: number, lookupKeys: readonly Uint8Array[]): Promise<(LabelMatch | null)[]>;
-  /**
-   * The same, synchronously, on stores that can (memory, SQLite): sans-I/O protocol sessions
-   * ask for labels inside `handle()`. A networked store leaves it out.
-   */
-  lookupSync?(epoch: number, lookupKeys: readonly Uint8Array[]): (LabelMatch | null)[];
   /** The same, with the stored sealed label; the pair and the flag are checked as in `lookup`. */
   lookupSealed(epoch: number, lookupKeys: readonly Uint8Array[]): Promise<(SealedMatch | null)[]>;
-  lookupSealedSync?(epoch: number, lookupKeys: readonly Uint8Array[]): (SealedMatch | null)[];
 
   getSnapshot(epoch: number, version: number, kind: EncodingKind): Promise<SnapshotRecord | undefined>;
   /** Caches a snapshot; older snapshots of the same epoch and kind are dropped. */
@@ -270,13 +264,12 @@ export interface DirectoryStore {
    */
   getBucket(account: string): Promise<BucketState | undefined>;
   putBucket(account: string, state: BucketState): Promise<void>;
-  getBucketSync?(account: string): BucketState | undefined;
-  putBucketSync?(account: string, state: BucketState): void;
   /**
    * Read-modify-write in one transaction, so processes sharing the store cannot both spend
-   * the same tokens; returns the state written.
+   * the same tokens; returns the state written. `update` is a pure function of the stored
+   * state (it may throw to refuse: nothing is written then).
    */
-  updateBucketSync?(account: string, update: (state: BucketState | undefined) => BucketState): BucketState;
+  updateBucket(account: string, update: (state: BucketState | undefined) => BucketState): Promise<BucketState>;
 
   close(): Promise<void>;
 }

@@ -22,13 +22,14 @@ export type SessionEvent<R> =
 export type Role = 'client' | 'server';
 
 /**
- * Group work a session hands to its driver instead of doing it inside `handle()`: a worker
- * pool can then run it on other cores while the event loop keeps serving. The session has
- * already decided what to compute; the driver calls the function with its clock and, once
- * the promise settles (the result has re-entered the session by then), pulls output and
- * events again. Work that settles after the session ended is dropped. While work is
- * pending the peer is waiting for us, so its silence is not held against it: the idle
- * deadline restarts when the work settles.
+ * Work a session hands to its driver instead of doing it inside `handle()`: group work a
+ * worker pool can run on other cores, and every read or write of the directory store
+ * (label lookups, tag deltas, quota charges), so the session itself never does I/O and one
+ * session runs over any store. The session has already decided what to do; the driver
+ * calls the function with its clock and, once the promise settles (the result has
+ * re-entered the session by then), pulls output and events again. Work that settles after
+ * the session ended is dropped. While work is pending the peer is waiting for us, so its
+ * silence is not held against it: the idle deadline restarts when the work settles.
  */
 export type DeferredWork = (now: () => number) => Promise<void>;
 
@@ -45,9 +46,11 @@ export interface SansIoSession<R = unknown> {
   abort(error: ProtocolError): void;
   isFinished(): boolean;
   /**
-   * Deferred group work (see DeferredWork). A session defers only when it was given an
-   * offload, so drivers that never poll here (runSessionPair) stay correct with sessions
-   * built without one; a driver of sessions with an offload must run every piece.
+   * Deferred work (see DeferredWork). A driver must run every piece it polls, and may start
+   * them in any order and run them concurrently: a session that needs an order among its
+   * pieces (the discovery server charges chunks one after another) keeps it itself.
+   * Session PSI defers only when given an offload, so runSessionPair (which refuses
+   * deferred work) can drive it without one; the discovery server defers every store access.
    */
   pollWork?(): DeferredWork | undefined;
   readonly currentState: string;
@@ -124,13 +127,16 @@ export abstract class SessionCore<State extends string, Msg extends WireMessage,
   /**
    * Queue `start` for the driver; `done` runs with its value if the session is still live,
    * and anything either throws fails the session exactly as an error inside `handle()`.
+   * `skipped` runs instead of `start` when the session ended before the driver got to the
+   * piece (to release what a later piece waits on).
    */
-  protected defer<T>(start: () => Promise<T>, done: (value: T) => void): void {
+  protected defer<T>(start: () => Promise<T>, done: (value: T) => void, skipped?: () => void): void {
     this.pendingWork++;
     this.work.push(async (now) => {
       let value: T;
       if (this.failure || this.isFinished()) {
         this.pendingWork--; // ended before the driver got to it: nothing to compute
+        skipped?.();
         return;
       }
       try {
@@ -161,6 +167,11 @@ export abstract class SessionCore<State extends string, Msg extends WireMessage,
   }
 
   abstract isFinished(): boolean;
+
+  /** Failed or finished: deferred work must not start anything more. */
+  protected get ended(): boolean {
+    return this.failure !== undefined || this.isFinished();
+  }
 
   protected send(message: Msg): void {
     this.outbox.push(encodeMessage(message));

@@ -40,7 +40,7 @@ export function memoryBackend(users: TestUser[], opts: { suite?: OprfSuite; keys
   const backend: DiscoveryBackend = {
     current: () => view,
     epoch: (e) => (e === view.epoch ? view : undefined),
-    sealedLabels: (_e, keys) => keys.map((k) => labels.get(bytesKey(k))),
+    sealedLabels: async (_e, keys) => keys.map((k) => labels.get(bytesKey(k))),
   };
   return { backend, view, suite, keys };
 }
@@ -102,12 +102,12 @@ export class VersionedBackend implements DiscoveryBackend {
     return this.views.get(e)?.view;
   }
 
-  sealedLabels(e: number, keys: readonly Uint8Array[]): (Uint8Array | undefined)[] {
+  async sealedLabels(e: number, keys: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
     const v = this.views.get(e);
     return v ? v.backend.sealedLabels(e, keys) : keys.map(() => undefined);
   }
 
-  delta(e: number, fromVersion: number) {
+  async delta(e: number, fromVersion: number) {
     const from = this.history.find((h) => h.epoch === e && h.version === fromVersion);
     const to = this.views.get(e);
     if (!from || !to) return undefined;
@@ -129,10 +129,10 @@ export class VersionedBackend implements DiscoveryBackend {
 /** Quota buckets in a Map: the store side of quotas, for protocol tests. */
 export class MapQuotaStore implements QuotaStore {
   readonly buckets = new Map<string, BucketState>();
-  getBucketSync(account: string) {
+  async getBucket(account: string) {
     return this.buckets.get(account);
   }
-  putBucketSync(account: string, state: BucketState) {
+  async putBucket(account: string, state: BucketState) {
     this.buckets.set(account, { ...state });
   }
 }

@@ -1,10 +1,13 @@
 /**
- * What a discovery server session needs from the directory, as a synchronous interface so
- * the session stays sans-I/O: the transport opens a session with a backend whose epochs
- * and snapshots are already computed (precompute happens before the switch to an epoch).
+ * What a discovery server session needs from the directory. The epochs and their snapshots
+ * are views held in memory (precomputed before an epoch is served), read inside handle();
+ * everything that reaches the store (sealed labels, tag deltas) is asynchronous and only
+ * ever called from the session's deferred work, which the driver runs: the session itself
+ * stays sans-I/O, over SQLite, PostgreSQL or a browser cache alike.
  */
 import type { KeyPair, OprfSuite } from '../../oprf/suite.js';
 import type { EncodingKind } from '../../setenc/types.js';
+import type { DownloadBudget } from './download-budget.js';
 
 export interface SnapshotView {
   readonly version: number;
@@ -28,9 +31,14 @@ export interface DiscoveryBackend {
   /** A still-served epoch (the current one, or the previous within its grace period). */
   epoch(epoch: number): EpochView | undefined;
   /** Sealed labels for lookup keys of the given epoch; undefined where the key is unknown. */
-  sealedLabels(epoch: number, keys: readonly Uint8Array[]): (Uint8Array | undefined)[];
+  sealedLabels(epoch: number, keys: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]>;
   /** Net tag changes since `fromVersion` in this epoch (packed 8-byte prefixes), if still known. */
-  delta?(epoch: number, fromVersion: number): TagDelta | undefined;
+  delta?(epoch: number, fromVersion: number): Promise<TagDelta | undefined>;
+  /**
+   * The per-account snapshot download budget shared by every session of this backend (so
+   * across sessions of one account); a session's `downloads` option takes precedence.
+   */
+  readonly downloads?: DownloadBudget;
 }
 
 export interface TagDelta {

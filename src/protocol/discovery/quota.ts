@@ -37,12 +37,18 @@ export interface BucketState {
   updatedAt: number;
 }
 
-/** Durable bucket state, synchronous so the sans-I/O session can charge in place. */
+/**
+ * Durable bucket state. Asynchronous: the session never calls it inside handle(), only from
+ * its deferred work (a charge is one piece the driver runs), so the store may be remote.
+ */
 export interface QuotaStore {
-  getBucketSync(account: string): BucketState | undefined;
-  putBucketSync(account: string, state: BucketState): void;
-  /** Read-modify-write in one transaction, so two server processes cannot spend the same tokens. */
-  updateBucketSync?(account: string, update: (state: BucketState | undefined) => BucketState): BucketState;
+  getBucket(account: string): Promise<BucketState | undefined>;
+  putBucket(account: string, state: BucketState): Promise<void>;
+  /**
+   * Read-modify-write in one transaction, so two server processes cannot spend the same
+   * tokens; `update` may throw to refuse, and then nothing is written.
+   */
+  updateBucket?(account: string, update: (state: BucketState | undefined) => BucketState): Promise<BucketState>;
 }
 
 /** The balance at `now`: the stored tokens plus what refilled since, capped. */
@@ -52,26 +58,38 @@ export function balance(policy: BucketPolicy, state: BucketState | undefined, no
   return Math.min(policy.capacity, state.tokens + elapsed * policy.refillPerMs);
 }
 
-/** Takes `count` tokens or throws `rate_limited` with the time until they are there. */
-export function chargeBucket(store: QuotaStore, account: string, policy: BucketPolicy, count: number, now: number): number {
-  const charge = (state: BucketState | undefined): BucketState => {
-    const available = balance(policy, state, now);
-    if (count > available) {
-      // No retry helps when the request exceeds the bucket, or when the bucket never refills.
-      const retryAfterMs = count > policy.capacity || !(policy.refillPerMs > 0) ? undefined : Math.ceil((count - available) / policy.refillPerMs);
-      throw new ProtocolError(
-        'rate_limited',
-        count > policy.capacity
-          ? `${count} new contacts exceed the quota of ${policy.capacity}`
-          : `quota exhausted: ${Math.floor(available)} evaluations left, ${count} needed`,
-        { retryAfterMs },
-      );
-    }
-    return { tokens: available - count, updatedAt: now };
-  };
-  if (store.updateBucketSync) return store.updateBucketSync(account, charge).tokens;
-  const next = charge(store.getBucketSync(account));
-  store.putBucketSync(account, next);
+/**
+ * The bucket after taking `count` tokens at `now`, or `rate_limited` with the time until
+ * they are there. Pure: the stores run it inside their read-modify-write transaction.
+ */
+export function takeTokens(
+  policy: BucketPolicy,
+  state: BucketState | undefined,
+  count: number,
+  now: number,
+  units: { asked: string; held: string } = { asked: 'new contacts', held: 'evaluations' },
+): BucketState {
+  const available = balance(policy, state, now);
+  if (count > available) {
+    // No retry helps when the request exceeds the bucket, or when the bucket never refills.
+    const retryAfterMs = count > policy.capacity || !(policy.refillPerMs > 0) ? undefined : Math.ceil((count - available) / policy.refillPerMs);
+    throw new ProtocolError(
+      'rate_limited',
+      count > policy.capacity
+        ? `${count} ${units.asked} exceed the quota of ${policy.capacity}`
+        : `quota exhausted: ${Math.floor(available)} ${units.held} left, ${count} needed`,
+      { retryAfterMs },
+    );
+  }
+  return { tokens: available - count, updatedAt: now };
+}
+
+/** Takes `count` tokens or rejects with `rate_limited` and the time until they are there. */
+export async function chargeBucket(store: QuotaStore, account: string, policy: BucketPolicy, count: number, now: number): Promise<number> {
+  const charge = (state: BucketState | undefined): BucketState => takeTokens(policy, state, count, now);
+  if (store.updateBucket) return (await store.updateBucket(account, charge)).tokens;
+  const next = charge(await store.getBucket(account));
+  await store.putBucket(account, next);
   return next.tokens;
 }
 
@@ -148,14 +166,18 @@ export class QuotaLedger {
     return true;
   }
 
-  /** Charge a chunk (packed blinded elements of `size` bytes): all or nothing. */
-  charge(blinded: Uint8Array, size: number, now: number): void {
+  /**
+   * Charge a chunk (packed blinded elements of `size` bytes): all or nothing. Calls must not
+   * overlap (the session charges its chunks one after another, in order): the chunk index
+   * is the chunk's place in the token's set.
+   */
+  async charge(blinded: Uint8Array, size: number, now: number): Promise<void> {
     const hashes: string[] = [];
     for (let off = 0; off < blinded.length; off += size) hashes.push(hexOf(chargeHash(blinded.subarray(off, off + size))));
     const unique = [...new Set(hashes.filter((h) => !this.seen.has(h)))];
     if (unique.length > 0) {
       const policy = this.purpose === 'lookup' ? (this.config.lookup ?? DEFAULT_LOOKUP_POLICY) : (this.config.sync ?? DEFAULT_SYNC_POLICY);
-      chargeBucket(this.config.store, `${this.purpose}:${this.account}`, policy, unique.length, now);
+      await chargeBucket(this.config.store, `${this.purpose}:${this.account}`, policy, unique.length, now);
     }
     for (const h of unique) this.seen.add(h);
     this.chunks.push(hashes);

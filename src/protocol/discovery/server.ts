@@ -2,18 +2,27 @@
  * Directory discovery, server role (spec/discovery.md §3):
  *   awaiting_hello --dir.hello/send dir.info--> serving
  *   serving --dir.snapshot.get/send dir.snapshot.part--> serving
- *   serving --dir.evaluate/send dir.evaluated (with DLEQ proof)--> serving
- *   serving --dir.labels.get/send dir.labels--> done
+ *   serving --dir.delta.get/read the tag log--> reading --/send dir.delta--> serving
+ *   serving --dir.evaluate/charge, evaluate; send dir.evaluated (with DLEQ proof)--> serving
+ *   serving --dir.labels.get/look the labels up--> reading --/send dir.labels--> done
  * The server keeps no record of the blinded elements it evaluates: they are evaluated and
- * dropped; only counts reach the result event. With an `offload` (a worker pool) the
- * evaluations run as deferred work and are answered in chunk order as they complete.
+ * dropped; only counts reach the result event.
+ *
+ * Sans-I/O: every access to the directory store (tag deltas, sealed labels, quota charges)
+ * is deferred work the driver runs (see DeferredWork), never a call inside handle(). Chunks
+ * are charged one after another in chunk order whatever order the driver runs the pieces
+ * in and the store answers, then evaluated (on an `offload`, a worker pool, if given) and
+ * answered in chunk order. While a delta or the labels are read (state `reading`) the
+ * session accepts no other message, so its answers keep the order of the requests.
  */
+import { ContactPsiError } from '../../errors.js';
 import type { Rng } from '../../group/types.js';
 import type { VerifiableEvaluation } from '../../oprf/suite.js';
 import type { OprfOffload } from '../offload.js';
 import { ProtocolError } from '../errors.js';
 import { SessionCore } from '../session-core.js';
-import type { DiscoveryBackend, EpochView } from './backend.js';
+import type { DiscoveryBackend, EpochView, TagDelta } from './backend.js';
+import type { DownloadBudget } from './download-budget.js';
 import { LOOKUP_KEY_BYTES } from './labels.js';
 import {
   DEFAULT_DISCOVERY_LIMITS,
@@ -37,7 +46,18 @@ import { chargeHash, hexOf, QuotaLedger, type QuotaConfig } from './quota.js';
 const RECEIPT_EVERY_CHUNKS = 4;
 const RECEIPT_MIN_ITEMS = 1024;
 
-export type DiscoveryServerState = 'awaiting_hello' | 'serving' | 'done';
+/**
+ * Snapshot bytes one session may download, as a multiple of the snapshot's size: a client
+ * downloads it once, and a retry of a part (a resumed download) fits in the second copy.
+ * Pipelined `dir.snapshot.get` beyond it (an amplification: a 40-byte request for a 4 MiB
+ * part) fails the session with `too_large`.
+ */
+export const DEFAULT_SNAPSHOT_DOWNLOAD_FACTOR = 2;
+/** The per-session cap never goes below this, so a client of a tiny (or empty) directory can still ask twice. */
+export const MIN_SNAPSHOT_DOWNLOAD_BYTES = 4096;
+
+/** `reading`: a dir.delta.get or dir.labels.get is being answered from the store (deferred work). */
+export type DiscoveryServerState = 'awaiting_hello' | 'serving' | 'reading' | 'done';
 
 /** Called before each evaluation chunk; throw ProtocolError('rate_limited') to refuse. */
 export type EvaluationGate = (count: number, now: number) => void;
@@ -58,10 +78,22 @@ export interface DiscoveryServerOptions {
   /** Quotas against enumeration; without it (no authenticated account) nothing is charged. */
   quota?: AccountQuota;
   /**
-   * Evaluate chunks elsewhere (a worker pool) as deferred work: the driver must run
-   * `pollWork()` (the WebSocket pump does). Without it chunks are evaluated inside handle().
+   * Evaluate chunks elsewhere (a worker pool). Without it a chunk is evaluated on this thread
+   * in its deferred piece, once charged. Either way the driver must run `pollWork()` (the
+   * WebSocket pump and runSessionPairAsync do).
    */
   offload?: OprfOffload;
+  /**
+   * Snapshot bytes one session may download, as a multiple of the snapshot size (default
+   * 2, at least MIN_SNAPSHOT_DOWNLOAD_BYTES); past it the session fails with `too_large`.
+   */
+  snapshotDownloadFactor?: number;
+  /**
+   * The per-account download budget, shared by all sessions of the server (default: the
+   * backend's `downloads`). Charged per snapshot part of an authenticated account (`quota`);
+   * past it the session fails with `rate_limited` and the time until the bytes are there.
+   */
+  downloads?: DownloadBudget;
 }
 
 export interface DiscoveryServerResult {
@@ -83,7 +115,7 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
     serving: {
       'dir.quota': (m: DiscoveryMessage) => this.onQuota(m as DirQuota),
       'dir.delta.get': (m: DiscoveryMessage) => this.onDeltaGet(m as DirDeltaGet),
-      'dir.snapshot.get': (m: DiscoveryMessage) => this.onSnapshotGet(m as DirSnapshotGet),
+      'dir.snapshot.get': (m: DiscoveryMessage, now: number) => this.onSnapshotGet(m as DirSnapshotGet, now),
       'dir.evaluate': (m: DiscoveryMessage, now: number) => this.onEvaluate(m as DirEvaluate, now),
       'dir.labels.get': (m: DiscoveryMessage) => this.onLabelsGet(m as DirLabelsGet),
     },
@@ -95,6 +127,10 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
   private readonly gate: EvaluationGate | undefined;
   private readonly quota: AccountQuota | undefined;
   private readonly offload: OprfOffload | undefined;
+  private readonly snapshotDownloadFactor: number;
+  private readonly downloads: DownloadBudget | undefined;
+  /** Snapshot bytes sent in this session, an empty part counted as 1 (it still costs a message). */
+  private snapshotCost = 0;
   private ledger: QuotaLedger | undefined;
   private tokenAccepted: boolean | undefined;
   private announced: EpochView | undefined;
@@ -109,8 +145,14 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
   private nextAnswer = 0;
   /** Items answered since the last running receipt. */
   private sinceReceipt = 0;
-  /** A chunk refused (rate_limited) while earlier ones were still being evaluated. */
+  /**
+   * Settles when the previous chunk's charge did: each chunk's piece waits on it, so charges
+   * reach the store one at a time in chunk order, whatever order the driver starts the pieces in.
+   */
+  private chargeTurn: Promise<void> = Promise.resolve();
+  /** The first chunk whose charge failed (rate_limited, or the store failed), and why. */
   private refusal: unknown;
+  private refusedSeq = 0;
   private stats: DiscoveryServerResult = { evaluated: 0, snapshotBytesSent: 0, labelsRequested: 0, labelsDropped: 0 };
 
   constructor(options: DiscoveryServerOptions) {
@@ -122,6 +164,10 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
     this.gate = options.gate;
     this.quota = options.quota;
     this.offload = options.offload;
+    const factor = options.snapshotDownloadFactor ?? DEFAULT_SNAPSHOT_DOWNLOAD_FACTOR;
+    if (!(Number.isFinite(factor) && factor >= 1)) throw new ContactPsiError('invalid_option', 'snapshotDownloadFactor must be a number >= 1');
+    this.snapshotDownloadFactor = factor;
+    this.downloads = options.downloads ?? options.backend.downloads;
     this.touch(options.now);
   }
 
@@ -173,7 +219,20 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
     if (this.deltaServed) throw new ProtocolError('unexpected_message', 'dir.delta.get comes at most once per session');
     this.deltaServed = true;
     const view = this.epochView(msg.epoch);
-    const delta = msg.fromVersion <= view.snapshot.version ? this.backend.delta?.(msg.epoch, msg.fromVersion) : undefined;
+    const backend = this.backend;
+    if (msg.fromVersion > view.snapshot.version || !backend.delta) return this.sendDelta(msg, view, undefined);
+    // The tag log is in the store: read it as deferred work, and take nothing else meanwhile.
+    this.state = 'reading';
+    this.defer(
+      () => backend.delta!(msg.epoch, msg.fromVersion),
+      (delta) => {
+        this.state = 'serving';
+        this.sendDelta(msg, view, delta);
+      },
+    );
+  }
+
+  private sendDelta(msg: DirDeltaGet, view: EpochView, delta: TagDelta | undefined): void {
     // A delta larger than the snapshot is worse than a fresh download.
     const deltaBytes = delta ? delta.added.length + delta.removed.length : 0;
     // Not worth it when no smaller than the snapshot, impossible when over the message limit.
@@ -194,11 +253,19 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
     });
   }
 
-  private onSnapshotGet(get: DirSnapshotGet): void {
+  private onSnapshotGet(get: DirSnapshotGet, now: number): void {
     const { snapshot } = this.epochView(get.epoch);
     if (snapshot.version !== get.version) throw new ProtocolError('unsupported', `snapshot version ${get.version} is no longer served`);
     if (get.offset > snapshot.bytes.length) throw new ProtocolError('bad_field', 'offset past the end of the snapshot');
     const data = snapshot.bytes.subarray(get.offset, get.offset + get.length);
+    // Both limits are checked before anything is sent: a refused part costs the server nothing.
+    const cost = Math.max(1, data.length);
+    const cap = Math.max(MIN_SNAPSHOT_DOWNLOAD_BYTES, Math.ceil(this.snapshotDownloadFactor * snapshot.bytes.length));
+    if (this.snapshotCost + cost > cap) {
+      throw new ProtocolError('too_large', `more than ${cap} snapshot bytes in one session (${this.snapshotDownloadFactor}x the ${snapshot.bytes.length}-byte snapshot)`);
+    }
+    if (this.downloads && this.quota) this.downloads.charge(this.quota.account, data.length, now);
+    this.snapshotCost += cost;
     this.stats.snapshotBytesSent += data.length;
     this.send({ t: 'dir.snapshot.part', offset: get.offset, data });
   }
@@ -221,30 +288,47 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
       if (this.sessionElements.has(h)) throw new ProtocolError('bad_field', 'a blinded element repeats within the session');
       this.sessionElements.add(h);
     }
-    try {
-      this.gate?.(count, now);
-      this.ledger?.charge(msg.blinded, size, now);
-    } catch (err) {
-      // Chunks before this one were charged: hand over their receipt before failing, or
-      // the client would be charged for them again at its next sync. Deferred chunks still
-      // being evaluated are answered first, so the receipt covers them too.
-      if (this.nextAnswer < this.nextSeq) {
-        this.refusal = err;
-        return;
-      }
-      if (this.nextSeq > 0) this.sendReceipt();
-      throw err;
-    }
     const seq = this.nextSeq++;
     this.accepted += count;
     const { suite, keys } = view;
-    if (!this.offload) return this.answer(seq, count, suite.blindEvaluateVerifiable(keys.secretKey, msg.blinded, this.rng));
-    const offload = this.offload;
     const blinded = msg.blinded.slice(); // ours, whatever the transport does with its buffer
+    const turn = this.chargeTurn;
+    let release!: () => void;
+    this.chargeTurn = new Promise<void>((resolve) => (release = resolve));
+    // One piece per chunk (so the driver's bound on pieces in flight bounds the chunks held):
+    // wait for the previous chunk's charge, charge, let the next chunk charge, evaluate.
     this.defer(
-      () => offload.blindEvaluateVerifiable(suite, keys.secretKey, blinded, this.rng),
-      (evaluation) => this.answer(seq, count, evaluation),
+      async (): Promise<VerifiableEvaluation | undefined> => {
+        try {
+          await turn;
+          if (!(await this.charge(seq, count, blinded, size, now))) return undefined;
+        } finally {
+          release();
+        }
+        if (this.offload) return this.offload.blindEvaluateVerifiable(suite, keys.secretKey, blinded, this.rng);
+        return suite.blindEvaluateVerifiable(keys.secretKey, blinded, this.rng);
+      },
+      (evaluation) => (evaluation ? this.answer(seq, count, evaluation) : this.settleRefusal()),
+      release,
     );
+  }
+
+  /**
+   * Charges one chunk (its turn has come: every earlier chunk's charge settled). False when
+   * it must not be evaluated: an earlier chunk was refused, the session ended, or this
+   * charge failed (recorded as the refusal; the session fails once earlier chunks are answered).
+   */
+  private async charge(seq: number, count: number, blinded: Uint8Array, size: number, now: number): Promise<boolean> {
+    if (this.ended || this.refusal !== undefined) return false;
+    try {
+      this.gate?.(count, now);
+      await this.ledger?.charge(blinded, size, now);
+      return true;
+    } catch (err) {
+      this.refusal = err;
+      this.refusedSeq = seq;
+      return false;
+    }
   }
 
   /** Sends evaluations in chunk order (deferred ones may complete out of order). */
@@ -265,10 +349,18 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
       }
       this.emit({ type: 'progress', phase: 'evaluate', done: this.stats.evaluated, total: this.limits.maxQueryItems });
     }
-    if (this.refusal !== undefined && this.nextAnswer === this.nextSeq) {
-      this.sendReceipt();
-      throw this.refusal;
-    }
+    this.settleRefusal();
+  }
+
+  /**
+   * Fails the session for a refused chunk once every chunk before it is answered. Those were
+   * charged: their receipt goes out first, or the client would be charged for them again at
+   * its next sync. Chunks after the refused one were never charged nor answered.
+   */
+  private settleRefusal(): void {
+    if (this.refusal === undefined || this.nextAnswer !== this.refusedSeq) return;
+    if (this.refusedSeq > 0) this.sendReceipt();
+    throw this.refusal;
   }
 
   /** A receipt over the chunks answered so far: the set the client can compute. */
@@ -281,20 +373,31 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
     this.epochView(msg.epoch);
     // A client matches against evaluations it received; asking before they were all sent is out of order.
     if (this.nextAnswer < this.nextSeq) throw new ProtocolError('unexpected_message', 'dir.labels.get before every dir.evaluated was answered');
+    const packed = msg.keys.slice(); // ours, whatever the transport does with its buffer
     const keys: Uint8Array[] = [];
-    for (let off = 0; off < msg.keys.length; off += LOOKUP_KEY_BYTES) keys.push(msg.keys.subarray(off, off + LOOKUP_KEY_BYTES));
+    for (let off = 0; off < packed.length; off += LOOKUP_KEY_BYTES) keys.push(packed.subarray(off, off + LOOKUP_KEY_BYTES));
     if (keys.length > Math.max(this.stats.evaluated, 0)) {
       // A client can only have matched what it had evaluated in this session.
       throw new ProtocolError('too_large', 'more label keys than identifiers evaluated');
     }
+    // The labels are in the store: look them up as deferred work, and take nothing else meanwhile.
+    this.state = 'reading';
+    this.defer(
+      () => this.backend.sealedLabels(msg.epoch, keys),
+      (found) => this.sendLabels(keys.length, found),
+    );
+  }
+
+  private sendLabels(requested: number, found: readonly (Uint8Array | undefined)[]): void {
+    if (found.length !== requested) throw new ProtocolError('internal', 'the directory answered a different number of labels');
     const empty = new Uint8Array(0);
-    const sealed = this.backend.sealedLabels(msg.epoch, keys).map((s) => {
+    const sealed = found.map((s) => {
       if (s === undefined) return empty;
       if (s.length <= this.limits.maxLabelBytes) return s;
       this.stats.labelsDropped++;
       return empty;
     });
-    this.stats.labelsRequested += keys.length;
+    this.stats.labelsRequested += requested;
     const issued = this.ledger?.issueToken();
     this.send({ t: 'dir.labels', sealed, quotaToken: issued?.token, tokenAccepted: issued ? (this.tokenAccepted ?? false) : undefined });
     this.state = 'done';
