@@ -1,13 +1,17 @@
 /**
  * The wire codec: msgpack via msgpackr with the records extension off, so any msgpack
  * library (Kotlin, Swift, Rust) can read and write the messages. Decoding is strict: the
- * size limit is checked before parsing, the result must be a map with the supported
- * version and a known type, and it must match that type's schema. Any failure is a
- * CodecError with a code; nothing else escapes.
+ * size limit is checked before parsing; a structural pre-scan of the raw bytes
+ * (msgpack-scan.ts) refuses any shape the schemas cannot hold before msgpackr builds a
+ * single object, so decoding costs memory and CPU bounded by the schemas, not by what the
+ * sender declares; the result must be a map with the supported version and a known type,
+ * and it must match that type's schema. Any failure is a CodecError with a code; nothing
+ * else escapes.
  */
 import { Packr } from 'msgpackr';
 import { CodecError } from './errors.js';
-import { checkMessage, type MessageSchema } from './schema.js';
+import { scanMessage, type MessageShape } from './msgpack-scan.js';
+import { checkMessage, shapeOfSchemas, type MessageSchema } from './schema.js';
 
 export const WIRE_VERSION = 1;
 
@@ -37,6 +41,19 @@ export function encodeMessage<M extends WireMessage>(message: M): Uint8Array {
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+// One shape per schema set (a session keeps its schemas object for its whole life).
+const shapes = new WeakMap<object, MessageShape>();
+
+/** The bounds the pre-scan applies for `schemas` (spec/protocol.md §2, "Decoding bounds"). */
+export function messageShape(schemas: Readonly<Record<string, MessageSchema>>): MessageShape {
+  let shape = shapes.get(schemas);
+  if (!shape) {
+    shape = shapeOfSchemas(schemas, WIRE_VERSION);
+    shapes.set(schemas, shape);
+  }
+  return shape;
+}
+
 /** Decode and validate against the schema of its type. */
 export function decodeMessage<M extends WireMessage>(
   bytes: Uint8Array,
@@ -45,6 +62,8 @@ export function decodeMessage<M extends WireMessage>(
 ): M {
   if (!(bytes instanceof Uint8Array)) throw new CodecError('malformed', 'message is not bytes');
   if (bytes.length > maxBytes) throw new CodecError('too_large', `message of ${bytes.length} bytes exceeds the limit ${maxBytes}`);
+  // Before msgpackr: only shapes the schemas can hold, every declared length checked.
+  scanMessage(bytes, messageShape(schemas));
   let decoded: unknown;
   try {
     decoded = packr.unpack(bytes);

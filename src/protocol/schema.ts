@@ -4,6 +4,7 @@
  * Counts and lengths are checked here, before any code allocates per-item state.
  */
 import { CodecError } from './errors.js';
+import type { MessageShape } from './msgpack-scan.js';
 
 export type FieldSpec =
   | { kind: 'uint'; max: number; min?: number; optional?: boolean }
@@ -70,4 +71,59 @@ export function checkMessage(fields: Map<string, unknown>, schema: MessageSchema
     if (value !== undefined) out[name] = value;
   }
   return out;
+}
+
+/** What the version and type fields take, beside the schema's own fields. */
+const ENVELOPE_KEYS = ['v', 't'] as const;
+/** A JS string of n UTF-16 code units is at most 3n bytes of UTF-8 (a 4-byte sequence is 2 units). */
+const UTF8_BYTES_PER_UNIT = 3;
+
+const utf8Length = (text: string): number => new TextEncoder().encode(text).length;
+
+/**
+ * The most any message of `schemas` can hold, for the structural pre-scan
+ * (msgpack-scan.ts): derived from the schemas themselves, so the pre-scan and the schema
+ * check can never disagree about which shapes exist. Loose where a bound depends on the
+ * type (the type is only known after the scan): it takes the largest over all types; the
+ * schema check then applies the exact bound of the message's type.
+ */
+export function shapeOfSchemas(schemas: Readonly<Record<string, MessageSchema>>, version: number): MessageShape {
+  let fields = 0;
+  let keyBytes = Math.max(...ENVELOPE_KEYS.map(utf8Length));
+  let strUnits = 0;
+  let binBytes = 0;
+  let lists = 0;
+  let listItems = 0;
+  let listItemBytes = 0;
+  for (const [type, schema] of Object.entries(schemas)) {
+    const names = Object.keys(schema);
+    fields = Math.max(fields, names.length);
+    strUnits = Math.max(strUnits, type.length);
+    let listsHere = 0;
+    for (const name of names) {
+      keyBytes = Math.max(keyBytes, utf8Length(name));
+      const spec = schema[name]!;
+      if (spec.kind === 'str') strUnits = Math.max(strUnits, spec.maxLength);
+      else if (spec.kind === 'bin') binBytes = Math.max(binBytes, spec.maxLength);
+      else if (spec.kind === 'binList') {
+        listsHere++;
+        listItems = Math.max(listItems, spec.maxItems);
+        listItemBytes = Math.max(listItemBytes, spec.maxItemLength);
+      }
+    }
+    lists = Math.max(lists, listsHere);
+  }
+  const maxKeys = fields + ENVELOPE_KEYS.length;
+  return Object.freeze({
+    maxKeys,
+    maxKeyBytes: keyBytes,
+    maxStrBytes: strUnits * UTF8_BYTES_PER_UNIT,
+    maxBinBytes: binBytes,
+    maxLists: lists,
+    maxListItems: listItems,
+    maxListItemBytes: listItemBytes,
+    // The map, its keys and values, and every array item.
+    maxItems: 1 + 2 * maxKeys + lists * listItems,
+    version: Object.freeze({ key: ENVELOPE_KEYS[0], value: version }),
+  });
 }
