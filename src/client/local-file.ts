@@ -21,23 +21,37 @@ export function readJsonFile(path: string): unknown {
 }
 
 export function writeJsonFileAtomic(path: string, value: unknown): void {
+  writeFileAtomic(path, [Buffer.from(`${JSON.stringify(value, null, 1)}\n`, 'utf8')]);
+}
+
+/**
+ * Writes `parts` to `path` atomically: a temp file in the same folder whose name is 128
+ * random bits (no pid or counter another local user could predict and pre-create as a
+ * symlink or a wider-mode file), opened O_CREAT|O_EXCL ('wx') with mode 0600, fsynced, then
+ * renamed over `path`. A failure removes the temp file.
+ */
+export function writeFileAtomic(path: string, parts: readonly Uint8Array[]): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  // A unique name opened with 'wx': never reuses a temp file someone else created with a wider mode.
-  const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  const tmp = tempPathFor(path);
   const fd = openSync(tmp, 'wx', 0o600);
   try {
-    writeSync(fd, `${JSON.stringify(value, null, 1)}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
+    try {
+      for (const part of parts) {
+        for (let off = 0; off < part.length; ) off += writeSync(fd, part, off, part.length - off);
+      }
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(tmp, path);
   } catch (err) {
     rmSync(tmp, { force: true });
     throw err;
   }
 }
+
+/** `<path>.<32 hex of crypto randomness>.tmp`: unpredictable, so it cannot be planted. */
+export const tempPathFor = (path: string): string => `${path}.${randomBytes(16).toString('hex')}.tmp`;
 
 export function removeFile(path: string): void {
   rmSync(path, { force: true });

@@ -1,0 +1,137 @@
+/**
+ * The binary container of the client's cache files (snapshot, pinned key, quota receipt):
+ *
+ *   magic "CPSI" (4) | kind (1, ASCII) | format version (1) | reserved (2, zero)
+ *   | payload length (8, big-endian) | payload | SHA-256 of everything before (32)
+ *
+ * Binary, because a snapshot with its delta prefixes is megabytes (hex in JSON doubled it
+ * and cost a parse at every sync); a checksum, because a torn write, a bad disk or an edit
+ * must be found before any of it is used. Reading never throws anything but
+ * CacheFileError (code `cache_corrupt`), which names the file and how to recover.
+ */
+import { createHash } from 'node:crypto';
+import { ContactPsiError } from '../errors.js';
+
+export const CACHE_MAGIC = new Uint8Array([0x43, 0x50, 0x53, 0x49]); // "CPSI"
+export const CACHE_FORMAT_VERSION = 1;
+const HEADER_BYTES = 16;
+const CHECKSUM_BYTES = 32;
+
+export type CacheRecordKind = 'S' | 'P' | 'R';
+
+/** A cache file that cannot be used: `path` says which, the message says how to recover. */
+export class CacheFileError extends ContactPsiError {
+  constructor(
+    readonly path: string,
+    why: string,
+    recovery: string,
+  ) {
+    super('cache_corrupt', `${path}: ${why}. ${recovery}`);
+  }
+}
+
+const sha256 = (...parts: Uint8Array[]): Uint8Array => {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return new Uint8Array(h.digest());
+};
+
+/** Builds a payload field by field. */
+export class RecordWriter {
+  private readonly parts: Uint8Array[] = [];
+
+  u8(v: number): this {
+    this.parts.push(new Uint8Array([v]));
+    return this;
+  }
+
+  /** An unsigned integer up to 2^53 - 1, as 8 bytes big-endian. */
+  uint(v: number): this {
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setBigUint64(0, BigInt(v), false);
+    this.parts.push(b);
+    return this;
+  }
+
+  bytes(v: Uint8Array): this {
+    this.uint(v.length);
+    this.parts.push(v);
+    return this;
+  }
+
+  text(v: string): this {
+    return this.bytes(new TextEncoder().encode(v));
+  }
+
+  /** The whole file: header, payload, checksum. */
+  finish(kind: CacheRecordKind): Uint8Array[] {
+    const length = this.parts.reduce((n, p) => n + p.length, 0);
+    const header = new Uint8Array(HEADER_BYTES);
+    header.set(CACHE_MAGIC);
+    header[4] = kind.charCodeAt(0);
+    header[5] = CACHE_FORMAT_VERSION;
+    new DataView(header.buffer).setBigUint64(8, BigInt(length), false);
+    return [header, ...this.parts, sha256(header, ...this.parts)];
+  }
+}
+
+/** Reads a payload field by field; any overrun is a CacheFileError. */
+export class RecordReader {
+  private offset = 0;
+
+  constructor(
+    private readonly payload: Uint8Array,
+    private readonly fail: (why: string) => never,
+  ) {}
+
+  u8(): number {
+    if (this.offset + 1 > this.payload.length) this.fail('truncated field');
+    return this.payload[this.offset++];
+  }
+
+  uint(max = Number.MAX_SAFE_INTEGER): number {
+    if (this.offset + 8 > this.payload.length) this.fail('truncated field');
+    const v = new DataView(this.payload.buffer, this.payload.byteOffset + this.offset, 8).getBigUint64(0, false);
+    this.offset += 8;
+    if (v > BigInt(max)) this.fail(`a field is out of range (${v} > ${max})`);
+    return Number(v);
+  }
+
+  /** A length-prefixed byte string, a view into the file (no copy). */
+  bytes(maxLength = Number.MAX_SAFE_INTEGER): Uint8Array {
+    const length = this.uint(maxLength);
+    if (this.offset + length > this.payload.length) this.fail('truncated field');
+    const out = this.payload.subarray(this.offset, this.offset + length);
+    this.offset += length;
+    return out;
+  }
+
+  text(maxLength: number): string {
+    try {
+      return new TextDecoder('utf-8', { fatal: true }).decode(this.bytes(maxLength));
+    } catch (err) {
+      if (err instanceof CacheFileError) throw err;
+      return this.fail('a text field is not UTF-8');
+    }
+  }
+
+  end(): void {
+    if (this.offset !== this.payload.length) this.fail('trailing bytes after the last field');
+  }
+}
+
+/** The payload of a record file, after checking magic, kind, version, length and checksum. */
+export function openRecord(file: Uint8Array, kind: CacheRecordKind, fail: (why: string) => never): Uint8Array {
+  if (file.length < HEADER_BYTES + CHECKSUM_BYTES) fail('too short to be a cache file');
+  for (let i = 0; i < CACHE_MAGIC.length; i++) if (file[i] !== CACHE_MAGIC[i]) fail('not a contact-psi cache file');
+  if (file[4] !== kind.charCodeAt(0)) fail('a cache file of another kind');
+  if (file[5] !== CACHE_FORMAT_VERSION) fail(`cache format version ${file[5]}, this client reads ${CACHE_FORMAT_VERSION}`);
+  if (file[6] !== 0 || file[7] !== 0) fail('reserved header bytes are set');
+  const length = new DataView(file.buffer, file.byteOffset + 8, 8).getBigUint64(0, false);
+  if (length !== BigInt(file.length - HEADER_BYTES - CHECKSUM_BYTES)) fail('its length does not match its header (truncated or extended)');
+  const body = file.subarray(0, file.length - CHECKSUM_BYTES);
+  const sum = sha256(body);
+  const stored = file.subarray(file.length - CHECKSUM_BYTES);
+  for (let i = 0; i < CHECKSUM_BYTES; i++) if (sum[i] !== stored[i]) fail('checksum mismatch (damaged or edited)');
+  return file.subarray(HEADER_BYTES, file.length - CHECKSUM_BYTES);
+}
