@@ -23,6 +23,12 @@ export const ProtocolErrorCodes = [
   'overloaded',
   'closed',
   'split_view', // two different snapshots for one (epoch, version): the directory is lying to someone
+  'bad_signature', // a directory identity signature that does not verify (spec/verifiability.md)
+  'identity_mismatch', // signed by another directory identity key than the pinned one
+  'key_conflict', // an epoch key for an epoch lower than or equal to one seen, with other bytes
+  'rollback', // an announcement older than one already seen (lower epoch, or lower version in an epoch)
+  'unknown_epoch', // an announcement for an epoch whose signed key statement was not seen
+  'bad_log', // an announcement log out of order, with a gap, a duplicate or a broken chain
 ] as const;
 export type ProtocolErrorCode = (typeof ProtocolErrorCodes)[number];
 

@@ -34,6 +34,13 @@ export const ErrorCloseCodes = {
   internal: 4500, // 500
   unsupported: 4501, // 501 Not Implemented: suite, mode or encoding not offered
   overloaded: 4503, // 503 Service Unavailable
+  // Verifiability (spec/verifiability.md): no HTTP status fits, so 4460 and up.
+  bad_signature: 4460,
+  identity_mismatch: 4461,
+  key_conflict: 4462,
+  rollback: 4463,
+  unknown_epoch: 4464,
+  bad_log: 4465,
 } as const satisfies Record<ProtocolErrorCode, number>;
 
 export type ErrorCloseCode = (typeof ErrorCloseCodes)[ProtocolErrorCode];
