@@ -6,6 +6,7 @@ import { directoryImport, directoryRotate } from './commands/directory-import.js
 import { keygen } from './commands/keygen.js';
 import { serve } from './commands/serve.js';
 import { sync } from './commands/sync.js';
+import { escapeControlChars } from './terminal-text.js';
 import { writeVectors } from './vectors.js';
 
 const program = new Command();
@@ -75,6 +76,7 @@ program
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const e = err as { code?: string; message?: string };
-  console.error(`contact-psi: ${e.code ? `[${e.code}] ` : ''}${e.message ?? String(err)}`);
+  // A message may quote a file or a server (an error's text): escaped before it reaches the terminal.
+  console.error(escapeControlChars(`contact-psi: ${e.code ? `[${e.code}] ` : ''}${e.message ?? String(err)}`));
   process.exit(1);
 });

@@ -82,7 +82,9 @@ export class EpochKeyRing {
   /** Disk first: if the write fails, nothing changes here. */
   #commit(entries: readonly EpochKeyEntry[]): void {
     const held = this.#derive(entries);
-    if (this.#path !== undefined) writeKeyFile(this.#path, { suite: this.#suite.id, epochs: entries });
+    // `expected`: what this ring last read or wrote; a key file changed by another process
+    // since is refused rather than overwritten (it would lose that process's epochs).
+    if (this.#path !== undefined) writeKeyFile(this.#path, { suite: this.#suite.id, epochs: entries }, { expected: { suite: this.#suite.id, epochs: this.#entries() } });
     this.#held = held;
   }
 

@@ -88,13 +88,40 @@ export function createKeyFile(path: string, key: EpochKey | KeyFile, now: number
   writeNew(path, 'wx', serialize(checked(path, file)), 'key_file_exists');
 }
 
+export interface WriteKeyFileOptions {
+  /**
+   * What the writer believes the file holds now. If the file holds something else, another
+   * process changed it (a rotation beside a running server), and writing this writer's
+   * view would silently drop that process's keys: refused with `key_file_changed`. The
+   * directory lock (directory-lock.ts) keeps a second key owner out; this catches a writer
+   * that did not take it.
+   */
+  readonly expected?: KeyFile;
+}
+
+function checkUnchanged(path: string, expected: KeyFile): void {
+  let current: KeyFile | undefined;
+  try {
+    current = loadKeyFile(path, { allowInsecurePermissions: true });
+  } catch (err) {
+    if (!(err instanceof ContactPsiError && err.code === 'key_file_missing')) throw err;
+  }
+  if (current === undefined || serialize(current) !== serialize(checked(path, expected))) {
+    throw new ContactPsiError(
+      'key_file_changed',
+      `key file ${path} was changed by another process (a rotation while a server owns the directory?); nothing was written: restart with the current file`,
+    );
+  }
+}
+
 /**
  * Replaces the key file atomically: a new 0600 file beside it, fsynced, renamed over the
  * old one, then the folder fsynced. A crash leaves either the old or the new file, never
  * a torn one (which would lose every epoch's key at once).
  */
-export function writeKeyFile(path: string, file: KeyFile): void {
+export function writeKeyFile(path: string, file: KeyFile, options: WriteKeyFileOptions = {}): void {
   const text = serialize(checked(path, file));
+  if (options.expected !== undefined) checkUnchanged(path, options.expected);
   const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   writeNew(temp, 'wx', text, 'key_file_unwritable');
   try {

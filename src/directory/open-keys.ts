@@ -52,7 +52,13 @@ export async function openKeys(options: OpenKeysOptions): Promise<{ keys: EpochK
     } catch (err) {
       if (!(err instanceof ContactPsiError && err.code === 'key_file_missing') || storedEpoch !== undefined) throw err;
       file = { suite: suite.id, epochs: [{ epoch: 1, secretKey: suite.generateKeyPair(rng).secretKey, createdAt: now }] };
-      createKeyFile(keyPath, file);
+      try {
+        createKeyFile(keyPath, file);
+      } catch (created) {
+        // Another process (an import beside a starting server) created it first: its key wins.
+        if (!(created instanceof ContactPsiError && created.code === 'key_file_exists')) throw created;
+        file = loadKeyFile(keyPath, { allowInsecurePermissions: options.allowInsecureKeyFile });
+      }
     }
     if (file.suite !== suite.id) throw new ContactPsiError('suite_mismatch', `key file ${keyPath} is for suite ${file.suite}, not ${suite.id}`);
     if (storedEpoch !== undefined && !file.epochs.some((e) => e.epoch === storedEpoch)) {

@@ -2,8 +2,10 @@
 import { readFileSync } from 'node:fs';
 import type { CountryCode } from '../../contacts/index.js';
 import { parseDirectoryFile } from '../../directory/index.js';
+import { lockDirectory } from '../../directory/directory-lock.js';
 import { openDirectory } from '../open-directory.js';
 import { progressBar } from '../progress.js';
+import { escapeControlChars } from '../terminal-text.js';
 
 export interface ImportOptions {
   db: string;
@@ -13,7 +15,8 @@ export interface ImportOptions {
 export async function directoryImport(file: string, options: ImportOptions): Promise<void> {
   const parsed = parseDirectoryFile(readFileSync(file, 'utf8'), { defaultRegion: options.region as CountryCode | undefined });
   for (const e of parsed.errors) {
-    console.error(`${file}: row ${e.row}${e.userId ? ` (${e.userId})` : ''}: [${e.code}] ${e.reason}`);
+    // Row contents come from the file: escaped, so a crafted row cannot drive the terminal.
+    console.error(`${file}: row ${e.row}${e.userId ? ` (${escapeControlChars(e.userId)})` : ''}: [${e.code}] ${escapeControlChars(e.reason)}`);
   }
   const opened = await openDirectory(options.db);
   const { directory } = opened;
@@ -39,14 +42,21 @@ export async function directoryImport(file: string, options: ImportOptions): Pro
 export async function directoryRotate(options: { db: string; graceHours: string }): Promise<void> {
   const graceMs = Number(options.graceHours) * 3600_000;
   if (!Number.isFinite(graceMs) || graceMs < 0) throw new Error('--grace-hours must be a non-negative number');
-  const opened = await openDirectory(options.db);
-  const { directory } = opened;
+  // Refused while a server owns the directory: it holds the keys in memory and would later
+  // rewrite the key file without the new epoch (send the server SIGUSR2 instead).
+  const lock = lockDirectory(options.db, 'directory rotate');
   try {
-    const bar = progressBar('precompute next epoch');
-    const r = await directory.rotateEpoch({ graceMs, onProgress: (d, t) => bar.update(d, t) });
-    bar.done();
-    console.log(`rotated to epoch ${r.epoch} (${r.computed} tags); epoch ${r.previous} served until ${new Date(r.retiresAt).toISOString()}`);
+    const opened = await openDirectory(options.db);
+    const { directory } = opened;
+    try {
+      const bar = progressBar('precompute next epoch');
+      const r = await directory.rotateEpoch({ graceMs, onProgress: (d, t) => bar.update(d, t) });
+      bar.done();
+      console.log(`rotated to epoch ${r.epoch} (${r.computed} tags); epoch ${r.previous} served until ${new Date(r.retiresAt).toISOString()}`);
+    } finally {
+      await opened.close();
+    }
   } finally {
-    await opened.close();
+    lock.release();
   }
 }

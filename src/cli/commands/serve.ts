@@ -10,6 +10,7 @@ import type { BucketPolicy } from '../../protocol/discovery/quota.js';
 import { loadOrCreateQuotaKey } from '../quota-key.js';
 import { readTokensFile } from '../tokens-file.js';
 import { openDirectory } from '../open-directory.js';
+import { lockDirectory } from '../../directory/directory-lock.js';
 
 export interface ServeOptions {
   db: string;
@@ -101,7 +102,13 @@ export async function serve(options: ServeOptions): Promise<void> {
   const graceMs = numberOption(options.graceHours, '--grace-hours', 24) * 3600_000;
   const refreshMs = numberOption(options.refreshSeconds, '--refresh-seconds', 60) * 1000;
   const accounts = options.tokens ? readAccounts(options.tokens) : undefined;
-  const opened = await openDirectory(options.db);
+  // The server owns the epoch keys (it rotates and retires them): no `directory rotate`
+  // beside it (directory-lock.ts). Imports are not locked out: they are picked up below.
+  const lock = lockDirectory(options.db, 'serve');
+  const opened = await openDirectory(options.db).catch((err: unknown) => {
+    lock.release();
+    throw err;
+  });
   const { directory } = opened;
   const quotaKey = accounts ? loadOrCreateQuotaKey(`${options.db}.quota-key`) : undefined;
   // The pool that precomputes tags also evaluates the clients' chunks, on every core.
@@ -133,7 +140,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   const stop = () => {
     process.stderr.write('shutting down\n');
     timers.forEach(clearInterval);
-    busy.then(() => running.close()).then(() => opened.pool?.close()).then(
+    busy.then(() => running.close()).then(() => opened.pool?.close()).then(() => lock.release()).then(
       () => process.exit(0),
       () => process.exit(1),
     );
