@@ -51,6 +51,7 @@ program
   .option('--token-file <file>', 'file holding the bearer token (or set CONTACT_PSI_TOKEN)')
   .option('--token <token>', 'bearer token (visible to other users in the process list: prefer --token-file)')
   .option('--pin <hex>', "the directory's public key; refuse any other")
+  .option('--reset-cache', "delete this server's cache (snapshot, pinned key, quota receipt) first: the way out of a cache_corrupt error")
   .option('--workers <n>', 'worker threads for blinding and finalizing (auto: every core from 2,048 contacts)', 'auto')
   .action(sync);
 

@@ -44,6 +44,14 @@ export interface SyncOptions {
   offload?: OprfOffload;
   /** Contacts per evaluation chunk (default: the server's chunk, or 1,024 with an offload). */
   chunkItems?: number;
+  /** Largest snapshot to download (default DEFAULT_MAX_DOWNLOAD_BYTES, 512 MiB; see DiscoveryClientOptions). */
+  maxDownloadBytes?: number;
+  /** Most delta prefixes kept with the cached snapshot (default DEFAULT_MAX_DELTA_PREFIXES, 4,000,000). */
+  maxDeltaPrefixes?: number;
+  /** Delete this server's cache (snapshot, pinned key, quota receipt) first: the recovery from `cache_corrupt`. */
+  resetCache?: boolean;
+  /** Told when a cached snapshot could not be used and was deleted (it is downloaded again). */
+  onCacheDiscarded?: (reason: string) => void;
 }
 
 export interface SyncMatch {
@@ -83,18 +91,26 @@ export async function syncAddressBook(options: SyncOptions): Promise<SyncOutcome
   const group = await loadGroup(groupIdOf(suiteId), options.backend ?? 'auto');
   const suite = createSuite(suiteId, Modes.VOPRF, group);
   const cache = new SnapshotCache(options.cacheDir, options.server);
+  if (options.resetCache) cache.reset();
   const identifiers = uniqueIdentifiers(options.book);
+  // A damaged pin or receipt throws cache_corrupt (naming the file and the way out); a
+  // damaged snapshot is deleted and downloaded again.
   const seen = cache.pinned();
+  const quotaReceipt = cache.loadReceipt();
+  const cached = cache.load();
+  if (cache.discarded) options.onCacheDiscarded?.(cache.discarded);
   const session = new DiscoveryClientSession({
     suite,
     identifiers,
     rng: (n) => new Uint8Array(randomBytes(n)),
-    cache: cache.load(),
+    cache: cached,
     pinnedPublicKey: options.pinnedPublicKey,
     // Checked as soon as dir.info arrives, before anything is evaluated.
     knownKey: seen,
     blindSecret: deviceSecret(options.cacheDir),
-    quotaReceipt: cache.loadReceipt(),
+    quotaReceipt,
+    maxDownloadBytes: options.maxDownloadBytes,
+    maxDeltaPrefixes: options.maxDeltaPrefixes,
     purpose: options.purpose,
     offload: options.offload,
     // Smaller chunks let blinding, evaluation and finalizing overlap (one proof per chunk).

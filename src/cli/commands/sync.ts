@@ -6,6 +6,7 @@ import { parseAddressBook, uniqueIdentifiers, type CountryCode } from '../../con
 import { poolOffload, WorkerPool } from '../../parallel/index.js';
 import { defaultCacheDir } from '../cache-dir.js';
 import { progressBar } from '../progress.js';
+import { escapeControlChars } from '../terminal-text.js';
 import { resolveClientToken } from '../token-source.js';
 
 export interface SyncCliOptions {
@@ -18,6 +19,8 @@ export interface SyncCliOptions {
   /** File whose one line is the bearer token (preferred: argv is visible to every user). */
   tokenFile?: string;
   pin?: string;
+  /** Delete this server's cache (snapshot, pinned key, quota receipt) before syncing. */
+  resetCache?: boolean;
   /** Worker threads for blinding and finalizing: a number, or 'auto' (default). */
   workers?: string;
 }
@@ -42,7 +45,7 @@ export async function sync(options: SyncCliOptions): Promise<void> {
   const book = parseAddressBook(readFileSync(options.contacts, 'utf8'), { defaultRegion: options.region as CountryCode | undefined });
   // Invalid entries are reported, never dropped silently.
   for (const bad of book.invalid) {
-    console.error(`${options.contacts}: ${bad.name ? `"${bad.name}" ` : ''}${bad.kind} ${JSON.stringify(bad.raw)}: [${bad.code}] ${bad.reason}`);
+    console.error(safe(`${options.contacts}: ${bad.name ? `"${bad.name}" ` : ''}${bad.kind} ${JSON.stringify(bad.raw)}: [${bad.code}] ${bad.reason}`));
   }
   const pool = syncPool(options.workers, uniqueIdentifiers(book).length);
   const download = progressBar('snapshot');
@@ -54,21 +57,36 @@ export async function sync(options: SyncCliOptions): Promise<void> {
     cacheDir: options.cache ?? defaultCacheDir(),
     token: resolveClientToken(options, process.env, (m) => console.error(`warning: ${m}`)),
     pinnedPublicKey: options.pin ? new Uint8Array(Buffer.from(options.pin, 'hex')) : undefined,
+    resetCache: options.resetCache,
+    onCacheDiscarded: (reason) => console.error(safe(`warning: ${reason}`)),
     onEvent: (e) => {
       if (e.type !== 'progress') return;
       (e.phase === 'download' ? download : evaluate).update(e.done, e.total);
       if (e.done === e.total) (e.phase === 'download' ? download : evaluate).done();
     },
     onKeyChange: (prev, cur) => console.error(`warning: the directory's key changed (epoch ${prev.epoch} -> ${cur.epoch})`),
-  }).finally(() => pool?.close());
+  })
+    .catch((err: unknown) => {
+      // An error may carry the server's own words (a remote `error` message): escaped too.
+      if (err instanceof Error) err.message = escapeControlChars(err.message);
+      throw err;
+    })
+    .finally(() => pool?.close());
   if (options.json) {
     console.log(JSON.stringify(outcome.matches.map(({ name, identifier, userId, label }) => ({ name, identifier, userId, label }))));
     return;
   }
-  for (const m of outcome.matches) console.log(`${m.name || '(no name)'}\t${m.identifier}\t${m.userId}\t${m.label}`);
+  // Every field is escaped on its own: a user id or label chosen by the server (or a name
+  // from the contacts file) cannot add a line, a tab-separated column or a terminal escape.
+  for (const m of outcome.matches) console.log([m.name || '(no name)', m.identifier, m.userId, m.label].map(escapeControlChars).join('\t'));
   const r = outcome.result;
+  const dropped = r.badLabels + r.oversizedLabels;
   console.log(
     `${outcome.matches.length} matches among ${outcome.identifiersChecked} identifiers of ${book.contacts.length} contacts` +
-      ` (snapshot ${r.cacheHit ? 'from cache' : `downloaded, ${r.downloadedBytes} bytes`}, epoch ${r.snapshot.epoch})`,
+      ` (snapshot ${r.cacheHit ? 'from cache' : `downloaded, ${r.downloadedBytes} bytes`}, epoch ${r.snapshot.epoch}` +
+      `${dropped ? `; ${dropped} labels dropped: ${r.oversizedLabels} too large, ${r.badLabels} did not open` : ''})`,
   );
 }
+
+/** Text for stderr/stdout that came from a file or a peer. */
+const safe = escapeControlChars;
