@@ -259,8 +259,8 @@ export function scanMessage(bytes: Uint8Array, shape: MessageShape): void {
         lists++;
         const n = s.len;
         if (n > shape.maxListItems) s.refuse('too_large', `an array of ${n} items exceeds the ${shape.maxListItems} any field takes`);
-        // Every item is a bin: at least two bytes (0xc4 0x00).
-        if (n * 2 > s.remaining) s.malformed(`truncated message: an array of ${n} items in ${s.remaining} bytes`);
+        // Every item is at least one byte: a count the bytes cannot hold is refused whole.
+        if (n > s.remaining) s.malformed(`truncated message: an array of ${n} items in ${s.remaining} bytes`);
         items += n;
         if (items > shape.maxItems) s.refuse('too_large', `message of ${items} msgpack objects exceeds the budget ${shape.maxItems}`);
         for (let k = 0; k < n; k++) {
