@@ -1,0 +1,122 @@
+/**
+ * The PostgreSQL schema (spec/directory.md "PostgreSQL store"): the same tables as the
+ * SQLite schema, versioned in `contact_psi_schema`, migrated under an advisory lock so that
+ * several nodes starting at once migrate once. A database of a newer release is refused.
+ *
+ * Text columns that are ordered or compared (identifiers, user ids, accounts) use the "C"
+ * collation: byte order of UTF-8, i.e. Unicode code point order, the order SQLite's BINARY
+ * collation and `compareCodePoints` give, so keyset paging is the same on every store.
+ */
+import type { PoolClient } from 'pg';
+import { ContactPsiError } from '../../errors.js';
+
+export const PG_SCHEMA_VERSION = 1;
+
+/** Any constant: the advisory lock every migrating node takes (pg_advisory_xact_lock). */
+const MIGRATION_LOCK = 0x63707369; // "cpsi"
+
+/** Migration i takes a database from version i to i + 1. */
+export const PG_MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE meta (
+    key   text COLLATE "C" PRIMARY KEY,
+    value text NOT NULL
+  );
+
+  -- One row: the directory version, bumped with every change-log row. Writers lock it
+  -- (SELECT ... FOR UPDATE), which serializes every change across nodes.
+  CREATE TABLE state (
+    id      integer PRIMARY KEY CHECK (id = 1),
+    version bigint NOT NULL
+  );
+  INSERT INTO state (id, version) VALUES (1, 0);
+
+  CREATE TABLE users (
+    user_id       text COLLATE "C" PRIMARY KEY,
+    label         bytea NOT NULL,
+    discoverable  boolean NOT NULL,
+    label_version bigint NOT NULL DEFAULT 0
+  );
+
+  -- The primary key makes an identifier belong to at most one user.
+  CREATE TABLE identifiers (
+    identifier text COLLATE "C" PRIMARY KEY,
+    user_id    text COLLATE "C" NOT NULL REFERENCES users (user_id) ON DELETE CASCADE
+  );
+  CREATE INDEX identifiers_by_user ON identifiers (user_id);
+
+  CREATE TABLE changes (
+    version bigint PRIMARY KEY,
+    kind    text NOT NULL CHECK (kind IN ('register', 'unregister', 'opt_out', 'opt_in', 'identifiers', 'label')),
+    user_id text COLLATE "C" NOT NULL
+  );
+
+  CREATE TABLE tags (
+    epoch          bigint NOT NULL,
+    identifier     text COLLATE "C" NOT NULL,
+    user_id        text COLLATE "C" NOT NULL,
+    tag            bytea NOT NULL,
+    lookup_key     bytea NOT NULL,
+    sealed         bytea,
+    sealed_version bigint,
+    PRIMARY KEY (epoch, identifier)
+  );
+  CREATE INDEX tags_by_lookup_key ON tags (epoch, lookup_key);
+
+  CREATE TABLE snapshots (
+    epoch   bigint NOT NULL,
+    kind    text NOT NULL,
+    version bigint NOT NULL,
+    count   bigint NOT NULL,
+    digest  text NOT NULL,
+    bytes   bytea NOT NULL,
+    PRIMARY KEY (epoch, kind)
+  );
+
+  -- The key itself is never stored in clear here (spec/directory.md).
+  CREATE TABLE epochs (
+    epoch       bigint PRIMARY KEY,
+    public_key  text,
+    tag_version bigint,
+    delta_floor bigint
+  );
+
+  CREATE TABLE tag_log (
+    seq     bigserial PRIMARY KEY,
+    epoch   bigint NOT NULL,
+    version bigint NOT NULL,
+    prefix  bytea NOT NULL CHECK (length(prefix) = 8),
+    op      text NOT NULL CHECK (op IN ('added', 'removed'))
+  );
+  CREATE INDEX tag_log_by_version ON tag_log (epoch, version);
+
+  CREATE TABLE quota_buckets (
+    account    text COLLATE "C" PRIMARY KEY,
+    tokens     double precision NOT NULL,
+    updated_at bigint NOT NULL
+  );
+  `,
+];
+
+/** Brings the database to PG_SCHEMA_VERSION in one transaction; refuses a newer database. */
+export async function migratePostgres(client: PoolClient): Promise<void> {
+  await client.query('BEGIN');
+  try {
+    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await client.query('CREATE TABLE IF NOT EXISTS contact_psi_schema (id integer PRIMARY KEY CHECK (id = 1), version integer NOT NULL)');
+    const row = await client.query<{ version: number }>('SELECT version FROM contact_psi_schema WHERE id = 1');
+    const current = row.rows[0]?.version ?? 0;
+    if (current > PG_SCHEMA_VERSION) {
+      throw new ContactPsiError('schema_too_new', `directory schema version ${current} is newer than this release supports (${PG_SCHEMA_VERSION})`);
+    }
+    for (let v = current; v < PG_SCHEMA_VERSION; v++) await client.query(PG_MIGRATIONS[v]!);
+    await client.query(
+      'INSERT INTO contact_psi_schema (id, version) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET version = excluded.version',
+      [PG_SCHEMA_VERSION],
+    );
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK');
+    throw err;
+  }
+}
