@@ -5,7 +5,7 @@
  * delta), and until then a lookup seals the new label afresh. A version-1 SQLite file is
  * migrated and its tags sealed by the next precompute.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -140,6 +140,7 @@ it('migrates a version-1 SQLite file: tags kept, sealed by the next precompute, 
   db.prepare("INSERT INTO tags (epoch, identifier, user_id, tag, lookup_key) VALUES (1, ?, 'ann', ?, ?)").run(identifier, Buffer.from(tag), Buffer.from(lookupKeyOf(tag)));
   db.prepare("INSERT INTO snapshots (kind, epoch, version, count, digest, bytes) VALUES ('fuse', 1, 1, 1, 'x', x'00')").run();
   db.close();
+  chmodSync(path, 0o600); // as SqliteStore creates it: a directory file others can read is refused (file-mode.ts)
   writeFileSync(`${path}.key`, JSON.stringify({ suite: suite.id, epoch: 1, secretKey: hex(secretKey) }), { mode: 0o600 });
 
   const { suite: countingSuite, evaluated } = counting(suite);
