@@ -165,7 +165,7 @@ export interface UpsertResult {
 export type Progress = (done: number, total: number) => void;
 
 export interface DirectoryStore {
-  readonly backend: 'memory' | 'sqlite';
+  readonly backend: 'memory' | 'sqlite' | 'postgres';
   /** The file the store lives in (the key file defaults to `<path>.key`), or undefined in memory. */
   readonly path: string | undefined;
 
