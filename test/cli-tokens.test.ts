@@ -143,3 +143,19 @@ describe('the client token source', () => {
     expect(readTokensFile(file).insecure).toBe(true);
   });
 });
+
+describe('text from files reaches the terminal escaped', () => {
+  it('a rejected directory row cannot carry terminal controls, line breaks or bidi overrides to stderr', async () => {
+    const { rejectedRowLine } = await import('../src/cli/import-report.js');
+    const { parseDirectoryFile } = await import('../src/directory/import-file.js');
+    fc.assert(
+      fc.property(fc.constantFrom('\u001b[2K\rimported 1000000 users', '\u009b31m', 'a\nb', '\u202eevil', '\u0000', '\u007f'), (hostile) => {
+        const parsed = parseDirectoryFile(JSON.stringify([{ userId: `x${hostile}`, phones: [`+4179${hostile}`] }]), { format: 'json' });
+        expect(parsed.errors).toHaveLength(1);
+        const line = rejectedRowLine('dir.json', parsed.errors[0]);
+        expect(line).toMatch(/^dir\.json: row 1 \(x/);
+        expect(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e]/.test(line)).toBe(false);
+      }),
+    );
+  });
+});

@@ -5,7 +5,7 @@ import { parseDirectoryFile } from '../../directory/index.js';
 import { lockDirectory } from '../../directory/directory-lock.js';
 import { openDirectory } from '../open-directory.js';
 import { progressBar } from '../progress.js';
-import { escapeControlChars } from '../terminal-text.js';
+import { rejectedRowLine } from '../import-report.js';
 
 export interface ImportOptions {
   db: string;
@@ -15,8 +15,7 @@ export interface ImportOptions {
 export async function directoryImport(file: string, options: ImportOptions): Promise<void> {
   const parsed = parseDirectoryFile(readFileSync(file, 'utf8'), { defaultRegion: options.region as CountryCode | undefined });
   for (const e of parsed.errors) {
-    // Row contents come from the file: escaped, so a crafted row cannot drive the terminal.
-    console.error(`${file}: row ${e.row}${e.userId ? ` (${escapeControlChars(e.userId)})` : ''}: [${e.code}] ${escapeControlChars(e.reason)}`);
+    console.error(rejectedRowLine(file, e)); // escaped: row contents come from the file
   }
   const opened = await openDirectory(options.db);
   const { directory } = opened;

@@ -8,6 +8,7 @@ import { poolOffload } from '../../parallel/index.js';
 import { startServer, type PsiServer } from '../../transport/ws/index.js';
 import type { BucketPolicy } from '../../protocol/discovery/quota.js';
 import { loadOrCreateQuotaKey } from '../quota-key.js';
+import { escapeControlChars } from '../terminal-text.js';
 import { readTokensFile } from '../tokens-file.js';
 import { openDirectory } from '../open-directory.js';
 import { lockDirectory } from '../../directory/directory-lock.js';
@@ -120,7 +121,7 @@ export async function serve(options: ServeOptions): Promise<void> {
   // One task at a time: a refresh never races a rotation.
   let busy: Promise<unknown> = Promise.resolve();
   const task = (name: string, fn: () => Promise<unknown>) => {
-    busy = busy.then(fn).catch((err: unknown) => console.error(`${name} failed: ${(err as Error).message}`));
+    busy = busy.then(fn).catch((err: unknown) => console.error(escapeControlChars(`${name} failed: ${(err as Error).message}`)));
   };
   const rotate = () =>
     task('rotation', async () => {
