@@ -63,10 +63,9 @@ function openLockFile(path: string): Database.Database {
       throw new ContactPsiError('directory_lock_failed', `cannot create lock file ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
     }
   }
-  // timeout 0: never wait for the owner (the default would block 5 s, then fail the same way).
-  const db = new Database(path, { timeout: 0 });
-  db.pragma('journal_mode = DELETE');
-  return db;
+  // timeout 0: never wait for the owner (the default would block 5 s, then fail the same
+  // way). The default rollback journal: RESERVED then still lets others read the owner row.
+  return new Database(path, { timeout: 0 });
 }
 
 /** Who holds the lock, as recorded in the lock file, if that process is alive. */
