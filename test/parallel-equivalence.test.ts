@@ -4,31 +4,20 @@
  * suite.blindEvaluate, suite.blindEvaluateVerifiable, suite.finalize), for each backend
  * and suite that exists, in both modes, for batches below and above the inline threshold.
  *
- * The workers run the compiled dist/src/parallel/worker.js: `npm ci` / `npm install` build
- * it (the `prepare` script). After editing src/parallel, run `npm run build` again.
+ * The workers run the compiled dist/src/parallel/worker.js, rebuilt by vitest's globalSetup
+ * whenever the sources changed (test/helpers/worker-build.ts), so an edit is always tested.
  */
-import { execSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadGroup, type BackendName } from '../src/group/select.js';
 import { createSuite, Modes, type Mode, type OprfSuite, type SuiteId } from '../src/oprf/index.js';
 import { WorkerPool } from '../src/parallel/pool.js';
 import { seededRng } from './helpers/rng.js';
+import { assertDistFresh } from './helpers/worker-build.js';
 
-const WORKER = new URL('../dist/src/parallel/worker.js', import.meta.url);
 
-beforeAll(() => {
-  // Only for a checkout that was never built; CI's `npm ci` builds dist/ through `prepare`.
-  if (!existsSync(WORKER)) {
-    try {
-      execSync('npm run build', { stdio: 'inherit' });
-    } catch {
-      // tsc exits non-zero on a type error elsewhere but still emits; the check below decides.
-    }
-  }
-  expect(existsSync(WORKER)).toBe(true);
-});
+// vitest's globalSetup rebuilt dist/ if its sources changed (test/helpers/worker-build.ts).
+beforeAll(assertDistFresh);
 
 // Small thresholds and slices, so 20 elements already make several tasks on two workers.
 const POOL = { size: 2, inlineThreshold: 4, maxSliceSize: 6 };

@@ -2,10 +2,9 @@
  * Failures in the pool: a bad element rejects its job with the group's own code and the
  * batch index, and the pool keeps working; empty batches; bad keys and inputs; a worker
  * that dies is replaced; close() is idempotent; a missing compiled worker is reported.
- * The workers are dist/src/parallel/worker.js (`npm ci` builds it; see parallel-equivalence).
+ * The workers are dist/src/parallel/worker.js (rebuilt when stale by vitest's globalSetup).
  */
-import { execSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -17,20 +16,11 @@ import { createSuite, Modes, type OprfSuite } from '../src/oprf/index.js';
 import { WorkerPool } from '../src/parallel/pool.js';
 import { resolveWorkerUrl } from '../src/parallel/worker-url.js';
 import { seededRng } from './helpers/rng.js';
+import { assertDistFresh, WORKER } from './helpers/worker-build.js';
 
-const WORKER = new URL('../dist/src/parallel/worker.js', import.meta.url);
 
-beforeAll(() => {
-  // Only for a checkout that was never built; CI's `npm ci` builds dist/ through `prepare`.
-  if (!existsSync(WORKER)) {
-    try {
-      execSync('npm run build', { stdio: 'inherit' });
-    } catch {
-      // tsc exits non-zero on a type error elsewhere but still emits; the check below decides.
-    }
-  }
-  expect(existsSync(WORKER)).toBe(true);
-});
+// vitest's globalSetup rebuilt dist/ if its sources changed (test/helpers/worker-build.ts).
+beforeAll(assertDistFresh);
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 const items = (n: number, tag = 'x'): Uint8Array[] => Array.from({ length: n }, (_, i) => utf8(`${tag}${i}`));
@@ -167,9 +157,10 @@ describe('worker crashes and close()', () => {
     const workerUrl = new URL(`data:text/javascript,${encodeURIComponent('throw new Error("cannot start")')}`);
     const pool = new WorkerPool({ size: 1, inlineThreshold: 1, workerUrl });
     try {
-      const deadline = Date.now() + 20_000;
+      // Each attempt costs at least one crash; the pool gives up after 3 per worker
+      // (threads.ts CRASH_LIMIT_PER_WORKER), so a bound on attempts, not on time, suffices.
       let code = '';
-      while (code !== 'pool_unavailable' && Date.now() < deadline) {
+      for (let attempt = 0; attempt < 20 && code !== 'pool_unavailable'; attempt++) {
         code = await pool.hashToGroupPacked(suiteId, Modes.OPRF, items(2)).then(
           () => 'ok',
           (e: ContactPsiError) => e.code,
@@ -182,15 +173,36 @@ describe('worker crashes and close()', () => {
     }
   });
 
-  it('close() is idempotent; pending and later jobs reject with pool_closed, inline ones too', async () => {
-    const pool = new WorkerPool({ size: 2, backend: 'noble', inlineThreshold: 4 });
+  it('close() is idempotent; running, queued and later jobs reject with pool_closed, inline ones too', async () => {
+    // Workers that announce each task they receive (on a BroadcastChannel) and never answer:
+    // close() then happens while both workers are provably mid-task and a third task is
+    // queued, with no wait on the clock (the old test slept 20 ms and hoped).
+    const channelName = `pool-close-${process.pid}-${Math.random()}`;
+    const source = [
+      "import { parentPort } from 'node:worker_threads';",
+      `const channel = new BroadcastChannel(${JSON.stringify(channelName)});`,
+      "parentPort.on('message', (m) => channel.postMessage(m.id));",
+    ].join('\n');
+    const workerUrl = new URL(`data:text/javascript,${encodeURIComponent(source)}`);
+    const pool = new WorkerPool({ size: 2, backend: 'noble', inlineThreshold: 4, maxSliceSize: 700, workerUrl });
     const suite = createSuite(suiteId, Modes.OPRF, await loadGroup('ristretto255', 'noble'));
     const { secretKey } = suite.generateKeyPair(seededRng(9));
+    const listener = new BroadcastChannel(channelName);
+    const received: unknown[] = [];
+    const bothBusy = new Promise<void>((resolve) => {
+      listener.onmessage = (event: MessageEvent) => {
+        received.push(event.data);
+        if (received.length === 2) resolve();
+      };
+    });
+    // 2,000 items in slices of at most 700: three tasks, two running and one queued.
     const pending = pool.evaluate(suiteId, Modes.OPRF, secretKey, items(2000)).then(
       () => 'ok',
       (e: ContactPsiError) => e.code,
     );
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await bothBusy;
+    listener.close();
+    expect(received).toHaveLength(2);
     const first = pool.close();
     expect(pool.close()).toBe(first);
     await first;

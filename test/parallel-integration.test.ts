@@ -15,12 +15,12 @@ import { WorkerPool } from '../src/parallel/pool.js';
 import { prepareServerSetParallel } from '../src/parallel/server-set.js';
 import { prepareServerSet } from '../src/protocol/server-set.js';
 import { seededRng } from './helpers/rng.js';
-import { ensureWorkerBuilt } from './helpers/worker-build.js';
+import { assertDistFresh } from './helpers/worker-build.js';
 
 let pool: WorkerPool;
 let suite: OprfSuite;
 beforeAll(async () => {
-  expect(ensureWorkerBuilt()).toBe(true);
+  assertDistFresh();
   pool = new WorkerPool({ size: 2, backend: 'sodium', inlineThreshold: 16, maxSliceSize: 64 });
   suite = createSuite('ristretto255-SHA512', Modes.VOPRF, await loadGroup('ristretto255', 'sodium'));
 });

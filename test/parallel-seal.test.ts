@@ -18,13 +18,13 @@ import { poolEvaluator } from '../src/parallel/evaluator.js';
 import { WorkerPool } from '../src/parallel/pool.js';
 import { openLabel, sealLabel } from '../src/protocol/discovery/labels.js';
 import { seededRng } from './helpers/rng.js';
-import { ensureWorkerBuilt } from './helpers/worker-build.js';
+import { assertDistFresh } from './helpers/worker-build.js';
 
 let pool: WorkerPool;
 let suite: OprfSuite;
 let secretKey: Uint8Array;
 beforeAll(async () => {
-  expect(ensureWorkerBuilt()).toBe(true);
+  assertDistFresh();
   pool = new WorkerPool({ size: 2, backend: 'sodium', inlineThreshold: 4, maxSliceSize: 16 });
   suite = createSuite('ristretto255-SHA512', Modes.VOPRF, await loadGroup('ristretto255', 'sodium'));
   secretKey = suite.deriveKeyPair(new Uint8Array(32).fill(1), new TextEncoder().encode('seal')).secretKey;
@@ -78,7 +78,7 @@ describe('WorkerPool.evaluateAndSeal', () => {
       const pairs = users.flatMap((u) => u.identifiers.map((identifier) => ({ identifier, user: u })));
       expect(result.computed).toBe(pairs.length);
       const tags = suite.evaluate(directory.epochKeyPair().secretKey, pairs.map((p) => identifierBytes(p.identifier)));
-      const sealed = directory.lookupSealedSync(directory.currentEpoch, tags.map(lookupKeyOf));
+      const sealed = await directory.lookupSealed(directory.currentEpoch, tags.map(lookupKeyOf));
       sealed.forEach((s, i) => expect(openLabel(tags[i], s!)).toEqual({ userId: pairs[i].user.userId, label: pairs[i].user.label }));
     } finally {
       await directory.close();

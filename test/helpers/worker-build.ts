@@ -1,17 +1,37 @@
-/** The pool's workers load dist/: build it once for a checkout that never was (CI's `npm ci` builds through `prepare`). */
-import { execSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+/**
+ * dist/ (the pool's worker script, the CLI, the wasm copies) is rebuilt before any test
+ * runs whenever its sources changed: this file is vitest's globalSetup (vitest.config.ts),
+ * and scripts/dist-fresh.mjs compares a content digest of src/, bench/, asm/ and the
+ * tsconfigs with the one the last build recorded. A failed build stops the run loudly
+ * (tsc's errors on the terminal): testing the previous dist/ would report on stale code.
+ * After `npm ci` (whose `prepare` builds and records the digest) nothing is rebuilt.
+ */
+import { inject } from 'vitest';
+import type { TestProject } from 'vitest/node';
+import { ensureFreshDist, sourceDigests } from '../../scripts/dist-fresh.mjs';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** The digest of the TypeScript sources dist/ was checked or built against, before the tests started. */
+    distSourceDigest: string;
+  }
+}
 
 export const WORKER = new URL('../../dist/src/parallel/worker.js', import.meta.url);
 
-/** True when the worker script exists (after building it if needed). */
-export function ensureWorkerBuilt(): boolean {
-  if (!existsSync(WORKER)) {
-    try {
-      execSync('npm run build', { stdio: 'inherit' });
-    } catch {
-      // tsc exits non-zero on a type error elsewhere but still emits; the check below decides.
-    }
+export async function setup(project: TestProject): Promise<void> {
+  const digest = sourceDigests().typescript;
+  const rebuilt = await ensureFreshDist();
+  if (rebuilt.length > 0) console.log(`dist/ rebuilt before the tests (${rebuilt.join(', ')} sources changed)`);
+  project.provide('distSourceDigest', digest);
+}
+
+/**
+ * For tests that load dist/: throws unless the globalSetup above checked (and if needed
+ * rebuilt) dist/ for this run, i.e. unless the run went through vitest.config.ts.
+ */
+export function assertDistFresh(): void {
+  if (typeof inject('distSourceDigest') !== 'string') {
+    throw new Error('dist/ was not checked before this run: run the tests through vitest.config.ts (its globalSetup rebuilds stale dist/)');
   }
-  return existsSync(WORKER);
 }
