@@ -13,7 +13,7 @@ import { DiscoveryClientSession } from '../src/protocol/discovery/client.js';
 import { MAX_LABEL_PLAINTEXT_BYTES, MAX_SEALED_LABEL_BYTES, SEALED_LABEL_OVERHEAD_BYTES, sealedLabelBytes } from '../src/protocol/discovery/labels.js';
 import { DEFAULT_DISCOVERY_LIMITS } from '../src/protocol/discovery/messages.js';
 import { DiscoveryServerSession, type DiscoveryServerResult } from '../src/protocol/discovery/server.js';
-import { runSessionPair } from '../src/protocol/session-pair.js';
+import { runSessionPairAsync } from '../src/protocol/session-pair.js';
 import { memoryBackend } from './helpers/discovery.js';
 import { seededRng } from './helpers/rng.js';
 
@@ -88,7 +88,7 @@ describe('one label limit end to end', () => {
 });
 
 describe('a server never sends a sealed label a client refuses', () => {
-  it('drops an oversize label left by an older directory, counts it, and the sync completes', () => {
+  it('drops an oversize label left by an older directory, counts it, and the sync completes', async () => {
     // An old database may still hold a label sealed before the limit was enforced.
     const dir = memoryBackend([
       { userId: 'big', identifiers: ['tel:+41791234567'], label: 'x'.repeat(4096) },
@@ -96,7 +96,7 @@ describe('a server never sends a sealed label a client refuses', () => {
     ]);
     const client = new DiscoveryClientSession({ suite: dir.suite, identifiers: ['tel:+41791234567', 'tel:+14155550100'], rng: seededRng(1) });
     const server = new DiscoveryServerSession({ backend: dir.backend, rng: seededRng(2), now: 0 });
-    const out = runSessionPair(client, server, 0);
+    const out = await runSessionPairAsync(client, server, 0);
     expect(out.clientError).toBeUndefined();
     expect(out.serverError).toBeUndefined();
     expect(out.clientResult!.matches.map((m) => m.userId)).toEqual(['small']);
@@ -104,12 +104,12 @@ describe('a server never sends a sealed label a client refuses', () => {
     expect(result?.result.labelsDropped).toBe(1);
   });
 
-  it('a label exactly at the limit is sent', () => {
+  it('a label exactly at the limit is sent', async () => {
     const userId = 'edge';
     const label = 'y'.repeat(MAX_LABEL_PLAINTEXT_BYTES - userId.length);
     const dir = memoryBackend([{ userId, identifiers: ['tel:+41791234567'], label }]);
     const client = new DiscoveryClientSession({ suite: dir.suite, identifiers: ['tel:+41791234567'], rng: seededRng(3) });
-    const out = runSessionPair(client, new DiscoveryServerSession({ backend: dir.backend, rng: seededRng(4), now: 0 }), 0);
+    const out = await runSessionPairAsync(client, new DiscoveryServerSession({ backend: dir.backend, rng: seededRng(4), now: 0 }), 0);
     expect(out.clientError).toBeUndefined();
     expect(out.clientResult!.matches.map((m) => m.userId)).toEqual([userId]);
     expect((out.server.find((e) => e.type === 'result') as { result: DiscoveryServerResult }).result.labelsDropped).toBe(0);
