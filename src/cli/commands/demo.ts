@@ -17,6 +17,7 @@ import { poolOffload, type WorkerPool } from '../../parallel/index.js';
 import { openDirectory } from '../open-directory.js';
 import { progressBar } from '../progress.js';
 import { serveDirectory } from './serve.js';
+import { escapeControlChars } from '../terminal-text.js';
 
 export interface DemoOptions {
   users: string;
@@ -69,7 +70,7 @@ export async function demo(options: DemoOptions): Promise<void> {
     const found = new Set(first.result.matches.map((m) => m.identifier));
     const missing = [...planted.expected].filter((id) => !found.has(id));
     const leaked = [...planted.hidden].filter((id) => found.has(id));
-    for (const m of first.matches.slice(0, 10)) console.log(`  ${m.name.padEnd(20)} ${m.identifier.padEnd(32)} ${m.userId}`);
+    for (const m of first.matches.slice(0, 10)) console.log(escapeControlChars(`  ${m.name.padEnd(20)} ${m.identifier.padEnd(32)} ${m.userId}`)); // a server's user id: escaped
     if (first.matches.length > 10) console.log(`  … ${first.matches.length - 10} more`);
     console.log(
       `\nmatches: ${first.result.matches.length} identifiers (${first.matches.length} address-book entries) of ${first.identifiersChecked} checked; ` +
