@@ -4,12 +4,15 @@
  * Reports the outcome once, with counts only: never the result or any message bytes,
  * which hold blinded elements derived from contacts.
  */
+import type { Socket } from 'node:net';
 import type { WebSocket, RawData } from 'ws';
 import { encodeMessage } from '../../protocol/codec.js';
 import { ProtocolError } from '../../protocol/errors.js';
 import type { SansIoSession, SessionEvent } from '../../protocol/session-core.js';
 import { closeCodeFor, StandardCloseCodes } from './close-codes.js';
 import { ConnectionClosedError, fromWsError } from './errors.js';
+import type { BudgetHolder, InboundBudget } from './inbound-budget.js';
+import { partialInboundBytes, receiverOf } from './inbound-probe.js';
 import type { ResolvedServerOptions } from './options.js';
 import { SessionPump, type PumpSocket } from './pump.js';
 
@@ -31,6 +34,12 @@ export interface ConnectionStats {
   ageMs: number;
   bufferedAmount: number;
   readingPaused: boolean;
+  /** Since the last sign of life (message, pong, write progress), for idleTimeoutMs. */
+  idleMs: number;
+  /** Since the last progress, for noProgressTimeoutMs. */
+  noProgressMs: number;
+  /** Inbound bytes held for this connection (partial messages + queued ones), as the budget counts them. */
+  inboundHeldBytes: number;
   bytesIn: number;
   bytesOut: number;
   messagesIn: number;
@@ -41,11 +50,14 @@ export interface ConnectionHooks {
   onReport(report: SessionReport): void;
   onBackpressure(paused: boolean, bufferedAmount: number): void;
   onClosed(): void;
+  /** The global inbound budget this connection reports what it holds to. */
+  budget: InboundBudget;
+  onEvicted(totalBytes: number, limitBytes: number): void;
 }
 
 type Input = { bytes: Uint8Array } | { text: true };
 
-export class ServerConnection {
+export class ServerConnection implements BudgetHolder {
   private pump: SessionPump<unknown> | undefined;
   /** Input that arrived while an async createSession was still running (reading is paused). */
   private early: Input[] | undefined = [];
@@ -56,7 +68,15 @@ export class ServerConnection {
   private lastActivity: number;
   /** Set by any sign of life (message, pong, write progress); cleared at every ping. */
   private alive = true;
-  readonly startedAt = Date.now();
+  readonly startedAt: number;
+  /** Last progress (see noProgressTimeoutMs), and the socket byte count at that moment. */
+  private lastProgress: number;
+  private rawBytes = 0;
+  private rawAtProgress = 0;
+  /** Socket bytes since the last complete message: the fallback if ws internals change. */
+  private rawAtMessage = 0;
+  private inboundHeld = 0;
+  private evicted = false;
 
   constructor(
     readonly id: number,
@@ -65,8 +85,17 @@ export class ServerConnection {
     private readonly options: ResolvedServerOptions,
     private readonly hooks: ConnectionHooks,
   ) {
+    this.startedAt = options.clock.now();
     this.lastActivity = this.startedAt;
-    ws.on('message', (data: RawData, isBinary: boolean) => this.onInput(isBinary ? { bytes: toBytes(data) } : { text: true }));
+    this.lastProgress = this.startedAt;
+    ws.on('message', (data: RawData, isBinary: boolean) => {
+      this.rawAtMessage = this.rawBytes;
+      this.markProgress();
+      this.onInput(isBinary ? { bytes: toBytes(data) } : { text: true });
+    });
+    // Added after ws's own 'data' listener, so ws has parsed the chunk when this runs.
+    const socket = (ws as unknown as { _socket?: Socket })._socket;
+    socket?.on('data', (chunk: Buffer) => this.onSocketData(chunk.length));
     ws.on('pong', () => this.markAlive());
     ws.on('error', (err: Error) => this.pump?.kill(fromWsError(err)));
     ws.on('close', (code: number, reason: Buffer) => this.onClose(code, reason.toString('utf8')));
@@ -75,7 +104,7 @@ export class ServerConnection {
   start(): void {
     let created: SansIoSession | Promise<SansIoSession>;
     try {
-      created = this.options.createSession({ auth: this.auth, connectionId: this.id, now: Date.now() });
+      created = this.options.createSession({ auth: this.auth, connectionId: this.id, now: this.options.clock.now() });
     } catch (err) {
       return this.refuse(err);
     }
@@ -91,9 +120,12 @@ export class ServerConnection {
     const counts = this.pump?.stats ?? { bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0 };
     return {
       connectionId: this.id,
-      ageMs: Date.now() - this.startedAt,
+      ageMs: this.options.clock.now() - this.startedAt,
       bufferedAmount: this.ws.bufferedAmount,
       readingPaused: this.pump?.isReadingPaused ?? false,
+      inboundHeldBytes: this.inboundHeld,
+      idleMs: this.options.clock.now() - this.lastActivity,
+      noProgressMs: this.options.clock.now() - this.lastProgress,
       ...counts,
     };
   }
@@ -118,21 +150,87 @@ export class ServerConnection {
     this.ws.terminate();
   }
 
+  /**
+   * The inbound budget is exhausted and this connection holds the most: fail its session
+   * with `overloaded`, send the error message and close frame (best effort), and destroy
+   * the socket once they are written, which frees what ws buffered. A graceful close would
+   * keep reading (and buffering) until the peer's close frame, which a hostile peer never sends.
+   */
+  evictForBudget(total: number, limit: number): void {
+    if (this.evicted || this.closed) return;
+    this.evicted = true;
+    this.inboundHeld = 0;
+    this.hooks.onEvicted(total, limit);
+    const error = new ProtocolError('overloaded', `server inbound buffer budget exceeded (${total} > ${limit} bytes); this connection held the most`);
+    if (this.early) this.early = undefined;
+    this.outcome ??= { type: 'failed', error };
+    if (this.pump?.isOpen) this.pump.kill(error);
+    else if (!this.reported) this.report({ type: 'failed', error });
+    const socket = (this.ws as unknown as { _socket?: Socket })._socket;
+    socket?.pause();
+    try {
+      this.ws.send(encodeMessage({ t: 'error', code: error.code, message: error.message.slice(0, 1024) }));
+      this.ws.close(closeCodeFor(error.code), error.code);
+    } catch {
+      // the socket is already closing; destroying it below is all that is left
+    }
+    if (socket && !socket.destroyed) socket.end(() => this.ws.terminate());
+    else this.ws.terminate();
+  }
+
+  private onSocketData(length: number): void {
+    this.rawBytes += length;
+    // A trickle is not progress; a real upload of a large message is (minProgressBytes per window).
+    if (this.rawBytes - this.rawAtProgress >= this.options.minProgressBytes) this.markProgress();
+    this.updateBudget();
+  }
+
+  private markProgress(): void {
+    this.lastProgress = this.options.clock.now();
+    this.rawAtProgress = this.rawBytes;
+  }
+
+  /** Report what this connection holds to the global inbound budget (which may evict it). */
+  private updateBudget(): void {
+    if (this.evicted || this.closed) return;
+    const receiver = receiverOf(this.ws);
+    const partial = receiver ? partialInboundBytes(receiver) : this.rawBytes - this.rawAtMessage;
+    let queued = this.pump?.queuedInputBytes ?? 0;
+    for (const input of this.early ?? []) if ('bytes' in input) queued += input.bytes.length;
+    this.inboundHeld = partial + queued;
+    this.hooks.budget.set(this, this.inboundHeld);
+  }
+
   private attach(session: SansIoSession): void {
+    const { clock } = this.options;
     const pump = new SessionPump<unknown>(session, this.pumpSocket(), {
       highWaterMarkBytes: this.options.highWaterMarkBytes,
-      now: Date.now,
+      now: () => clock.now(),
+      timers: clock,
       onEvent: (e) => this.onEvent(e),
-      onWriteProgress: () => this.markAlive(),
-      onWorkSettled: () => this.markAlive(),
+      onWriteProgress: () => {
+        this.markAlive();
+        this.markProgress();
+      },
+      onWorkSettled: () => {
+        this.markAlive();
+        this.markProgress();
+        this.updateBudget();
+      },
       onBackpressure: (paused) => this.hooks.onBackpressure(paused, this.ws.bufferedAmount),
       onStopped: () => this.report(this.outcome ?? { type: 'failed', error: new ProtocolError('internal', 'session ended without an outcome') }),
     });
-    const { idleTimeoutMs, maxConnectionMs } = this.options;
+    const { idleTimeoutMs, maxConnectionMs, noProgressTimeoutMs } = this.options;
     pump.addDeadline(
       () => this.lastActivity + idleTimeoutMs,
       () => new ProtocolError('timeout', `no message or progress for ${idleTimeoutMs} ms`),
       // While the session's evaluations wait for the worker pool, the client is waiting for us.
+      { suspendedDuringWork: true },
+    );
+    pump.addDeadline(
+      () => this.lastProgress + noProgressTimeoutMs,
+      () => new ProtocolError('timeout', `no progress for ${noProgressTimeoutMs} ms (no complete message, nothing read by the peer)`),
+      // Our own deferred work is not the peer's fault.
       { suspendedDuringWork: true },
     );
     pump.addDeadline(
@@ -164,6 +262,7 @@ export class ServerConnection {
     this.markAlive();
     if (this.early) this.early.push(input);
     else this.deliver(input);
+    this.updateBudget();
   }
 
   private deliver(input: Input): void {
@@ -184,7 +283,7 @@ export class ServerConnection {
       connectionId: this.id,
       outcome: event.type === 'result' ? 'result' : 'failed',
       ...(event.type === 'failed' ? { code: event.error.code, remote: event.error.remote } : {}),
-      durationMs: Date.now() - this.startedAt,
+      durationMs: this.options.clock.now() - this.startedAt,
       ...counts,
     });
   }
@@ -192,6 +291,8 @@ export class ServerConnection {
   private onClose(code: number, reason: string): void {
     if (this.closed) return;
     this.closed = true;
+    this.inboundHeld = 0;
+    this.hooks.budget.release(this);
     this.pump?.socketClosed(code, reason);
     // A session still being created, or one that ended without an event: report once.
     if (!this.reported) this.report({ type: 'failed', error: new ConnectionClosedError(code, reason, 'before the session ended') });
@@ -200,7 +301,7 @@ export class ServerConnection {
 
   private markAlive(): void {
     this.alive = true;
-    this.lastActivity = Date.now();
+    this.lastActivity = this.options.clock.now();
   }
 
   private pumpSocket(): PumpSocket {

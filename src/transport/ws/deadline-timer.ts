@@ -4,16 +4,19 @@
  * refreshing an idle deadline on every message costs no clearTimeout/setTimeout pair.
  */
 
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
+
 // setTimeout fires at once for delays above 2^31 - 1 ms; clamp and re-arm on wake-up.
 const MAX_DELAY = 0x7fffffff;
 
 export class DeadlineTimer {
-  private handle: ReturnType<typeof setTimeout> | undefined;
+  private handle: TimerHandle | undefined;
   private at: number | undefined;
 
   constructor(
     private readonly fire: () => void,
     private readonly now: () => number,
+    private readonly clock: Pick<Clock, 'setTimeout' | 'clearTimeout'> = systemClock,
   ) {}
 
   /** Make sure the timer wakes no later than `at` (absolute ms); undefined: nothing due. */
@@ -21,7 +24,7 @@ export class DeadlineTimer {
     if (at === undefined || (this.at !== undefined && this.at <= at)) return;
     this.clear();
     this.at = at;
-    this.handle = setTimeout(() => {
+    this.handle = this.clock.setTimeout(() => {
       this.handle = undefined;
       this.at = undefined;
       this.fire();
@@ -29,7 +32,7 @@ export class DeadlineTimer {
   }
 
   clear(): void {
-    if (this.handle !== undefined) clearTimeout(this.handle);
+    if (this.handle !== undefined) this.clock.clearTimeout(this.handle);
     this.handle = undefined;
     this.at = undefined;
   }

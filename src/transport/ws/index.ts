@@ -5,4 +5,6 @@ export { SUBPROTOCOL, BEARER_PROTOCOL_PREFIX, type AuthRequest } from './auth.js
 export { ConnectionClosedError, UpgradeRejectedError } from './errors.js';
 export type { ConnectionStats, SessionReport } from './connection.js';
 export { SERVER_DEFAULTS, type ServerOptions, type SessionContext } from './options.js';
-export { startServer, PsiServer, DEFAULT_GRACE_MS, type BackpressureEvent, type CloseOptions, type RejectionEvent } from './server.js';
+export { startServer, PsiServer, DEFAULT_GRACE_MS, type BackpressureEvent, type CloseOptions, type EvictionEvent, type RejectionEvent } from './server.js';
+export { systemClock, type Clock, type TimerHandle } from './clock.js';
+export { largestServerInbound, defaultServerMaxPayloadBytes } from './payload-size.js';

@@ -22,6 +22,7 @@
 import { ProtocolError } from '../../protocol/errors.js';
 import type { SansIoSession, SessionEvent } from '../../protocol/session-core.js';
 import { closeCodeFor, StandardCloseCodes } from './close-codes.js';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { DeadlineTimer } from './deadline-timer.js';
 import { ConnectionClosedError } from './errors.js';
 
@@ -44,6 +45,8 @@ export interface PumpSocket {
 export interface PumpOptions<R> {
   highWaterMarkBytes: number;
   now(): number;
+  /** Timers for the deadlines and the drain poll (default: the system's); tests inject a fake clock. */
+  timers?: Pick<Clock, 'setTimeout' | 'clearTimeout'>;
   onEvent(event: SessionEvent<R>): void;
   /** Bytes left our buffer: the peer is reading (counts as liveness for idle and heartbeat). */
   onWriteProgress?(): void;
@@ -81,10 +84,11 @@ export class SessionPump<R> {
   private workInFlight = 0;
   private readonly heldInput: Uint8Array[] = [];
   private outboxEmpty = true;
-  private drainPoll: ReturnType<typeof setTimeout> | undefined;
+  private drainPoll: TimerHandle | undefined;
   private closeOverride: { code: number; reason: string } | undefined;
   private readonly deadlines: TransportDeadline[] = [];
   private readonly timer: DeadlineTimer;
+  private readonly timers: Pick<Clock, 'setTimeout' | 'clearTimeout'>;
   readonly stats = { bytesIn: 0, bytesOut: 0, messagesIn: 0, messagesOut: 0 };
 
   constructor(
@@ -92,7 +96,15 @@ export class SessionPump<R> {
     private readonly socket: PumpSocket,
     private readonly options: PumpOptions<R>,
   ) {
-    this.timer = new DeadlineTimer(() => this.onTimer(), options.now);
+    this.timers = options.timers ?? systemClock;
+    this.timer = new DeadlineTimer(() => this.onTimer(), options.now, this.timers);
+  }
+
+  /** Bytes of complete messages waiting for the session (counted in the inbound budget). */
+  get queuedInputBytes(): number {
+    let n = 0;
+    for (const b of this.heldInput) n += b.length;
+    return n;
   }
 
   get isReadingPaused(): boolean {
@@ -254,7 +266,7 @@ export class SessionPump<R> {
 
   private pollForDrain(): void {
     if (this.drainPoll !== undefined) return;
-    this.drainPoll = setTimeout(() => {
+    this.drainPoll = this.timers.setTimeout(() => {
       this.drainPoll = undefined;
       this.options.onWriteProgress?.();
       this.drive();
@@ -312,7 +324,7 @@ export class SessionPump<R> {
     if (this.stopped) return;
     this.stopped = true;
     this.timer.clear();
-    if (this.drainPoll !== undefined) clearTimeout(this.drainPoll);
+    if (this.drainPoll !== undefined) this.timers.clearTimeout(this.drainPoll);
     this.drainPoll = undefined;
     this.setReadingPaused(false);
     this.options.onStopped?.();

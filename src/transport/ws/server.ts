@@ -10,9 +10,12 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type ServerOptions as WsServerOptions, type WebSocket } from 'ws';
 import { ProtocolError } from '../../protocol/errors.js';
 import { bearerToken, selectProtocol } from './auth.js';
+import type { TimerHandle } from './clock.js';
+import { ConnectionCaps } from './connection-caps.js';
 import { ServerConnection, type ConnectionStats, type SessionReport } from './connection.js';
 import { statusForRejection } from './errors.js';
 import { rejectUpgrade } from './http-reject.js';
+import { InboundBudget } from './inbound-budget.js';
 import { resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
 
 export interface BackpressureEvent {
@@ -24,7 +27,23 @@ export interface BackpressureEvent {
 
 export interface RejectionEvent {
   status: 401 | 426 | 429 | 503;
-  reason: 'unauthorized' | 'rate_limited' | 'overloaded' | 'not_websocket' | 'too_many_connections' | 'shutting_down';
+  reason:
+    | 'unauthorized'
+    | 'rate_limited'
+    | 'overloaded'
+    | 'not_websocket'
+    | 'too_many_connections'
+    | 'too_many_from_address'
+    | 'too_many_for_account'
+    | 'shutting_down';
+}
+
+/** A connection closed because the global inbound budget was exceeded and it held the most. */
+export interface EvictionEvent {
+  connectionId: number;
+  /** Bytes held across all connections when the budget was exceeded, and the limit. */
+  totalBytes: number;
+  limitBytes: number;
 }
 
 export interface CloseOptions {
@@ -36,9 +55,11 @@ export interface PsiServer {
   on(event: 'session', listener: (report: SessionReport) => void): this;
   on(event: 'backpressure', listener: (event: BackpressureEvent) => void): this;
   on(event: 'rejected', listener: (event: RejectionEvent) => void): this;
+  on(event: 'evicted', listener: (event: EvictionEvent) => void): this;
   once(event: 'session', listener: (report: SessionReport) => void): this;
   once(event: 'backpressure', listener: (event: BackpressureEvent) => void): this;
   once(event: 'rejected', listener: (event: RejectionEvent) => void): this;
+  once(event: 'evicted', listener: (event: EvictionEvent) => void): this;
 }
 
 export const DEFAULT_GRACE_MS = 10_000;
@@ -46,9 +67,13 @@ export const DEFAULT_GRACE_MS = 10_000;
 export class PsiServer extends EventEmitter {
   private readonly wss: WebSocketServer;
   private readonly active = new Map<number, ServerConnection>();
-  private readonly handshakeTimers = new WeakMap<Duplex, ReturnType<typeof setTimeout>>();
+  private readonly handshakeTimers = new WeakMap<Duplex, TimerHandle>();
   private readonly waiters = new Set<() => void>();
-  private heartbeat: ReturnType<typeof setInterval> | undefined;
+  private readonly perAddress: ConnectionCaps;
+  private readonly perAccount: ConnectionCaps;
+  /** Inbound bytes held across all connections (partial and queued messages). */
+  readonly inboundBudget: InboundBudget;
+  private heartbeat: TimerHandle | undefined;
   private upgrading = 0;
   private nextId = 0;
   private shuttingDown = false;
@@ -60,6 +85,9 @@ export class PsiServer extends EventEmitter {
     private readonly options: ResolvedServerOptions,
   ) {
     super();
+    this.perAddress = new ConnectionCaps(options.maxConnectionsPerAddress);
+    this.perAccount = new ConnectionCaps(options.maxConnectionsPerAccount);
+    this.inboundBudget = new InboundBudget(options.maxInboundBufferedBytes);
     // perMessageDeflate stays off: compression costs CPU per byte and allows inflate bombs,
     // and blinded elements do not compress. closeTimeout is in ws 8.23 but not in @types/ws.
     this.wss = new WebSocketServer({
@@ -78,11 +106,12 @@ export class PsiServer extends EventEmitter {
     http.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.onUpgrade(req, socket, head));
     if (options.heartbeatIntervalMs > 0) {
       const interval = options.heartbeatIntervalMs;
-      let lastTick = Date.now();
-      this.heartbeat = setInterval(() => {
+      const { clock } = options;
+      let lastTick = clock.now();
+      this.heartbeat = clock.setInterval(() => {
         // A late tick means our own event loop was blocked: pongs may sit unread in the
         // socket, so judge nobody this round, just ping again.
-        const now = Date.now();
+        const now = clock.now();
         const judge = now - lastTick < interval * 1.5;
         lastTick = now;
         for (const conn of this.active.values()) conn.heartbeat(judge);
@@ -130,7 +159,7 @@ export class PsiServer extends EventEmitter {
     // Wait for the close handshakes (ws drops a silent peer after closeTimeoutMs).
     await this.allClosed(this.options.closeTimeoutMs + 100);
     for (const conn of this.active.values()) conn.terminate(new ProtocolError('closed', 'server is shutting down'));
-    if (this.heartbeat) clearInterval(this.heartbeat);
+    if (this.heartbeat !== undefined) this.options.clock.clearInterval(this.heartbeat);
     this.http.closeAllConnections();
     await listenerClosed;
   }
@@ -139,20 +168,21 @@ export class PsiServer extends EventEmitter {
     if (this.active.size === 0) return Promise.resolve();
     return new Promise((resolve) => {
       const done = () => {
-        clearTimeout(timer);
+        this.options.clock.clearTimeout(timer);
         this.waiters.delete(done);
         resolve();
       };
-      const timer = setTimeout(done, ms);
+      const timer = this.options.clock.setTimeout(done, ms);
       this.waiters.add(done);
     });
   }
 
   /** The handshake clock starts at TCP accept: a peer that never upgrades is dropped. */
   private onTcpConnection(socket: Socket): void {
-    const timer = setTimeout(() => socket.destroy(), this.options.handshakeTimeoutMs);
+    const { clock } = this.options;
+    const timer = clock.setTimeout(() => socket.destroy(), this.options.handshakeTimeoutMs);
     this.handshakeTimers.set(socket, timer);
-    socket.once('close', () => clearTimeout(timer));
+    socket.once('close', () => clock.clearTimeout(timer));
   }
 
   private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
@@ -167,6 +197,14 @@ export class PsiServer extends EventEmitter {
       counted = false;
     };
     socket.once('close', release);
+    // One address cannot hold the server's connections (issue 9 §2: 500 from one client).
+    // Taken before authenticate() so a flood of upgrades cannot make us run it unbounded.
+    const address = req.socket.remoteAddress ?? 'unknown';
+    if (!this.perAddress.tryAcquire(address)) {
+      release();
+      return this.reject(socket, 429, 'too_many_from_address');
+    }
+    socket.once('close', () => this.perAddress.release(address));
 
     let auth: unknown;
     if (this.options.authenticate) {
@@ -188,9 +226,17 @@ export class PsiServer extends EventEmitter {
       release();
       return this.reject(socket, 503, 'shutting_down');
     }
+    const account = this.options.authenticate ? this.options.accountOf(auth) : undefined;
+    if (account !== undefined) {
+      if (!this.perAccount.tryAcquire(account)) {
+        release();
+        return this.reject(socket, 429, 'too_many_for_account');
+      }
+      socket.once('close', () => this.perAccount.release(account));
+    }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       release();
-      clearTimeout(this.handshakeTimers.get(socket));
+      this.options.clock.clearTimeout(this.handshakeTimers.get(socket));
       this.accept(ws, auth);
     });
   }
@@ -205,6 +251,8 @@ export class PsiServer extends EventEmitter {
     const conn = new ServerConnection(id, ws, auth, this.options, {
       onReport: (report) => this.emit('session', report),
       onBackpressure: (paused, bufferedAmount) => this.emit('backpressure', { connectionId: id, paused, bufferedAmount } satisfies BackpressureEvent),
+      budget: this.inboundBudget,
+      onEvicted: (totalBytes, limitBytes) => this.emit('evicted', { connectionId: id, totalBytes, limitBytes } satisfies EvictionEvent),
       onClosed: () => {
         this.active.delete(id);
         if (this.active.size === 0) for (const wake of [...this.waiters]) wake();
