@@ -122,7 +122,8 @@ function checkUnchanged(path: string, expected: KeyFile): void {
 export function writeKeyFile(path: string, file: KeyFile, options: WriteKeyFileOptions = {}): void {
   const text = serialize(checked(path, file));
   if (options.expected !== undefined) checkUnchanged(path, options.expected);
-  const temp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  // Unpredictable (128 random bits) and opened O_EXCL: nobody can pre-create or link it.
+  const temp = `${path}.${process.pid}.${randomBytes(16).toString('hex')}.tmp`;
   writeNew(temp, 'wx', text, 'key_file_unwritable');
   try {
     renameSync(temp, path);
