@@ -2,13 +2,18 @@
  * The reference backend: @noble/curves (audited, pure JS, runs in browsers and React
  * Native). Slow-ish (~0.5 ms per multiplication) but the definition of "correct" that the
  * faster backends are checked against.
+ *
+ * Not constant-time in the scalars: noble's points and scalars are JS BigInts, so a secret
+ * scalar given as bytes is converted to a BigInt here, and the scalar field's arithmetic
+ * is the BigInt reference (`scalar.constantTime === false`). spec/protocol.md
+ * "Constant-time operations" says where this backend is the one in use.
  */
 import { ristretto255, ristretto255_hasher } from '@noble/curves/ed25519.js';
 import { p256, p256_hasher } from '@noble/curves/nist.js';
 import { GroupError } from '../errors.js';
 import { elementAt, packedCount } from './packed.js';
 import { makeScalarField } from './scalar-field.js';
-import type { Group, GroupId } from './types.js';
+import type { Group, GroupId, ScalarInput } from './types.js';
 
 interface NoblePoint<P> {
   multiply(s: bigint): P;
@@ -50,7 +55,15 @@ function makeNobleGroup<P extends NoblePoint<P>>(suite: NobleSuite<P>): Group {
   };
 
   // noble throws a RangeError for a scalar outside [1, order); report it with our code.
-  const checkScalar = (s: bigint): bigint => {
+  // Bytes become a BigInt here (noble has no other scalar type): not constant-time.
+  const checkScalar = (input: ScalarInput): bigint => {
+    let s = input;
+    if (s instanceof Uint8Array) {
+      if (s.length !== scalar.byteLength) throw new GroupError('bad_scalar', 'scalar must be in [1, order)');
+      let v = 0n;
+      for (let i = 0; i < s.length; i++) v = (v << 8n) | BigInt(s[suite.littleEndian ? s.length - 1 - i : i]);
+      s = v;
+    }
     if (typeof s !== 'bigint' || s <= 0n || s >= order) throw new GroupError('bad_scalar', 'scalar must be in [1, order)');
     return s;
   };
@@ -73,6 +86,7 @@ function makeNobleGroup<P extends NoblePoint<P>>(suite: NobleSuite<P>): Group {
       return out;
     },
     hashToScalar: (msg, dst) => suite.hashToScalar(msg, { DST: dst }),
+    hashToScalarBytes: (msg, dst) => scalar.toBytes(suite.hashToScalar(msg, { DST: dst })),
     validateElement: (bytes) => void decode(bytes),
     validatePacked(packed) {
       const n = packedCount(packed, elementSize);
@@ -80,8 +94,8 @@ function makeNobleGroup<P extends NoblePoint<P>>(suite: NobleSuite<P>): Group {
       return n;
     },
     multiply: (s, element) => encodeNonIdentity(decode(element).multiply(checkScalar(s))),
-    multiplyPacked(s, packed) {
-      checkScalar(s);
+    multiplyPacked(scalarInput, packed) {
+      const s = checkScalar(scalarInput);
       const n = packedCount(packed, elementSize);
       const out = new Uint8Array(packed.length);
       for (let i = 0; i < n; i++) {

@@ -11,6 +11,25 @@ export type GroupId = 'ristretto255' | 'P256';
 
 export type Rng = (byteLength: number) => Uint8Array;
 
+/**
+ * A scalar as the group takes it: SerializeScalar bytes (byteLength bytes in the field's
+ * endianness) or a bigint. Secrets (OPRF keys, blinds, their inverses, proof nonces) are
+ * always passed as bytes, so that a constant-time backend never turns them into a JS
+ * BigInt, whose arithmetic takes time that depends on the value; bigints are for public
+ * values (DLEQ weights and challenges, test vectors). Both must lie in [1, order).
+ */
+export type ScalarInput = bigint | Uint8Array;
+
+/**
+ * The scalar field Z/order. Two kinds of operations:
+ * - `toBytes` / `fromBytes`: BigInt conversions for public values (challenges, proof
+ *   parts, weights, vectors);
+ * - the byte operations below, for secrets: every operand and result is SerializeScalar
+ *   bytes in [0, order). On the libsodium backend they run in libsodium's constant-time
+ *   scalar code (`constantTime: true`); the reference implementation (noble, P-256) does
+ *   them with BigInt and says so (`constantTime: false`). spec/protocol.md "Constant-time
+ *   operations" lists which operation is constant-time where.
+ */
 export interface ScalarField {
   readonly order: bigint;
   readonly byteLength: number;
@@ -19,6 +38,29 @@ export interface ScalarField {
   toBytes(value: bigint): Uint8Array;
   /** Strict: wrong length, value >= order, or zero throws GroupError `bad_scalar`. */
   fromBytes(bytes: Uint8Array): bigint;
+
+  /** True when add, sub, mul and invert run in constant-time code (libsodium), false for the BigInt reference. */
+  readonly constantTime: boolean;
+  /** `fromBytes`'s check without BigInt (branch-free compare with the order): returns `bytes` itself, or throws `bad_scalar`. */
+  check(bytes: Uint8Array): Uint8Array;
+  /** Branch-free test for the zero scalar. */
+  isZero(bytes: Uint8Array): boolean;
+  /** (a + b) mod order. */
+  add(a: Uint8Array, b: Uint8Array): Uint8Array;
+  /** (a - b) mod order. */
+  sub(a: Uint8Array, b: Uint8Array): Uint8Array;
+  /** (a * b) mod order. */
+  mul(a: Uint8Array, b: Uint8Array): Uint8Array;
+  /** a^-1 mod order; zero throws `bad_scalar`. */
+  invert(a: Uint8Array): Uint8Array;
+  /** Every inverse, with one inversion (Montgomery's trick); a zero scalar throws `bad_scalar`. */
+  invertEach(scalars: readonly Uint8Array[]): Uint8Array[];
+  /**
+   * RFC 9497 §2.1 RandomScalar: byteLength + 16 bytes from `rng` (big-endian) reduced
+   * modulo order - 1, plus 1, so uniform in [1, order). Branch-free fixed-limb code on
+   * every backend; the same scalar as the former BigInt version for the same rng.
+   */
+  random(rng: Rng): Uint8Array;
 }
 
 export interface Group {
@@ -34,8 +76,13 @@ export interface Group {
   hashToGroup(msg: Uint8Array, dst: Uint8Array): Uint8Array;
   /** Packed result, one element per message, same DST for all (RFC 9497 batch blinding). */
   hashToGroupBatch(msgs: readonly Uint8Array[], dst: Uint8Array): Uint8Array;
-  /** RFC 9380 hash_to_field into the scalar field, as RFC 9497 §4 HashToScalar. */
+  /** RFC 9380 hash_to_field into the scalar field, as RFC 9497 §4 HashToScalar; for public values. */
   hashToScalar(msg: Uint8Array, dst: Uint8Array): bigint;
+  /**
+   * The same scalar as `hashToScalar`, as SerializeScalar bytes, for secrets (DeriveKeyPair,
+   * deterministic blinds): on libsodium the reduction is libsodium's, never a BigInt.
+   */
+  hashToScalarBytes(msg: Uint8Array, dst: Uint8Array): Uint8Array;
 
   /**
    * Strict decode (RFC 9497 §3.3 / RFC 9496 §4.3.1): wrong length, non-canonical
@@ -47,17 +94,17 @@ export interface Group {
   validatePacked(packed: Uint8Array): number;
 
   /** scalar * element; the element must be valid, the result is never the identity. */
-  multiply(scalar: bigint, element: Uint8Array): Uint8Array;
+  multiply(scalar: ScalarInput, element: Uint8Array): Uint8Array;
   /** scalar * each element of a packed batch, result packed in the same order. */
-  multiplyPacked(scalar: bigint, packed: Uint8Array): Uint8Array;
+  multiplyPacked(scalar: ScalarInput, packed: Uint8Array): Uint8Array;
   /** Each element of the batch multiplied by its own scalar (blinding, unblinding). */
-  multiplyEach(scalars: readonly bigint[], packed: Uint8Array): Uint8Array;
-  multiplyBase(scalar: bigint): Uint8Array;
+  multiplyEach(scalars: readonly ScalarInput[], packed: Uint8Array): Uint8Array;
+  multiplyBase(scalar: ScalarInput): Uint8Array;
   /**
    * multiplyPacked(scalar, hashToGroupBatch(msgs, dst)), byte for byte: a backend may fuse
    * the two (RFC 9497 Evaluate: no encoding and decoding of H(x) in between).
    */
-  hashToGroupMultiply?(scalar: bigint, msgs: readonly Uint8Array[], dst: Uint8Array): Uint8Array;
+  hashToGroupMultiply?(scalar: ScalarInput, msgs: readonly Uint8Array[], dst: Uint8Array): Uint8Array;
   /** sum scalars[i] * elements[i]; public inputs only (DLEQ composites), may be variable-time. */
   multiScalarMultiply(scalars: readonly bigint[], packed: Uint8Array): Uint8Array;
   equals(a: Uint8Array, b: Uint8Array): boolean;

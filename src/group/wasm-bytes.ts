@@ -34,6 +34,15 @@ export function scalarToBytes(s: bigint): Uint8Array {
   return out;
 }
 
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** Little-endian bytes as a bigint: public values only (known answers, DLEQ weights and challenges). */
+export function bytesToScalar(le: Uint8Array): bigint {
+  let hex = '0x';
+  for (let i = le.length - 1; i >= 0; i--) hex += HEX[le[i]];
+  return BigInt(hex);
+}
+
 export function fromHex(hex: string): Uint8Array {
   const out = new Uint8Array(hex.length / 2);
   for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);

@@ -19,10 +19,10 @@ import { fromHex, readWasmFile, scalarToBytes, toHex } from './wasm-bytes.js';
 export interface WasmX4 {
   /** scalars[i] * element i of `packed` (n x 32 bytes); scalars as bigints or n x 32 bytes little-endian, each in [1, L). */
   mulEach(scalars: readonly bigint[] | Uint8Array, packed: Uint8Array): Uint8Array;
-  /** scalar * each element of `packed`, result packed in the same order. */
-  mulCommon(scalar: bigint, packed: Uint8Array): Uint8Array;
+  /** scalar * each element of `packed`, result packed in the same order; the scalar as a bigint or 32 bytes little-endian. */
+  mulCommon(scalar: bigint | Uint8Array, packed: Uint8Array): Uint8Array;
   /** scalar * OneWayMap(u) for each 64-byte u of `uniform` (RFC 9496 §4.3.4 fused with the multiplication). */
-  hashMulCommon(scalar: bigint, uniform: Uint8Array): Uint8Array;
+  hashMulCommon(scalar: bigint | Uint8Array, uniform: Uint8Array): Uint8Array;
   /** OneWayMap(u) for each 64-byte u of `uniform`: hash_to_ristretto255 after expand_message_xmd. */
   fromHash(uniform: Uint8Array): Uint8Array;
 }
@@ -86,6 +86,12 @@ async function load(): Promise<{ api: WasmX4; exports: WasmX4Exports } | null> {
 
 function isValidScalar(s: unknown): s is bigint {
   return typeof s === 'bigint' && s > 0n && s < ORDER;
+}
+
+/** A common scalar as 32 bytes of our own (wiped after use), or null when it is not in [1, L); bytes never become a BigInt. */
+function commonScalarBytes(s: bigint | Uint8Array): Uint8Array | null {
+  if (s instanceof Uint8Array) return s.length === 32 && bytesScalarValid(s, 0) ? s.slice() : null;
+  return isValidScalar(s) ? scalarToBytes(s) : null;
 }
 
 const BAD_SCALAR = 'invalid scalar: expected 1 <= scalar < group order';
@@ -198,15 +204,15 @@ function makeWasmX4(ex: WasmX4Exports): WasmX4 {
     }
   };
 
-  const mulCommon = (scalar: bigint, packed: Uint8Array): Uint8Array => {
+  const mulCommon = (scalar: bigint | Uint8Array, packed: Uint8Array): Uint8Array => {
     const n = checkPacked(packed, ELEMENT_SIZE, 'packed batch');
     if (n === 0) return new Uint8Array(0);
     // sodium checks the scalar after element 0 (as noble does).
-    if (!isValidScalar(scalar)) {
+    const sb = commonScalarBytes(scalar);
+    if (sb === null) {
       if (!elementValid(packed, 0)) mulCommon(1n, packed.subarray(0, ELEMENT_SIZE)); // throws element 0's error
       throw new GroupError('bad_scalar', BAD_SCALAR);
     }
-    const sb = scalarToBytes(scalar);
     try {
       return sliced(n, 32, ELEMENT_SIZE, (H, fixed, inputs, first, count) => {
         H.set(sb, fixed);
@@ -245,11 +251,14 @@ function makeWasmX4(ex: WasmX4Exports): WasmX4 {
     return result;
   };
 
-  const hashMulCommon = (scalar: bigint, uniform: Uint8Array): Uint8Array => {
+  const hashMulCommon = (scalar: bigint | Uint8Array, uniform: Uint8Array): Uint8Array => {
     const n = checkPacked(uniform, UNIFORM_SIZE, 'uniform batch');
-    if (!isValidScalar(scalar)) throw new GroupError('bad_scalar', BAD_SCALAR);
-    if (n === 0) return new Uint8Array(0);
-    const sb = scalarToBytes(scalar);
+    const sb = commonScalarBytes(scalar);
+    if (sb === null) throw new GroupError('bad_scalar', BAD_SCALAR);
+    if (n === 0) {
+      sb.fill(0);
+      return new Uint8Array(0);
+    }
     try {
       return sliced(n, 32, UNIFORM_SIZE, (H, fixed, inputs, first, count) => {
         H.set(sb, fixed);

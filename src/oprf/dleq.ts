@@ -7,7 +7,6 @@
  */
 import { GroupError, OprfError } from '../errors.js';
 import { elementAt } from '../group/packed.js';
-import { mod } from '../group/scalar-field.js';
 import type { Group } from '../group/types.js';
 import { ascii, concat, i2osp, lengthPrefixed } from './encoding.js';
 
@@ -47,16 +46,25 @@ function challenge(suite: DleqContext, B: Uint8Array, M: Uint8Array, Z: Uint8Arr
   return suite.group.hashToScalar(transcript, dstOf(suite, 'HashToScalar-'));
 }
 
-/** GenerateProof (§2.2.1) from the composite M, with ComputeCompositesFast's Z = k*M; B = k*G. */
-export function proveFromComposite(suite: DleqContext, k: bigint, B: Uint8Array, M: Uint8Array, r: bigint): Uint8Array {
+/**
+ * GenerateProof (§2.2.1) from the composite M, with ComputeCompositesFast's Z = k*M; B = k*G.
+ * k and the nonce r are secret SerializeScalar bytes: s = r - c*k runs in the scalar
+ * field's byte arithmetic (libsodium's constant-time code on that backend), never on a
+ * BigInt, since its timing would leak k. The challenge c is public.
+ */
+export function proveFromComposite(suite: DleqContext, k: Uint8Array, B: Uint8Array, M: Uint8Array, r: Uint8Array): Uint8Array {
   const { group } = suite;
   const { scalar } = group;
   const Z = group.multiply(k, M);
   const t2 = group.multiplyBase(r);
   const t3 = group.multiply(r, M);
-  const c = challenge(suite, B, M, Z, t2, t3);
-  const s = mod(r - c * k, scalar.order);
-  return concat(scalar.toBytes(c), scalar.toBytes(s));
+  const c = scalar.toBytes(challenge(suite, B, M, Z, t2, t3));
+  const ck = scalar.mul(c, k);
+  try {
+    return concat(c, scalar.sub(r, ck));
+  } finally {
+    ck.fill(0);
+  }
 }
 
 /**

@@ -5,9 +5,8 @@
  * in as an `rng`, nothing here does I/O.
  */
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
-import { OprfError } from '../errors.js';
-import { invertScalar, mod } from '../group/scalar-field.js';
-import type { Group, Rng } from '../group/types.js';
+import { GroupError, OprfError } from '../errors.js';
+import type { Group, Rng, ScalarInput } from '../group/types.js';
 import { compositeWeights, proveFromComposite, verifyFromComposites } from './dleq.js';
 import { ascii, concat, i2osp, lengthPrefixed } from './encoding.js';
 
@@ -26,10 +25,14 @@ export interface KeyPair {
   readonly publicKey: Uint8Array;
 }
 
-/** What the client keeps between blinding and finalizing. The blinds are secret. */
+/**
+ * What the client keeps between blinding and finalizing. The blinds are secret, so they
+ * are kept as SerializeScalar bytes (never BigInts) and inverted in the group's scalar
+ * field (constant-time on libsodium).
+ */
 export interface BlindState {
   readonly inputs: readonly Uint8Array[];
-  readonly blinds: readonly bigint[];
+  readonly blinds: readonly Uint8Array[];
   /** Packed blinded elements, the bytes sent to the server. */
   readonly blinded: Uint8Array;
 }
@@ -54,12 +57,12 @@ export interface OprfSuite {
   publicKeyOf(secretKey: Uint8Array): Uint8Array;
 
   blind(inputs: readonly Uint8Array[], rng: Rng): BlindState;
-  /** Deterministic blinding with given scalars, for test vectors. */
-  blindWith(inputs: readonly Uint8Array[], blinds: readonly bigint[]): BlindState;
+  /** Blinding with given scalars (deterministic blinds; bigints for public test vectors). */
+  blindWith(inputs: readonly Uint8Array[], blinds: readonly ScalarInput[]): BlindState;
   /** Server: k * B_i for a packed batch; rejects invalid and identity elements. */
   blindEvaluate(secretKey: Uint8Array, blinded: Uint8Array): Uint8Array;
   /** Server (VOPRF): evaluations plus one batched DLEQ proof. */
-  blindEvaluateVerifiable(secretKey: Uint8Array, blinded: Uint8Array, rng: Rng, proofScalar?: bigint): VerifiableEvaluation;
+  blindEvaluateVerifiable(secretKey: Uint8Array, blinded: Uint8Array, rng: Rng, proofScalar?: ScalarInput): VerifiableEvaluation;
   /** Client: unblind and hash. In VOPRF mode pass the proof and public key; a bad proof throws `proof_invalid`. */
   finalize(state: BlindState, evaluated: Uint8Array, verify?: { proof: Uint8Array; publicKey: Uint8Array }): Uint8Array[];
   /** RFC 9497 Finalize's hash step on an already unblinded element k*H(x). */
@@ -75,46 +78,35 @@ function checkInput(input: Uint8Array, index: number): void {
   }
 }
 
-/** RandomScalar (RFC 9497 §2.1): uniform in [1, order); 16 extra bytes make the bias negligible. */
-export function randomScalar(group: Group, rng: Rng): bigint {
-  const bytes = rng(group.scalar.byteLength + 16);
-  let v = 0n;
-  for (const b of bytes) v = (v << 8n) | BigInt(b);
-  return mod(v, group.scalar.order - 1n) + 1n;
+/**
+ * RandomScalar (RFC 9497 §2.1): uniform in [1, order) as SerializeScalar bytes; 16 extra
+ * bytes make the bias negligible. Branch-free, no BigInt (scalar-bytes.ts).
+ */
+export function randomScalar(group: Group, rng: Rng): Uint8Array {
+  return group.scalar.random(rng);
 }
 
-/** Montgomery's trick: n inversions for the price of one and 3(n-1) multiplications. */
-export function batchInvert(values: readonly bigint[], order: bigint): bigint[] {
-  const n = values.length;
-  if (n === 0) return [];
-  const prefix = new Array<bigint>(n);
-  let acc = 1n;
-  for (let i = 0; i < n; i++) {
-    prefix[i] = acc;
-    acc = (acc * values[i]) % order;
-  }
-  let inv = invertScalar(acc, order);
-  const out = new Array<bigint>(n);
-  for (let i = n - 1; i >= 0; i--) {
-    out[i] = (inv * prefix[i]) % order;
-    inv = (inv * values[i]) % order;
-  }
-  return out;
+/** A scalar given as bytes or a bigint, as bytes; out of [1, order) is `bad_scalar`, as the group would say. */
+export function scalarInputBytes(group: Group, s: ScalarInput): Uint8Array {
+  const { scalar } = group;
+  if (s instanceof Uint8Array) return scalar.check(s);
+  if (typeof s !== 'bigint' || s <= 0n || s >= scalar.order) throw new GroupError('bad_scalar', 'scalar must be in [1, order)');
+  return scalar.toBytes(s);
 }
 
 export function createSuite(id: SuiteId, mode: Mode, group: Group): OprfSuite {
   const hash = id === 'ristretto255-SHA512' ? sha512 : sha256;
   const outputSize = id === 'ristretto255-SHA512' ? 64 : 32;
   const { scalar } = group;
-  const order = scalar.order;
   // RFC 9497 §3.1: contextString = "OPRFV1-" || I2OSP(mode, 1) || "-" || identifier.
   const contextString = concat(ascii('OPRFV1-'), i2osp(mode, 1), ascii('-' + id));
   const hashToGroupDST = concat(ascii('HashToGroup-'), contextString);
   const deriveKeyPairDST = concat(ascii('DeriveKeyPair'), contextString);
 
-  const secretScalar = (secretKey: Uint8Array): bigint => {
+  // The key stays in bytes: checked without BigInt, handed to the group as is.
+  const secretScalar = (secretKey: Uint8Array): Uint8Array => {
     try {
-      return scalar.fromBytes(secretKey);
+      return scalar.check(secretKey);
     } catch (err) {
       throw new OprfError('bad_key', 'secret key is not a valid nonzero scalar', { cause: err });
     }
@@ -124,12 +116,13 @@ export function createSuite(id: SuiteId, mode: Mode, group: Group): OprfSuite {
     // RFC 9497 §3.3.1 Finalize: Hash(len||input||len||unblinded||"Finalize").
     hash(concat(lengthPrefixed(input), lengthPrefixed(unblinded), ascii('Finalize')));
 
-  const blindWith = (inputs: readonly Uint8Array[], blinds: readonly bigint[]): BlindState => {
+  const blindWith = (inputs: readonly Uint8Array[], blinds: readonly ScalarInput[]): BlindState => {
     inputs.forEach(checkInput);
     if (blinds.length !== inputs.length) throw new OprfError('bad_input', 'one blind per input expected');
     const points = group.hashToGroupBatch(inputs, hashToGroupDST);
     const blinded = group.multiplyEach(blinds, points);
-    return { inputs: [...inputs], blinds: [...blinds], blinded };
+    // All in [1, order) now (multiplyEach checked them); copies, so the state owns its secrets.
+    return { inputs: [...inputs], blinds: blinds.map((b) => (b instanceof Uint8Array ? b.slice() : scalar.toBytes(b))), blinded };
   };
 
   const suite: OprfSuite = {
@@ -143,8 +136,8 @@ export function createSuite(id: SuiteId, mode: Mode, group: Group): OprfSuite {
     hashToGroupDST,
 
     generateKeyPair(rng) {
-      const sk = randomScalar(group, rng);
-      return { secretKey: scalar.toBytes(sk), publicKey: group.multiplyBase(sk) };
+      const sk = scalar.random(rng);
+      return { secretKey: sk, publicKey: group.multiplyBase(sk) };
     },
 
     deriveKeyPair(seed, info) {
@@ -153,15 +146,16 @@ export function createSuite(id: SuiteId, mode: Mode, group: Group): OprfSuite {
       if (info.length > MAX_INPUT_BYTES) throw new OprfError('bad_input', 'key info too long');
       const deriveInput = concat(seed, lengthPrefixed(info));
       for (let counter = 0; counter <= 255; counter++) {
-        const sk = group.hashToScalar(concat(deriveInput, i2osp(counter, 1)), deriveKeyPairDST);
-        if (sk !== 0n) return { secretKey: scalar.toBytes(sk), publicKey: group.multiplyBase(sk) };
+        // Bytes from the group's reduction (libsodium's on that backend), never a BigInt.
+        const sk = group.hashToScalarBytes(concat(deriveInput, i2osp(counter, 1)), deriveKeyPairDST);
+        if (!scalar.isZero(sk)) return { secretKey: sk, publicKey: group.multiplyBase(sk) };
       }
       throw new OprfError('derive_key_failed', 'DeriveKeyPairError');
     },
 
     publicKeyOf: (secretKey) => group.multiplyBase(secretScalar(secretKey)),
 
-    blind: (inputs, rng) => blindWith(inputs, inputs.map(() => randomScalar(group, rng))),
+    blind: (inputs, rng) => blindWith(inputs, inputs.map(() => scalar.random(rng))),
     blindWith,
 
     blindEvaluate(secretKey, blinded) {
@@ -175,8 +169,12 @@ export function createSuite(id: SuiteId, mode: Mode, group: Group): OprfSuite {
       const B = group.multiplyBase(k);
       // RFC 9497 §2.2.1 GenerateProof with ComputeCompositesFast (Z = k * M, inside).
       const M = group.multiScalarMultiply(compositeWeights(suite, B, blinded, evaluated, 0), blinded);
-      const proof = proveFromComposite(suite, k, B, M, proofScalar ?? randomScalar(group, rng));
-      return { evaluated, proof };
+      const r = proofScalar === undefined ? scalar.random(rng) : scalarInputBytes(group, proofScalar).slice();
+      try {
+        return { evaluated, proof: proveFromComposite(suite, k, B, M, r) };
+      } finally {
+        r.fill(0); // the nonce r reveals k from the proof: not kept
+      }
     },
 
     finalize(state, evaluated, verify) {
@@ -192,7 +190,7 @@ export function createSuite(id: SuiteId, mode: Mode, group: Group): OprfSuite {
         if (!verify) throw new OprfError('proof_missing', 'VOPRF finalize needs the proof and the public key');
         verifyProof(verify.publicKey, state.blinded, evaluated, verify.proof);
       }
-      const unblinded = group.multiplyEach(batchInvert(state.blinds, order), evaluated);
+      const unblinded = unblind(state.blinds, evaluated);
       const size = group.elementSize;
       return state.inputs.map((input, i) => finalizeOne(input, unblinded.subarray(i * size, (i + 1) * size)));
     },
@@ -209,6 +207,16 @@ export function createSuite(id: SuiteId, mode: Mode, group: Group): OprfSuite {
       return inputs.map((input, i) => finalizeOne(input, evaluated.subarray(i * size, (i + 1) * size)));
     },
   };
+
+  /** Each evaluated element times the inverse of its blind (RFC 9497 §3.3.1 Finalize); the inverses are wiped. */
+  function unblind(blinds: readonly Uint8Array[], evaluated: Uint8Array): Uint8Array {
+    const inverses = scalar.invertEach(blinds);
+    try {
+      return group.multiplyEach(inverses, evaluated);
+    } finally {
+      for (const inverse of inverses) inverse.fill(0);
+    }
+  }
 
   /** RFC 9497 §2.2.2 VerifyProof; any malformed part is a failed proof, never a crash. */
   function verifyProof(publicKey: Uint8Array, C: Uint8Array, D: Uint8Array, proof: Uint8Array): void {

@@ -8,7 +8,7 @@ import { GroupError, OprfError } from '../errors.js';
 import { loadGroup, type BackendName } from '../group/select.js';
 import { elementAt } from '../group/packed.js';
 import type { Group } from '../group/types.js';
-import { batchInvert, type OprfSuite } from '../oprf/suite.js';
+import type { OprfSuite } from '../oprf/suite.js';
 import { sealPacked } from '../directory/seal-batch.js';
 import { compositeWeights, partialSum } from './dleq.js';
 import { loadSuite } from './suites.js';
@@ -29,8 +29,8 @@ export async function runTask(task: Task, backend: BackendName): Promise<TaskRes
     }
     case 'multiply': {
       const group = await loadGroup(task.group, backend);
-      const k = withWiped(task.scalar, () => group.scalar.fromBytes(task.scalar));
-      return { bytes: ownedBytes(group.multiplyPacked(k, task.packed)) };
+      // The key stays in bytes: the group checks it branch-free and wipes its own copy.
+      return { bytes: ownedBytes(withWiped(task.scalar, () => group.multiplyPacked(group.scalar.check(task.scalar), task.packed))) };
     }
     case 'blindEvaluate': {
       const suite = await loadSuite(task.suite, backend);
@@ -46,7 +46,13 @@ export async function runTask(task: Task, backend: BackendName): Promise<TaskRes
     case 'blind': {
       const suite = await loadSuite(task.suite, backend);
       const blinds = withWiped(task.blinds, () => parseScalars(suite.group, task.blinds));
-      return { bytes: ownedBytes(suite.blindWith(unpackInputs(task.inputs), blinds).blinded) };
+      try {
+        const state = suite.blindWith(unpackInputs(task.inputs), blinds);
+        wipeAll(state.blinds);
+        return { bytes: ownedBytes(state.blinded) };
+      } finally {
+        wipeAll(blinds);
+      }
     }
     case 'finalize':
       return finalizeSlice(await loadSuite(task.suite, backend), task);
@@ -78,7 +84,14 @@ function finalizeSlice(suite: OprfSuite, task: FinalizeTask): TaskResult {
       throw err;
     }
   }
-  const unblinded = group.multiplyEach(batchInvert(blinds, group.scalar.order), task.evaluated);
+  const inverses = group.scalar.invertEach(blinds);
+  wipeAll(blinds);
+  let unblinded: Uint8Array;
+  try {
+    unblinded = group.multiplyEach(inverses, task.evaluated);
+  } finally {
+    wipeAll(inverses);
+  }
   const inputs = unpackInputs(task.inputs);
   const size = group.elementSize;
   const outputs = inputs.map((input, i) => suite.finalizeUnblinded(input, elementAt(unblinded, i, size)));
@@ -94,11 +107,16 @@ function withWiped<T>(secret: Uint8Array, fn: () => T): T {
   }
 }
 
-function parseScalars(group: Group, packed: Uint8Array): bigint[] {
+/** The packed scalars, each checked branch-free (bad_scalar as the strict decoder), as copies: never BigInts. */
+function parseScalars(group: Group, packed: Uint8Array): Uint8Array[] {
   const size = group.scalar.byteLength;
-  const out = new Array<bigint>(packed.length / size);
-  for (let i = 0; i < out.length; i++) out[i] = group.scalar.fromBytes(packed.subarray(i * size, (i + 1) * size));
+  const out = new Array<Uint8Array>(packed.length / size);
+  for (let i = 0; i < out.length; i++) out[i] = group.scalar.check(packed.subarray(i * size, (i + 1) * size)).slice();
   return out;
+}
+
+function wipeAll(secrets: readonly Uint8Array[]): void {
+  for (const s of secrets) s.fill(0);
 }
 
 function packOutputs(outputs: readonly Uint8Array[], outputSize: number): Uint8Array {

@@ -14,11 +14,11 @@ import { availableParallelism } from 'node:os';
 import { ContactPsiError, GroupError, OprfError } from '../errors.js';
 import { packedCount } from '../group/packed.js';
 import { loadGroup, type BackendName } from '../group/select.js';
-import type { Group, GroupId, Rng } from '../group/types.js';
+import type { Group, GroupId, Rng, ScalarInput } from '../group/types.js';
 import {
   MAX_PROOF_BATCH,
   Modes,
-  randomScalar,
+  scalarInputBytes,
   type BlindState,
   type Mode,
   type OprfSuite,
@@ -150,7 +150,7 @@ export class WorkerPool {
   async multiplyPacked(groupId: GroupId, scalarBytes: Uint8Array, packed: Uint8Array): Promise<Uint8Array> {
     const group = await this.#group(groupId);
     const n = packedCount(packed, group.elementSize);
-    const k = group.scalar.fromBytes(scalarBytes);
+    const k = group.scalar.check(scalarBytes); // bytes stay bytes (no BigInt of the key)
     if (n < this.inlineThreshold) return group.multiplyPacked(k, packed);
     const size = group.elementSize;
     const parts = await this.#run(n, (start, end) => ({
@@ -185,7 +185,7 @@ export class WorkerPool {
     secretKey: Uint8Array,
     blinded: Uint8Array,
     rng: Rng,
-    proofScalar?: bigint,
+    proofScalar?: ScalarInput,
   ): Promise<VerifiableEvaluation> {
     const suite = await this.#suite(suiteId, mode);
     const { group } = suite;
@@ -197,8 +197,12 @@ export class WorkerPool {
     const parts = await this.#run(n, (start, end) => this.#blindEvaluateTask(suite, secretKey, blinded, start, end, publicKey));
     const evaluated = concatBytes(parts.map((p) => p.bytes));
     const M = sumPartials(group, parts.map((p) => p.m));
-    const r = proofScalar ?? randomScalar(group, rng);
-    return { evaluated, proof: proveFromComposite(suite, k, publicKey, M, r) };
+    const r = proofScalar === undefined ? group.scalar.random(rng) : scalarInputBytes(group, proofScalar).slice();
+    try {
+      return { evaluated, proof: proveFromComposite(suite, k, publicKey, M, r) };
+    } finally {
+      r.fill(0);
+    }
   }
 
   /** H(x_i) with the suite's HashToGroup DST, packed: same bytes as `group.hashToGroupBatch(inputs, suite.hashToGroupDST)`. */
@@ -218,27 +222,33 @@ export class WorkerPool {
    */
   async blind(suiteId: SuiteId, mode: Mode, inputs: readonly Uint8Array[], rng: Rng): Promise<BlindState> {
     const suite = await this.#suite(suiteId, mode);
-    const blinds = inputs.map(() => randomScalar(suite.group, rng));
+    const blinds = inputs.map(() => suite.group.scalar.random(rng));
     return this.blindWith(suiteId, mode, inputs, blinds);
   }
 
   /** Client: `suite.blindWith` (deterministic blinds). */
-  async blindWith(suiteId: SuiteId, mode: Mode, inputs: readonly Uint8Array[], blinds: readonly bigint[]): Promise<BlindState> {
+  async blindWith(suiteId: SuiteId, mode: Mode, inputs: readonly Uint8Array[], blinds: readonly ScalarInput[]): Promise<BlindState> {
     const suite = await this.#suite(suiteId, mode);
     if (inputs.length < this.inlineThreshold) return suite.blindWith(inputs, blinds);
     inputs.forEach(checkInput);
     if (blinds.length !== inputs.length) throw new OprfError('bad_input', 'one blind per input expected');
-    const { order } = suite.group.scalar;
     // The suite's multiplyEach refuses these; reducing them for transport would hide that.
-    if (!blinds.every((b) => typeof b === 'bigint' && b > 0n && b < order)) throw new GroupError('bad_scalar', 'blinds must be in [1, order)');
+    // As bytes (checked branch-free), so that a secret blind never becomes a BigInt here.
+    const owned = blinds.map((b) => {
+      try {
+        return scalarInputBytes(suite.group, b).slice();
+      } catch {
+        throw new GroupError('bad_scalar', 'blinds must be in [1, order)');
+      }
+    });
     const ref = refOf(suite);
     const parts = await this.#run(inputs.length, (start, end) => ({
       op: 'blind',
       suite: ref,
       inputs: packInputs(inputs, start, end),
-      blinds: packScalars(suite.group, blinds, start, end),
+      blinds: packScalars(suite.group, owned, start, end),
     }));
-    return { inputs: [...inputs], blinds: [...blinds], blinded: concatBytes(parts.map((p) => p.bytes)) };
+    return { inputs: [...inputs], blinds: owned, blinded: concatBytes(parts.map((p) => p.bytes)) };
   }
 
   /**
@@ -341,19 +351,23 @@ export class WorkerPool {
 
 const refOf = (suite: OprfSuite): SuiteRef => ({ id: suite.id, mode: suite.mode });
 
-/** The suite's own key check and error (RFC 9497 keys are nonzero scalars). */
-function secretScalar(suite: OprfSuite, secretKey: Uint8Array): bigint {
+/** The suite's own key check and error (RFC 9497 keys are nonzero scalars); the key stays in bytes. */
+function secretScalar(suite: OprfSuite, secretKey: Uint8Array): Uint8Array {
   try {
-    return suite.group.scalar.fromBytes(secretKey);
+    return suite.group.scalar.check(secretKey);
   } catch (err) {
     throw new OprfError('bad_key', 'secret key is not a valid nonzero scalar', { cause: err });
   }
 }
 
 /** Blinds [start, end) in SerializeScalar form, in a buffer of their own (transferred, then zeroed by the worker). */
-function packScalars(group: Group, scalars: readonly bigint[], start: number, end: number): Uint8Array {
+function packScalars(group: Group, scalars: readonly Uint8Array[], start: number, end: number): Uint8Array {
   const len = group.scalar.byteLength;
   const out = new Uint8Array((end - start) * len);
-  for (let i = start; i < end; i++) out.set(group.scalar.toBytes(scalars[i]), (i - start) * len);
+  for (let i = start; i < end; i++) {
+    const s = scalars[i];
+    // A malformed blind is sent as zero bytes: the worker's parse reports it as `bad_scalar`.
+    if (s instanceof Uint8Array && s.length === len) out.set(s, (i - start) * len);
+  }
   return out;
 }

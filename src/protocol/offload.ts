@@ -9,7 +9,7 @@ import type { BlindState, OprfSuite, VerifiableEvaluation } from '../oprf/suite.
 
 export interface OprfOffload {
   /** `suite.blindWith(inputs, blinds)`. */
-  blindWith(suite: OprfSuite, inputs: readonly Uint8Array[], blinds: readonly bigint[]): Promise<BlindState>;
+  blindWith(suite: OprfSuite, inputs: readonly Uint8Array[], blinds: readonly Uint8Array[]): Promise<BlindState>;
   /** `suite.finalize(state, evaluated, verify)`, the DLEQ proof checked over the whole batch. */
   finalize(suite: OprfSuite, state: BlindState, evaluated: Uint8Array, verify: { proof: Uint8Array; publicKey: Uint8Array }): Promise<Uint8Array[]>;
   /** `suite.blindEvaluateVerifiable(secretKey, blinded, rng)`. */

@@ -38,7 +38,7 @@ export function bytesKey(bytes: Uint8Array): string {
 export function prepareServerSet(suite: OprfSuite, items: readonly Uint8Array[], rng: Rng, keys?: KeyPair): PreparedServerSet {
   const distinct = distinctItems(items);
   const keyPair = keys ?? suite.generateKeyPair(rng);
-  const k = suite.group.scalar.fromBytes(keyPair.secretKey);
+  const k = suite.group.scalar.check(keyPair.secretKey); // stays bytes: no BigInt of the key
   const { group } = suite;
   // k*H(y) for every item; fused where the backend can (no encode/decode of H(y) between).
   const elements = group.hashToGroupMultiply

@@ -558,9 +558,10 @@ function checkDeltaCounts(added: number, removed: number, after: number, before:
 }
 
 /** A blind derived from the device secret and the contact: stable across syncs, secret to the server. */
-function deterministicBlind(suite: OprfSuite, secret: Uint8Array, input: Uint8Array): bigint {
-  const r = suite.group.hashToScalar(concat(secret, input), BLIND_DST);
-  return r === 0n ? 1n : r;
+function deterministicBlind(suite: OprfSuite, secret: Uint8Array, input: Uint8Array): Uint8Array {
+  // As bytes from the group's reduction: a secret blind never becomes a BigInt (spec/protocol.md, constant-time operations).
+  const r = suite.group.hashToScalarBytes(concat(secret, input), BLIND_DST);
+  return suite.group.scalar.isZero(r) ? suite.group.scalar.toBytes(1n) : r;
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
