@@ -30,6 +30,7 @@ import {
 } from '../src/transport/index.js';
 import { plainIntersection, utf8 } from './helpers/psi.js';
 import { seededRng } from './helpers/rng.js';
+import { FakeClock } from './helpers/fake-clock.js';
 
 const suite = createSuite('ristretto255-SHA512', Modes.OPRF, nobleRistretto255);
 const serverItems = Array.from({ length: 12 }, (_, i) => `+4155550${100 + i}`);
@@ -43,14 +44,25 @@ const psiSession = ({ connectionId, now }: { connectionId: number; now: number }
 };
 const client = (seed = 7, chunkSize = 2) => new ClientSession({ suite, items: clientItems.map(utf8), rng: seededRng(seed), chunkSize });
 
-const servers: PsiServer[] = [];
+const servers: { server: PsiServer; clock?: FakeClock }[] = [];
 async function serve(options: Partial<ServerOptions> = {}): Promise<PsiServer> {
   const server = await startServer({ createSession: psiSession, heartbeatIntervalMs: 0, ...options });
-  servers.push(server);
+  servers.push({ server, clock: options.clock instanceof FakeClock ? options.clock : undefined });
   return server;
 }
 afterEach(async () => {
-  await Promise.all(servers.splice(0).map((s) => s.close({ graceMs: 0 })));
+  await Promise.all(
+    servers.splice(0).map(async ({ server, clock }) => {
+      // With a fake clock, time moves only when told: move it on until the close is over.
+      let done = false;
+      const closing = server.close({ graceMs: 0 }).then(() => void (done = true));
+      while (clock && !done) {
+        clock.advance(1000);
+        await new Promise((r) => setImmediate(r));
+      }
+      await closing;
+    }),
+  );
 });
 
 const reports = (server: PsiServer): SessionReport[] => {
@@ -204,7 +216,13 @@ describe('a client session over the socket', () => {
   });
 
   it('an async createSession is awaited; messages that arrive meanwhile are kept in order', async () => {
-    const server = await serve({ createSession: async (ctx) => (await new Promise((r) => setTimeout(r, 50)), psiSession(ctx)) });
+    let created!: () => void;
+    const creating = new Promise<void>((r) => (created = r));
+    let asked!: () => void;
+    const wasAsked = new Promise<void>((r) => (asked = r));
+    const server = await serve({ createSession: async (ctx) => (asked(), await creating, psiSession(ctx)) });
+    // The session is created only after the client has sent its first messages.
+    void wasAsked.then(() => setImmediate(created));
     await expect(runClientSession(server.url, client())).resolves.toMatchObject({ matches: expected });
   });
 });
@@ -269,21 +287,34 @@ describe('connection limits', () => {
     b.ws.close();
   });
 
-  it('a plain HTTP request gets 426; a TCP peer that never upgrades is dropped after handshakeTimeoutMs', async () => {
-    const server = await serve({ handshakeTimeoutMs: 150 });
+  it('a plain HTTP request gets 426; a TCP peer that never upgrades is dropped after handshakeTimeoutMs (fake clock)', async () => {
+    const clock = new FakeClock();
+    const server = await serve({ handshakeTimeoutMs: 150, clock });
     const res = await fetch(server.url.replace('ws:', 'http:'));
     expect(res.status).toBe(426);
-    const started = Date.now();
+    const pending = clock.pending;
     const socket = connect(server.port, '127.0.0.1');
     socket.on('error', () => {});
-    await new Promise((r) => socket.once('close', r));
-    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+    let closed = false;
+    const gone = new Promise((r) => socket.once('close', r)).then(() => (closed = true));
+    await waitFor(() => clock.pending === pending + 1); // the server armed the handshake timer
+    clock.advance(149);
+    expect(clock.pending).toBe(pending + 1); // not due yet
+    await new Promise((r) => setImmediate(r));
+    expect(closed).toBe(false);
+    clock.advance(1);
+    await gone;
   });
 
-  it('maxConnectionMs bounds a connection that keeps talking', async () => {
-    const server = await serve({ maxConnectionMs: 200, idleTimeoutMs: 5000 });
+  it('maxConnectionMs bounds a connection that keeps talking (fake clock)', async () => {
+    const clock = new FakeClock();
+    const server = await serve({ maxConnectionMs: 200, idleTimeoutMs: 5000, clock });
     const peer = rawPeer(server.url);
     await peer.opened;
+    await waitFor(() => server.connections === 1);
+    clock.advance(199);
+    expect(server.connections).toBe(1);
+    clock.advance(1);
     const { code } = await peer.closed;
     expect(code).toBe(ErrorCloseCodes.timeout);
     expect(decode(peer.messages[0])).toMatchObject({ t: 'error', code: 'timeout' });
@@ -291,19 +322,30 @@ describe('connection limits', () => {
 });
 
 describe('heartbeat', () => {
-  it('terminates a peer that does not answer pings, and keeps one that does', async () => {
-    const server = await serve({ heartbeatIntervalMs: 100, idleTimeoutMs: 5000 });
+  it('terminates a peer that does not answer pings, and keeps one that does (fake clock)', async () => {
+    const clock = new FakeClock();
+    const server = await serve({ heartbeatIntervalMs: 100, idleTimeoutMs: 5000, noProgressTimeoutMs: 5000, clock });
     const seen = reports(server);
     const deaf = rawPeer(server.url, { autoPong: false });
     const healthy = rawPeer(server.url);
     await Promise.all([deaf.opened, healthy.opened]);
-    const started = Date.now();
+    await waitFor(() => server.connections === 2);
+    const healthyPonged = () => server.connectionStats().some((c) => c.idleMs === 0);
+    // First tick: both are pinged; only the healthy one answers.
+    clock.advance(100);
+    await waitFor(healthyPonged);
+    // Second tick: the deaf one showed no sign of life for a whole period.
+    clock.advance(100);
     const { code } = await deaf.closed;
     expect(code).toBe(1006); // terminated: no close frame
-    expect(Date.now() - started).toBeLessThan(1000);
     await waitFor(() => seen.length === 1);
     expect(seen[0]).toMatchObject({ outcome: 'failed', code: 'timeout' });
-    await new Promise((r) => setTimeout(r, 250));
+    // More periods: the healthy peer keeps answering and stays.
+    for (let i = 0; i < 3; i++) {
+      await waitFor(healthyPonged);
+      clock.advance(100);
+    }
+    await waitFor(healthyPonged);
     expect(healthy.ws.readyState).toBe(WebSocket.OPEN);
     expect(server.connections).toBe(1);
     healthy.ws.close();
@@ -353,8 +395,9 @@ describe('timeouts', () => {
 });
 
 describe('graceful close', () => {
-  it('lets an in-flight session finish, refuses new connections, then resolves', async () => {
-    const server = await serve();
+  it('lets an in-flight session finish, refuses new connections, then resolves without waiting for the grace period (fake clock)', async () => {
+    const clock = new FakeClock();
+    const server = await serve({ clock });
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const inFlight = runClientSession(server.url, client(), { WebSocket: gatedWebSocket(gate) });
@@ -363,20 +406,24 @@ describe('graceful close', () => {
     await expect(runClientSession(server.url, client())).rejects.toMatchObject({ code: 'closed' });
     release();
     await expect(inFlight).resolves.toMatchObject({ matches: expected });
-    const started = Date.now();
-    await closing;
-    expect(Date.now() - started).toBeLessThan(1000);
+    await closing; // the fake clock never moved: the 5 s grace was not waited for
     expect(server.connections).toBe(0);
   });
 
-  it('after graceMs, a running session gets a closed error message and close 1001', async () => {
-    const server = await serve();
+  it('after graceMs, a running session gets a closed error message and close 1001 (fake clock)', async () => {
+    const clock = new FakeClock();
+    const server = await serve({ clock });
     const seen = reports(server);
     const peer = rawPeer(server.url);
     await peer.opened;
     peer.ws.send(encodeMessage({ t: 'psi.hello', suite: suite.id, mode: 'intersection', verifiable: false, encoding: 'raw', fpr: 1e-6, total: 4, chunk: 4 }));
     await waitFor(() => peer.messages.length === 1); // psi.setup
-    await server.close({ graceMs: 100 });
+    const closing = server.close({ graceMs: 100 });
+    clock.advance(99);
+    await new Promise((r) => setImmediate(r));
+    expect(peer.ws.readyState).toBe(WebSocket.OPEN);
+    clock.advance(1);
+    await closing;
     const { code } = await peer.closed;
     expect(code).toBe(1001);
     expect(decode(peer.messages[1])).toMatchObject({ t: 'error', code: 'closed' });
