@@ -120,9 +120,9 @@ describe.each(stores)('tag deltas on the %s store', (_name, openStore) => {
             expect(snap.version).toBe(version);
             const encoding = parseEncoding(snap.bytes);
             const epoch = directory.currentEpoch;
-            expect(directory.tagDeltaSync(epoch, version)).toEqual({ epoch, fromVersion: version, toVersion: version, added: new Uint8Array(0), removed: new Uint8Array(0) });
+            expect(await directory.servedTagDelta(epoch, version)).toEqual({ epoch, fromVersion: version, toVersion: version, added: new Uint8Array(0), removed: new Uint8Array(0) });
             for (const a of seen) {
-              const delta = directory.tagDeltaSync(epoch, a.version);
+              const delta = await directory.servedTagDelta(epoch, a.version);
               expect(delta).toBeDefined();
               expect(delta!.toVersion).toBe(version);
               for (const tag of tags) expect(containsWithDelta(a.encoding, delta!, tag)).toBe(encoding.contains(tag));
@@ -130,7 +130,7 @@ describe.each(stores)('tag deltas on the %s store', (_name, openStore) => {
             // Only label changes since the last precompute: no tag delta at all.
             const last = seen[seen.length - 1];
             if (last !== undefined && sinceLast === 'label') {
-              const delta = directory.tagDeltaSync(epoch, last.version)!;
+              const delta = (await directory.servedTagDelta(epoch, last.version))!;
               expect(delta.added.length + delta.removed.length).toBe(0);
               expect(version).toBeGreaterThan(last.version);
             }
@@ -152,10 +152,10 @@ describe.each(stores)('tag deltas on the %s store', (_name, openStore) => {
     expect(first.version).toBe(await directory.version());
     await directory.importUsers([{ userId: 'ben', identifiers: [IDENTIFIERS[1], IDENTIFIERS[3]] }]);
     // Before a precompute the sync delta ends at the last complete version: nothing new yet.
-    expect(directory.tagDeltaSync(directory.currentEpoch, first.version)).toMatchObject({ toVersion: first.version, added: new Uint8Array(0) });
+    expect(await directory.servedTagDelta(directory.currentEpoch, first.version)).toMatchObject({ toVersion: first.version, added: new Uint8Array(0) });
     await directory.precompute();
     const version = await directory.version();
-    const delta = directory.tagDeltaSync(directory.currentEpoch, first.version)!;
+    const delta = (await directory.servedTagDelta(directory.currentEpoch, first.version))!;
     expect(delta).toMatchObject({ fromVersion: first.version, toVersion: version });
     const [benPhone, benMail] = suite.evaluate(directory.epochKeyPair().secretKey, [IDENTIFIERS[1], IDENTIFIERS[3]].map(identifierBytes));
     expect(prefixSet(delta.added)).toEqual(new Set([prefixKey(benPhone), prefixKey(benMail)]));
@@ -168,10 +168,10 @@ describe.each(stores)('tag deltas on the %s store', (_name, openStore) => {
     expect(after.toVersion).toBe(await directory.version());
     expect(after.removed.length).toBe(TAG_PREFIX_BYTES);
     // Out of range: ahead of the log, another epoch, nonsense.
-    expect(directory.tagDeltaSync(directory.currentEpoch, after.toVersion + 1)).toBeUndefined();
-    expect(directory.tagDeltaSync(directory.currentEpoch + 1, version)).toBeUndefined();
-    expect(directory.tagDeltaSync(directory.currentEpoch, -1)).toBeUndefined();
-    expect(directory.tagDeltaSync(directory.currentEpoch, 1.5)).toBeUndefined();
+    expect(await directory.servedTagDelta(directory.currentEpoch, after.toVersion + 1)).toBeUndefined();
+    expect(await directory.servedTagDelta(directory.currentEpoch + 1, version)).toBeUndefined();
+    expect(await directory.servedTagDelta(directory.currentEpoch, -1)).toBeUndefined();
+    expect(await directory.servedTagDelta(directory.currentEpoch, 1.5)).toBeUndefined();
     await directory.close();
   });
 
@@ -188,7 +188,7 @@ describe.each(stores)('tag deltas on the %s store', (_name, openStore) => {
     await directory.importUsers([{ userId: 'ann', identifiers: [IDENTIFIERS[0]] }]); // x back
     await directory.removeUser('ben'); // y gone again
     await directory.precompute();
-    const delta = directory.tagDeltaSync(epoch, a)!;
+    const delta = (await directory.servedTagDelta(epoch, a))!;
     expect(prefixSet(delta.added)).toEqual(new Set([prefixKey(x)]));
     expect(delta.removed.length).toBe(0);
     expect(prefixSet(delta.added).has(prefixKey(y))).toBe(false);
@@ -205,10 +205,10 @@ describe.each(stores)('tag deltas on the %s store', (_name, openStore) => {
       versions.push(await directory.version());
     }
     const newest = versions[versions.length - 1];
-    expect(directory.tagDeltaSync(epoch, newest - 2)).toMatchObject({ toVersion: newest });
-    expect(directory.tagDeltaSync(epoch, newest - 2)!.added.length).toBe(2 * TAG_PREFIX_BYTES);
-    expect(directory.tagDeltaSync(epoch, newest - 3)).toBeUndefined();
-    expect(directory.tagDeltaSync(epoch, versions[0])).toBeUndefined();
+    expect(await directory.servedTagDelta(epoch, newest - 2)).toMatchObject({ toVersion: newest });
+    expect((await directory.servedTagDelta(epoch, newest - 2))!.added.length).toBe(2 * TAG_PREFIX_BYTES);
+    expect(await directory.servedTagDelta(epoch, newest - 3)).toBeUndefined();
+    expect(await directory.servedTagDelta(epoch, versions[0])).toBeUndefined();
     await directory.close();
   });
 });

@@ -53,8 +53,8 @@ async function code(p: Promise<unknown> | (() => unknown)): Promise<string | und
 }
 
 /** Every sealed label of `epoch` for these identifiers opens under its tag to the owner and label. */
-function expectLabels(directory: Directory, epoch: number, identifiers: readonly string[], tags: readonly Uint8Array[]): void {
-  const sealed = directory.lookupSealedSync(epoch, tags.map(lookupKeyOf));
+async function expectLabels(directory: Directory, epoch: number, identifiers: readonly string[], tags: readonly Uint8Array[]): Promise<void> {
+  const sealed = await directory.lookupSealed(epoch, tags.map(lookupKeyOf));
   sealed.forEach((s, i) => {
     expect(s).toBeDefined();
     const owner = ownerOf(identifiers[i]);
@@ -76,6 +76,7 @@ describe.each(stores)('rotation on the %s store', (_name, openStore) => {
     const oldTags = tagsUnder(oldKeys.secretKey, shownIds);
     const newcomer = { userId: 'newcomer', identifiers: ['tel:+41798887766'], label: Uint8Array.of(7, 7) };
     let imported: Promise<unknown> | undefined;
+    let midLabels: Promise<void> | undefined;
     let progressCalls = 0;
 
     const result = await directory.rotateEpoch({
@@ -87,12 +88,14 @@ describe.each(stores)('rotation on the %s store', (_name, openStore) => {
         // Mid-rotation: still epoch 1, which answers lookups; writes are not held back.
         expect(directory.currentEpoch).toBe(1);
         expect(directory.servedEpochs(T)).toEqual([1]);
-        expectLabels(directory, 1, shownIds.slice(0, 3), oldTags.slice(0, 3));
+        // The store is read now (the lookup starts synchronously); the answer is checked below.
+        midLabels = expectLabels(directory, 1, shownIds.slice(0, 3), oldTags.slice(0, 3));
         imported = directory.importUsers([newcomer]);
       },
     });
     expect(progressCalls).toBeGreaterThan(2);
     expect(imported).toBeDefined();
+    await midLabels;
     await imported;
     expect(result).toEqual({ epoch: 2, previous: 1, retiresAt: T + GRACE, computed: shownIds.length + 1 });
 
@@ -113,23 +116,23 @@ describe.each(stores)('rotation on the %s store', (_name, openStore) => {
     const encoding = parseEncoding(current.bytes);
     expect(newTags.every((t) => encoding.contains(t))).toBe(true);
     expect(oldTags.filter((t) => encoding.contains(t)).length).toBe(0);
-    expectLabels(directory, 2, shownIds.slice(0, 5), newTags.slice(0, 5));
-    expect(directory.lookupSealedSync(2, oldTags.slice(0, 3).map(lookupKeyOf))).toEqual([undefined, undefined, undefined]);
+    await expectLabels(directory, 2, shownIds.slice(0, 5), newTags.slice(0, 5));
+    expect(await directory.lookupSealed(2, oldTags.slice(0, 3).map(lookupKeyOf))).toEqual([undefined, undefined, undefined]);
 
     // The previous epoch is frozen at the switch (caught up with the newcomer) and still answers.
     const previous = await directory.snapshot('fuse', 1);
     expect(previous).toMatchObject({ epoch: 1, count: first.count + 1 });
     const previousEncoding = parseEncoding(previous.bytes);
     expect(oldTags.every((t) => previousEncoding.contains(t))).toBe(true);
-    expectLabels(directory, 1, shownIds.slice(0, 5), oldTags.slice(0, 5));
-    expect(directory.tagDeltaSync(1, first.version)).toBeUndefined(); // deltas: current epoch only
+    await expectLabels(directory, 1, shownIds.slice(0, 5), oldTags.slice(0, 5));
+    expect(await directory.servedTagDelta(1, first.version)).toBeUndefined(); // deltas: current epoch only
 
     // Deltas of the new epoch start at its snapshot.
-    expect(directory.tagDeltaSync(2, current.version)).toMatchObject({ toVersion: current.version, added: new Uint8Array(0) });
+    expect(await directory.servedTagDelta(2, current.version)).toMatchObject({ toVersion: current.version, added: new Uint8Array(0) });
     await directory.importUsers([{ userId: 'later', identifiers: ['tel:+41798887755'] }]);
     await directory.precompute();
-    expect(directory.tagDeltaSync(2, current.version)!.added.length).toBe(8);
-    expect(directory.tagDeltaSync(2, current.version - 1)).toBeUndefined();
+    expect((await directory.servedTagDelta(2, current.version))!.added.length).toBe(8);
+    expect(await directory.servedTagDelta(2, current.version - 1)).toBeUndefined();
 
     expect(await code(directory.snapshot('fuse', 3))).toBe('unknown_epoch');
     expect(await code(() => directory.epochKeyPair(3))).toBe('unknown_epoch');
@@ -139,7 +142,7 @@ describe.each(stores)('rotation on the %s store', (_name, openStore) => {
     expect(directory.servedEpochs(T)).toEqual([2]);
     expect(await code(directory.snapshot('fuse', 1))).toBe('unknown_epoch');
     expect(await code(() => directory.epochKeyPair(1))).toBe('unknown_epoch');
-    expect(directory.lookupSealedSync(1, oldTags.slice(0, 2).map(lookupKeyOf))).toEqual([undefined, undefined]);
+    expect(await directory.lookupSealed(1, oldTags.slice(0, 2).map(lookupKeyOf))).toEqual([undefined, undefined]);
     expect((await directory.store.listEpochs()).map((e) => e.epoch)).toEqual([2]);
     expect(await directory.store.lookup(1, oldTags.slice(0, 2).map(lookupKeyOf))).toEqual([null, null]);
     await directory.close();

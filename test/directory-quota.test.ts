@@ -30,55 +30,51 @@ const accountArb = fc.string({ minLength: 1, maxLength: 256, unit: 'grapheme-com
 const stateArb = fc.record({ tokens: fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e9, max: 1e9 }).map((t) => t + 0), updatedAt: fc.integer({ min: 0, max: 2 ** 48 }) });
 
 describe.each(stores)('quota buckets on the %s store', (_name, open) => {
-  it('stores the last state written per account, sync and async alike', async () => {
+  it('stores the last state written per account', async () => {
     const store = open();
     await fc.assert(
       fc.asyncProperty(fc.array(fc.tuple(accountArb, stateArb), { maxLength: 20 }), async (writes) => {
         const model = new Map<string, BucketState>();
-        for (const [i, [account, state]] of writes.entries()) {
-          if (i % 2 === 0) store.putBucketSync!(account, state);
-          else await store.putBucket(account, state);
+        for (const [account, state] of writes) {
+          await store.putBucket(account, state);
           model.set(account, state);
         }
-        for (const [account, state] of model) {
-          expect(store.getBucketSync!(account)).toEqual(state);
-          expect(await store.getBucket(account)).toEqual(state);
-        }
+        for (const [account, state] of model) expect(await store.getBucket(account)).toEqual(state);
       }),
       { numRuns: 30 },
     );
-    expect(store.getBucketSync!('nobody')).toBeUndefined();
+    expect(await store.getBucket('nobody')).toBeUndefined();
     await store.close();
   });
 
   it('checks account ids and states', async () => {
     const store = open();
     const ok = { tokens: 5, updatedAt: 1 };
-    store.putBucketSync!('a'.repeat(256), ok);
-    expect(store.getBucketSync!('a'.repeat(256))).toEqual(ok);
+    await store.putBucket('a'.repeat(256), ok);
+    expect(await store.getBucket('a'.repeat(256))).toEqual(ok);
     for (const account of ['', 'a'.repeat(257), 7 as unknown as string]) {
-      expect(() => store.putBucketSync!(account, ok)).toThrow(expect.objectContaining({ code: 'invalid_account' }));
-      expect(() => store.getBucketSync!(account)).toThrow(expect.objectContaining({ code: 'invalid_account' }));
+      await expect(store.putBucket(account, ok)).rejects.toThrow(expect.objectContaining({ code: 'invalid_account' }));
+      await expect(store.getBucket(account)).rejects.toThrow(expect.objectContaining({ code: 'invalid_account' }));
     }
     for (const state of [{ tokens: Number.NaN, updatedAt: 1 }, { tokens: Infinity, updatedAt: 1 }, { tokens: 1, updatedAt: 1.5 }, null]) {
-      expect(() => store.putBucketSync!('x', state as BucketState)).toThrow(expect.objectContaining({ code: 'invalid_bucket' }));
+      await expect(store.putBucket('x', state as BucketState)).rejects.toThrow(expect.objectContaining({ code: 'invalid_bucket' }));
     }
-    expect(store.getBucketSync!('x')).toBeUndefined();
+    expect(await store.getBucket('x')).toBeUndefined();
     await store.close();
   });
 
   it('updates a bucket read-modify-write in one step; a failing update writes nothing', async () => {
     const store = open();
     const spend = (n: number, now: number) => (s: BucketState | undefined): BucketState => ({ tokens: (s?.tokens ?? 100) - n, updatedAt: now });
-    expect(store.updateBucketSync!('acct', spend(10, 1))).toEqual({ tokens: 90, updatedAt: 1 });
-    expect(store.updateBucketSync!('acct', spend(5, 2))).toEqual({ tokens: 85, updatedAt: 2 });
-    expect(() =>
-      store.updateBucketSync!('acct', () => {
+    expect(await store.updateBucket('acct', spend(10, 1))).toEqual({ tokens: 90, updatedAt: 1 });
+    expect(await store.updateBucket('acct', spend(5, 2))).toEqual({ tokens: 85, updatedAt: 2 });
+    await expect(
+      store.updateBucket('acct', () => {
         throw new Error('policy refused');
       }),
-    ).toThrow('policy refused');
-    expect(() => store.updateBucketSync!('acct', () => ({ tokens: Number.NaN, updatedAt: 3 }))).toThrow(expect.objectContaining({ code: 'invalid_bucket' }));
-    expect(store.getBucketSync!('acct')).toEqual({ tokens: 85, updatedAt: 2 });
+    ).rejects.toThrow('policy refused');
+    await expect(store.updateBucket('acct', () => ({ tokens: Number.NaN, updatedAt: 3 }))).rejects.toThrow(expect.objectContaining({ code: 'invalid_bucket' }));
+    expect(await store.getBucket('acct')).toEqual({ tokens: 85, updatedAt: 2 });
     await store.close();
   });
 });
@@ -87,9 +83,9 @@ it('SQLite keeps buckets across a reopen in quota_buckets, and a Directory passe
   const path = join(tmp, 'durable.db');
   const suite = createSuite('ristretto255-SHA512', Modes.VOPRF, await loadGroup('ristretto255', 'sodium'));
   const first = await Directory.open({ store: SqliteStore.open(path), suite });
-  first.putBucketSync('device-1', { tokens: 49_000.5, updatedAt: 1_700_000_000_000 });
+  await first.putBucket('device-1', { tokens: 49_000.5, updatedAt: 1_700_000_000_000 });
   await first.putBucket('device-2', { tokens: 0, updatedAt: 1 });
-  expect(first.updateBucketSync('device-2', (s) => ({ tokens: s!.tokens + 1, updatedAt: 2 }))).toEqual({ tokens: 1, updatedAt: 2 });
+  expect(await first.updateBucket('device-2', (s) => ({ tokens: s!.tokens + 1, updatedAt: 2 }))).toEqual({ tokens: 1, updatedAt: 2 });
   await first.close();
 
   const db = new Database(path, { readonly: true });
@@ -100,7 +96,7 @@ it('SQLite keeps buckets across a reopen in quota_buckets, and a Directory passe
   db.close();
 
   const second = await Directory.open({ store: SqliteStore.open(path), suite });
-  expect(second.getBucketSync('device-1')).toEqual({ tokens: 49_000.5, updatedAt: 1_700_000_000_000 });
+  expect(await second.getBucket('device-1')).toEqual({ tokens: 49_000.5, updatedAt: 1_700_000_000_000 });
   expect(await second.getBucket('device-2')).toEqual({ tokens: 1, updatedAt: 2 });
   await second.close();
 });

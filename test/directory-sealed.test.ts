@@ -62,7 +62,7 @@ describe.each(stores)('sealed labels on the %s store', (_name, openStore) => {
     expect(stored.every((m) => m !== null && m.sealed !== undefined)).toBe(true);
     stored.forEach((m, i) => expect(openLabel(tags[i], m!.sealed!)).toEqual({ userId: owners[i].userId, label: owners[i].label }));
     // The session gets the stored bytes, not a fresh seal.
-    const served = directory.lookupSealedSync(epoch, keys);
+    const served = await directory.lookupSealed(epoch, keys);
     expect(served.map((s) => hex(s!))).toEqual(stored.map((m) => hex(m!.sealed!)));
     expect((await directory.lookupSealed(epoch, keys)).map((s) => hex(s!))).toEqual(served.map((s) => hex(s!)));
     // A fresh 24-byte nonce per label.
@@ -72,8 +72,8 @@ describe.each(stores)('sealed labels on the %s store', (_name, openStore) => {
 
     const hiddenTags = suite.evaluate(directory.epochKeyPair().secretKey, hidden.flatMap((u) => u.identifiers).map(identifierBytes));
     expect(hiddenTags.length).toBeGreaterThan(0);
-    expect(directory.lookupSealedSync(epoch, [...hiddenTags.map(lookupKeyOf), new Uint8Array(16)]).every((s) => s === undefined)).toBe(true);
-    expect(() => directory.lookupSealedSync(epoch, [new Uint8Array(15)])).toThrow(expect.objectContaining({ code: 'bad_lookup_key' }));
+    expect((await directory.lookupSealed(epoch, [...hiddenTags.map(lookupKeyOf), new Uint8Array(16)])).every((s) => s === undefined)).toBe(true);
+    await expect(directory.lookupSealed(epoch, [new Uint8Array(15)])).rejects.toThrow(expect.objectContaining({ code: 'bad_lookup_key' }));
     await directory.close();
   });
 
@@ -94,13 +94,13 @@ describe.each(stores)('sealed labels on the %s store', (_name, openStore) => {
     expect((await directory.changesSince(before.version)).map((c) => c.kind)).toEqual(['label']);
     // Before a precompute the stored seal is outdated: not served; a fresh one is.
     expect((await directory.store.lookupSealed(epoch, keys)).map((m) => m!.sealed)).toEqual(keys.map(() => undefined));
-    directory.lookupSealedSync(epoch, keys).forEach((s, i) => expect(openLabel(tags[i], s!)).toEqual({ userId: user.userId, label }));
+    (await directory.lookupSealed(epoch, keys)).forEach((s, i) => expect(openLabel(tags[i], s!)).toEqual({ userId: user.userId, label }));
 
     const after = await directory.snapshot('fuse'); // precomputes: re-seals
     expect(after.digest).toBe(before.digest);
     expect(after.version).toBe(before.version + 1);
     expect(evaluated()).toBe(evaluations);
-    expect(directory.tagDeltaSync(epoch, before.version)).toMatchObject({ toVersion: after.version, added: new Uint8Array(0), removed: new Uint8Array(0) });
+    expect(await directory.servedTagDelta(epoch, before.version)).toMatchObject({ toVersion: after.version, added: new Uint8Array(0), removed: new Uint8Array(0) });
     const newSeals = (await directory.store.lookupSealed(epoch, keys)).map((m) => m!.sealed!);
     newSeals.forEach((s, i) => {
       expect(hex(s)).not.toBe(hex(oldSeals[i]));
@@ -110,7 +110,7 @@ describe.each(stores)('sealed labels on the %s store', (_name, openStore) => {
     // Unregistered and registered again with another label before any precompute: the tag
     // row survives (same pair), the seal does not.
     await directory.removeUser(user.userId);
-    expect(directory.lookupSealedSync(epoch, keys)).toEqual(keys.map(() => undefined));
+    expect(await directory.lookupSealed(epoch, keys)).toEqual(keys.map(() => undefined));
     const third = Uint8Array.of(3);
     await directory.importUsers([{ ...user, label: third }]);
     expect(await directory.precompute()).toEqual({ computed: 0, pruned: 0 });
@@ -119,7 +119,7 @@ describe.each(stores)('sealed labels on the %s store', (_name, openStore) => {
 
     // An opt-out hides the user at once, before any precompute.
     await directory.importUsers([{ ...user, label: third, discoverable: false }]);
-    expect(directory.lookupSealedSync(epoch, keys)).toEqual(keys.map(() => undefined));
+    expect(await directory.lookupSealed(epoch, keys)).toEqual(keys.map(() => undefined));
     await directory.close();
   });
 });
@@ -150,7 +150,7 @@ it('migrates a version-1 SQLite file: tags kept, sealed by the next precompute, 
   check.close();
   const key = [lookupKeyOf(tag)];
   expect((await directory.store.lookupSealed(1, key))[0]).toMatchObject({ userId: 'ann', sealed: undefined });
-  expect(openLabel(tag, directory.lookupSealedSync(1, key)[0]!)).toEqual({ userId: 'ann', label: new TextEncoder().encode('pk:ann') });
+  expect(openLabel(tag, (await directory.lookupSealed(1, key))[0]!)).toEqual({ userId: 'ann', label: new TextEncoder().encode('pk:ann') });
   expect((await directory.store.readTagSet(1)).unsealed).toBe(1);
   expect(await directory.precompute()).toEqual({ computed: 0, pruned: 0 });
   expect(evaluated()).toBe(0);
@@ -158,6 +158,6 @@ it('migrates a version-1 SQLite file: tags kept, sealed by the next precompute, 
   expect(openLabel(tag, stored).userId).toBe('ann');
   const snap = await directory.snapshot('fuse');
   expect(snap).toMatchObject({ epoch: 1, version: 1, count: 1 });
-  expect(directory.tagDeltaSync(1, 1)).toMatchObject({ toVersion: 1 });
+  expect(await directory.servedTagDelta(1, 1)).toMatchObject({ toVersion: 1 });
   await directory.close();
 });

@@ -92,7 +92,7 @@ describe('discovery with deferred group work', () => {
         async (contacts, chunk, delays, offloadClient, offloadServer) => {
           const inlineStore = new MapQuotaStore();
           const inline = sessions({ contacts, chunk, store: inlineStore });
-          const expected = runSessionPair<DiscoveryResult, unknown>(inline.client, inline.server);
+          const expected = await runSessionPairAsync<DiscoveryResult, unknown>(inline.client, inline.server);
           expect(expected.clientError).toBeUndefined();
 
           const store = new MapQuotaStore();
@@ -152,11 +152,11 @@ describe('discovery with deferred group work', () => {
     expect(() => runSessionPair(s.client, s.server)).toThrowError(/runSessionPairAsync/);
   });
 
-  it('running receipts come every 4 chunks only once 1,024 items were answered (tiny chunks cannot force a sort each)', () => {
-    const receiptsIn = (contacts: string[], chunk: number): number => {
+  it('running receipts come every 4 chunks only once 1,024 items were answered (tiny chunks cannot force a sort each)', async () => {
+    const receiptsIn = async (contacts: string[], chunk: number): Promise<number> => {
       let receipts = 0;
       const s = sessions({ contacts, chunk, store: new MapQuotaStore(), capacity: 10_000 });
-      const out = runSessionPair<DiscoveryResult, unknown>(s.client, s.server, 0, {
+      const out = await runSessionPairAsync<DiscoveryResult, unknown>(s.client, s.server, 0, {
         toClient: (bytes) => {
           if (decodeMessage<{ t: string }>(bytes, schemas, 1 << 30).t === 'dir.receipt') receipts++;
           return bytes;
@@ -165,9 +165,9 @@ describe('discovery with deferred group work', () => {
       expect(out.clientError).toBeUndefined();
       return receipts;
     };
-    expect(receiptsIn(universe.slice(0, 40), 1)).toBe(0); // 40 one-item chunks: 40 items in all
+    expect(await receiptsIn(universe.slice(0, 40), 1)).toBe(0); // 40 one-item chunks: 40 items in all
     const many = Array.from({ length: 2100 }, (_, i) => `tel:+4178${3000000 + i}`);
-    expect(receiptsIn(many, 300)).toBe(1); // after chunk 4 (1,200 items); chunk 7 ends the sync with dir.labels
+    expect(await receiptsIn(many, 300)).toBe(1); // after chunk 4 (1,200 items); chunk 7 ends the sync with dir.labels
   });
 
   describe('on a real worker pool', () => {
@@ -177,7 +177,7 @@ describe('discovery with deferred group work', () => {
     it('matches the inline sessions, offloading both sides', async () => {
       const contacts = universe.slice(5, 55);
       const inline = sessions({ contacts, chunk: 16 });
-      const expected = runSessionPair<DiscoveryResult, unknown>(inline.client, inline.server);
+      const expected = await runSessionPairAsync<DiscoveryResult, unknown>(inline.client, inline.server);
       const s = sessions({ contacts, chunk: 16, clientChunk: 7, clientOffload: poolOffload(pool), serverOffload: poolOffload(pool) });
       const out = await runSessionPairAsync<DiscoveryResult, unknown>(s.client, s.server);
       expect(out.clientError).toBeUndefined();

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { DiscoveryClientSession, type DiscoveryResult, type QuotaReceipt } from '../src/protocol/discovery/client.js';
 import { balance, DEFAULT_LOOKUP_POLICY, DEFAULT_SYNC_POLICY, type QuotaConfig } from '../src/protocol/discovery/quota.js';
 import { DiscoveryServerSession } from '../src/protocol/discovery/server.js';
-import { runSessionPair } from '../src/protocol/session-pair.js';
+import { runSessionPairAsync } from '../src/protocol/session-pair.js';
 import { MapQuotaStore, memoryBackend, type TestUser } from './helpers/discovery.js';
 import { seededRng } from './helpers/rng.js';
 
@@ -22,22 +22,22 @@ function syncOnce(config: QuotaConfig, contacts: string[], opts: { receipt?: Quo
     purpose: opts.purpose,
   });
   const server = new DiscoveryServerSession({ backend: dir.backend, rng: seededRng(2), now: opts.now ?? 0, quota: { account: opts.account ?? 'alice', config } });
-  return runSessionPair<DiscoveryResult, unknown>(client, server, opts.now ?? 0);
+  return runSessionPairAsync<DiscoveryResult, unknown>(client, server, opts.now ?? 0);
 }
 
 const spent = (store: MapQuotaStore, account = 'sync:alice') => DEFAULT_SYNC_POLICY.capacity - (store.buckets.get(account)?.tokens ?? DEFAULT_SYNC_POLICY.capacity);
 
 describe('quotas against enumeration', () => {
-  it('accounting is exact under random sync histories, and nothing is charged twice', () => {
-    fc.assert(
-      fc.property(fc.array(fc.subarray(universe, { maxLength: 25 }), { minLength: 1, maxLength: 5 }), (books) => {
+  it('accounting is exact under random sync histories, and nothing is charged twice', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.subarray(universe, { maxLength: 25 }), { minLength: 1, maxLength: 5 }), async (books) => {
         const store = new MapQuotaStore();
         const config = { store, tokenKey };
         let receipt: QuotaReceipt | undefined;
         const everChecked = new Set<string>();
         for (const book of books) {
           const before = spent(store);
-          const out = syncOnce(config, book, { receipt });
+          const out = await syncOnce(config, book, { receipt });
           expect(out.clientError).toBeUndefined();
           const fresh = book.filter((c) => !everChecked.has(c));
           // Exactly the contacts never checked before are charged (time is frozen: no refill).
@@ -52,59 +52,59 @@ describe('quotas against enumeration', () => {
     );
   });
 
-  it('a forged or stale receipt is not trusted: everything is charged again', () => {
+  it('a forged or stale receipt is not trusted: everything is charged again', async () => {
     const store = new MapQuotaStore();
     const config = { store, tokenKey };
-    const first = syncOnce(config, universe.slice(0, 10)).clientResult!.quotaReceipt!;
+    const first = (await syncOnce(config, universe.slice(0, 10))).clientResult!.quotaReceipt!;
     const forgedSet = first.set.slice();
     forgedSet[0] ^= 1;
-    const out = syncOnce(config, universe.slice(0, 10), { receipt: { token: first.token, set: forgedSet } });
+    const out = await syncOnce(config, universe.slice(0, 10), { receipt: { token: first.token, set: forgedSet } });
     expect(spent(store)).toBe(20);
     // The token is bound to the account: another account cannot use it.
-    syncOnce(config, universe.slice(0, 10), { receipt: first, account: 'mallory' });
+    await syncOnce(config, universe.slice(0, 10), { receipt: first, account: 'mallory' });
     expect(spent(store, 'sync:mallory')).toBe(10);
     // The new receipt starts over from this sync, and is honoured next time.
-    syncOnce(config, universe.slice(0, 10), { receipt: out.clientResult!.quotaReceipt });
+    await syncOnce(config, universe.slice(0, 10), { receipt: out.clientResult!.quotaReceipt });
     expect(spent(store)).toBe(20);
   });
 
-  it('going over the quota is rate_limited with a retry-after, and the refill lets the sync through', () => {
+  it('going over the quota is rate_limited with a retry-after, and the refill lets the sync through', async () => {
     const store = new MapQuotaStore();
     const small = { capacity: 10, refillPerMs: 1 / 1000 };
     const config = { store, tokenKey, sync: small };
-    const first = syncOnce(config, universe.slice(0, 8));
+    const first = await syncOnce(config, universe.slice(0, 8));
     expect(first.clientError).toBeUndefined();
     const receipt = first.clientResult!.quotaReceipt;
     // More new contacts than the whole bucket holds: refused, and no retry can help.
-    expect(syncOnce(config, universe.slice(20, 40), { receipt }).clientError).toMatchObject({ code: 'rate_limited', retryAfterMs: undefined });
-    const over = syncOnce(config, universe.slice(0, 14), { now: 0, receipt });
+    expect((await syncOnce(config, universe.slice(20, 40), { receipt })).clientError).toMatchObject({ code: 'rate_limited', retryAfterMs: undefined });
+    const over = await syncOnce(config, universe.slice(0, 14), { now: 0, receipt });
     expect(over.clientError).toMatchObject({ code: 'rate_limited', remote: true });
     const retry = over.clientError!.retryAfterMs!;
     expect(retry).toBeGreaterThan(0);
     // (6 new needed, 2 left: 4 more tokens at 1/s.)
     expect(retry).toBe(4000);
-    expect(syncOnce(config, universe.slice(0, 14), { now: retry - 1, receipt }).clientError?.code).toBe('rate_limited');
-    const ok = syncOnce(config, universe.slice(0, 14), { now: retry, receipt });
+    expect((await syncOnce(config, universe.slice(0, 14), { now: retry - 1, receipt })).clientError?.code).toBe('rate_limited');
+    const ok = await syncOnce(config, universe.slice(0, 14), { now: retry, receipt });
     expect(ok.clientError).toBeUndefined();
   });
 
-  it('one-off lookups have their own small bucket', () => {
+  it('one-off lookups have their own small bucket', async () => {
     const store = new MapQuotaStore();
     const config = { store, tokenKey };
-    syncOnce(config, universe.slice(0, 3), { purpose: 'lookup' });
+    await syncOnce(config, universe.slice(0, 3), { purpose: 'lookup' });
     expect(store.buckets.get('lookup:alice')?.tokens).toBe(DEFAULT_LOOKUP_POLICY.capacity - 3);
     expect(store.buckets.has('sync:alice')).toBe(false);
   });
 
-  it('simulation: accounts an attacker needs to enumerate a country in 30 days under the defaults', () => {
+  it('simulation: accounts an attacker needs to enumerate a country in 30 days under the defaults', async () => {
     // Drive the real bucket for one account at full speed for 30 days, one sync a day.
     const store = new MapQuotaStore();
     const day = 24 * 3600 * 1000;
     let evaluated = 0;
     for (let d = 0; d < 30; d++) {
       const now = d * day;
-      const allowed = Math.floor(balance(DEFAULT_SYNC_POLICY, store.getBucketSync('a'), now));
-      store.putBucketSync('a', { tokens: balance(DEFAULT_SYNC_POLICY, store.getBucketSync('a'), now) - allowed, updatedAt: now });
+      const allowed = Math.floor(balance(DEFAULT_SYNC_POLICY, store.buckets.get('a'), now));
+      store.buckets.set('a', { tokens: balance(DEFAULT_SYNC_POLICY, store.buckets.get('a'), now) - allowed, updatedAt: now });
       evaluated += allowed;
     }
     // Number spaces (mobile ranges, rough sizes of the dialable space an attacker must try).

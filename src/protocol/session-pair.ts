@@ -34,14 +34,15 @@ export function runSessionPair<C, S>(
   if (client.currentState === 'idle') client.start(now);
   while (exchange(client, server, now, hooks, out)) {
     // Silently returning without a result would hide the mistake.
-    if (client.pollWork?.() || server.pollWork?.()) throw new Error('a session deferred work (an offload): use runSessionPairAsync');
+    if (client.pollWork?.() || server.pollWork?.()) throw new Error('a session deferred work (an offload, or a discovery server reading its store): use runSessionPairAsync');
   }
   return collectEvents(client, server, out);
 }
 
 /**
- * As runSessionPair, for sessions that defer group work (an `offload`): the work runs
- * between exchanges, all of it started before any is awaited, as the WebSocket pump does.
+ * As runSessionPair, for sessions that defer work (group work on an `offload`; every store
+ * access of a discovery server): the work runs between exchanges, all of it started before
+ * any is awaited, as the WebSocket pump does.
  */
 export async function runSessionPairAsync<C, S>(
   client: SansIoSession<C> & { start(now: number): void },
