@@ -32,7 +32,12 @@ const sets = {
 type SetName = keyof typeof sets;
 const shapes = { psi: messageShape(sets.psi.schemas), discovery: messageShape(sets.discovery.schemas) };
 
-/** Decodes, expecting a coded CodecError; returns the code, the extra heap and CPU it cost. */
+/**
+ * Decodes, expecting a coded CodecError; returns the code, the extra heap (heapUsed and
+ * ArrayBuffer growth over the call) and CPU it cost. `collect` runs gc first (the large
+ * literal messages); the property runs skip it (a gc per run costs ~10 ms): growth over one
+ * call still shows what a decoder materialised, since nothing is collected fully mid-call.
+ */
 function refusal(set: SetName, bytes: Uint8Array, collect = false): { code: string; heap: number; arrayBuffers: number; cpuUs: number } {
   if (collect) gc();
   const before = process.memoryUsage();
