@@ -1,5 +1,8 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { identityPublicKey, signStatement } from '../src/protocol/discovery/announcement.js';
+import { commitPrefixes, verifyDelta } from '../src/protocol/discovery/commitment.js';
+import { acceptAnnouncement, acceptEpochKey, newPins } from '../src/protocol/discovery/identity-pins.js';
 import { VerifiabilityError } from '../src/protocol/discovery/verify-error.js';
 import { compareWithWitnesses } from '../src/protocol/discovery/witness.js';
 import { codeOf, identitySecret, LogBuilder } from './helpers/verify-log.js';
@@ -75,6 +78,53 @@ describe('witness comparison', () => {
       compareWithWitnesses(own, identity, [{ name: 'https://w.example', announcements: [forged] }]);
     } catch (err) {
       expect((err as VerifiabilityError).witness).toBe('https://w.example');
+    }
+  });
+  it('generated: a witness confirms when at or ahead of the client (holding the whole log), is behind otherwise', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 8 }), fc.nat(), fc.nat(), (n, i, j) => {
+        const log = new LogBuilder(secret, 13);
+        log.rotate();
+        const v = Array.from({ length: n }, () => log.announce());
+        const own = v[i % n];
+        const theirs = v[j % n];
+        const answer = { name: 'w', announcements: theirs === own ? [own.bytes] : [theirs.bytes, ...(j % n > i % n ? [own.bytes] : [])] };
+        const result = compareWithWitnesses(own, identity, [answer]);
+        expect(result).toEqual(j % n >= i % n ? { confirmed: ['w'], behind: [] } : { confirmed: [], behind: ['w'] });
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it('issue 10 §1 end to end: a private version planting T for one client passes pins and delta check, and a witness catches it', () => {
+    const hexes = (list: string[]) => new Uint8Array(Buffer.from(list.join(''), 'hex'));
+    const real = ['1000000000000001', '2000000000000002', '3000000000000003'];
+    const planted = '7777777777777777'; // the prefix of F(k, T) for the number T under test
+    const c1 = commitPrefixes(hexes(real));
+    // The public log: v1 = real, v2 = real + one new user.
+    const pub = new LogBuilder(secret, 21);
+    const key = pub.rotate();
+    const v1 = pub.announce(1, { count: c1.count, commitment: c1.digest });
+    const c2 = commitPrefixes(hexes([...real, '4000000000000004']));
+    const v2 = pub.announce(1, { count: c2.count, commitment: c2.digest });
+    // The server signs, for one client only, a v2 that plants T and hides a real user.
+    const lieSet = [real[0], real[2], planted];
+    const cLie = commitPrefixes(hexes(lieSet));
+    const privateV2 = signStatement({ ...v2.statement, count: cLie.count, commitment: cLie.digest }, secret);
+    // An unsigned lie (honest commitment, lying delta) is refused by the delta check alone.
+    expect(codeOf(() => verifyDelta(c1, hexes([planted]), hexes([real[1]]), c2))).toBe('split_view');
+    // The signed lie passes the client's own checks (it is consistent) ...
+    let state = acceptEpochKey(newPins({ identityKey: identity }), key.bytes);
+    state = acceptAnnouncement(state, v1.bytes);
+    state = acceptAnnouncement(state, privateV2.bytes);
+    expect(verifyDelta(c1, hexes([planted]), hexes([real[1]]), cLie).count).toBe(3);
+    // ... and an honest witness at v2 shows the directory signed two views of one version.
+    try {
+      compareWithWitnesses(privateV2, identity, [{ name: 'witness', announcements: [v2.bytes] }]);
+      expect.unreachable();
+    } catch (err) {
+      expect((err as VerifiabilityError).code).toBe('split_view');
+      expect((err as VerifiabilityError).evidence).toEqual([privateV2.bytes, v2.bytes]);
     }
   });
 });
