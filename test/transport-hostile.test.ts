@@ -9,8 +9,9 @@ import WebSocket from 'ws';
 import { nobleRistretto255 } from '../src/group/noble.js';
 import { createSuite, Modes } from '../src/oprf/index.js';
 import { ClientSession } from '../src/protocol/client-session.js';
-import { decodeMessage, encodeMessage } from '../src/protocol/codec.js';
-import type { ProtocolErrorCode } from '../src/protocol/errors.js';
+import { Packr } from 'msgpackr';
+import { decodeMessage, encodeMessage, WIRE_VERSION } from '../src/protocol/codec.js';
+import { isProtocolErrorCode, type ProtocolErrorCode } from '../src/protocol/errors.js';
 import { DEFAULT_LIMITS } from '../src/protocol/limits.js';
 import { psiSchemas } from '../src/protocol/messages.js';
 import { ServerSession } from '../src/protocol/server-session.js';
@@ -33,6 +34,8 @@ const suite = createSuite('ristretto255-SHA512', Modes.OPRF, nobleRistretto255);
 const serverItems = Array.from({ length: 10 }, (_, i) => `user${i}@example.org`);
 const clientItems = ['user3@example.org', 'nobody@example.org', 'user7@example.org'];
 const expected = plainIntersection(clientItems, serverItems);
+/** Plain msgpack, maps as Map: how a hostile peer in another language would encode. */
+const rawPackr = new Packr({ useRecords: false, mapsAsObjects: false, moreTypes: false, variableMapSize: true });
 const decode = (b: Uint8Array) => decodeMessage<{ t: string; code?: string }>(b, psiSchemas(DEFAULT_LIMITS), DEFAULT_LIMITS.maxMessageBytes);
 const hello = (total: number, chunk: number) =>
   encodeMessage({ t: 'psi.hello', suite: suite.id, mode: 'intersection', verifiable: false, encoding: 'raw', fpr: 1e-6, total, chunk });
@@ -108,26 +111,105 @@ async function expectCodedClose(peer: ReturnType<typeof rawPeer>, code: Protocol
   expect(closed).toEqual({ code: closeCodeFor(code), reason: code });
 }
 
+/** A msgpack value of any type and shape: nil, bool, ints of every width, floats, str, bin, arrays, maps. */
+const msgpackValue: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown }>((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.constant(null),
+    fc.boolean(),
+    fc.integer(),
+    fc.oneof(fc.constant(2 ** 32), fc.constant(-(2 ** 31) - 1), fc.constant(Number.MAX_SAFE_INTEGER), fc.nat({ max: 255 })),
+    fc.double(),
+    fc.string({ maxLength: 40 }),
+    fc.uint8Array({ maxLength: 80 }),
+    fc.array(tie('value'), { maxLength: 4 }),
+    fc.array(fc.tuple(fc.oneof(fc.string({ maxLength: 8 }), fc.integer()), tie('value')), { maxLength: 4 }).map((entries) => new Map(entries)),
+  ),
+})).value;
+
+const realTypes = Object.keys(psiSchemas(DEFAULT_LIMITS));
+const realFields = [...new Set(Object.values(psiSchemas(DEFAULT_LIMITS)).flatMap((schema) => Object.keys(schema)))];
+/** Values that pass a real field's kind check more often than random ones do (so schema checks past the first field are reached). */
+const plausibleValue = fc.oneof(
+  fc.constantFrom(suite.id, 'intersection', 'raw', 'gcs', 'P256-SHA256', 'cardinality'),
+  fc.nat({ max: 20 }),
+  fc.constantFrom(1e-6, 0.5, -1, 2),
+  fc.boolean(),
+  fc.constant(validPoints(1)[0]),
+  fc.uint8Array({ minLength: 32, maxLength: 32 }),
+);
+/**
+ * Messages that look like ours: a map with `v` (usually the real version) and `t` (usually
+ * a real type), then fields with real or random names and plausible or random values.
+ */
+const lookalikeMessage = fc
+  .record({
+    v: fc.oneof({ weight: 4, arbitrary: fc.constant(WIRE_VERSION) }, { weight: 1, arbitrary: msgpackValue }),
+    t: fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...realTypes) }, { weight: 1, arbitrary: msgpackValue }),
+    fields: fc.array(
+      fc.tuple(
+        fc.oneof({ weight: 3, arbitrary: fc.constantFrom(...realFields) }, { weight: 1, arbitrary: fc.string({ maxLength: 12 }) }),
+        fc.oneof(plausibleValue, msgpackValue),
+      ),
+      { maxLength: 9 },
+    ),
+  })
+  .map(({ v, t, fields }) => rawPackr.pack(new Map<unknown, unknown>([['v', v], ['t', t], ...fields])) as Uint8Array);
+/** What a hostile peer sends: mostly look-alike messages, also raw bytes and random msgpack values. */
+const hostileInput = fc.oneof(
+  { weight: 6, arbitrary: lookalikeMessage },
+  { weight: 2, arbitrary: fc.uint8Array({ minLength: 0, maxLength: 300 }) },
+  { weight: 1, arbitrary: msgpackValue.map((value) => rawPackr.pack(value) as Uint8Array) },
+);
+
 describe('malformed input', () => {
-  it('random bytes: a coded error and its close code, never a crash (property)', async () => {
-    const { server, seen } = await serve();
+  it('the hostile generator mostly reaches the schema checks (msgpack maps with a real v and t)', () => {
+    const samples = fc.sample(hostileInput, { numRuns: 2000, seed: 11 });
+    const decoded = samples.map((bytes) => {
+      try {
+        return rawPackr.unpack(bytes) as unknown;
+      } catch {
+        return undefined;
+      }
+    });
+    const maps = decoded.filter((m): m is Map<unknown, unknown> => m instanceof Map);
+    const lookalikes = maps.filter((m) => m.get('v') === WIRE_VERSION && realTypes.includes(m.get('t') as string));
+    // fc.sample, 2,000 inputs: ~65% maps, ~50% with the real v and a real t (was 4 maps in 4,000).
+    expect(maps.length).toBeGreaterThan(1000);
+    expect(lookalikes.length).toBeGreaterThan(800);
+  });
+
+  it('random and look-alike messages: a coded error and its close code, never a crash (property)', async () => {
+    const { server } = await serve();
     const bystander = await honestBystander(server);
+    const codes = new Map<string, number>();
     await fc.assert(
-      fc.asyncProperty(fc.uint8Array({ minLength: 0, maxLength: 300 }), async (bytes) => {
+      fc.asyncProperty(hostileInput, async (bytes) => {
         const peer = rawPeer(server.url);
         await peer.opened;
+        const first = new Promise<Uint8Array>((resolve) => peer.ws.once('message', (data) => resolve(new Uint8Array(data as Buffer))));
         peer.ws.send(bytes);
+        const reply = decode(await first);
+        if (reply.t !== 'error') {
+          // A valid psi.hello by chance: the server answered it; the peer leaves.
+          expect(reply.t).toBe('psi.setup');
+          codes.set('accepted', (codes.get('accepted') ?? 0) + 1);
+          peer.ws.close();
+          await peer.closed;
+          return;
+        }
         const closed = await peer.closed;
-        const error = decode(peer.messages[0]);
-        expect(error.t).toBe('error');
-        expect(['malformed', 'bad_version', 'unknown_type', 'bad_field']).toContain(error.code);
-        expect(closed.code).toBe(closeCodeFor(error.code as ProtocolErrorCode));
+        expect(isProtocolErrorCode(reply.code)).toBe(true);
+        expect(closed).toEqual({ code: closeCodeFor(reply.code as ProtocolErrorCode), reason: reply.code });
+        codes.set(reply.code!, (codes.get(reply.code!) ?? 0) + 1);
       }),
-      { numRuns: 20 },
+      { numRuns: 80, seed: 5 },
     );
     await bystander.finish();
     await waitFor(() => server.connections === 0);
-    expect(seen.filter((r) => r.outcome === 'failed')).toHaveLength(20);
+    // The inputs reached every check of the decoder, not only "not msgpack": version, type, schema.
+    expect([...codes.keys()]).toEqual(expect.arrayContaining(['malformed', 'bad_version', 'unknown_type', 'bad_field']));
+    expect(codes.get('bad_field')).toBeGreaterThan(20);
   });
 
   it('a text frame is malformed (4400)', async () => {
