@@ -7,6 +7,7 @@
  */
 import { EncodingKinds, type EncodingKind } from '../src/setenc/index.js';
 import { discoverySyncScenario } from './discovery-sync.js';
+import { hostileScenario } from './hostile.js';
 import { memoryScenario } from './memory.js';
 import { ensureFixture } from './child-process.js';
 import { markScenarioStart } from './machine.js';
@@ -101,6 +102,23 @@ const SCENARIOS: Record<string, { help: string; run(o: Options): Promise<Report 
         pool: o.pool,
       }),
   },
+  hostile: {
+    help: 'legitimate syncs, quiet and while hostile clients send big frames, flood, trickle and pipeline; server peak RSS, CPU, p50/p99  [--directory= --contacts= --seconds= --syncs=]',
+    run: (o) =>
+      hostileScenario({
+        directoryUsers: o.number('directory', o.smoke ? 1000 : 100_000),
+        contacts: o.number('contacts', o.smoke ? 16 : 256),
+        quietSyncs: o.number('syncs', o.smoke ? 3 : 20),
+        seconds: o.number('seconds', o.smoke ? 3 : 75),
+        bigFrameConnections: o.smoke ? 4 : 40,
+        bigFrameBytes: o.smoke ? 1024 * 1024 : 8 * 1024 * 1024,
+        floodConnections: o.smoke ? 20 : 600,
+        slowlorisConnections: o.smoke ? 5 : 50,
+        pipelineConnections: o.smoke ? 2 : 10,
+        pipelinedRequests: o.smoke ? 20 : 200,
+        smoke: o.smoke,
+      }),
+  },
   memory: {
     help: 'peak RSS of the server for a directory of 1M and 10M tags (10M: run by hand, builds for a long time)  [--sizes=]',
     run: (o) => memoryScenario(o.list('sizes', o.smoke ? [10_000] : [1_000_000, 10_000_000]), o.smoke, o.smoke ? 64 : 4096),
@@ -132,7 +150,7 @@ const SCENARIOS: Record<string, { help: string; run(o: Options): Promise<Report 
   },
 };
 
-const ORDER = ['micro', 'session-psi', 'precompute', 'discovery-sync', 'throughput', 'memory', 'targets'];
+const ORDER = ['micro', 'session-psi', 'precompute', 'discovery-sync', 'throughput', 'hostile', 'memory', 'targets'];
 
 function usage(): string {
   return [

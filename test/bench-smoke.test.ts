@@ -17,6 +17,14 @@ describe('benchmark harness', () => {
     expect(res.stdout).toMatch(/results in /);
   }, 660_000);
 
+  it('the hostile scenario runs at smoke size: legitimate syncs complete while attacked, figures reported', () => {
+    const res = spawnSync(process.execPath, [runner, 'hostile', '--smoke'], { encoding: 'utf8', timeout: 300_000 });
+    expect(res.status, `${res.stdout.slice(-2000)}\n${res.stderr.slice(-2000)}`).toBe(0);
+    expect(res.stdout).toMatch(/Legitimate syncs/);
+    expect(res.stdout).toMatch(/\| under attack \| \d+ \| 0 \|/); // no legitimate sync failed
+    expect(res.stdout).toMatch(/peak RSS MiB/);
+  }, 330_000);
+
   it('the scenarios with worker pools run at smoke size', () => {
     const res = spawnSync(process.execPath, [runner, 'discovery-sync', 'throughput', 'session-psi', '--smoke', '--pool'], { encoding: 'utf8', timeout: 600_000 });
     expect(res.status, `${res.stdout.slice(-2000)}\n${res.stderr.slice(-2000)}`).toBe(0);
