@@ -100,7 +100,7 @@ describe.each(stores)('Directory on the %s store', (_name, openStore) => {
     const owners = shown.flatMap((u) => u.identifiers.map(() => u));
     const matches = await directory.lookupLabels(shownTags.map(lookupKeyOf));
     expect(matches).toEqual(owners.map((u, i) => ({ userId: u.userId, label: u.label, tag: shownTags[i] })));
-    expect(directory.lookupLabelsSync(shownTags.slice(0, 3).map(lookupKeyOf))).toEqual(matches.slice(0, 3));
+    expect(await directory.lookupLabels(shownTags.slice(0, 3).map(lookupKeyOf))).toEqual(matches.slice(0, 3));
     const misses = await directory.lookupLabels([...hiddenTags.map(lookupKeyOf), new Uint8Array(16), seededRng(3)(16)]);
     expect(misses.every((m) => m === null)).toBe(true);
     expect(await code(directory.lookupLabels([new Uint8Array(15)]))).toBe('bad_lookup_key');
@@ -232,7 +232,7 @@ it('memory and SQLite agree on tag deltas and on the epoch a rotation makes', as
     await directory.removeUser(users[3].userId);
     await directory.importUsers([{ ...users[5], discoverable: !users[5].discoverable }, { ...users[6], label: Uint8Array.of(6) }]);
     await directory.precompute();
-    const delta = directory.tagDeltaSync(directory.currentEpoch, first.version);
+    const delta = await directory.servedTagDelta(directory.currentEpoch, first.version);
     const rotation = await directory.rotateEpoch({ now: 1, kinds: ['raw'] });
     const second = await directory.snapshot('raw');
     results.push({ delta, first: first.digest, second: [second.epoch, second.version, second.digest], rotation, served: directory.servedEpochs(2) });

@@ -56,7 +56,7 @@ beforeAll(async () => {
 });
 afterAll(() => running?.close());
 
-const bucket = (account: string): BucketState | undefined => running.directory.getBucketSync(account);
+const bucket = (account: string): Promise<BucketState | undefined> => running.directory.getBucket(account);
 /** Fresh, unregistered phone numbers written as contacts (distinct from every directory identifier). */
 const taken = new Set(users.flatMap((u) => u.identifiers));
 const strangers = (from: number, n: number): PlannedContact[] =>
@@ -94,8 +94,8 @@ describe('quotas over a socket', () => {
     }
     const raw = tokenPeer(running.server.url);
     expect(await raw.refused).toBe(401);
-    expect(bucket('sync:alice')).toBeUndefined();
-    expect(bucket('sync:undefined')).toBeUndefined();
+    expect(await bucket('sync:alice')).toBeUndefined();
+    expect(await bucket('sync:undefined')).toBeUndefined();
   });
 
   it('a sync charges each new contact once: a re-sync is free, 3 more contacts cost exactly 3', async () => {
@@ -106,7 +106,7 @@ describe('quotas over a socket', () => {
 
     const first = await sync(running.server.url, book, aliceCache, { token: ALICE });
     expect(outcomeRows(first)).toEqual(expectedRows(alicePlan, users));
-    const afterFirst = bucket('sync:alice')!;
+    const afterFirst = (await bucket('sync:alice'))!;
     // A fresh bucket starts full; the first charge is exact (no time has passed for it).
     expect(afterFirst.tokens).toBe(SYNC.capacity - n);
     expect(first.result.quotaReceipt?.set.length).toBe(8 * n);
@@ -116,22 +116,22 @@ describe('quotas over a socket', () => {
     const again = await sync(running.server.url, book, aliceCache, { token: ALICE });
     expect(outcomeRows(again)).toEqual(outcomeRows(first));
     expect(again.result.cacheHit).toBe(true);
-    expect(bucket('sync:alice')).toEqual(afterFirst);
+    expect(await bucket('sync:alice')).toEqual(afterFirst);
 
     // Three new contacts: exactly three tokens (plus the refill since the last charge).
     const grown = [...alicePlan, ...strangers(0, 3)];
     const third = await sync(running.server.url, parsePlanned(grown, 'csv', 'CH'), aliceCache, { token: ALICE });
     expect(outcomeRows(third)).toEqual(expectedRows(grown, users));
-    const afterThird = bucket('sync:alice')!;
+    const afterThird = (await bucket('sync:alice'))!;
     const refill = (afterThird.updatedAt - afterFirst.updatedAt) * SYNC.refillPerMs;
     expect(afterThird.tokens).toBeCloseTo(afterFirst.tokens + refill - 3, 9);
     expect(third.result.quotaReceipt?.set.length).toBe(8 * (n + 3));
     // Another account has its own bucket.
-    expect(bucket('sync:bob')).toBeUndefined();
+    expect(await bucket('sync:bob')).toBeUndefined();
   });
 
   it('over quota: rate_limited with retryAfterMs from syncAddressBook, and an error plus close 4429 on a raw socket; nothing is charged', async () => {
-    const state = bucket('sync:alice')!;
+    const state = (await bucket('sync:alice'))!;
     const left = Math.floor(state.tokens);
     expect(left).toBeGreaterThan(0);
     // More new contacts than the balance (but fewer than the capacity): refused as a whole.
@@ -140,7 +140,7 @@ describe('quotas over a socket', () => {
     // The time until the balance covers the 2 missing tokens, at 1 per hour.
     expect(retryAfterMs!).toBeGreaterThan(1.9 * HOUR);
     expect(retryAfterMs!).toBeLessThanOrEqual(2 * HOUR + 1);
-    expect(bucket('sync:alice')).toEqual(state);
+    expect(await bucket('sync:alice')).toEqual(state);
     // The receipt of the last good sync is kept: the old contacts are still free.
     expect(new SnapshotCache(aliceCache, running.server.url).loadReceipt()?.set.length).toBeGreaterThan(0);
 
@@ -154,12 +154,12 @@ describe('quotas over a socket', () => {
     expect(error.retryAfterMs).toBeGreaterThan(0);
     expect(error.retryAfterMs).toBeLessThanOrEqual(HOUR + 1);
     expect(closed).toEqual({ code: ErrorCloseCodes.rate_limited, reason: 'rate_limited' });
-    expect(bucket('sync:alice')).toEqual(state);
+    expect(await bucket('sync:alice')).toEqual(state);
 
     // More than the whole bucket (bob, full): rate_limited without a retry time (waiting cannot help).
     const huge = strangers(1000, SYNC.capacity + 1);
     await expectRateLimited(sync(running.server.url, parsePlanned(huge, 'csv', 'CH'), join(tmp.path, 'bob'), { token: BOB }), 'none');
-    expect(bucket('sync:bob')).toBeUndefined();
+    expect(await bucket('sync:bob')).toBeUndefined();
     const raw = await greet(running.server.url, BOB);
     const big = suite.blind(Array.from({ length: SYNC.capacity + 1 }, (_, i) => new TextEncoder().encode(`tel:+4177000${i}`)), seededRng(4)).blinded;
     raw.peer.send({ t: 'dir.evaluate', epoch: raw.info.epoch, seq: 0, blinded: big });
@@ -170,36 +170,36 @@ describe('quotas over a socket', () => {
   });
 
   it('one-off lookups have their own small bucket', async () => {
-    const syncBefore = bucket('sync:alice');
+    const syncBefore = await bucket('sync:alice');
     const two = strangers(2000, 2);
     await sync(running.server.url, parsePlanned(two, 'csv', 'CH'), join(tmp.path, 'alice-lookup'), { token: ALICE, purpose: 'lookup' });
-    expect(bucket('lookup:alice')!.tokens).toBe(LOOKUP.capacity - 2);
-    expect(bucket('sync:alice')).toEqual(syncBefore);
+    expect((await bucket('lookup:alice'))!.tokens).toBe(LOOKUP.capacity - 2);
+    expect(await bucket('sync:alice')).toEqual(syncBefore);
     await expectRateLimited(sync(running.server.url, parsePlanned(strangers(2100, 2), 'csv', 'CH'), join(tmp.path, 'alice-lookup'), { token: ALICE, purpose: 'lookup' }), 'some');
   });
 
   it('quota state survives a restart: same balance after reopening the SQLite file; the old receipt still spares old contacts', async () => {
-    const alice = bucket('sync:alice')!;
-    const lookup = bucket('lookup:alice')!;
+    const alice = (await bucket('sync:alice'))!;
+    const lookup = (await bucket('lookup:alice'))!;
     const url = running.server.url;
     await running.close();
     await start();
     expect(running.server.url).toBe(url);
-    expect(bucket('sync:alice')).toEqual(alice);
-    expect(bucket('lookup:alice')).toEqual(lookup);
+    expect(await bucket('sync:alice')).toEqual(alice);
+    expect(await bucket('lookup:alice')).toEqual(lookup);
 
     // The book of the last good sync: free (same quota key, receipt from the cache).
     const grown = [...alicePlan, ...strangers(0, 3)];
     const out = await sync(url, parsePlanned(grown, 'csv', 'CH'), aliceCache, { token: ALICE });
     expect(outcomeRows(out)).toEqual(expectedRows(grown, users));
-    expect(bucket('sync:alice')).toEqual(alice);
+    expect(await bucket('sync:alice')).toEqual(alice);
     // And the balance did not reset: still over quota.
     const tooMany = [...grown, ...strangers(100, Math.floor(alice.tokens) + 2)];
     await expectRateLimited(sync(url, parsePlanned(tooMany, 'csv', 'CH'), aliceCache, { token: ALICE }), 'some');
   });
 
   it('a key rotation does not make old contacts cost again (the blinds do not depend on the key)', async () => {
-    const alice = bucket('sync:alice')!;
+    const alice = (await bucket('sync:alice'))!;
     const before = running.backend.current().epoch;
     await running.directory.rotateEpoch({ graceMs: 60_000 });
     expect((await running.backend.refresh()).epoch).toBe(before + 1);
@@ -208,7 +208,7 @@ describe('quotas over a socket', () => {
     expect(out.result.cacheHit).toBe(false);
     expect(out.result.snapshot.epoch).toBe(before + 1);
     expect(outcomeRows(out)).toEqual(expectedRows(grown, users));
-    expect(bucket('sync:alice')).toEqual(alice);
+    expect(await bucket('sync:alice')).toEqual(alice);
   });
 
   // Spec §9: "No double charging". A sync of several chunks that runs out of quota midway
@@ -233,19 +233,19 @@ describe('quotas over a socket', () => {
     const url = running.server.url;
     // Spend bob's bucket down to 12 with a normal sync of 18 contacts.
     await sync(url, parsePlanned(strangers(4000, 18), 'csv', 'CH'), join(tmp.path, 'bob-spend'), { token: BOB });
-    expect(Math.floor(bucket('sync:bob')!.tokens)).toBe(12);
+    expect(Math.floor((await bucket('sync:bob'))!.tokens)).toBe(12);
     // 20 contacts in 4 chunks: chunks 0 and 1 (10 contacts) are charged, chunk 2 is refused.
     const session = chunked(bobIds);
     await expectRateLimited(runClientSession(url, session, { token: BOB }), 'some');
-    expect(Math.floor(bucket('sync:bob')!.tokens)).toBe(2);
+    expect(Math.floor((await bucket('sync:bob'))!.tokens)).toBe(2);
     partial = session.quotaReceipt;
     expect(partial?.set.length).toBe(10 * 8);
   });
 
   it('with that receipt, the 10 paid-for contacts are not charged again at the next sync', async () => {
-    const before = bucket('sync:bob')!;
+    const before = (await bucket('sync:bob'))!;
     const out = await runClientSession(running.server.url, chunked(bobIds.slice(0, 10), partial), { token: BOB }).catch((e: unknown) => e);
     expect(out).not.toBeInstanceOf(ProtocolError);
-    expect(bucket('sync:bob')!.tokens).toBeGreaterThanOrEqual(before.tokens);
+    expect((await bucket('sync:bob'))!.tokens).toBeGreaterThanOrEqual(before.tokens);
   });
 });
