@@ -113,4 +113,16 @@ describe('signed statements', () => {
     expect(codeOf(() => encodeStatement({ ...a, encoding: 'xml' as never }))).toBe('unsupported');
     expect(codeOf(() => signStatement(a, new Uint8Array(31)))).toBe('bad_field');
   });
+  it('a field of 4,096 bytes is read, one of 4,097 is too_large before anything else', () => {
+    const envelope = (bodyLength: number) => {
+      const out = new Uint8Array(4 + bodyLength + 4 + 32 + 4 + 64);
+      const view = new DataView(out.buffer);
+      view.setUint32(0, bodyLength);
+      view.setUint32(4 + bodyLength, 32);
+      view.setUint32(4 + bodyLength + 36, 64);
+      return out;
+    };
+    expect(codeOf(() => openSigned(envelope(4096)))).toBe('bad_signature');
+    expect(codeOf(() => openSigned(envelope(4097)))).toBe('too_large');
+  });
 });

@@ -185,6 +185,11 @@ describe('pin state machine', () => {
       expect(codeOf(() => decodePins(damaged)), `bit ${bit}`).toBeDefined();
     }
     expect(codeOf(() => newPins({ identityKey: new Uint8Array(31) }))).toBe('bad_field');
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (b) => {
+        expect(codeOf(() => decodePins(b))).toBeDefined();
+      }),
+    );
   });
 });
 
