@@ -17,20 +17,28 @@ export interface ByteModulus {
   /** order as bytes, least significant first. */
   readonly orderLsbFirst: Uint8Array;
   /** order - 1 in 24-bit limbs, least significant first (RandomScalar's modulus). */
-  readonly orderMinusOneLimbs: Int32Array;
+  readonly orderMinusOneLimbs: Float64Array;
+  /** 1 / (order - 1) as a double, for the quotient estimate. */
+  readonly orderMinusOneInverse: number;
 }
 
 const LIMB_BITS = 24;
-const LIMB_MASK = (1 << LIMB_BITS) - 1;
+const LIMB = 2 ** LIMB_BITS;
+const LIMB_INV = 2 ** -LIMB_BITS;
+const LIMB_MASK = LIMB - 1;
+/** 2^(24 i), exact in a double. */
+const LIMB_POW = Array.from({ length: 16 }, (_, i) => 2 ** (LIMB_BITS * i));
 
 export function byteModulus(order: bigint, byteLength: number, littleEndian: boolean): ByteModulus {
   const orderLsbFirst = new Uint8Array(byteLength);
   for (let i = 0, v = order; i < byteLength; i++, v >>= 8n) orderLsbFirst[i] = Number(v & 0xffn);
-  // One spare limb: 2r + 1 < 2 * order must fit while reducing.
-  const limbs = Math.ceil((byteLength * 8) / LIMB_BITS) + 1;
-  const orderMinusOneLimbs = new Int32Array(limbs);
+  // Spare limbs: 256 r + 255 < 2^(8 byteLength + 8) must fit while reducing.
+  const limbs = Math.ceil((byteLength * 8 + 8) / LIMB_BITS) + 1;
+  if (limbs > LIMB_POW.length || order < 2n ** BigInt(8 * byteLength - 8)) throw new RangeError('unsupported scalar field size');
+  const orderMinusOneLimbs = new Float64Array(limbs);
   for (let i = 0, v = order - 1n; i < limbs; i++, v >>= BigInt(LIMB_BITS)) orderMinusOneLimbs[i] = Number(v & BigInt(LIMB_MASK));
-  return Object.freeze({ order, byteLength, littleEndian, orderLsbFirst, orderMinusOneLimbs });
+  const orderMinusOneInverse = 1 / Number(order - 1n);
+  return Object.freeze({ order, byteLength, littleEndian, orderLsbFirst, orderMinusOneLimbs, orderMinusOneInverse });
 }
 
 /** Byte i of the scalar counted from the least significant end. */
@@ -67,50 +75,69 @@ export function bytesAreZero(bytes: Uint8Array): boolean {
 
 /**
  * RFC 9497 §2.1 RandomScalar as this project has always computed it: the big-endian
- * integer v of `wide` (any length), then (v mod (order - 1)) + 1, in [1, order). Bit-serial
- * long division with a masked conditional subtraction per bit, so the time depends only on
- * the lengths. `wide` is wiped.
+ * integer v of `wide` (any length), then (v mod (order - 1)) + 1, in [1, order).
+ *
+ * Long division one byte at a time on 24-bit limbs held in doubles (exact below 2^53):
+ * r = 256 r + byte, then r -= q (order - 1) with q estimated from the top limbs by a
+ * multiplication with a precomputed reciprocal (no division instruction, whose latency
+ * may depend on the operands), then one masked addition and one masked subtraction of the
+ * modulus fix an estimate that was one off. No branch or index depends on the value, so
+ * the time depends only on the lengths. `wide` is wiped.
  */
 export function reduceRandomScalar(m: ByteModulus, wide: Uint8Array): Uint8Array {
   const mod = m.orderMinusOneLimbs;
   const n = mod.length;
-  const r = new Int32Array(n);
-  const t = new Int32Array(n);
+  const r = new Float64Array(n);
+  const t = new Float64Array(n);
   for (let byte = 0; byte < wide.length; byte++) {
-    const value = wide[byte];
-    for (let bit = 7; bit >= 0; bit--) {
-      // r = 2r + bit (r < order - 1, so 2r + 1 < 2^(8 * byteLength + 1) fits the limbs)
-      let carry = (value >> bit) & 1;
-      for (let i = 0; i < n; i++) {
-        const x = (r[i] << 1) | carry;
-        r[i] = x & LIMB_MASK;
-        carry = x >>> LIMB_BITS;
-      }
-      // t = r - (order - 1); keep t when there is no borrow (r >= order - 1)
-      let borrow = 0;
-      for (let i = 0; i < n; i++) {
-        const d = r[i] - mod[i] - borrow;
-        t[i] = d & LIMB_MASK;
-        borrow = (d >>> 31) & 1;
-      }
-      const take = borrow - 1; // -1 (all ones) when no borrow, 0 otherwise
-      for (let i = 0; i < n; i++) r[i] = (r[i] & ~take) | (t[i] & take);
+    // r = 256 r + byte (r < order - 1, so 256 r + 255 fits the limbs)
+    let carry = wide[byte];
+    for (let i = 0; i < n; i++) {
+      const x = r[i] * 256 + carry;
+      carry = Math.floor(x * LIMB_INV);
+      r[i] = x - carry * LIMB;
     }
+    // q ~ floor(r / (order - 1)) from the top four limbs: exact, or one too large or small
+    let top = 0;
+    for (let i = n - 4; i < n; i++) top += r[i] * LIMB_POW[i];
+    const q = Math.floor(top * m.orderMinusOneInverse);
+    // r -= q (order - 1), with a signed carry; the final carry is 0 or -1 (r in (-m, 2m))
+    carry = 0;
+    for (let i = 0; i < n; i++) {
+      const x = r[i] - q * mod[i] + carry;
+      carry = Math.floor(x * LIMB_INV);
+      r[i] = x - carry * LIMB;
+    }
+    // negative: add the modulus back (masked by the sign, 0 or 1)
+    const negative = -carry;
+    carry = 0;
+    for (let i = 0; i < n; i++) {
+      const x = r[i] + negative * mod[i] + carry;
+      carry = Math.floor(x * LIMB_INV);
+      r[i] = x - carry * LIMB;
+    }
+    // r >= modulus: subtract it (t = r - modulus, kept when there is no borrow)
+    carry = 0;
+    for (let i = 0; i < n; i++) {
+      const x = r[i] - mod[i] + carry;
+      carry = Math.floor(x * LIMB_INV);
+      t[i] = x - carry * LIMB;
+    }
+    const takeT = 1 + carry; // carry is -1 (borrow: r < modulus, keep r) or 0 (take t)
+    for (let i = 0; i < n; i++) r[i] = r[i] * (1 - takeT) + t[i] * takeT;
   }
   // + 1: r <= order - 2, so no carry leaves the limbs.
   let carry = 1;
   for (let i = 0; i < n; i++) {
     const x = r[i] + carry;
-    r[i] = x & LIMB_MASK;
-    carry = x >>> LIMB_BITS;
+    carry = Math.floor(x * LIMB_INV);
+    r[i] = x - carry * LIMB;
   }
   const out = new Uint8Array(m.byteLength);
   for (let i = 0; i < m.byteLength; i++) {
-    const bitAt = 8 * i;
-    const limb = (bitAt / LIMB_BITS) | 0; // public index: depends on i only
-    const shift = bitAt % LIMB_BITS;
-    const byte = (r[limb] >>> shift) & 0xff; // 24 is a multiple of 8: a byte never spans two limbs
-    out[m.littleEndian ? i : m.byteLength - 1 - i] = byte;
+    const limb = ((8 * i) / LIMB_BITS) | 0; // public index: depends on i only
+    const shift = (8 * i) % LIMB_BITS; // 24 is a multiple of 8: a byte never spans two limbs
+    out[m.littleEndian ? i : m.byteLength - 1 - i] = (r[limb] >>> shift) & 0xff;
   }
   r.fill(0);
   t.fill(0);

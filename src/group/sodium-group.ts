@@ -19,7 +19,7 @@
 import { ContactPsiError, GroupError } from '../errors.js';
 import { elementAt, packedCount } from './packed.js';
 import { ORDER } from './ristretto-order.js';
-import { byteModulus, scalarBytesValid } from './scalar-bytes.js';
+import { byteModulus, bytesAreZero, scalarBytesValid } from './scalar-bytes.js';
 import { makeScalarField } from './scalar-field.js';
 import type { SodiumPrimitives } from './sodium-primitives.js';
 import { KAT } from './sodium-self-test.js';
@@ -36,11 +36,7 @@ const SCALAR_SIZE = 32;
 const MODULUS = byteModulus(ORDER, SCALAR_SIZE, true);
 const BAD_SCALAR = 'invalid scalar: expected 1 <= scalar < group order';
 
-function isZero(bytes: Uint8Array): boolean {
-  let acc = 0;
-  for (const b of bytes) acc |= b;
-  return acc === 0;
-}
+const isZero = bytesAreZero;
 
 export function makeSodiumGroup(p: SodiumPrimitives, wasm: WasmMsm | null, x4: WasmX4 | null): Group {
   const scalar = makeScalarField(ORDER, SCALAR_SIZE, true, {
