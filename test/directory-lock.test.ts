@@ -14,6 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { lockDirectory, lockHolder } from '../src/directory/directory-lock.js';
 import { EpochKeyRing } from '../src/directory/epoch-keys.js';
 import { createKeyFile, loadKeyFile } from '../src/directory/keyfile.js';
+import { fileKeyStorage } from '../src/directory/key-storage.js';
 import { voprfSuite } from './helpers/discovery.js';
 import { seededRng } from './helpers/rng.js';
 
@@ -101,34 +102,34 @@ describe('the directory lock', () => {
 describe('key file updates', () => {
   const suite = voprfSuite();
 
-  it('a key ring refuses to overwrite a key file another process changed (the lost-epoch bug)', () => {
+  it('a key ring refuses to overwrite a key file another process changed (the lost-epoch bug)', async () => {
     const path = join(root, `keys-${n++}`);
     const rng = seededRng(7);
     createKeyFile(path, { suite: suite.id, epochs: [{ epoch: 1, secretKey: suite.generateKeyPair(rng).secretKey, createdAt: 1 }] });
     // The server's ring, loaded at start.
-    const server = new EpochKeyRing(suite, path, loadKeyFile(path).epochs);
+    const server = new EpochKeyRing(suite, fileKeyStorage(path), loadKeyFile(path).epochs);
     // `directory rotate` in another process adds epoch 2.
-    const rotation = new EpochKeyRing(suite, path, loadKeyFile(path).epochs);
-    rotation.generate(2, rng, 2);
+    const rotation = new EpochKeyRing(suite, fileKeyStorage(path), loadKeyFile(path).epochs);
+    await rotation.generate(2, rng, 2);
     expect(loadKeyFile(path).epochs.map((e) => e.epoch)).toEqual([1, 2]);
     // The server retiring epochs from its stale view used to write [1] and lose epoch 2's key.
-    expect(() => server.setRetiresAt(1, 3)).toThrow(expect.objectContaining({ code: 'key_file_changed' }));
+    await expect(server.setRetiresAt(1, 3)).rejects.toThrow(expect.objectContaining({ code: 'key_file_changed' }));
     expect(loadKeyFile(path).epochs.map((e) => e.epoch)).toEqual([1, 2]);
     // The up-to-date ring keeps working.
-    rotation.setRetiresAt(1, 3);
+    await rotation.setRetiresAt(1, 3);
     expect(loadKeyFile(path).epochs.map((e) => [e.epoch, e.retiresAt])).toEqual([
       [1, 3],
       [2, undefined],
     ]);
   });
 
-  it('an update leaves a 0600 file and no temporary file behind', () => {
+  it('an update leaves a 0600 file and no temporary file behind', async () => {
     const path = join(root, `keys-${n++}`);
     const rng = seededRng(8);
     createKeyFile(path, { suite: suite.id, epochs: [{ epoch: 1, secretKey: suite.generateKeyPair(rng).secretKey, createdAt: 1 }] });
-    const ring = new EpochKeyRing(suite, path, loadKeyFile(path).epochs);
-    ring.generate(2, rng, 2);
-    ring.remove([1]);
+    const ring = new EpochKeyRing(suite, fileKeyStorage(path), loadKeyFile(path).epochs);
+    await ring.generate(2, rng, 2);
+    await ring.remove([1]);
     expect(statSync(path).mode & 0o777).toBe(0o600);
     expect(JSON.parse(readFileSync(path, 'utf8')).epochs.map((e: { epoch: number }) => e.epoch)).toEqual([2]);
     expect(readdirSync(root).filter((f) => f.endsWith('.tmp'))).toEqual([]);

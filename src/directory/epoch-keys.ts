@@ -1,13 +1,14 @@
 /**
  * The directory's epoch keys: the current one, a previous one still served through its
  * grace period, and during a rotation the next one being prepared. Held in memory, and in
- * the key file when there is one (every change rewrites it atomically before it takes
- * effect here, so memory is never ahead of disk). Secrets stay in this object: callers get
+ * the key storage when there is one (a key file, or the PostgreSQL key vault: every change
+ * is written there before it takes effect here, so memory is never ahead of storage). Secrets stay in this object: callers get
  * copies, and only on explicit request.
  */
 import type { Rng } from '../group/types.js';
 import type { OprfSuite } from '../oprf/suite.js';
-import { writeKeyFile, type EpochKeyEntry } from './keyfile.js';
+import type { KeyStorage } from './key-storage.js';
+import type { EpochKeyEntry } from './keyfile.js';
 
 export interface EpochKeyInfo {
   readonly epoch: number;
@@ -22,12 +23,12 @@ interface Held extends EpochKeyInfo {
 
 export class EpochKeyRing {
   readonly #suite: OprfSuite;
-  readonly #path: string | undefined;
+  readonly #storage: KeyStorage | undefined;
   #held: ReadonlyMap<number, Held>;
 
-  constructor(suite: OprfSuite, path: string | undefined, entries: readonly EpochKeyEntry[]) {
+  constructor(suite: OprfSuite, storage: KeyStorage | undefined, entries: readonly EpochKeyEntry[]) {
     this.#suite = suite;
-    this.#path = path;
+    this.#storage = storage;
     this.#held = this.#derive(entries);
   }
 
@@ -55,22 +56,22 @@ export class EpochKeyRing {
   }
 
   /** Generates and stores the key of `epoch`. */
-  generate(epoch: number, rng: Rng, now: number): void {
+  async generate(epoch: number, rng: Rng, now: number): Promise<void> {
     const { secretKey } = this.#suite.generateKeyPair(rng);
-    this.#commit([...this.#entries(), { epoch, secretKey, createdAt: now }]);
+    await this.#commit([...this.#entries(), { epoch, secretKey, createdAt: now }]);
   }
 
   /** Sets (or clears) when an epoch stops being served. */
-  setRetiresAt(epoch: number, retiresAt: number | undefined): void {
-    this.#commit(
+  async setRetiresAt(epoch: number, retiresAt: number | undefined): Promise<void> {
+    await this.#commit(
       this.#entries().map((e) =>
         e.epoch !== epoch ? e : { epoch: e.epoch, secretKey: e.secretKey, createdAt: e.createdAt, ...(retiresAt === undefined ? {} : { retiresAt }) },
       ),
     );
   }
 
-  remove(epochs: readonly number[]): void {
-    if (epochs.length > 0) this.#commit(this.#entries().filter((e) => !epochs.includes(e.epoch)));
+  async remove(epochs: readonly number[]): Promise<void> {
+    if (epochs.length > 0) await this.#commit(this.#entries().filter((e) => !epochs.includes(e.epoch)));
   }
 
   #entries(): EpochKeyEntry[] {
@@ -79,12 +80,12 @@ export class EpochKeyRing {
     );
   }
 
-  /** Disk first: if the write fails, nothing changes here. */
-  #commit(entries: readonly EpochKeyEntry[]): void {
+  /** Storage first: if the write fails, nothing changes here. */
+  async #commit(entries: readonly EpochKeyEntry[]): Promise<void> {
     const held = this.#derive(entries);
-    // `expected`: what this ring last read or wrote; a key file changed by another process
-    // since is refused rather than overwritten (it would lose that process's epochs).
-    if (this.#path !== undefined) writeKeyFile(this.#path, { suite: this.#suite.id, epochs: entries }, { expected: { suite: this.#suite.id, epochs: this.#entries() } });
+    // `expected`: what this ring last read or wrote; keys changed by another process since
+    // are refused rather than overwritten (it would lose that process's epochs).
+    if (this.#storage !== undefined) await this.#storage.replace({ suite: this.#suite.id, epochs: entries }, { suite: this.#suite.id, epochs: this.#entries() });
     this.#held = held;
   }
 

@@ -8,7 +8,8 @@ import { ContactPsiError } from '../errors.js';
 import type { Rng } from '../group/types.js';
 import type { OprfSuite } from '../oprf/suite.js';
 import { EpochKeyRing } from './epoch-keys.js';
-import { createKeyFile, loadKeyFile, type EpochKeyEntry, type KeyFile } from './keyfile.js';
+import { type EpochKeyEntry } from './keyfile.js';
+import { fileKeyStorage, type KeyStorage } from './key-storage.js';
 import type { DirectoryStore } from './types.js';
 
 export const META_SUITE = 'suite';
@@ -20,6 +21,8 @@ export interface OpenKeysOptions {
   readonly store: DirectoryStore;
   readonly suite: OprfSuite;
   readonly keyPath: string | undefined;
+  /** Where the keys live instead of `keyPath` (e.g. the PostgreSQL key vault). */
+  readonly storage?: KeyStorage;
   readonly rng: Rng;
   readonly allowInsecureKeyFile?: boolean;
 }
@@ -27,7 +30,9 @@ export interface OpenKeysOptions {
 const hex = (bytes: Uint8Array): string => Buffer.from(bytes).toString('hex');
 
 export async function openKeys(options: OpenKeysOptions): Promise<{ keys: EpochKeyRing; current: number }> {
-  const { store, suite, keyPath, rng } = options;
+  const { store, suite, rng } = options;
+  const storage = options.storage ?? (options.keyPath === undefined ? undefined : fileKeyStorage(options.keyPath, options.allowInsecureKeyFile === true));
+  const keyPath = storage?.where;
   const storedSuite = await store.getMeta(META_SUITE);
   const storedMode = await store.getMeta(META_MODE);
   if ((storedSuite !== undefined && storedSuite !== suite.id) || (storedMode !== undefined && storedMode !== String(suite.mode))) {
@@ -40,25 +45,18 @@ export async function openKeys(options: OpenKeysOptions): Promise<{ keys: EpochK
 
   let entries: readonly EpochKeyEntry[];
   let current: number;
-  if (keyPath === undefined) {
+  if (storage === undefined) {
     // In memory: a fresh key. If the store already holds tags of earlier keys, they belong
     // to earlier epochs, so this key starts the next one.
     current = Math.max(storedEpoch ?? 0, ...known.map((e) => e.epoch)) + 1;
     entries = [{ epoch: current, secretKey: suite.generateKeyPair(rng).secretKey, createdAt: now }];
   } else {
-    let file: KeyFile;
-    try {
-      file = loadKeyFile(keyPath, { allowInsecurePermissions: options.allowInsecureKeyFile });
-    } catch (err) {
-      if (!(err instanceof ContactPsiError && err.code === 'key_file_missing') || storedEpoch !== undefined) throw err;
-      file = { suite: suite.id, epochs: [{ epoch: 1, secretKey: suite.generateKeyPair(rng).secretKey, createdAt: now }] };
-      try {
-        createKeyFile(keyPath, file);
-      } catch (created) {
-        // Another process (an import beside a starting server) created it first: its key wins.
-        if (!(created instanceof ContactPsiError && created.code === 'key_file_exists')) throw created;
-        file = loadKeyFile(keyPath, { allowInsecurePermissions: options.allowInsecureKeyFile });
-      }
+    let file = await storage.load();
+    if (file === undefined) {
+      if (storedEpoch !== undefined) throw new ContactPsiError('key_file_missing', `the directory is keyed (epoch ${storedEpoch}) but ${keyPath} holds no key`);
+      // Another process (an import beside a starting server, a second node) may create it
+      // first: then its key wins.
+      file = await storage.create({ suite: suite.id, epochs: [{ epoch: 1, secretKey: suite.generateKeyPair(rng).secretKey, createdAt: now }] });
     }
     if (file.suite !== suite.id) throw new ContactPsiError('suite_mismatch', `key file ${keyPath} is for suite ${file.suite}, not ${suite.id}`);
     if (storedEpoch !== undefined && !file.epochs.some((e) => e.epoch === storedEpoch)) {
@@ -69,7 +67,7 @@ export async function openKeys(options: OpenKeysOptions): Promise<{ keys: EpochK
     current = storedEpoch ?? file.epochs[file.epochs.length - 1].epoch;
     entries = file.epochs;
   }
-  const keys = new EpochKeyRing(suite, keyPath, entries);
+  const keys = new EpochKeyRing(suite, storage, entries);
 
   const storedPublicKey = await store.getMeta(META_PUBLIC_KEY);
   if (storedEpoch === current && storedPublicKey !== undefined && storedPublicKey !== hex(keys.publicKey(current)!)) {

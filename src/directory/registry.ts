@@ -11,6 +11,7 @@ import type { KeyPair, OprfSuite } from '../oprf/suite.js';
 import { KEY_BYTES } from '../setenc/tags.js';
 import type { EncodingKind } from '../setenc/types.js';
 import type { EpochKeyInfo, EpochKeyRing } from './epoch-keys.js';
+import type { KeyStorage } from './key-storage.js';
 import { checkLookupKeys } from './lookup.js';
 import { META_EPOCH, META_PUBLIC_KEY, openKeys } from './open-keys.js';
 import { precomputeTags, type PrecomputePass, type PrecomputeResult, type TagEvaluator } from './precompute.js';
@@ -37,6 +38,8 @@ export interface DirectoryOpenOptions {
    * in memory keeps its keys in memory only (a new key, and so a new epoch, per open).
    */
   readonly keyPath?: string;
+  /** Where the epoch keys live instead of a key file: the PostgreSQL key vault of a fleet (postgres/key-vault.ts). */
+  readonly keyStorage?: KeyStorage;
   /** Randomness for key generation (default: crypto.randomBytes). Label nonces always come from crypto.randomBytes. */
   readonly rng?: Rng;
   /** Accept a key file readable by group or others (default false). */
@@ -132,11 +135,12 @@ export class Directory {
    * public keys recorded in the store), or creates it when the store has never been keyed.
    */
   static async open(options: DirectoryOpenOptions): Promise<Directory> {
-    const keyPath = options.keyPath ?? (options.store.path === undefined ? undefined : `${options.store.path}.key`);
+    const keyPath = options.keyStorage !== undefined ? undefined : (options.keyPath ?? (options.store.path === undefined ? undefined : `${options.store.path}.key`));
     const { keys, current } = await openKeys({
       store: options.store,
       suite: options.suite,
       keyPath,
+      storage: options.keyStorage,
       rng: options.rng ?? defaultRng,
       allowInsecureKeyFile: options.allowInsecureKeyFile,
     });
@@ -305,7 +309,7 @@ export class Directory {
         const retiresAt = this.#keys.info(e)!.retiresAt;
         return e < this.#current && (retiresAt === undefined || retiresAt <= now);
       });
-      this.#keys.remove(expired);
+      await this.#keys.remove(expired);
       for (const epoch of expired) await this.store.dropEpoch(epoch);
       return expired;
     });
@@ -369,7 +373,7 @@ export class Directory {
       const retiresAt = (options.now ?? Date.now()) + graceMs;
       // Key file first: a crash before the store switches leaves the old epoch current (and
       // served), and the next rotateEpoch resumes with the saved key.
-      this.#keys.setRetiresAt(previous, retiresAt);
+      await this.#keys.setRetiresAt(previous, retiresAt);
       const publicKey = hex(this.#keys.publicKey(next)!);
       await this.store.activateEpoch(next, { [META_EPOCH]: String(next), [META_PUBLIC_KEY]: publicKey });
       this.#current = next;
@@ -383,7 +387,7 @@ export class Directory {
     if (next === undefined) {
       const stored = (await this.store.listEpochs()).map((e) => e.epoch);
       next = Math.max(this.#current, ...this.#keys.epochs(), ...stored) + 1;
-      this.#keys.generate(next, this.#rng, now);
+      await this.#keys.generate(next, this.#rng, now);
     }
     const publicKey = hex(this.#keys.publicKey(next)!);
     const record = await this.store.getEpoch(next);
