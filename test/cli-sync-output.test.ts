@@ -60,3 +60,21 @@ describe('sync output', () => {
     expect(rows[2]).toMatch(/^2 matches among 2 identifiers of 2 contacts/);
   });
 });
+
+describe('sync --json output', () => {
+  it('parses to the exact server values and holds no control or bidi character', async () => {
+    const lines: string[] = [];
+    const log = vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => void lines.push(args.join(' ')));
+    const err = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      await sync({ server: server.url, contacts: join(work, 'book.vcf'), region: 'CH', cache: join(work, 'cache-json'), workers: '0', json: true });
+    } finally {
+      log.mockRestore();
+      err.mockRestore();
+    }
+    expect(lines).toHaveLength(1);
+    expect(hasControlChars(lines[0])).toBe(false);
+    const rows = JSON.parse(lines[0]) as { userId: string }[];
+    expect(rows.map((r) => r.userId).sort()).toEqual(['plain', forgedUserId].sort());
+  });
+});

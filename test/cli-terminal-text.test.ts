@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { escapeControlChars, hasControlChars } from '../src/cli/terminal-text.js';
+import { escapeControlChars, hasControlChars, jsonForTerminal } from '../src/cli/terminal-text.js';
 
 /** Every code point the terminal must never receive raw (independent of the module's regex). */
 const isUnsafe = (cp: number): boolean =>
@@ -75,5 +75,16 @@ describe('escapeControlChars', () => {
     expect(out).toBe('bob\\u{a}(no name)\\u{9}tel:+41791234567\\u{9}mallory\\u{9}pk\\u{1b}[2K\\u{d}\\u{202e}gnp.exe');
     expect(out.split('\n')).toHaveLength(1);
     expect(escapeControlChars('\x9b31m\x7f\u2066')).toBe('\\u{9b}31m\\u{7f}\\u{2066}');
+  });
+
+  it('jsonForTerminal: the same JSON value, with no control, bidi or lone-surrogate code point in the text', () => {
+    fc.assert(
+      fc.property(fc.array(fc.record({ userId: anyText, label: anyText })), (rows) => {
+        const out = jsonForTerminal(rows);
+        expect(JSON.parse(out)).toEqual(rows);
+        expect(hasControlChars(out)).toBe(false);
+      }),
+      { numRuns: 500 },
+    );
   });
 });

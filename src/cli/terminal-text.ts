@@ -29,3 +29,15 @@ export function hasControlChars(s: string): boolean {
 export function escapeControlChars(s: string): string {
   return s.replace(UNSAFE, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
 }
+
+/** What JSON.stringify leaves raw but a terminal acts on: DEL, C1, bidi marks/overrides/isolates, U+2028/2029. */
+const JSON_UNSAFE = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * JSON.stringify(value) with every code point escapeControlChars would escape written as a
+ * JSON `\uXXXX` escape: the same JSON value for a parser, inert on a terminal.
+ * (JSON.stringify already escapes C0 controls and lone surrogates.)
+ */
+export function jsonForTerminal(value: unknown): string {
+  return JSON.stringify(value).replace(JSON_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

@@ -6,7 +6,7 @@ import { parseAddressBook, uniqueIdentifiers, type CountryCode } from '../../con
 import { poolOffload, WorkerPool } from '../../parallel/index.js';
 import { defaultCacheDir } from '../cache-dir.js';
 import { progressBar } from '../progress.js';
-import { escapeControlChars } from '../terminal-text.js';
+import { escapeControlChars, jsonForTerminal } from '../terminal-text.js';
 import { resolveClientToken } from '../token-source.js';
 
 export interface SyncCliOptions {
@@ -73,7 +73,8 @@ export async function sync(options: SyncCliOptions): Promise<void> {
     })
     .finally(() => pool?.close());
   if (options.json) {
-    console.log(JSON.stringify(outcome.matches.map(({ name, identifier, userId, label }) => ({ name, identifier, userId, label }))));
+    // Parsers get the same values; a terminal showing the JSON gets no control or bidi character.
+    console.log(jsonForTerminal(outcome.matches.map(({ name, identifier, userId, label }) => ({ name, identifier, userId, label }))));
     return;
   }
   // Every field is escaped on its own: a user id or label chosen by the server (or a name
