@@ -5,7 +5,9 @@
  */
 import fc from 'fast-check';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { EventEmitter, once } from 'node:events';
 import { createServer, type Server } from 'node:http';
+import { connect } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,19 +31,41 @@ describe('without consent, no bytes leave the device', () => {
   let http: Server;
   let wss: WebSocketServer;
   let url: string;
-  let tcpConnections = 0;
+  /** Remote ports of the TCP connections the server accepted, in order. */
+  const accepted: number[] = [];
+  const acceptedEvents = new EventEmitter();
   let wsConnections = 0;
+
+  /**
+   * A barrier instead of a fixed wait: the test opens its own connection and waits for the
+   * server to accept it. The kernel accepts loopback connections in the order their
+   * handshakes complete, so a connection the SDK had opened before would be accepted (and
+   * counted) before this one.
+   */
+  async function barrier(): Promise<number> {
+    const sentinel = connect(port, '127.0.0.1');
+    await once(sentinel, 'connect');
+    const localPort = sentinel.localPort!;
+    while (!accepted.includes(localPort)) await once(acceptedEvents, 'accepted');
+    sentinel.destroy();
+    return localPort;
+  }
+  let port = 0;
 
   beforeAll(async () => {
     http = createServer();
-    http.on('connection', () => tcpConnections++);
+    http.on('connection', (socket) => {
+      accepted.push(socket.remotePort!);
+      acceptedEvents.emit('accepted');
+    });
     wss = new WebSocketServer({ server: http });
     wss.on('connection', (ws) => {
       wsConnections++;
       ws.close(1000, 'not a directory'); // only for the positive control
     });
     await new Promise<void>((r) => http.listen(0, '127.0.0.1', () => r()));
-    url = `ws://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    port = (http.address() as AddressInfo).port;
+    url = `ws://127.0.0.1:${port}`;
   });
   afterAll(async () => {
     wss.close();
@@ -53,8 +77,8 @@ describe('without consent, no bytes leave the device', () => {
     const cacheDir = fresh();
     const sdk = new ContactDiscoveryClient({ server: url, cacheDir });
     await expect(sdk.sync(book)).rejects.toSatisfy(isConsentRequired);
-    await new Promise((r) => setTimeout(r, 200)); // time for a connection, had one been opened
-    expect(tcpConnections).toBe(0);
+    const sentinel = await barrier(); // had the SDK opened a connection, it would be accepted first
+    expect(accepted).toEqual([sentinel]);
     expect(wsConnections).toBe(0);
     // Not even the snapshot cache was touched.
     expect(existsSync(cacheDir) ? readdirSync(cacheDir) : []).toEqual([]);
@@ -62,7 +86,8 @@ describe('without consent, no bytes leave the device', () => {
     // Positive control: with consent the same call does reach the server (which is no directory, so it fails).
     sdk.grantConsent();
     await expect(sdk.sync(book)).rejects.toBeInstanceOf(Error);
-    expect(tcpConnections).toBe(1);
+    expect(accepted).toHaveLength(2);
+    expect(wsConnections).toBe(1);
   });
 
   it('an injected transport is never called without consent', async () => {
