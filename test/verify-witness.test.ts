@@ -58,6 +58,10 @@ describe('witness comparison', () => {
     // Also at the same log position with another (epoch, version): a forked log.
     const forked = signStatement({ ...v[2].statement, version: 30 }, secret);
     expect(codeOf(() => compareWithWitnesses(forked, identity, [{ name: 'w', announcements: [v[2].bytes] }]))).toBe('split_view');
+    // The next entry that does not chain to ours.
+    const unchained = signStatement({ ...v[3].statement, prev: new Uint8Array(32) }, secret);
+    expect(codeOf(() => compareWithWitnesses(v[2], identity, [{ name: 'w', announcements: [unchained.bytes, v[2].bytes] }]))).toBe('split_view');
+    expect(compareWithWitnesses(v[2], identity, [{ name: 'w', announcements: [v[3].bytes, v[2].bytes] }]).confirmed).toEqual(['w']);
     // A newer version at an older log position.
     const misplaced = signStatement({ ...v[2].statement, version: 40, seq: 1 }, secret);
     expect(codeOf(() => compareWithWitnesses(misplaced, identity, [{ name: 'w', announcements: [v[1].bytes] }]))).toBe('split_view');

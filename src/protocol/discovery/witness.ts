@@ -9,7 +9,8 @@
  *   `split_view` (two signed commitments for one version: proof the directory equivocated);
  * - it holds the client's log position with another body: `split_view` (a forked log);
  * - its entries' log order and (epoch, version) order must agree with the client's entry
- *   (newer version at a later position): else `split_view`;
+ *   (newer version at a later position), and its entry right after the client's must
+ *   chain to it (`prev`): else `split_view`;
  * - it is AHEAD (holds a newer announcement) but has no entry for the client's (epoch,
  *   version): `split_view`. A witness mirrors the whole log, so a version missing from it
  *   was never published there: it was shown to this client only. Being ahead is fine
@@ -22,7 +23,7 @@
  * the caller's policy (a witness polling every minute is briefly behind after each version).
  */
 import { ProtocolError } from '../errors.js';
-import { openSigned, type Announcement, type Signed } from './announcement.js';
+import { entryHash, openSigned, type Announcement, type Signed } from './announcement.js';
 import { bytesEqual } from './canonical-fields.js';
 import { VerifiabilityError } from './verify-error.js';
 
@@ -77,8 +78,8 @@ function compareOne(own: Signed<Announcement>, identityKey: Uint8Array, answer: 
         throw new VerifiabilityError('split_view', `witness ${name} holds another signed announcement for epoch ${t.epoch} version ${t.version} (log position ${t.seq})`, { witness: name, evidence });
       }
       confirmed = true;
-    } else if (Math.sign(order) !== Math.sign(t.seq - mine.seq)) {
-      throw new VerifiabilityError('split_view', `witness ${name}: log positions and versions disagree with ours (a forked log)`, { witness: name, evidence });
+    } else if (Math.sign(order) !== Math.sign(t.seq - mine.seq) || (t.seq === mine.seq + 1 && !bytesEqual(t.prev, entryHash(own.body)))) {
+      throw new VerifiabilityError('split_view', `witness ${name}: log positions, versions or the chain disagree with ours (a forked log)`, { witness: name, evidence });
     } else if (order > 0) {
       ahead = true;
     }
