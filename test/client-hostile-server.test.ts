@@ -224,6 +224,13 @@ describe('dir.info and dir.snapshot.part from a hostile server', () => {
       }),
       { numRuns: 50 },
     );
+    // Exactly at the limit is accepted (the download starts).
+    const at = new Scripted({ maxDownloadBytes: 5000 });
+    expect(at.feed({ ...honestInfo, size: 5000 })).toMatchObject([{ t: 'dir.snapshot.get', offset: 0 }]);
+    for (const bad of [-1, 1.5, Number.NaN]) {
+      expect(() => new DiscoveryClientSession({ suite, identifiers: [], rng: seededRng(1), maxDownloadBytes: bad })).toThrow(expect.objectContaining({ code: 'invalid_option' }));
+      expect(() => new DiscoveryClientSession({ suite, identifiers: [], rng: seededRng(1), maxDeltaPrefixes: bad })).toThrow(expect.objectContaining({ code: 'invalid_option' }));
+    }
     expect(DEFAULT_MAX_DOWNLOAD_BYTES).toBe(512 * MiB);
     // The default: a 1 GiB announcement is refused; one at the limit is accepted.
     const s = new Scripted();
