@@ -164,6 +164,57 @@ describe('branch-free byte helpers equal the BigInt reference', () => {
   }
 });
 
+describe('scalars given as bytes', () => {
+  /** 'ok:<hex>' or the GroupError code. */
+  const outcome = (f: () => Uint8Array): string => {
+    try {
+      return `ok:${Buffer.from(f()).toString('hex')}`;
+    } catch (err) {
+      return err instanceof GroupError ? err.code : `error:${String(err)}`;
+    }
+  };
+  // Valid scalars, and the invalid ones a byte API can receive: 0, L, 2^256 - 1, wrong length.
+  const byteScalarArb = fc.oneof(
+    { weight: 4, arbitrary: scalarArb.map((v) => le(v)) },
+    { weight: 1, arbitrary: fc.constantFrom(le(L), le(2n ** 256n - 1n), new Uint8Array(31).fill(1), new Uint8Array(33).fill(1)) },
+  );
+
+  it('give the same bytes and error codes as the same scalars as bigints, on libsodium (one element and four-lane batches) and noble', () => {
+    const dst = new Uint8Array([1, 2, 3]);
+    fc.assert(
+      fc.property(byteScalarArb, fc.array(byteScalarArb, { minLength: 1, maxLength: 4 }), fc.integer({ min: 1, max: 4 }), (s, each, count) => {
+        const big = (b: Uint8Array): bigint => (b.length === 32 ? fromLe(b) : -1n); // -1: what a wrong length means (invalid)
+        const msgs = Array.from({ length: count }, (_, i) => new Uint8Array([i]));
+        const packed = sodium.hashToGroupBatch(msgs, dst);
+        const points = sodium.hashToGroupBatch(each.map((_, i) => new Uint8Array([9, i])), dst);
+        const cases: [string, (g: Group, x: (b: Uint8Array) => ScalarInput) => Uint8Array][] = [
+          ['multiply', (g, x) => g.multiply(x(s), packed.subarray(0, 32))],
+          ['multiplyPacked', (g, x) => g.multiplyPacked(x(s), packed)],
+          ['multiplyBase', (g, x) => g.multiplyBase(x(s))],
+          ['multiplyEach', (g, x) => g.multiplyEach(each.map(x), points)],
+          ['hashToGroupMultiply', (g, x) => g.hashToGroupMultiply!(x(s), msgs, dst)],
+        ];
+        for (const [, run] of cases) {
+          const asBytes = outcome(() => run(sodium, (b) => b));
+          expect(asBytes).toBe(outcome(() => run(sodium, big)));
+          if (!asBytes.startsWith('ok:')) expect(asBytes).toBe('bad_scalar');
+          if (run !== cases[4][1]) expect(outcome(() => run(nobleRistretto255, (b) => b))).toBe(asBytes);
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it('are not modified by the group (it wipes its own copies only)', () => {
+    const k = le(123456789n);
+    const element = sodium.multiplyBase(le(5n));
+    sodium.multiply(k, element);
+    sodium.multiplyPacked(k, Uint8Array.of(...element, ...element, ...element));
+    sodium.multiplyEach([k, k, k], Uint8Array.of(...element, ...element, ...element));
+    expect(k).toEqual(le(123456789n));
+  });
+});
+
 describe('the DLEQ response s = r - c*k', () => {
   it('is byte-identical on libsodium and on the BigInt reference, for keys and nonces at the edges', () => {
     const ctx = (group: Group) => createSuite('ristretto255-SHA512', Modes.VOPRF, group);
