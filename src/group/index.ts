@@ -1,5 +1,5 @@
 /** The group layer's public surface; runs unchanged in Node, browsers and React Native. */
-export type { Group, GroupId, Rng, ScalarField } from './types.js';
+export type { Group, GroupId, Rng, ScalarField, ScalarInput } from './types.js';
 export { nobleP256, nobleRistretto255 } from './noble.js';
 export { BackendNames, loadGroup } from './select.js';
 export type { BackendName } from './select.js';
