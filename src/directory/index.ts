@@ -6,6 +6,12 @@ export { Directory, DEFAULT_GRACE_MS, type DirectoryOpenOptions, type DirectoryS
 export type { EpochKeyInfo } from './epoch-keys.js';
 export { MemoryStore } from './memory-store.js';
 export { SqliteStore, type SqliteStoreOptions } from './sqlite-store.js';
+export { openStore, keyStorageFor, isPostgresUrl, redactStoreUrl, sqlitePathOf, type OpenStoreOptions } from './open-store.js';
+export { PostgresStore, CHANGE_CHANNEL, type PostgresStoreOptions } from './postgres/store.js';
+export { PostgresKeyVault } from './postgres/key-vault.js';
+export { sharedFill, type SharedFillOptions, type SharedFillResult } from './postgres/shared-fill.js';
+export { loadKek, createKekFile, KEK_ENV, KEK_BYTES, type KekSource } from './kek.js';
+export { fileKeyStorage, type KeyStorage } from './key-storage.js';
 export { SCHEMA_VERSION } from './sqlite-schema.js';
 export { createKeyFile, loadKeyFile, writeKeyFile, type EpochKey, type EpochKeyEntry, type KeyFile, type LoadKeyFileOptions } from './keyfile.js';
 export { lookupKeyOf, LOOKUP_KEY_BYTES } from './lookup.js';

@@ -144,7 +144,7 @@ async function startBatch(job: PrecomputeJob, after: string | undefined, limit: 
   return { batch, after: batch[batch.length - 1].identifier, sealed };
 }
 
-async function evaluateAndSeal(job: PrecomputeJob, batch: readonly MissingTag[]): Promise<SealedBatch> {
+export async function evaluateAndSeal(job: PrecomputeJob, batch: readonly MissingTag[]): Promise<SealedBatch> {
   const { evaluator, secretKey } = job;
   const inputs = batch.map((e) => identifierBytes(e.identifier));
   const n = batch.length;

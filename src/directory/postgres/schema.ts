@@ -10,7 +10,7 @@
 import type { PoolClient } from 'pg';
 import { ContactPsiError } from '../../errors.js';
 
-export const PG_SCHEMA_VERSION = 1;
+export const PG_SCHEMA_VERSION = 2;
 
 /** Any constant: the advisory lock every migrating node takes (pg_advisory_xact_lock). */
 const MIGRATION_LOCK = 0x63707369; // "cpsi"
@@ -94,6 +94,31 @@ export const PG_MIGRATIONS: readonly string[] = [
     account    text COLLATE "C" PRIMARY KEY,
     tokens     double precision NOT NULL,
     updated_at bigint NOT NULL
+  );
+  `,
+  // 2: what a fleet of nodes shares besides the directory (spec/directory.md "PostgreSQL store").
+  `
+  -- Epoch keys and the quota receipt key, each sealed (XChaCha20-Poly1305) under the
+  -- key-encryption key the nodes hold outside the database (key-vault.ts). Never in clear.
+  CREATE TABLE sealed_keys (
+    purpose text COLLATE "C" NOT NULL CHECK (purpose IN ('epoch', 'quota')),
+    id      bigint NOT NULL,
+    nonce   bytea NOT NULL CHECK (length(nonce) = 24),
+    sealed  bytea NOT NULL,
+    PRIMARY KEY (purpose, id)
+  );
+
+  -- Precompute work split across nodes (shared-fill.ts): identifier ranges (after, last]
+  -- of one job, claimed with FOR UPDATE SKIP LOCKED inside the claimant's transaction, so
+  -- a claim dies with its node's connection. done_by names the node that finished it.
+  CREATE TABLE work_items (
+    job              text COLLATE "C" NOT NULL,
+    seq              integer NOT NULL,
+    after_identifier text COLLATE "C" NOT NULL,
+    last_identifier  text COLLATE "C",
+    done_by          text,
+    computed         bigint,
+    PRIMARY KEY (job, seq)
   );
   `,
 ];

@@ -104,6 +104,11 @@ export class PostgresStore implements DirectoryStore {
     this.#pool = pool;
   }
 
+  /** The connection pool, for what a fleet keeps beside the store (key vault, leader lock, work claims). */
+  get pool(): Pool {
+    return this.#pool;
+  }
+
   /** Connects to `url` (postgres://user:password@host:port/database), migrating the schema. */
   static async open(url: string, options: PostgresStoreOptions = {}): Promise<PostgresStore> {
     const max = options.maxConnections ?? 8;
