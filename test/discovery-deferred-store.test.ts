@@ -188,6 +188,36 @@ describe('the discovery server reads its store only as deferred work', () => {
     );
   });
 
+  it('while a delta is read nothing else is taken (unexpected_message); input after dir.labels.get is ignored', async () => {
+    const dir = new VersionedBackend(usersOf(ids.map(() => true)));
+    const hello = encodeMessage({ t: 'dir.hello', suite: dir.suite.id });
+    const delta = new DiscoveryServerSession({ backend: dir, rng: seededRng(1), now: 0 });
+    delta.handle(hello, 0);
+    delta.handle(encodeMessage({ t: 'dir.delta.get', epoch: 1, fromVersion: 1 }), 0);
+    expect(delta.currentState).toBe('reading');
+    const work = delta.pollWork!()!;
+    delta.handle(encodeMessage({ t: 'dir.snapshot.get', epoch: 1, version: 1, offset: 0, length: 1 }), 0);
+    expect(delta.error?.code).toBe('unexpected_message');
+    await work(() => 0); // settles after the failure: dropped
+
+    // Labels: one chunk, then dir.labels.get twice; the second, sent while the first is read, is ignored.
+    const labels = new DiscoveryServerSession({ backend: dir, rng: seededRng(1), now: 0 });
+    labels.handle(hello, 0);
+    labels.handle(encodeMessage({ t: 'dir.evaluate', epoch: 1, seq: 0, blinded: dir.suite.group.generator }), 0);
+    await labels.pollWork!()!(() => 0);
+    const get = encodeMessage({ t: 'dir.labels.get', epoch: 1, keys: new Uint8Array(16) });
+    labels.handle(get, 0);
+    const lookup = labels.pollWork!()!;
+    labels.handle(get, 0);
+    expect(labels.pollWork!()).toBeUndefined();
+    await lookup(() => 0);
+    expect(labels.error).toBeUndefined();
+    expect(labels.isFinished()).toBe(true);
+    const sent: string[] = [];
+    for (let b = labels.pollTransmit(); b; b = labels.pollTransmit()) sent.push(typeOf(b));
+    expect(sent).toEqual(['dir.info', 'dir.evaluated', 'dir.labels']);
+  });
+
   it('a refused charge (rate_limited) keeps its retry-after and is refused as a whole', async () => {
     const dir = new VersionedBackend(usersOf(ids.map(() => true)));
     const store = new MapQuotaStore();

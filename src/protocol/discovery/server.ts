@@ -12,8 +12,9 @@
  * is deferred work the driver runs (see DeferredWork), never a call inside handle(). Chunks
  * are charged one after another in chunk order whatever order the driver runs the pieces
  * in and the store answers, then evaluated (on an `offload`, a worker pool, if given) and
- * answered in chunk order. While a delta or the labels are read (state `reading`) the
- * session accepts no other message, so its answers keep the order of the requests.
+ * answered in chunk order. While a delta is read (state `reading`) the session accepts no
+ * other message, so its answers keep the order of the requests; once dir.labels.get is
+ * accepted, later input is ignored (the session ends with the labels).
  */
 import { ContactPsiError } from '../../errors.js';
 import type { Rng } from '../../group/types.js';
@@ -135,6 +136,7 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
   private tokenAccepted: boolean | undefined;
   private announced: EpochView | undefined;
   private deltaServed = false;
+  private labelsAsked = false;
   /** Charge hashes of every element evaluated in this session (duplicates are refused). */
   private readonly sessionElements = new Set<string>();
   private nextSeq = 0;
@@ -173,6 +175,16 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
 
   isFinished(): boolean {
     return this.state === 'done';
+  }
+
+  /**
+   * Once dir.labels.get is accepted the session is over for the peer: what it sends while
+   * the labels are read is ignored, as it was when the labels were answered inside handle()
+   * and the session was `done` at once (a second dir.labels.get gets no answer, no error).
+   */
+  override handle(bytes: Uint8Array, now: number): void {
+    if (this.labelsAsked) return;
+    super.handle(bytes, now);
   }
 
   /**
@@ -380,8 +392,9 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
       // A client can only have matched what it had evaluated in this session.
       throw new ProtocolError('too_large', 'more label keys than identifiers evaluated');
     }
-    // The labels are in the store: look them up as deferred work, and take nothing else meanwhile.
+    // The labels are in the store: look them up as deferred work; nothing more is taken.
     this.state = 'reading';
+    this.labelsAsked = true;
     this.defer(
       () => this.backend.sealedLabels(msg.epoch, keys),
       (found) => this.sendLabels(keys.length, found),
