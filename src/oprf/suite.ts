@@ -144,11 +144,17 @@ export function createSuite(id: SuiteId, mode: Mode, group: Group): OprfSuite {
       // RFC 9497 §3.2.1 DeriveKeyPair.
       if (seed.length !== 32) throw new OprfError('bad_seed', 'seed must be 32 bytes');
       if (info.length > MAX_INPUT_BYTES) throw new OprfError('bad_input', 'key info too long');
-      const deriveInput = concat(seed, lengthPrefixed(info));
-      for (let counter = 0; counter <= 255; counter++) {
-        // Bytes from the group's reduction (libsodium's on that backend), never a BigInt.
-        const sk = group.hashToScalarBytes(concat(deriveInput, i2osp(counter, 1)), deriveKeyPairDST);
-        if (!scalar.isZero(sk)) return { secretKey: sk, publicKey: group.multiplyBase(sk) };
+      // seed || I2OSP(len(info), 2) || info || counter: holds the seed, wiped after use.
+      const deriveInput = concat(seed, lengthPrefixed(info), new Uint8Array(1));
+      try {
+        for (let counter = 0; counter <= 255; counter++) {
+          deriveInput[deriveInput.length - 1] = counter;
+          // Bytes from the group's reduction (libsodium's on that backend), never a BigInt.
+          const sk = group.hashToScalarBytes(deriveInput, deriveKeyPairDST);
+          if (!scalar.isZero(sk)) return { secretKey: sk, publicKey: group.multiplyBase(sk) };
+        }
+      } finally {
+        deriveInput.fill(0);
       }
       throw new OprfError('derive_key_failed', 'DeriveKeyPairError');
     },
