@@ -17,12 +17,30 @@ export interface SnapshotView {
   readonly bytes: Uint8Array;
 }
 
+/** The directory identity's signed statements about an epoch view (spec/verifiability.md §2, §9). */
+export interface SignedView {
+  /** Ed25519 public key of the directory identity. */
+  readonly identity: Uint8Array;
+  /** Envelope of the epoch's signed key statement. */
+  readonly keyStatement: Uint8Array;
+  /** Envelope of the signed announcement of (epoch, snapshot.version). */
+  readonly announcement: Uint8Array;
+}
+
 export interface EpochView {
   readonly epoch: number;
   /** VOPRF suite: discovery is always verifiable against the epoch's public key. */
   readonly suite: OprfSuite;
   readonly keys: KeyPair;
   readonly snapshot: SnapshotView;
+  /** What dir.info carries for verifying clients; absent only for an unsigned (test) directory. */
+  readonly signed?: SignedView;
+}
+
+/** A range of the announcement log: signed envelopes in order, and the log's length. */
+export interface LogRange {
+  readonly entries: readonly Uint8Array[];
+  readonly total: number;
 }
 
 export interface DiscoveryBackend {
@@ -34,6 +52,13 @@ export interface DiscoveryBackend {
   sealedLabels(epoch: number, keys: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]>;
   /** Net tag changes since `fromVersion` in this epoch (packed 8-byte prefixes), if still known. */
   delta?(epoch: number, fromVersion: number): Promise<TagDelta | undefined>;
+  /** Log entries from position `from` (at most `limit`), for dir.log.get (auditors, witnesses). */
+  log?(from: number, limit: number): Promise<LogRange>;
+  /**
+   * For a witness query (dir.announcement.get): the newest signed announcement, and the one
+   * for (epoch, version) if the log holds it and it is another entry. Empty when nothing is signed.
+   */
+  announcements?(epoch: number, version: number): Promise<Uint8Array[]>;
   /**
    * The per-account snapshot download budget shared by every session of this backend (so
    * across sessions of one account); a session's `downloads` option takes precedence.

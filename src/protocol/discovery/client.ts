@@ -23,6 +23,11 @@ import { checkDelta, DeltaView, packSorted } from './delta.js';
 import { canonicalChargeSet, chargeHash, hexOf, CHARGE_HASH_BYTES } from './quota.js';
 import { ProtocolError } from '../errors.js';
 import { ContactPsiError } from '../../errors.js';
+import type { Announcement, Signed } from './announcement.js';
+import { commitmentsEqual, type CommitmentOptions, type TagSetCommitment } from './commitment.js';
+import type { PinState } from './identity-pins.js';
+import { acceptServedView, checkDelta as checkDeltaCommitment, checkSnapshot, type VerifiedView } from './verified-view.js';
+import { VerifiabilityError } from './verify-error.js';
 import { SessionCore } from '../session-core.js';
 import type { OprfOffload } from '../offload.js';
 import { lookupKeyOf, openLabel, LOOKUP_KEY_BYTES } from './labels.js';
@@ -42,7 +47,7 @@ import {
   DELTA_PREFIX_BYTES,
 } from './messages.js';
 
-export type DiscoveryClientState = 'idle' | 'awaiting_info' | 'awaiting_delta' | 'downloading' | 'awaiting_evaluations' | 'awaiting_labels' | 'done';
+export type DiscoveryClientState = 'idle' | 'awaiting_info' | 'checking_view' | 'awaiting_delta' | 'downloading' | 'awaiting_evaluations' | 'awaiting_labels' | 'done';
 
 /** A snapshot the client keeps between syncs (the caller stores it; this layer does no I/O). */
 export interface CachedSnapshot {
@@ -61,6 +66,12 @@ export interface CachedSnapshot {
   /** Net tag changes since the base: packed, sorted 8-byte prefixes. */
   added?: Uint8Array;
   removed?: Uint8Array;
+  /**
+   * The signed tag-set commitment of `version` (spec/verifiability.md §1): what the next
+   * delta must reach. Absent in a cache of an unsigned directory (a delta then cannot be
+   * checked, and a verifying client downloads the snapshot instead).
+   */
+  commitment?: TagSetCommitment;
 }
 
 /**
@@ -124,6 +135,23 @@ export interface DiscoveryClientOptions {
   maxDeltaPrefixes?: number;
   limits?: Partial<DiscoveryLimits>;
   idleTimeoutMs?: number;
+  /**
+   * Verify the directory (spec/verifiability.md): dir.info must carry the identity's signed
+   * key statement and announcement, which go through the pin rules of this state (a state
+   * with nothing pinned pins the signer: trust on first use); a downloaded snapshot must be
+   * the signed one, and a delta must reach the signed commitment (else `split_view`, and the
+   * snapshot is downloaded once instead). Without it the directory is not verified (tests of
+   * the engine against unsigned directories).
+   */
+  pins?: PinState;
+  /** A faster ristretto255 backend for the commitment arithmetic of deltas (e.g. sodium). */
+  commitment?: CommitmentOptions;
+  /**
+   * Run after dir.info is verified and before anything is evaluated or downloaded (as
+   * deferred work): the witness check. Throwing (e.g. `split_view`) fails the sync before
+   * the server has seen a single blinded element.
+   */
+  checkView?: (announcement: Signed<Announcement>) => Promise<void>;
 }
 
 export interface DiscoveryMatch {
@@ -148,6 +176,10 @@ export interface DiscoveryResult {
   deltaApplied: boolean;
   /** The new quota receipt, when the server charges quotas. */
   quotaReceipt?: QuotaReceipt;
+  /** With `pins`: the pin state after this sync's signed entries, and what was verified. */
+  verified?: VerifiedView;
+  /** With `pins`: a delta that did not reach the signed commitment (refused; the snapshot was downloaded instead). */
+  refusedDelta?: VerifiabilityError;
 }
 
 const BLIND_DST = ascii('contact-psi-v1-deterministic-blind');
@@ -178,6 +210,11 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
   private readonly maxDownloadBytes: number;
   private readonly maxDeltaPrefixes: number;
   private info: DirInfo | undefined;
+  /** With `pins`: the verified signed view of this sync. */
+  private verified: VerifiedView | undefined;
+  private refusedDelta: VerifiabilityError | undefined;
+  /** With `pins`: the commitment of the tags this sync ends up with. */
+  private commitment: TagSetCommitment | undefined;
   /** Bytes asked for by the pending dir.snapshot.get: a part may not be longer. */
   private requested = 0;
   private download: Uint8Array | undefined;
@@ -246,6 +283,27 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     // Refused before anything is allocated or requested: the caller's limit, not the server's word.
     if (info.size > this.maxDownloadBytes) throw new ProtocolError('too_large', `snapshot of ${info.size} bytes exceeds maxDownloadBytes ${this.maxDownloadBytes}`);
     this.info = info;
+    if (this.options.pins) {
+      this.verified = verifyInfo(this.options.pins, info);
+      const { checkView } = this.options;
+      if (checkView) {
+        // Nothing is evaluated, downloaded or asked for until the witnesses agree.
+        this.state = 'checking_view';
+        const announcement = this.verified.announcement;
+        this.defer(
+          () => checkView(announcement),
+          () => this.continueInfo(info),
+        );
+        return;
+      }
+    }
+    this.continueInfo(info);
+  }
+
+  private continueInfo(info: DirInfo): void {
+    const { cache } = this.options;
+    // Verifying: a delta can only be checked from a signed commitment of the cached version.
+    const deltaUsable = !this.verified || cache?.commitment !== undefined;
     if (cache && cache.epoch === info.epoch) {
       if (!equalBytes(cache.publicKey, info.publicKey)) throw new ProtocolError('proof_invalid', 'public key changed within an epoch');
       // Versions only increase within an epoch: an older one is a rollback (or another view).
@@ -259,8 +317,19 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
       if ((baseVersion === info.version && !equalBytes(cache.digest, info.digest)) || (cachedDigest && !equalBytes(cachedDigest, info.digest))) {
         throw new ProtocolError('split_view', `two different snapshots for epoch ${info.epoch} version ${info.version}`);
       }
-      if (cache.version === info.version) return this.useSnapshot(cache.bytes, true, cache);
-      if (cache.version < info.version) {
+      if (cache.version === info.version) {
+        if (!this.verified) return this.useSnapshot(cache.bytes, true, cache);
+        const signed = signedCommitment(this.verified.announcement);
+        if (cache.commitment && !commitmentsEqual(cache.commitment, signed)) {
+          throw new VerifiabilityError('split_view', `the cached tags of epoch ${info.epoch} version ${info.version} are not the signed ones`, { evidence: [this.verified.announcement.bytes] });
+        }
+        // Deltas applied without a signed commitment to check them against: start from the signed snapshot.
+        if (cache.commitment || (cache.baseVersion ?? cache.version) === cache.version) {
+          this.commitment = signed;
+          return this.useSnapshot(cache.bytes, true, cache);
+        }
+      }
+      if (cache.version < info.version && deltaUsable) {
         this.state = 'awaiting_delta';
         this.send({ t: 'dir.delta.get', epoch: info.epoch, fromVersion: cache.version });
         return;
@@ -327,6 +396,8 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     // Every client of this (epoch, version) must see the same bytes: the digest in dir.info
     // is what clients compare (and what a witness can publish).
     const bytes = this.download!.subarray(0, this.downloaded);
+    // Verifying: the bytes must be the signed snapshot (split_view with the signed evidence).
+    if (this.verified) this.commitment = checkSnapshot(this.verified.announcement, bytes);
     if (!equalBytes(sha256(bytes), info.digest)) throw new ProtocolError('bad_encoding', 'snapshot digest mismatch');
     this.useSnapshot(bytes, false);
   }
@@ -340,6 +411,17 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     if (delta) {
       const checked = checkDelta(delta.added, delta.removed);
       checkDeltaCounts(checked.added.length, checked.removed.length, info.count, cachedCount(cache!, encoding.count, view.added.length));
+      if (this.verified) {
+        try {
+          this.commitment = checkDeltaCommitment(cache!.commitment!, delta.added, delta.removed, this.verified.announcement, this.options.commitment);
+        } catch (err) {
+          if (!(err instanceof VerifiabilityError) || err.code !== 'split_view') throw err;
+          // A delta that does not reach the signed commitment lies (issue 10 §1): it is
+          // dropped unapplied, and the signed snapshot is downloaded once instead.
+          this.refusedDelta = err;
+          return this.startDownload();
+        }
+      }
       view.apply(checked);
       // The accumulated sets are capped: past the cap, download afresh (the sets start over).
       if (view.size > this.maxDeltaPrefixes) return this.startDownload();
@@ -357,8 +439,9 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
           infoCount: info.count,
           added: packSorted(view.added),
           removed: packSorted(view.removed),
+          commitment: this.commitment,
         }
-      : { epoch: info.epoch, version: info.version, baseVersion: info.version, digest: info.digest, infoDigest: info.digest, infoCount: info.count, publicKey: info.publicKey, bytes };
+      : { epoch: info.epoch, version: info.version, baseVersion: info.version, digest: info.digest, infoDigest: info.digest, infoCount: info.count, publicKey: info.publicKey, bytes, commitment: this.commitment };
     this.cacheHit = fromCache;
     const { suite, rng, blindSecret, quotaReceipt } = this.options;
     // Presented even with nothing to evaluate, so the receipt carries over to the next sync.
@@ -503,6 +586,8 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
         oversizedLabels,
         deltaApplied: this.deltaApplied,
         quotaReceipt,
+        verified: this.verified,
+        refusedDelta: this.refusedDelta,
       },
     });
   }
@@ -556,6 +641,21 @@ function checkDeltaCounts(added: number, removed: number, after: number, before:
     throw new ProtocolError('bad_field', `dir.delta (+${added} -${removed}) does not explain ${before.count} -> ${after} entries`);
   }
 }
+
+/**
+ * dir.info against the pin rules: the two signed envelopes must be there, pass the rules of
+ * `pins`, and say what dir.info says unsigned (verified-view.ts).
+ */
+function verifyInfo(pins: PinState, info: DirInfo): VerifiedView {
+  if (!info.keyStatement || !info.announcement || !info.identity) {
+    throw new ProtocolError('bad_signature', 'dir.info is not signed by a directory identity (no key statement or announcement)');
+  }
+  const view = acceptServedView(pins, info.keyStatement, info.announcement, info);
+  if (!equalBytes(view.announcement.identityKey, info.identity)) throw new ProtocolError('identity_mismatch', 'dir.info names another identity than the one that signed it');
+  return view;
+}
+
+const signedCommitment = (a: Signed<Announcement>): TagSetCommitment => ({ count: a.statement.count, digest: a.statement.commitment });
 
 /** A blind derived from the device secret and the contact: stable across syncs, secret to the server. */
 function deterministicBlind(suite: OprfSuite, secret: Uint8Array, input: Uint8Array): Uint8Array {

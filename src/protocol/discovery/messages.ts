@@ -85,6 +85,36 @@ export interface DirInfo {
   size: number;
   /** Largest evaluation chunk the server accepts. */
   chunk: number;
+  /** Ed25519 public key of the directory identity (spec/verifiability.md §2). */
+  identity?: Uint8Array;
+  /** Signed envelope of the EpochKeyStatement of `epoch` (announcement.ts). */
+  keyStatement?: Uint8Array;
+  /** Signed envelope of the Announcement of (epoch, version): count, commitment, encoding, snapshot digest. */
+  announcement?: Uint8Array;
+}
+/** A range of the announcement log (auditors, witnesses mirroring it). */
+export interface DirLogGet {
+  t: 'dir.log.get';
+  from: number;
+  limit: number;
+}
+export interface DirLog {
+  t: 'dir.log';
+  /** Signed envelopes of log entries from..from+entries.length-1, in order. */
+  entries: Uint8Array[];
+  /** Entries in the whole log. */
+  total: number;
+}
+/** A witness query: "your newest announcement, and your entry for (epoch, version)". */
+export interface DirAnnouncementGet {
+  t: 'dir.announcement.get';
+  epoch: number;
+  version: number;
+}
+export interface DirAnnouncement {
+  t: 'dir.announcement';
+  /** Signed announcement envelopes: the newest, and the one for the asked (epoch, version) if held and different. */
+  announcements: Uint8Array[];
 }
 export interface DirSnapshotGet {
   t: 'dir.snapshot.get';
@@ -137,7 +167,29 @@ export interface DirError {
   message: string;
 }
 
-export type DiscoveryMessage = DirHello | DirQuota | DirDeltaGet | DirDelta | DirInfo | DirSnapshotGet | DirSnapshotPart | DirEvaluate | DirEvaluated | DirLabelsGet | DirLabels | DirReceipt | DirError;
+export type DiscoveryMessage =
+  | DirHello
+  | DirQuota
+  | DirDeltaGet
+  | DirDelta
+  | DirInfo
+  | DirSnapshotGet
+  | DirSnapshotPart
+  | DirEvaluate
+  | DirEvaluated
+  | DirLabelsGet
+  | DirLabels
+  | DirReceipt
+  | DirLogGet
+  | DirLog
+  | DirAnnouncementGet
+  | DirAnnouncement
+  | DirError;
+
+/** Largest signed envelope on the wire: the real ones are about 300 bytes. */
+export const MAX_ENVELOPE_BYTES = 512;
+/** Most log entries in one dir.log. */
+export const MAX_LOG_ENTRIES_PER_MESSAGE = 1024;
 
 const MAX_ELEMENT = 33;
 const U32 = 0xffffffff;
@@ -174,6 +226,25 @@ export function discoverySchemas(l: DiscoveryLimits): Record<DiscoveryMessage['t
       count: { kind: 'uint', max: l.maxDirectoryEntries },
       size: { kind: 'uint', max: l.maxSnapshotBytes },
       chunk: { kind: 'uint', min: 1, max: 0xffff },
+      // Optional on the wire; a verifying client (sync, CLI, SDK) refuses a dir.info without them.
+      identity: { kind: 'bin', maxLength: 32, exactLength: 32, optional: true },
+      keyStatement: { kind: 'bin', maxLength: MAX_ENVELOPE_BYTES, optional: true },
+      announcement: { kind: 'bin', maxLength: MAX_ENVELOPE_BYTES, optional: true },
+    },
+    'dir.log.get': {
+      from: { kind: 'uint', max: Number.MAX_SAFE_INTEGER },
+      limit: { kind: 'uint', min: 1, max: MAX_LOG_ENTRIES_PER_MESSAGE },
+    },
+    'dir.log': {
+      entries: { kind: 'binList', maxItems: MAX_LOG_ENTRIES_PER_MESSAGE, maxItemLength: MAX_ENVELOPE_BYTES },
+      total: { kind: 'uint', max: Number.MAX_SAFE_INTEGER },
+    },
+    'dir.announcement.get': {
+      epoch: { kind: 'uint', max: U32 },
+      version: { kind: 'uint', max: Number.MAX_SAFE_INTEGER },
+    },
+    'dir.announcement': {
+      announcements: { kind: 'binList', maxItems: 2, maxItemLength: MAX_ENVELOPE_BYTES },
     },
     'dir.snapshot.get': {
       epoch: { kind: 'uint', max: U32 },
