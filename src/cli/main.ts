@@ -9,35 +9,42 @@ import { sync } from './commands/sync.js';
 import { escapeControlChars } from './terminal-text.js';
 import { writeVectors } from './vectors.js';
 
+const DB_HELP = 'the directory store: a SQLite file (directory.sqlite) or postgres://user:password@host:port/database for a fleet';
+const KEK_HELP = 'with PostgreSQL: the 0600 file holding the key-encryption key the epoch keys are sealed under (default: CONTACT_PSI_KEK; make one with `keygen --kek`)';
+
 const program = new Command();
 program.name('contact-psi').description('Private contact discovery with RFC 9497 OPRF-based PSI').version('0.1.0');
 
 const directory = program.command('directory').description('manage the directory of registered users');
 directory
   .command('import')
-  .description('create or update the SQLite directory from a CSV (user_id,phones,emails,label,discoverable) or JSON file')
+  .description('create or update the directory from a CSV (user_id,phones,emails,label,discoverable) or JSON file')
   .argument('<file>', 'file.csv or file.json')
-  .requiredOption('--db <path>', 'SQLite directory file')
+  .requiredOption('--db <url>', DB_HELP)
+  .option('--kek-file <file>', KEK_HELP)
   .option('--region <CC>', 'default region for phone numbers in national format')
   .action(directoryImport);
 
 directory
   .command('rotate')
   .description('rotate the epoch key now (precomputes the next epoch first; run it while no server owns the directory, or send SIGUSR2 to the server)')
-  .requiredOption('--db <path>', 'SQLite directory file')
+  .requiredOption('--db <url>', DB_HELP)
+  .option('--kek-file <file>', KEK_HELP)
   .option('--grace-hours <h>', 'how long the previous epoch stays served', '24')
   .action(directoryRotate);
 
 program
   .command('serve')
   .description('serve the directory over WebSocket')
-  .requiredOption('--db <path>', 'SQLite directory file')
+  .requiredOption('--db <url>', DB_HELP)
+  .option('--kek-file <file>', KEK_HELP)
+  .option('--node <name>', 'this node\'s name in a fleet\'s logs and work records (default: host:pid)')
   .option('--port <n>', 'TCP port (0 = any free port)', '7878')
   .option('--host <host>', 'interface to listen on', '127.0.0.1')
   .option('--tokens <file>', 'accepted bearer tokens, one "<token> [<account>]" per line (# comments; tokens of 16+ characters); enables per-account quotas (default: no authentication)')
   .option('--rotate-hours <h>', 'rotate the epoch key every h hours (0 = never; SIGUSR2 rotates now)', '0')
   .option('--grace-hours <h>', 'how long the previous epoch stays served after a rotation', '24')
-  .option('--refresh-seconds <s>', 'how often to pick up directory changes', '60')
+  .option('--refresh-seconds <s>', 'how often to pick up directory changes (with PostgreSQL, the change feed brings them at once; this is the fallback)', '60')
   .action(serve);
 
 program
@@ -65,8 +72,9 @@ program
 
 program
   .command('keygen')
-  .description('generate an epoch key file (mode 0600)')
+  .description('generate an epoch key file, or with --kek a fleet\'s key-encryption key (mode 0600)')
   .option('--out <path>', 'key file to create', 'contact-psi.key')
+  .option('--kek', 'a key-encryption key for a PostgreSQL fleet instead of an epoch key file')
   .action(keygen);
 
 program

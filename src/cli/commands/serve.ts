@@ -12,9 +12,16 @@ import { escapeControlChars } from '../terminal-text.js';
 import { readTokensFile } from '../tokens-file.js';
 import { openDirectory } from '../open-directory.js';
 import { lockDirectory } from '../../directory/directory-lock.js';
+import { isPostgresUrl } from '../../directory/open-store.js';
+import { serveFleetNode } from './serve-fleet.js';
 
 export interface ServeOptions {
+  /** The store: a SQLite file, or postgres://... for a node of a fleet (serve-fleet.ts). */
   db: string;
+  /** The key-encryption key file of a PostgreSQL directory (default: CONTACT_PSI_KEK). */
+  kekFile?: string;
+  /** This node's name in a fleet's logs and work records (default: host:pid). */
+  node?: string;
   port: string;
   host: string;
   /**
@@ -49,11 +56,19 @@ export interface ServeDirectoryOptions {
   quotaPolicy?: { sync?: BucketPolicy; lookup?: BucketPolicy };
   /** Evaluate query chunks on a worker pool (poolOffload), keeping the event loop free. */
   offload?: OprfOffload;
+  /**
+   * The backend each new session uses, when it changes under the server (a fleet node
+   * reopens its directory after a rotation by the leader). Default: one opened here.
+   */
+  backendOf?: () => DirectoryDiscoveryBackend;
+  /** Told of each session started (per-node work of a fleet). */
+  onSession?: () => void;
 }
 
 /** Starts a discovery server on an open directory (used by `serve`, `demo` and the tests). */
 export async function serveDirectory(directory: Directory, options: ServeDirectoryOptions): Promise<RunningServer> {
-  const backend = await DirectoryDiscoveryBackend.open(directory, 'fuse');
+  const backend = options.backendOf?.() ?? (await DirectoryDiscoveryBackend.open(directory, 'fuse'));
+  const backendOf = options.backendOf ?? (() => backend);
   const rng = (n: number) => new Uint8Array(randomBytes(n));
   const { accounts, quotaKey } = options;
   if (accounts && !quotaKey) throw new Error('quotas need a quota key');
@@ -61,15 +76,18 @@ export async function serveDirectory(directory: Directory, options: ServeDirecto
     host: options.host,
     port: options.port,
     authenticate: accounts ? ({ token }) => (token !== undefined ? accounts.get(token) : undefined) : undefined,
-    createSession: ({ now, auth }) =>
-      new DiscoveryServerSession({
-        backend,
+    createSession: ({ now, auth }) => {
+      options.onSession?.();
+      const current = backendOf();
+      return new DiscoveryServerSession({
+        backend: current,
         rng,
         now,
         offload: options.offload,
         // The Directory keeps the buckets durable (SQLite), so a restart does not reset quotas.
-        quota: typeof auth === 'string' ? { account: auth, config: { store: directory, tokenKey: quotaKey!, ...options.quotaPolicy } } : undefined,
-      }),
+        quota: typeof auth === 'string' ? { account: auth, config: { store: current.directory, tokenKey: quotaKey!, ...options.quotaPolicy } } : undefined,
+      });
+    },
   });
   return {
     server,
@@ -83,20 +101,21 @@ export async function serveDirectory(directory: Directory, options: ServeDirecto
 }
 
 /** The tokens file's accounts, with what was loaded said on stderr (counts only, never a token). */
-function readAccounts(path: string): Map<string, string> {
+export function readAccounts(path: string): Map<string, string> {
   const file = readTokensFile(path);
   if (file.insecure) console.error(`warning: tokens file ${path} can be read by group or others (chmod 600): it holds every client's secret`);
   console.error(`loaded ${file.accounts.size} tokens for ${file.accountCount} accounts from ${path}`);
   return file.accounts;
 }
 
-const numberOption = (value: string | undefined, name: string, fallback: number): number => {
+export const numberOption = (value: string | undefined, name: string, fallback: number): number => {
   const n = value === undefined ? fallback : Number(value);
   if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got ${value}`);
   return n;
 };
 
 export async function serve(options: ServeOptions): Promise<void> {
+  if (isPostgresUrl(options.db)) return serveFleetNode(options);
   const port = Number(options.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0..65535, got ${options.port}`);
   const rotateMs = numberOption(options.rotateHours, '--rotate-hours', 0) * 3600_000;
