@@ -15,6 +15,7 @@
  * Reported: the server's peak RSS and CPU per phase, and the legitimate syncs' latency p50 /
  * p99 quiet vs under attack. Goals: peak RSS < 512 MiB, hostile p99 < 3x quiet p99.
  */
+import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +26,7 @@ import { DEFAULT_DISCOVERY_LIMITS, discoverySchemas, type DirInfo } from '../src
 import { SERVER_DEFAULTS, SUBPROTOCOL } from '../src/transport/ws/index.js';
 import { syntheticBook } from './address-book.js';
 import { ensureFixture, serveInChild, type ServingChild, type Usage } from './child-process.js';
+import { benchCompiled } from './paths.js';
 import type { Report, Row } from './report.js';
 import { round } from './timing.js';
 
@@ -55,12 +57,14 @@ function connect(url: string, localAddress: string, tally: Tally): Promise<WebSo
     bump(tally, 'attempts');
     const ws = new WebSocket(url, [SUBPROTOCOL], { localAddress });
     let settled = false;
+    let opened = false;
     const settle = (v: WebSocket | undefined) => {
       if (!settled) resolve(v);
       settled = true;
     };
     ws.on('error', () => settle(undefined));
     ws.once('open', () => {
+      opened = true;
       bump(tally, 'opened');
       settle(ws);
     });
@@ -70,7 +74,7 @@ function connect(url: string, localAddress: string, tally: Tally): Promise<WebSo
       settle(undefined);
     });
     ws.once('close', (code) => {
-      if (settled) bump(tally, `close ${code}`);
+      if (opened) bump(tally, `close ${code}`);
       settle(undefined);
     });
   });
@@ -86,6 +90,15 @@ function frameHeader(length: number): Buffer {
   b[1] = 0x80 | 127;
   b.writeBigUInt64BE(BigInt(length), 2);
   return b;
+}
+
+/**
+ * A complete, non-final 1-byte fragment (the first one binary, then continuations). Control
+ * frames may sit between fragments, so the peer's automatic pongs still reach the server:
+ * the heartbeat sees a live peer, and only the no-progress deadline can end the trickle.
+ */
+function fragment(first: boolean): Buffer {
+  return Buffer.from([first ? 0x02 : 0x00, 0x80 | 1, 0, 0, 0, 0, 0x2a]);
 }
 
 function writeSafely(ws: WebSocket, bytes: Buffer): void {
@@ -131,14 +144,14 @@ function bigFrames(url: string, o: HostileOptions): Attack {
 function flood(url: string, o: HostileOptions): Attack {
   const tally: Tally = {};
   return {
-    name: 'connection flood, 1 byte / 20 s (127.0.0.3)',
+    name: 'connection flood, a 1-byte fragment / 20 s, pongs answered (127.0.0.3)',
     tally,
     async run(until) {
       const sockets = (await Promise.all(Array.from({ length: o.floodConnections }, () => connect(url, '127.0.0.3', tally)))).filter((w): w is WebSocket => !!w);
-      for (const ws of sockets) writeSafely(ws, frameHeader(100));
+      for (const ws of sockets) writeSafely(ws, fragment(true));
       while (Date.now() < until) {
         await pause(Math.min(20_000, Math.max(0, until - Date.now())));
-        for (const ws of sockets) writeSafely(ws, Buffer.of(1));
+        for (const ws of sockets) writeSafely(ws, fragment(false));
       }
       for (const ws of sockets) ws.terminate();
     },
@@ -148,14 +161,14 @@ function flood(url: string, o: HostileOptions): Attack {
 function slowloris(url: string, o: HostileOptions): Attack {
   const tally: Tally = {};
   return {
-    name: 'slowloris, 1 byte / 500 ms (127.0.0.4)',
+    name: 'slowloris: half declare 1 MiB and trickle a byte / 500 ms (no pongs get through), half trickle 1-byte fragments (pongs do) (127.0.0.4)',
     tally,
     async run(until) {
       const sockets = (await Promise.all(Array.from({ length: o.slowlorisConnections }, () => connect(url, '127.0.0.4', tally)))).filter((w): w is WebSocket => !!w);
-      for (const ws of sockets) writeSafely(ws, frameHeader(1024 * 1024));
+      sockets.forEach((ws, i) => writeSafely(ws, i % 2 ? fragment(true) : frameHeader(1024 * 1024)));
       while (Date.now() < until) {
         await pause(500);
-        for (const ws of sockets) writeSafely(ws, Buffer.of(7));
+        sockets.forEach((ws, i) => writeSafely(ws, i % 2 ? fragment(false) : Buffer.of(7)));
       }
       for (const ws of sockets) ws.terminate();
     },
@@ -198,6 +211,23 @@ function pipelined(url: string, o: HostileOptions): Attack {
     }
   };
   return { name: 'pipelined dir.snapshot.get, never read (127.0.0.5)', tally, run: (until) => Promise.all(Array.from({ length: o.pipelineConnections }, () => one(until))).then(() => {}) };
+}
+
+/** Every attack at once until `until`; what each saw (runs in the attacker process, hostile-attacker.ts). */
+export async function runAttacks(url: string, o: HostileOptions, until: number): Promise<{ tallies: Record<string, Tally>; cpuMs: number }> {
+  const attacks = [bigFrames(url, o), flood(url, o), slowloris(url, o), pipelined(url, o)];
+  await Promise.all(attacks.map((a) => a.run(until)));
+  const cpu = process.cpuUsage();
+  return { tallies: Object.fromEntries(attacks.map((a) => [a.name, a.tally])), cpuMs: (cpu.user + cpu.system) / 1000 };
+}
+
+/** The attackers in a process of their own, so they take neither the server's nor the legitimate client's event loop. */
+function attackInChild(url: string, o: HostileOptions, until: number): Promise<{ tallies: Record<string, Tally>; cpuMs: number }> {
+  const child = fork(join(benchCompiled, 'hostile-attacker.js'), [url, JSON.stringify(o), String(until)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    child.once('message', (m: { tallies: Record<string, Tally>; cpuMs: number }) => resolve(m));
+    child.once('exit', (code) => reject(new Error(`attacker process exited (${code}) before reporting`)));
+  });
 }
 
 const percentile = (values: readonly number[], p: number): number => {
@@ -258,7 +288,7 @@ export async function hostileScenario(o: HostileOptions): Promise<Report> {
       rmSync(cacheDir, { recursive: true, force: true });
     }
   };
-  const attacks = [bigFrames(server.url, o), flood(server.url, o), slowloris(server.url, o), pipelined(server.url, o)];
+  let attacks: { tallies: Record<string, Tally>; cpuMs: number } = { tallies: {}, cpuMs: NaN };
   let quiet: Phase;
   let hostile: Phase;
   try {
@@ -271,11 +301,11 @@ export async function hostileScenario(o: HostileOptions): Promise<Report> {
     });
     hostile = await measured(server, async () => {
       const until = Date.now() + o.seconds * 1000;
-      const running = attacks.map((a) => a.run(until));
+      const running = attackInChild(server.url, o, until).then((r) => void (attacks = r));
       await pause(Math.min(2000, (o.seconds * 1000) / 4)); // let the attacks take hold
       const phase = { latencies: [] as number[], failures: 0 };
       while (Date.now() < until || phase.latencies.length + phase.failures < o.quietSyncs) await syncOnce(phase);
-      await Promise.all(running);
+      await running;
       return phase;
     });
   } finally {
@@ -301,7 +331,7 @@ export async function hostileScenario(o: HostileOptions): Promise<Report> {
     'server CPU % of a core': round((100 * p.cpuMs) / p.wallMs),
     'peak RSS MiB (sampled)': round(p.peakRssMiB),
   });
-  const attackRows: Row[] = attacks.map((a) => ({ attack: a.name, ...Object.fromEntries(Object.entries(a.tally).sort()) }));
+  const attackRows: Row[] = Object.entries(attacks.tallies).map(([name, tally]) => ({ attack: name, ...Object.fromEntries(Object.entries(tally).sort()) }));
   for (const r of attackRows) console.log(JSON.stringify(r));
   const rssOk = peakRss < 512;
   const latencyOk = p99Hostile < 3 * p99Quiet;
@@ -310,12 +340,12 @@ export async function hostileScenario(o: HostileOptions): Promise<Report> {
     title: `Legitimate syncs while hostile clients attack the server (${o.directoryUsers.toLocaleString('en-US')}-user directory, ${o.contacts} contacts per sync)`,
     smoke: o.smoke,
     parameters: { ...o, fixture: meta.path, transportDefaults: { ...SERVER_DEFAULTS, accountOf: undefined, clock: undefined } },
-    data: { peakRssMiB: peakRss, maxRssMiB, p50QuietMs: percentile(quiet.latencies, 50), p99QuietMs: p99Quiet, p50HostileMs: percentile(hostile.latencies, 50), p99HostileMs: p99Hostile, rssOk, latencyOk, attacks: Object.fromEntries(attacks.map((a) => [a.name, a.tally])) },
+    data: { peakRssMiB: peakRss, maxRssMiB, p50QuietMs: percentile(quiet.latencies, 50), p99QuietMs: p99Quiet, p50HostileMs: percentile(hostile.latencies, 50), p99HostileMs: p99Hostile, rssOk, latencyOk, attacks: attacks.tallies, attackerCpuMs: attacks.cpuMs },
     notes: [
       `Goals: server peak RSS < 512 MiB: ${rssOk ? 'met' : 'NOT met'} (${round(peakRss)} MiB, getrusage max ${round(maxRssMiB)} MiB over the whole run, fixture open included); hostile p99 < 3x quiet p99: ${latencyOk ? 'met' : 'NOT met'} (${round(p99Hostile)} ms vs ${round(p99Quiet)} ms, ${round(p99Hostile / p99Quiet)}x).`,
       'Server: serveDirectory (as `contact-psi serve`) on a prebuilt SQLite directory in a child process, no worker pool, default transport options (maxPayloadBytes 9 MiB, inbound budget 256 MiB, 256 connections per address, no-progress 60 s). Its RSS is sampled every 200 ms over IPC.',
-      'Legitimate client: syncAddressBook from 127.0.0.1 with a fresh cache each time (the snapshot is downloaded every sync), one at a time; the hostile clients run in the same (parent) process from 127.0.0.2-5, so they also take client CPU.',
-      'Attack tallies: attempts / opened connections, HTTP statuses of refused upgrades (429: per-address cap), and close codes seen by the attacker (1009: frame over maxPayloadBytes; 4503: evicted by the inbound budget; 4408: no progress; 1006: dropped).',
+      `Legitimate client: syncAddressBook from 127.0.0.1 with a fresh cache each time (the snapshot is downloaded every sync), one at a time; the hostile clients run in a third process from 127.0.0.2-5 (${round(attacks.cpuMs / 1000)} s of CPU), all three on the same 2 shared cores.`,
+      'Attack tallies: attempts / opened connections, HTTP statuses of refused upgrades (429: per-address cap), and close codes seen by the attacker (1009: frame over maxPayloadBytes; 4503: evicted by the inbound budget; 4408: no progress (noProgressTimeoutMs, 60 s); 1006: terminated, by the heartbeat (a peer inside a partial frame cannot get a pong through) or by the attacker itself at the end of the phase). Closes are counted for opened connections only.',
     ],
     sections: [
       { title: 'Legitimate syncs (client wall time)', rows: [syncRow('quiet', quiet), syncRow('under attack', hostile)] },
