@@ -215,7 +215,8 @@ export class ServerConnection implements BudgetHolder {
       onWorkSettled: () => {
         this.markAlive();
         this.markProgress();
-        this.updateBudget();
+        // The pump hands held messages to the session right after this call: count after it.
+        queueMicrotask(() => this.updateBudget());
       },
       onBackpressure: (paused) => this.hooks.onBackpressure(paused, this.ws.bufferedAmount),
       onStopped: () => this.report(this.outcome ?? { type: 'failed', error: new ProtocolError('internal', 'session ended without an outcome') }),
