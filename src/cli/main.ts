@@ -57,7 +57,9 @@ program
   .option('--cache <dir>', 'snapshot cache (default: contact-psi in the user cache directory)')
   .option('--token-file <file>', 'file holding the bearer token (or set CONTACT_PSI_TOKEN)')
   .option('--token <token>', 'bearer token (visible to other users in the process list: prefer --token-file)')
-  .option('--pin <hex>', "the directory's public key; refuse any other")
+  .option('--pin <hex>', "the directory's epoch OPRF public key; refuse any other (also every rotation: prefer --pin-identity)")
+  .option('--pin-identity <hex>', "the directory's identity key (from `contact-psi directory info`); default: pinned on first use")
+  .option('--witness <ws-url>', 'a witness of the directory (another node or a mirror of its log); repeatable', (v: string, prev: string[] = []) => [...prev, v])
   .option('--reset-cache', "delete this server's cache (snapshot, pinned key, quota receipt) first: the way out of a cache_corrupt error")
   .option('--workers <n>', 'worker threads for blinding and finalizing (auto: every core from 2,048 contacts)', 'auto')
   .action(sync);

@@ -17,7 +17,8 @@ export const CACHE_FORMAT_VERSION = 1;
 const HEADER_BYTES = 16;
 const CHECKSUM_BYTES = 32;
 
-export type CacheRecordKind = 'S' | 'P' | 'R';
+/** S: snapshot, P: OPRF key pinned on first use (before signed directories), R: quota receipt, I: identity pins. */
+export type CacheRecordKind = 'S' | 'P' | 'R' | 'I';
 
 /** A cache file that cannot be used: `path` says which, the message says how to recover. */
 export class CacheFileError extends ContactPsiError {
@@ -113,6 +114,11 @@ export class RecordReader {
       if (err instanceof CacheFileError) throw err;
       return this.fail('a text field is not UTF-8');
     }
+  }
+
+  /** Whether every field was read (a field appended by a later writer may follow). */
+  get atEnd(): boolean {
+    return this.offset === this.payload.length;
   }
 
   end(): void {

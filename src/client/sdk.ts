@@ -26,6 +26,8 @@ export interface TransportOptions {
   cacheDir: string;
   token?: string;
   pinnedPublicKey?: Uint8Array;
+  pinnedIdentityKey?: Uint8Array;
+  witnesses?: string[];
   onEvent?: SyncOptions['onEvent'];
   offload?: SyncOptions['offload'];
 }
@@ -40,7 +42,18 @@ export interface ContactDiscoveryClientOptions {
   cacheDir: string;
   /** Bearer token, or a function asked before each sync (tokens expire). */
   token?: string | (() => string | undefined | Promise<string | undefined>);
+  /** An epoch OPRF key the directory must present (refuses every rotation; prefer pinnedIdentityKey). */
   pinnedPublicKey?: Uint8Array;
+  /**
+   * The directory identity key (32 bytes, from `contact-psi directory info`): every signed
+   * key statement and announcement must come from it. Default: pinned on first use.
+   */
+  pinnedIdentityKey?: Uint8Array;
+  /**
+   * Witness URLs (other nodes or mirrors of the directory's log): each is asked before a sync
+   * evaluates anything; a witness holding another signed view fails the sync with `split_view`.
+   */
+  witnesses?: string[];
   /** Default: the host's clock. Tests pass a fake one. */
   clock?: Clock;
   /** Uniform in [0, 1); only jitter uses it. Default Math.random. */
@@ -110,6 +123,12 @@ export class ContactDiscoveryClient {
   constructor(options: ContactDiscoveryClientOptions) {
     if (typeof options.server !== 'string' || options.server === '') throw new ContactPsiError('invalid_option', 'server must be a URL');
     if (typeof options.cacheDir !== 'string' || options.cacheDir === '') throw new ContactPsiError('invalid_option', 'cacheDir must be a folder path');
+    if (options.pinnedIdentityKey !== undefined && !(options.pinnedIdentityKey instanceof Uint8Array && options.pinnedIdentityKey.length === 32)) {
+      throw new ContactPsiError('invalid_option', 'pinnedIdentityKey must be 32 bytes (an Ed25519 public key)');
+    }
+    if (options.witnesses !== undefined && !(Array.isArray(options.witnesses) && options.witnesses.every((w) => typeof w === 'string' && /^wss?:\/\//.test(w)))) {
+      throw new ContactPsiError('invalid_option', 'witnesses must be ws:// or wss:// URLs');
+    }
     this.server = options.server;
     this.cacheDir = options.cacheDir;
     this.#options = options;
@@ -278,6 +297,8 @@ export class ContactDiscoveryClient {
     const opts: TransportOptions = { server: this.server, book, cacheDir: this.cacheDir };
     if (token !== undefined) opts.token = token;
     if (this.#options.pinnedPublicKey !== undefined) opts.pinnedPublicKey = this.#options.pinnedPublicKey;
+    if (this.#options.pinnedIdentityKey !== undefined) opts.pinnedIdentityKey = this.#options.pinnedIdentityKey;
+    if (this.#options.witnesses !== undefined) opts.witnesses = [...this.#options.witnesses];
     if (this.#options.onEvent !== undefined) opts.onEvent = this.#options.onEvent;
     if (this.#options.offload !== undefined) opts.offload = this.#options.offload;
     return opts;

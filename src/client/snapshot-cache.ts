@@ -17,6 +17,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CachedSnapshot, QuotaReceipt } from '../protocol/discovery/client.js';
+import { decodePins, encodePins, type PinState } from '../protocol/discovery/identity-pins.js';
 import { CacheFileError, openRecord, RecordReader, RecordWriter, type CacheRecordKind } from './cache-record.js';
 import { writeFileAtomic } from './local-file.js';
 
@@ -27,6 +28,9 @@ const sha256 = (b: Uint8Array) => new Uint8Array(createHash('sha256').update(b).
 export const SNAPSHOT_FILE = 'snapshot.cache';
 export const PIN_FILE = 'pinned-key.bin';
 export const RECEIPT_FILE = 'quota-receipt.bin';
+/** The directory identity pin and the newest signed entries seen (identity-pins.ts encodePins). */
+export const PINS_FILE = 'pins.bin';
+const MAX_PINS_BYTES = 64 * 1024;
 /** Files of the JSON format (before the binary records). */
 const LEGACY = { snapshotMeta: 'snapshot.json', snapshotBytes: 'snapshot.bin', pin: 'pinned-key.json', receipt: 'quota-receipt.json' } as const;
 
@@ -85,7 +89,11 @@ export class SnapshotCache {
       .bytes(snapshot.publicKey)
       .bytes(snapshot.added ?? new Uint8Array(0))
       .bytes(snapshot.removed ?? new Uint8Array(0))
-      .bytes(snapshot.bytes);
+      .bytes(snapshot.bytes)
+      // Appended fields (a file without them is read as "no commitment": deltas wait for a download).
+      .u8(snapshot.commitment === undefined ? 0 : 1)
+      .uint(snapshot.commitment?.count ?? 0)
+      .bytes(snapshot.commitment?.digest ?? new Uint8Array(0));
     this.write(SNAPSHOT_FILE, w, 'S');
   }
 
@@ -111,6 +119,31 @@ export class SnapshotCache {
   pin(epoch: number, publicKey: Uint8Array): void {
     this.write(PIN_FILE, new RecordWriter().text(this.server).uint(epoch).bytes(publicKey), 'P');
     rmSync(join(this.dir, LEGACY.pin), { force: true });
+  }
+
+  /**
+   * The identity pin state (spec/verifiability.md §3), or undefined before the first
+   * verified sync. Re-verified when read; a damaged one is `cache_corrupt`, never "nothing
+   * pinned": forgetting it would let another identity be pinned on first use again.
+   */
+  loadPins(): PinState | undefined {
+    const path = join(this.dir, PINS_FILE);
+    const file = readIfExists(path);
+    if (file === undefined) return undefined;
+    const fail = failer(path, `The directory cannot be checked against what was seen before. If you trust the server's identity, delete ${path} or ${RESET_HINT}`);
+    const r = new RecordReader(openRecord(file, 'I', fail), fail);
+    if (r.text(MAX_SERVER_BYTES) !== this.server) fail('it was written for another server');
+    const encoded = r.bytes(MAX_PINS_BYTES);
+    r.end();
+    try {
+      return decodePins(encoded);
+    } catch (err) {
+      return fail(`its signed entries do not verify (${(err as Error).message})`);
+    }
+  }
+
+  savePins(state: PinState): void {
+    this.write(PINS_FILE, new RecordWriter().text(this.server).bytes(encodePins(state)), 'I');
   }
 
   /**
@@ -190,6 +223,14 @@ function decodeSnapshot(file: Uint8Array, path: string, server: string): CachedS
   const added = r.bytes();
   const removed = r.bytes();
   const bytes = r.bytes();
+  let commitment: CachedSnapshot['commitment'];
+  if (!r.atEnd) {
+    const has = r.u8();
+    const count = r.uint();
+    const digest = r.bytes(32);
+    if (has > 1 || (has === 1 && digest.length !== 32) || (has === 0 && digest.length !== 0)) fail('its commitment is malformed');
+    if (has === 1) commitment = { count, digest: digest.slice() };
+  }
   r.end();
   if (hasCount > 1) fail('a flag is out of range');
   if (digest.length !== 32 || (infoDigest.length !== 0 && infoDigest.length !== 32)) fail('a digest is not 32 bytes');
@@ -209,6 +250,7 @@ function decodeSnapshot(file: Uint8Array, path: string, server: string): CachedS
     bytes,
     added: added.slice(),
     removed: removed.slice(),
+    commitment,
   };
 }
 

@@ -12,9 +12,13 @@ import { DiscoveryClientSession, type DiscoveryResult } from '../protocol/discov
 import type { SessionEvent } from '../protocol/session-core.js';
 import { runClientSession } from '../transport/ws/index.js';
 import { deviceSecret, SnapshotCache } from './snapshot-cache.js';
-import { DiscoveryInfoSession } from '../protocol/discovery/info.js';
-import { ProtocolError } from '../protocol/errors.js';
 import type { OprfOffload } from '../protocol/offload.js';
+import type { Announcement, Signed } from '../protocol/discovery/announcement.js';
+import { newPins, type PinState } from '../protocol/discovery/identity-pins.js';
+import { compareWithWitnesses, type WitnessComparison } from '../protocol/discovery/witness.js';
+import { WitnessQuerySession } from '../protocol/discovery/witness-query.js';
+import type { VerifiabilityError } from '../protocol/discovery/verify-error.js';
+import { ContactPsiError } from '../errors.js';
 
 export interface SyncOptions {
   server: string;
@@ -23,17 +27,32 @@ export interface SyncOptions {
   token?: string;
   suite?: SuiteId;
   backend?: BackendName;
-  /** A public key from configuration: the directory must present exactly this key. */
+  /**
+   * An epoch OPRF public key from configuration: the directory must present exactly this
+   * key (every rotation is then refused; prefer `pinnedIdentityKey`).
+   */
   pinnedPublicKey?: Uint8Array;
+  /**
+   * The directory identity key (Ed25519, 32 bytes; `contact-psi directory info` prints it).
+   * Every signed statement must come from it; rotations it signs are followed. Without it the
+   * identity is pinned on first use and kept in the cache (`pins.bin`).
+   */
+  pinnedIdentityKey?: Uint8Array;
   onEvent?: (event: SessionEvent<DiscoveryResult>) => void;
   /** Called when the directory's key differs from the one seen before (a new epoch). */
   onKeyChange?: (previous: { epoch: number }, current: { epoch: number }) => void;
   /**
-   * Witnesses (mirrors, or other vantage points onto the same directory): each is asked
-   * which snapshot it serves; a different digest for the same epoch and version is a split
-   * view and fails the sync with `split_view`.
+   * Witnesses (other nodes, mirrors of the log, other vantage points onto the directory):
+   * after dir.info is verified and before anything is evaluated, each is asked for its newest
+   * signed announcement and its entry for the served (epoch, version) (witness.ts). Another
+   * signed body, a forked log, or a witness ahead without our version fails the sync with
+   * `split_view`; an unreachable or misbehaving witness fails it too. Witnesses get no token.
    */
   witnesses?: string[];
+  /** Told when witnesses were behind (no evidence either way) and how many confirmed. */
+  onWitnesses?: (comparison: WitnessComparison) => void;
+  /** Told when a delta did not reach the signed commitment: it was refused and the snapshot downloaded. */
+  onDeltaRefused?: (error: VerifiabilityError) => void;
   /** `lookup` for a one-off check of a number typed in by hand (its own small quota). */
   purpose?: 'sync' | 'lookup';
   /**
@@ -74,17 +93,26 @@ const labelText = (label: Uint8Array): string => {
   return /^[\x20-\x7e]*$/.test(text) ? text : `base64:${Buffer.from(label).toString('base64')}`;
 };
 
-async function checkWitness(url: string, suite: SuiteId, result: DiscoveryResult, token?: string): Promise<void> {
-  const info = await runClientSession(url, new DiscoveryInfoSession(suite), { token });
-  const mine = result.snapshot;
-  // Compare with what dir.info announced for our version (after deltas, the base digest is older).
-  const myDigest = info.version === mine.version ? (mine.infoDigest ?? mine.digest) : info.version === (mine.baseVersion ?? mine.version) ? mine.digest : undefined;
-  if (info.epoch === mine.epoch && myDigest && (!equalBytes(info.digest, myDigest) || !equalBytes(info.publicKey, mine.publicKey))) {
-    throw new ProtocolError('split_view', `witness ${url} serves another snapshot for epoch ${info.epoch} version ${info.version}`);
-  }
+/** Asks every witness (in parallel, one short session each) and applies the witness rule. */
+export async function checkWitnesses(urls: readonly string[], suite: SuiteId, announcement: Signed<Announcement>): Promise<WitnessComparison> {
+  const { epoch, version } = announcement.statement;
+  const answers = await Promise.all(
+    urls.map(async (url) => {
+      const answer = await runClientSession(url, new WitnessQuerySession(suite, epoch, version));
+      return { name: url, announcements: answer.announcements };
+    }),
+  );
+  return compareWithWitnesses(announcement, announcement.identityKey, answers);
 }
 
-const equalBytes = (a: Uint8Array, b: Uint8Array) => Buffer.from(a).equals(Buffer.from(b));
+/** The pin state a sync starts from: the cached one, under the configured identity if there is one. */
+function startingPins(cached: PinState | undefined, configured: Uint8Array | undefined): PinState {
+  if (configured === undefined) return cached ?? newPins();
+  if (configured.length !== 32) throw new ContactPsiError('invalid_option', 'a directory identity key is 32 bytes (64 hex digits)');
+  // The configuration is the user's word: a cache of another identity is not carried over.
+  if (cached?.identityKey && Buffer.from(cached.identityKey).equals(Buffer.from(configured))) return { ...cached, pinnedBy: 'config' };
+  return newPins({ identityKey: configured });
+}
 
 export async function syncAddressBook(options: SyncOptions): Promise<SyncOutcome> {
   const suiteId = options.suite ?? 'ristretto255-SHA512';
@@ -93,9 +121,11 @@ export async function syncAddressBook(options: SyncOptions): Promise<SyncOutcome
   const cache = new SnapshotCache(options.cacheDir, options.server);
   if (options.resetCache) cache.reset();
   const identifiers = uniqueIdentifiers(options.book);
+  const witnesses = options.witnesses ?? [];
   // A damaged pin or receipt throws cache_corrupt (naming the file and the way out); a
   // damaged snapshot is deleted and downloaded again.
   const seen = cache.pinned();
+  const pins = startingPins(cache.loadPins(), options.pinnedIdentityKey);
   const quotaReceipt = cache.loadReceipt();
   const cached = cache.load();
   if (cache.discarded) options.onCacheDiscarded?.(cache.discarded);
@@ -105,8 +135,11 @@ export async function syncAddressBook(options: SyncOptions): Promise<SyncOutcome
     rng: (n) => new Uint8Array(randomBytes(n)),
     cache: cached,
     pinnedPublicKey: options.pinnedPublicKey,
-    // Checked as soon as dir.info arrives, before anything is evaluated.
-    knownKey: seen,
+    // The signed view replaces the OPRF key seen first (pinned-key.bin): a rotation the
+    // identity signs is followed, a second key for a seen epoch is key_conflict.
+    pins,
+    commitment: groupIdOf(suiteId) === 'ristretto255' ? { group } : undefined,
+    checkView: witnesses.length === 0 ? undefined : async (announcement) => options.onWitnesses?.(await checkWitnesses(witnesses, suiteId, announcement)),
     blindSecret: deviceSecret(options.cacheDir),
     quotaReceipt,
     maxDownloadBytes: options.maxDownloadBytes,
@@ -125,10 +158,11 @@ export async function syncAddressBook(options: SyncOptions): Promise<SyncOutcome
     throw err;
   }
   if (result.quotaReceipt) cache.saveReceipt(result.quotaReceipt);
-  for (const witness of options.witnesses ?? []) await checkWitness(witness, suiteId, result, options.token);
+  if (result.refusedDelta) options.onDeltaRefused?.(result.refusedDelta);
 
-  // Trust on first use: a key change within one epoch is an attack (the session refuses it);
-  // a change with a new epoch is a rotation and only worth a warning.
+  // The pin state moves only after a whole verified sync (witnesses included).
+  if (result.verified) cache.savePins(result.verified.state);
+  // A new epoch key, signed by the pinned identity: a rotation, reported, not a warning.
   const { epoch, publicKey } = result.snapshot;
   if (seen && !Buffer.from(seen.publicKey).equals(Buffer.from(publicKey))) options.onKeyChange?.({ epoch: seen.epoch }, { epoch });
   cache.pin(epoch, publicKey);

@@ -1,6 +1,7 @@
 /** `contact-psi sync --server <ws-url> --contacts <file> --region <CC> [--json]`. */
 import { readFileSync } from 'node:fs';
 import { syncAddressBook } from '../../client/sync.js';
+import { ContactPsiError } from '../../errors.js';
 import { availableParallelism } from 'node:os';
 import { parseAddressBook, uniqueIdentifiers, type CountryCode } from '../../contacts/index.js';
 import { poolOffload, WorkerPool } from '../../parallel/index.js';
@@ -18,7 +19,12 @@ export interface SyncCliOptions {
   token?: string;
   /** File whose one line is the bearer token (preferred: argv is visible to every user). */
   tokenFile?: string;
+  /** An epoch OPRF public key (hex) the directory must present: refuses every rotation. */
   pin?: string;
+  /** The directory identity key (64 hex digits, from `contact-psi directory info`): follows the rotations it signs. */
+  pinIdentity?: string;
+  /** Witness URLs (repeatable): each must hold the signed view this sync was served. */
+  witness?: string[];
   /** Delete this server's cache (snapshot, pinned key, quota receipt) before syncing. */
   resetCache?: boolean;
   /** Worker threads for blinding and finalizing: a number, or 'auto' (default). */
@@ -56,7 +62,13 @@ export async function sync(options: SyncCliOptions): Promise<void> {
     book,
     cacheDir: options.cache ?? defaultCacheDir(),
     token: resolveClientToken(options, process.env, (m) => console.error(`warning: ${m}`)),
-    pinnedPublicKey: options.pin ? new Uint8Array(Buffer.from(options.pin, 'hex')) : undefined,
+    pinnedPublicKey: options.pin ? hexOption(options.pin, '--pin') : undefined,
+    pinnedIdentityKey: options.pinIdentity ? hexOption(options.pinIdentity, '--pin-identity', 32) : undefined,
+    witnesses: options.witness,
+    onWitnesses: ({ confirmed, behind }) => {
+      if (confirmed.length === 0) console.error(safe(`warning: no witness confirmed this version yet (behind: ${behind.join(', ')})`));
+    },
+    onDeltaRefused: (err) => console.error(safe(`warning: [${err.code}] ${err.message}; the delta was refused and the signed snapshot downloaded instead`)),
     resetCache: options.resetCache,
     onCacheDiscarded: (reason) => console.error(safe(`warning: ${reason}`)),
     onEvent: (e) => {
@@ -64,7 +76,6 @@ export async function sync(options: SyncCliOptions): Promise<void> {
       (e.phase === 'download' ? download : evaluate).update(e.done, e.total);
       if (e.done === e.total) (e.phase === 'download' ? download : evaluate).done();
     },
-    onKeyChange: (prev, cur) => console.error(`warning: the directory's key changed (epoch ${prev.epoch} -> ${cur.epoch})`),
   })
     .catch((err: unknown) => {
       // An error may carry the server's own words (a remote `error` message): escaped too.
@@ -87,6 +98,14 @@ export async function sync(options: SyncCliOptions): Promise<void> {
       ` (snapshot ${r.cacheHit ? 'from cache' : `downloaded, ${r.downloadedBytes} bytes`}, epoch ${r.snapshot.epoch}` +
       `${dropped ? `; ${dropped} labels dropped: ${r.oversizedLabels} too large, ${r.badLabels} did not open` : ''})`,
   );
+}
+
+/** A hex option, refused (invalid_option) unless it is whole bytes of hex (and `bytes` long, if given). */
+function hexOption(value: string, name: string, bytes?: number): Uint8Array {
+  if (!/^(?:[0-9a-fA-F]{2})+$/.test(value) || (bytes !== undefined && value.length !== 2 * bytes)) {
+    throw new ContactPsiError('invalid_option', `${name} must be ${bytes === undefined ? 'hex' : `${2 * bytes} hex digits`}`);
+  }
+  return new Uint8Array(Buffer.from(value, 'hex'));
 }
 
 /** Text for stderr/stdout that came from a file or a peer. */
