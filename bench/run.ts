@@ -19,6 +19,9 @@ import { writeReport, type Report } from './report.js';
 import { sessionPsiGrid } from './session-psi.js';
 import { targetsScenario } from './targets.js';
 import { throughputScenario } from './throughput.js';
+import { scaleScenario } from './scale.js';
+import { peersScenario } from './peers.js';
+import { modelScenario } from './model.js';
 
 interface Options {
   smoke: boolean;
@@ -144,13 +147,40 @@ const SCENARIOS: Record<string, { help: string; run(o: Options): Promise<Report 
       return { name: 'fixtures', title: 'Cached directory fixtures', smoke: o.smoke, sections: [{ title: 'Fixtures', rows }] };
     },
   },
+  scale: {
+    help: 'directory sizes 10^4, 10^5, 10^6 (10^7 with --max 7; 10^8 by model): CLI import, snapshot, first sync and re-sync of 1,024 and 10,000 contacts, server CPU  [--max= --sizes= --contacts= --reps= --pool]',
+    run: (o) => {
+      const max = o.number('max', 6);
+      if (max > 8) throw new Error('--max is at most 8 (10^8 users)');
+      const sizes = o.list('sizes', o.smoke ? [1000] : [4, 5, 6, 7].filter((e) => e <= max).map((e) => 10 ** e));
+      return scaleScenario({
+        sizes,
+        modelSizes: o.smoke ? [10_000] : [10_000_000, 100_000_000],
+        contactSizes: o.list('contacts', o.smoke ? [16, 64] : [1024, 10_000]),
+        reps: o.number('reps', 1),
+        peerElements: o.number('peer-elements', o.smoke ? 200 : 10_000),
+        loadSeconds: o.number('seconds', o.smoke ? 0.3 : 5),
+        startupRuns: o.number('startup-runs', o.smoke ? 1 : 5),
+        smoke: o.smoke,
+        pool: o.pool,
+      });
+    },
+  },
+  peers: {
+    help: 'per element blind / evaluate (+proof) / finalize: ours vs @cloudflare/voprf-ts (ristretto255-SHA512, VOPRF), same batches, same run; @openmined/psi.js setup per element  [--batches=]',
+    run: (o) => peersScenario({ batches: o.list('batches', o.smoke ? [4, 32] : [1, 64, 1024]), smoke: o.smoke }),
+  },
+  model: {
+    help: 'cost model from bench/results/*.json: server CPU-hours, bandwidth, storage per day at 10^7 and 10^8 users, with and without incremental sync  [--contacts=300 --new=2]',
+    run: async (o) => modelScenario({ dir: resultsDir(o.smoke), contacts: o.number('contacts', 300), newPerDay: o.number('new', 2), smoke: o.smoke }),
+  },
   targets: {
     help: "the issue's targets from the latest result files: measured, goal, ratio, pass/fail",
     run: async (o) => targetsScenario(resultsDir(o.smoke), o.smoke),
   },
 };
 
-const ORDER = ['micro', 'session-psi', 'precompute', 'discovery-sync', 'throughput', 'hostile', 'memory', 'targets'];
+const ORDER = ['micro', 'peers', 'session-psi', 'precompute', 'discovery-sync', 'throughput', 'hostile', 'memory', 'scale', 'model', 'targets'];
 
 function usage(): string {
   return [
@@ -167,7 +197,13 @@ function usage(): string {
 function parseOptions(args: string[]): { names: string[]; options: Options } {
   const flags = new Map<string, string>();
   const names: string[] = [];
-  for (const a of args) {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    // `--max 7` as well as `--max=7`: a bare flag followed by a number takes it as its value.
+    if (a.startsWith('--') && !a.includes('=') && /^[0-9][0-9_.]*[kM]?$/.test(args[i + 1] ?? '')) {
+      flags.set(a.slice(2), args[++i]);
+      continue;
+    }
     if (!a.startsWith('--')) names.push(a);
     else {
       const [k, v] = a.slice(2).split('=', 2);

@@ -15,6 +15,11 @@ describe('benchmark harness', () => {
     const res = spawnSync(process.execPath, [runner, '--smoke'], { encoding: 'utf8', timeout: 600_000 });
     expect(res.status, `${res.stdout.slice(-2000)}\n${res.stderr.slice(-2000)}`).toBe(0);
     expect(res.stdout).toMatch(/results in /);
+    // The issue-13 scenarios ran at their tiny sizes: a scale sweep (CLI import, syncs,
+    // start-up, the model rows), the peers table (voprf-ts only where installed), the model.
+    expect(res.stdout).toMatch(/wrote .*scale\.\{json,md,svg\}/);
+    expect(res.stdout).toMatch(/wrote .*peers\.\{json,md\}/);
+    expect(res.stdout).toMatch(/wrote .*model\.\{json,md\}/);
   }, 660_000);
 
   it('the hostile scenario runs at smoke size: legitimate syncs complete while attacked, figures reported', () => {
