@@ -163,6 +163,7 @@ export class FleetNode {
     const open = () => Directory.open({ store: options.store, suite: options.suite, evaluator: options.evaluator, keyStorage: options.vault });
     if (!shared) return open();
     const c = await options.store.pool.connect();
+    c.on('error', () => {}); // a dying connection fails the query below instead of crashing the node
     try {
       await c.query('SELECT pg_advisory_lock_shared($1)', [SWITCH_LOCK]);
       try {
@@ -171,7 +172,7 @@ export class FleetNode {
         await c.query('SELECT pg_advisory_unlock_shared($1)', [SWITCH_LOCK]);
       }
     } finally {
-      c.release();
+      c.release(true); // not back to the pool with a stray listener
     }
   }
 
@@ -200,6 +201,7 @@ export class FleetNode {
 
   async #switchLocked<T>(fn: () => Promise<T>): Promise<T> {
     const c = await this.options.store.pool.connect();
+    c.on('error', () => {}); // as in #open
     try {
       await c.query('SET statement_timeout = 0');
       await c.query('SELECT pg_advisory_lock($1)', [SWITCH_LOCK]);

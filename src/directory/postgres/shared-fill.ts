@@ -13,7 +13,7 @@
  * Correctness never depends on the split: tags are deterministic (F_k(identifier)), and the
  * regular precompute pass that follows (Directory.precompute) fills whatever is left.
  */
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { OprfSuite } from '../../oprf/suite.js';
 import { DEFAULT_PRECOMPUTE_BATCH, evaluateAndSeal, type TagEvaluator } from '../precompute.js';
 import type { DirectoryStore, TagRecord } from '../types.js';
@@ -46,6 +46,18 @@ const PAIR_MISSING = `FROM identifiers i JOIN users u ON u.user_id = i.user_id
 
 /** PostgreSQL's query_canceled: the statement timeout ended a wait for another node's claim. */
 const QUERY_CANCELED = '57014';
+
+/**
+ * A checked-out client whose connection dies (the database restarted, an operator ended the
+ * session) emits 'error'; with no listener that would crash the node. The error also fails
+ * the claim's next query, which is where it is handled; the broken client is then destroyed.
+ */
+function onConnectionError(c: PoolClient): (() => void) & { failed(): Error | undefined } {
+  let failure: Error | undefined;
+  const listener = (err: Error) => (failure = err);
+  c.on('error', listener);
+  return Object.assign(() => void c.off('error', listener), { failed: () => failure });
+}
 
 export const fillJobName = (epoch: number): string => `fill:${epoch}`;
 
@@ -80,6 +92,7 @@ async function hasOpenRanges(pool: Pool, job: string): Promise<boolean> {
 async function planRanges(options: SharedFillOptions, job: string): Promise<void> {
   const size = Math.max(1, Math.trunc(options.rangeSize ?? DEFAULT_PRECOMPUTE_BATCH));
   const c = await options.pool.connect();
+  const detach = onConnectionError(c);
   try {
     await c.query('BEGIN');
     await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 1))', [job]);
@@ -109,7 +122,8 @@ async function planRanges(options: SharedFillOptions, job: string): Promise<void
     await c.query('ROLLBACK').catch(() => {});
     throw err;
   } finally {
-    c.release();
+    detach();
+    c.release(detach.failed());
   }
 }
 
@@ -121,6 +135,7 @@ async function planRanges(options: SharedFillOptions, job: string): Promise<void
  */
 async function claimRange(options: SharedFillOptions, job: string, skipLocked: boolean): Promise<number | undefined | 'busy'> {
   const c = await options.pool.connect();
+  const detach = onConnectionError(c);
   try {
     await c.query('BEGIN');
     let row: { seq: number; after_identifier: string; last_identifier: string | null } | undefined;
@@ -149,7 +164,8 @@ async function claimRange(options: SharedFillOptions, job: string, skipLocked: b
     await c.query('ROLLBACK').catch(() => {});
     throw err;
   } finally {
-    c.release();
+    detach();
+    c.release(detach.failed());
   }
 }
 

@@ -136,6 +136,11 @@ export class PostgresStore implements DirectoryStore {
 
   async #tx<T>(work: (c: PoolClient) => Promise<T>, isolation: Isolation = 'READ COMMITTED', readOnly = false): Promise<T> {
     const client = await this.#pool.connect();
+    // A connection dying mid-transaction emits 'error' on the checked-out client: without a
+    // listener that crashes the process; the failed query reports it instead.
+    let broken: Error | undefined;
+    const onError = (err: Error) => (broken = err);
+    client.on('error', onError);
     try {
       await client.query(`BEGIN ISOLATION LEVEL ${isolation}${readOnly ? ' READ ONLY' : ''}`);
       const result = await work(client);
@@ -145,7 +150,8 @@ export class PostgresStore implements DirectoryStore {
       await client.query('ROLLBACK').catch(() => {});
       throw err;
     } finally {
-      client.release();
+      client.off('error', onError);
+      client.release(broken);
     }
   }
 
