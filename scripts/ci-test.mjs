@@ -61,7 +61,8 @@ function classifySkips(report, allowList) {
 
 const run = spawnSync(
   'npx',
-  ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${out}`],
+  // Extra arguments (test files, -t filters) go to vitest: `npm test -- test/x.test.ts`.
+  ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${out}`, ...process.argv.slice(2)],
   { stdio: 'inherit', env: { ...process.env, CONTACT_PSI_STRICT_BUILD: '1' } },
 );
 let passed = 0;
