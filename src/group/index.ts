@@ -4,3 +4,4 @@ export { nobleP256, nobleRistretto255 } from './noble.js';
 export { BackendNames, loadGroup } from './select.js';
 export type { BackendName } from './select.js';
 export { elementAt, packElements, packedCount, splitPacked } from './packed.js';
+export { setGroupLogger, SlowPathReasons, type GroupLogger, type SlowPathReason } from './slow-path.js';

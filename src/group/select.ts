@@ -7,6 +7,7 @@
 import { ContactPsiError } from '../errors.js';
 import { nobleP256, nobleRistretto255 } from './noble.js';
 import { loadSodiumRistretto255 } from './sodium.js';
+import { warnSlowPath } from './slow-path.js';
 import type { Group, GroupId } from './types.js';
 
 export const BackendNames = ['auto', 'noble', 'sodium'] as const;
@@ -41,6 +42,7 @@ async function load(id: GroupId, backend: BackendName): Promise<Group> {
   try {
     return await loadSodiumRistretto255();
   } catch {
+    warnSlowPath('sodium_unavailable', 'libsodium (WebAssembly) could not be loaded; ristretto255 runs on the pure-JS noble backend (several times slower)');
     return nobleGroups[id];
   }
 }

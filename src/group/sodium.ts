@@ -18,6 +18,7 @@ import { selfTestFailure } from './sodium-self-test.js';
 import type { Group } from './types.js';
 import { loadWasmMsm } from './wasm-msm.js';
 import { loadWasmX4 } from './wasm-x4.js';
+import { warnSlowPath } from './slow-path.js';
 
 export { X4_MIN_BATCH } from './sodium-group.js';
 export type { SodiumPrimitives } from './sodium-primitives.js';
@@ -50,6 +51,9 @@ export async function loadSodiumRistretto255(options: SodiumRistrettoOptions = {
     msmMode === 'naive' ? null : loadWasmMsm(),
     options.simd === 'off' ? null : loadWasmX4(),
   ]);
+  // 'auto' without a module is a working but slower path: say so, once (slow-path.ts).
+  if (msmMode === 'auto' && wasm === null) warnSlowPath('msm_unavailable', 'the WebAssembly MSM did not load; DLEQ proofs are checked one element at a time (slower)');
+  if (options.simd !== 'off' && x4 === null) warnSlowPath('simd_unavailable', 'WebAssembly SIMD is unavailable here; batches run on scalar libsodium (about 2x slower)');
   if (msmMode === 'wasm' && wasm === null) {
     throw new ContactPsiError('backend_unavailable', 'the WebAssembly MSM (src/group/wasm/ristretto255.wasm) could not be loaded');
   }

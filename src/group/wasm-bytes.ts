@@ -1,25 +1,38 @@
 /**
  * What the WebAssembly group modules (wasm-msm.ts, wasm-x4.ts) and the libsodium backend
- * share: loading a .wasm file that sits next to the module (src/ under vitest, dist/ in the
- * package), ristretto255 scalars as 32 little-endian bytes, and hex for known answers.
+ * share: decoding the module bytes that scripts/wasm-inline.mjs inlined as base64 (so that
+ * bundlers need no configuration and nothing is fetched: issue 12 §3), ristretto255 scalars
+ * as 32 little-endian bytes, and hex for known answers.
  */
 
-/** A variable, so that browser bundlers do not try to resolve a Node built-in. */
-const NODE_FS = 'node:fs/promises';
+const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const BASE64_VALUE = new Int16Array(128).fill(-1);
+for (let i = 0; i < BASE64.length; i++) BASE64_VALUE[BASE64.charCodeAt(i)] = i;
 
-/** The file's bytes: node:fs for file: URLs, fetch elsewhere; null when it is not there (not built). */
-export async function readWasmFile(url: URL): Promise<Uint8Array<ArrayBuffer> | null> {
-  if (url.protocol === 'file:') {
-    const fs = (await import(/* @vite-ignore */ NODE_FS)) as typeof import('node:fs/promises');
-    try {
-      return new Uint8Array(await fs.readFile(url));
-    } catch {
-      return null;
+/**
+ * The bytes of a module inlined by scripts/wasm-inline.mjs (standard base64, padded). A
+ * decoder of our own rather than atob or Buffer: the same code in Node, browsers and React
+ * Native (Hermes has no atob in older releases), on a ~60 KB string once per process.
+ * Throws RangeError on anything but base64 (a damaged generated file).
+ */
+export function decodeWasmBase64(text: string): Uint8Array<ArrayBuffer> {
+  if (text.length % 4 !== 0) throw new RangeError('inlined WebAssembly: base64 length is not a multiple of 4');
+  const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
+  const out = new Uint8Array((text.length / 4) * 3 - padding);
+  let o = 0;
+  for (let i = 0; i < text.length; i += 4) {
+    let quad = 0;
+    for (let j = 0; j < 4; j++) {
+      const c = text.charCodeAt(i + j);
+      const v = c === 61 && i + j >= text.length - padding ? 0 : c < 128 ? BASE64_VALUE[c] : -1; // 61 is '='
+      if (v < 0) throw new RangeError(`inlined WebAssembly: not base64 at ${i + j}`);
+      quad = (quad << 6) | v;
     }
+    if (o < out.length) out[o++] = quad >>> 16;
+    if (o < out.length) out[o++] = (quad >>> 8) & 0xff;
+    if (o < out.length) out[o++] = quad & 0xff;
   }
-  if (typeof fetch !== 'function') return null;
-  const response = await fetch(url);
-  return response.ok ? new Uint8Array(await response.arrayBuffer()) : null;
+  return out;
 }
 
 /** s (0 <= s < 2^256) as 32 bytes little-endian, four 64-bit words (RFC 9496 §4.4 scalar encoding). */

@@ -1,15 +1,18 @@
 /**
  * Loader for the ristretto255 multi-scalar multiplication in WebAssembly (source in
- * asm/ristretto255/, built by scripts/build-wasm.mjs into ./wasm/ristretto255.wasm next to
- * this module, in src/ for vitest and in dist/ for the package). It serves the DLEQ proof
- * composites (RFC 9497 §2.2.1 ComputeComposites: M = sum d_i C_i, Z = sum d_i D_i), whose
- * inputs are all public, so the WASM code is variable-time; never pass it a secret scalar.
+ * asm/ristretto255/, built by scripts/build-wasm.mjs into ./wasm/ristretto255.wasm and
+ * inlined as base64 by scripts/wasm-inline.mjs into ./wasm/ristretto255.wasm-bytes.ts).
+ * It serves the DLEQ proof composites (RFC 9497 §2.2.1 ComputeComposites: M = sum d_i C_i,
+ * Z = sum d_i D_i), whose inputs are all public, so the WASM code is variable-time; never pass it a secret scalar.
  *
- * `loadWasmMsm()` resolves to null (and the caller keeps its own path) when WebAssembly or
- * the file is unavailable or the module fails its known-answer self-test.
+ * `loadWasmMsm()` resolves to null (and the caller keeps its own path) when WebAssembly
+ * is unavailable (or refused by a Content-Security-Policy without 'wasm-unsafe-eval'), or
+ * the module fails its known-answer self-test.
  */
 import { ContactPsiError, GroupError } from '../errors.js';
-import { fromHex, readWasmFile, toHex } from './wasm-bytes.js';
+import { decodeWasmBase64, fromHex, toHex } from './wasm-bytes.js';
+// The bytes, inlined at build time (scripts/wasm-inline.mjs): nothing to fetch or locate.
+import { WASM_BASE64 } from './wasm/ristretto255.wasm-bytes.js';
 
 export interface WasmMsmOptions {
   /** Force the algorithm (tests, tuning): 0 = Straus, 2..16 = Pippenger with that window. */
@@ -51,7 +54,6 @@ const Status = { OK: 0, IDENTITY: 1, BAD_ENCODING: 2, IDENTITY_INPUT: 3, BAD_SCA
 const ELEMENT_SIZE = 32;
 /** RFC 9496 §4.4: the order of the ristretto255 group. */
 const ORDER = 2n ** 252n + 27742317777372353535851937790883648493n;
-const WASM_URL = new URL('./wasm/ristretto255.wasm', import.meta.url);
 
 let loading: Promise<WasmMsm | null> | undefined;
 
@@ -64,8 +66,7 @@ export function loadWasmMsm(): Promise<WasmMsm | null> {
 async function load(): Promise<WasmMsm | null> {
   if (typeof WebAssembly !== 'object' || typeof WebAssembly.instantiate !== 'function') return null;
   try {
-    const bytes = await readWasmFile(WASM_URL);
-    if (bytes === null) return null;
+    const bytes = decodeWasmBase64(WASM_BASE64);
     const { instance } = await WebAssembly.instantiate(bytes, {});
     const ex = instance.exports as Record<string, unknown>;
     if (!(ex.memory instanceof WebAssembly.Memory) || !EXPORTS.every((name) => typeof ex[name] === 'function')) return null;

@@ -1,11 +1,12 @@
 /**
  * Loader for the four-lane ristretto255 scalar multiplication in WebAssembly SIMD (source
  * in asm/ristretto255-x4/, built by scripts/build-wasm-x4.mjs into
- * ./wasm/ristretto255-x4.wasm next to this module: in src/ for vitest, in dist/ for the
- * package). It multiplies four points per pass, one per i32x4 lane, constant time in the
+ * ./wasm/ristretto255-x4.wasm and inlined as base64 by scripts/wasm-inline.mjs into
+ * ./wasm/ristretto255-x4.wasm-bytes.ts, so bundlers carry it without configuration).
+ * It multiplies four points per pass, one per i32x4 lane, constant time in the
  * scalars and in the points (blinding, unblinding, key evaluation, directory precompute).
  *
- * `loadWasmX4()` resolves to null when WebAssembly SIMD or the file is unavailable, or the
+ * `loadWasmX4()` resolves to null when WebAssembly SIMD is unavailable, or the
  * module fails its known-answer self-test; callers then keep their libsodium/noble path.
  *
  * Errors are the sodium backend's (src/group/sodium.ts), codes and messages: GroupError
@@ -14,7 +15,9 @@
  * ContactPsiError `backend_unavailable` when the WebAssembly memory cannot grow.
  */
 import { ContactPsiError, GroupError } from '../errors.js';
-import { fromHex, readWasmFile, scalarToBytes, toHex } from './wasm-bytes.js';
+import { decodeWasmBase64, fromHex, scalarToBytes, toHex } from './wasm-bytes.js';
+// The bytes, inlined at build time (scripts/wasm-inline.mjs): nothing to fetch or locate.
+import { WASM_BASE64 } from './wasm/ristretto255-x4.wasm-bytes.js';
 
 export interface WasmX4 {
   /** scalars[i] * element i of `packed` (n x 32 bytes); scalars as bigints or n x 32 bytes little-endian, each in [1, L). */
@@ -47,7 +50,6 @@ const SLICE = 4096;
 const ORDER = 2n ** 252n + 27742317777372353535851937790883648493n;
 /** ORDER as 32 bytes little-endian (for the constant-time range check of byte scalars). */
 const ORDER_LE = scalarToBytes(ORDER);
-const WASM_URL = new URL('./wasm/ristretto255-x4.wasm', import.meta.url);
 
 let loading: Promise<WasmX4 | null> | undefined;
 
@@ -65,9 +67,9 @@ export async function loadWasmX4Internals(): Promise<{ api: WasmX4; exports: Was
 async function load(): Promise<{ api: WasmX4; exports: WasmX4Exports } | null> {
   if (typeof WebAssembly !== 'object' || typeof WebAssembly.instantiate !== 'function') return null;
   try {
-    const bytes = await readWasmFile(WASM_URL);
+    const bytes = decodeWasmBase64(WASM_BASE64);
     // validate() is false where the engine lacks WebAssembly SIMD (or the file is damaged).
-    if (bytes === null || !WebAssembly.validate(bytes)) return null;
+    if (!WebAssembly.validate(bytes)) return null;
     const { instance } = await WebAssembly.instantiate(bytes, {});
     const ex = instance.exports as Record<string, unknown>;
     if (!(ex.memory instanceof WebAssembly.Memory) || !EXPORTS.every((name) => typeof ex[name] === 'function')) return null;
