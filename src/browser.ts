@@ -1,6 +1,10 @@
 /**
  * The browser / React Native entry (`contact-psi/browser`): the layers that use no Node
- * API (group, OPRF, set encodings, contacts, protocol) and the WebSocket client.
+ * API (group, OPRF, set encodings, contacts, protocol), the WebSocket client, and the
+ * one-shot `syncAddressBook` over a pluggable cache (IndexedDB by default).
+ *
+ * Its declarations need neither Node's types nor the DOM library: a DOM-only project and a
+ * Node project both type-check them strictly (test/package-consumer.test.ts).
  */
 export * from './errors.js';
 export * from './group/index.js';
@@ -19,4 +23,15 @@ export { DiscoveryClientSession, type DiscoveryClientOptions, type DiscoveryResu
 export { DiscoveryServerSession, type DiscoveryServerOptions, type EvaluationGate } from './protocol/discovery/server.js';
 export type { DiscoveryBackend, EpochView, SnapshotView } from './protocol/discovery/backend.js';
 export { DEFAULT_DISCOVERY_LIMITS, type DiscoveryLimits } from './protocol/discovery/messages.js';
-export * from './transport/client.js';
+// The WebSocket client, named file by file rather than through transport/client.ts: that
+// file also re-exports the bearer-token constants of ws/auth.ts, whose declarations import
+// `node:http` types, which a DOM-only project cannot resolve (TS2307). The Node entry
+// (index.ts) exports those constants.
+export { runClientSession, CLIENT_DEFAULTS, type ClientOptions } from './transport/ws/client.js';
+export { defaultWebSocket, type WebSocketConstructor, type WebSocketLike } from './transport/ws/client-socket.js';
+export { closeCodeFor, errorCodeForClose, ErrorCloseCodes, StandardCloseCodes, type ErrorCloseCode } from './transport/ws/close-codes.js';
+export { ConnectionClosedError, UpgradeRejectedError } from './transport/ws/errors.js';
+export { syncAddressBook, webCryptoRng, type BrowserSyncOptions, type BrowserSyncOutcome } from './browser/sync.js';
+export { runSync, type SyncCoreOptions, type CoreSyncOutcome, type CoreSyncMatch } from './browser/sync-core.js';
+export { MemorySyncCache, type SyncCache, type KeyPin } from './browser/sync-cache.js';
+export { IndexedDbSyncCache, type IndexedDbSyncCacheOptions } from './browser/indexeddb-cache.js';

@@ -6,6 +6,7 @@ export * from './browser.js';
 export * from './directory/index.js';
 export { DirectoryDiscoveryBackend } from './directory/discovery-backend.js';
 export { startServer, PsiServer, SERVER_DEFAULTS, type ServerOptions, type SessionContext } from './transport/ws/index.js';
+export { SUBPROTOCOL, BEARER_PROTOCOL_PREFIX } from './transport/ws/auth.js';
 export { syncAddressBook, type SyncOptions, type SyncOutcome, type SyncMatch } from './client/sync.js';
 export { SnapshotCache } from './client/snapshot-cache.js';
 export { ContactDiscoveryClient, type ContactDiscoveryClientOptions, type ContactSyncResult, type SyncTransport } from './client/sdk.js';

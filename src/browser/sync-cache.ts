@@ -1,0 +1,151 @@
+/**
+ * What a client keeps between syncs, per directory server, behind one small interface so
+ * that the same sync (sync-core.ts) runs over files in Node (src/client/file-sync-cache.ts),
+ * IndexedDB in a browser (indexeddb-cache.ts), memory (tests, a page that must forget), or
+ * an app's own storage (React Native's AsyncStorage, a keychain for the device secret):
+ *
+ * | item | why it is kept | when it cannot be read |
+ * |---|---|---|
+ * | snapshot | the directory's set encoding: a cache hit or a small delta instead of a download | dropped and downloaded again (public data, checked against dir.info) |
+ * | pinned key | trust on first use: a different key for the same epoch is refused | `cache_corrupt`: never re-pinned silently |
+ * | quota receipt | contacts charged before are not charged again | `cache_corrupt`: dropping it charges every contact once more |
+ * | device secret | deterministic blinds, so the server recognizes (and does not charge) a contact seen before | `cache_corrupt`: a new one would charge every contact once more |
+ *
+ * Without the last two every contact is charged on every sync (issue 12 §3). The device
+ * secret is as sensitive as the address book: it never leaves the device and is never
+ * logged. Implementations throw ContactPsiError `cache_corrupt` (the message says how to
+ * recover: `reset(server)`) for a damaged pin, receipt or secret, and return undefined for
+ * a damaged snapshot after deleting it, reporting why through `onDiscarded`.
+ */
+import { ContactPsiError } from '../errors.js';
+import type { CachedSnapshot, QuotaReceipt } from '../protocol/discovery/client.js';
+
+/** The directory key seen first (trust on first use). */
+export interface KeyPin {
+  epoch: number;
+  publicKey: Uint8Array;
+}
+
+export interface SyncCache {
+  /** The cached snapshot of `server`, or undefined (none, or a damaged one, deleted). */
+  loadSnapshot(server: string, onDiscarded?: (reason: string) => void): Promise<CachedSnapshot | undefined>;
+  saveSnapshot(server: string, snapshot: CachedSnapshot): Promise<void>;
+  loadPin(server: string): Promise<KeyPin | undefined>;
+  savePin(server: string, pin: KeyPin): Promise<void>;
+  loadReceipt(server: string): Promise<QuotaReceipt | undefined>;
+  saveReceipt(server: string, receipt: QuotaReceipt): Promise<void>;
+  /** The device's secret (32 bytes): the stored one, or `create()`'s, stored first. */
+  deviceSecret(create: () => Uint8Array): Promise<Uint8Array>;
+  /** Forgets `server`'s snapshot, pin and receipt (the next sync pins again); the device secret stays. */
+  reset(server: string): Promise<void>;
+}
+
+export const DEVICE_SECRET_BYTES = 32;
+/** A receipt's token (the server's MAC) and the 8-byte hashes of the charged set. */
+const RECEIPT_TOKEN_BYTES = 32;
+const CHARGED_HASH_BYTES = 8;
+const MAX_ELEMENT_BYTES = 64;
+const MAX_EPOCH = 0xffffffff;
+
+const isBytes = (v: unknown): v is Uint8Array => v instanceof Uint8Array;
+const isUint = (v: unknown, max = Number.MAX_SAFE_INTEGER): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 && v <= max;
+
+/**
+ * The checks every cache applies to what it read back (structured clones, JSON, bytes of an
+ * app's store): the shape the session relies on. null when usable, else the reason.
+ */
+export function snapshotProblem(s: unknown): string | null {
+  if (typeof s !== 'object' || s === null) return 'not a snapshot record';
+  const r = s as Record<string, unknown>;
+  if (!isUint(r.epoch, MAX_EPOCH) || !isUint(r.version)) return 'its epoch or version is not a valid number';
+  if (r.baseVersion !== undefined && (!isUint(r.baseVersion) || r.baseVersion > (r.version as number))) return 'its base version is invalid';
+  if (r.infoCount !== undefined && !isUint(r.infoCount)) return 'its count is invalid';
+  if (!isBytes(r.digest) || r.digest.length !== 32) return 'its digest is not 32 bytes';
+  if (r.infoDigest !== undefined && (!isBytes(r.infoDigest) || r.infoDigest.length !== 32)) return 'its announced digest is not 32 bytes';
+  if (!isBytes(r.publicKey) || r.publicKey.length === 0 || r.publicKey.length > MAX_ELEMENT_BYTES) return 'its public key is invalid';
+  if (!isBytes(r.bytes)) return 'its set encoding is missing';
+  for (const k of ['added', 'removed'] as const) {
+    if (r[k] !== undefined && (!isBytes(r[k]) || r[k].length % 8 !== 0)) return 'its delta prefixes are not 8-byte multiples';
+  }
+  return null;
+}
+
+export function pinProblem(p: unknown): string | null {
+  if (typeof p !== 'object' || p === null) return 'not a pin record';
+  const r = p as Record<string, unknown>;
+  if (!isUint(r.epoch, MAX_EPOCH)) return 'its epoch is not a valid number';
+  if (!isBytes(r.publicKey) || r.publicKey.length === 0 || r.publicKey.length > MAX_ELEMENT_BYTES) return 'its key is invalid';
+  return null;
+}
+
+export function receiptProblem(q: unknown): string | null {
+  if (typeof q !== 'object' || q === null) return 'not a receipt record';
+  const r = q as Record<string, unknown>;
+  if (!isBytes(r.token) || r.token.length !== RECEIPT_TOKEN_BYTES) return `its token is not ${RECEIPT_TOKEN_BYTES} bytes`;
+  if (!isBytes(r.set) || r.set.length % CHARGED_HASH_BYTES !== 0) return 'its charged set is not a list of 8-byte hashes';
+  // The epoch, generation and evaluated bitmap of receipts issued per epoch (quota.ts).
+  if (r.epoch !== undefined && !isUint(r.epoch, MAX_EPOCH)) return 'its epoch is not a valid number';
+  if (r.generation !== undefined && !isUint(r.generation)) return 'its generation is not a valid number';
+  if (r.evaluated !== undefined && (!isBytes(r.evaluated) || r.evaluated.length !== Math.ceil(r.set.length / CHARGED_HASH_BYTES / 8))) return 'its evaluated bitmap does not fit its set';
+  return null;
+}
+
+/** The error of a damaged pin, receipt or device secret: never replaced silently. */
+export function cacheCorrupt(where: string, why: string, recovery: string): ContactPsiError {
+  return new ContactPsiError('cache_corrupt', `${where}: ${why}. ${recovery}`);
+}
+
+const copySnapshot = (s: CachedSnapshot): CachedSnapshot => structuredCloneBytes(s);
+
+/** A deep copy of plain records of bytes and numbers (what a store would hand back), without structuredClone (older React Native). */
+function structuredCloneBytes<T>(value: T): T {
+  if (value instanceof Uint8Array) return value.slice() as T;
+  if (Array.isArray(value)) return value.map(structuredCloneBytes) as T;
+  if (typeof value === 'object' && value !== null) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = structuredCloneBytes(v);
+    return out as T;
+  }
+  return value;
+}
+
+/** Everything in memory: tests, and pages that must keep nothing once closed. Copies in and out, as a real store would. */
+export class MemorySyncCache implements SyncCache {
+  private readonly servers = new Map<string, { snapshot?: CachedSnapshot; pin?: KeyPin; receipt?: QuotaReceipt }>();
+  private secret: Uint8Array | undefined;
+
+  private entry(server: string) {
+    let e = this.servers.get(server);
+    if (e === undefined) this.servers.set(server, (e = {}));
+    return e;
+  }
+
+  async loadSnapshot(server: string): Promise<CachedSnapshot | undefined> {
+    const s = this.servers.get(server)?.snapshot;
+    return s && copySnapshot(s);
+  }
+  async saveSnapshot(server: string, snapshot: CachedSnapshot): Promise<void> {
+    this.entry(server).snapshot = copySnapshot(snapshot);
+  }
+  async loadPin(server: string): Promise<KeyPin | undefined> {
+    const p = this.servers.get(server)?.pin;
+    return p && structuredCloneBytes(p);
+  }
+  async savePin(server: string, pin: KeyPin): Promise<void> {
+    this.entry(server).pin = structuredCloneBytes(pin);
+  }
+  async loadReceipt(server: string): Promise<QuotaReceipt | undefined> {
+    const r = this.servers.get(server)?.receipt;
+    return r && structuredCloneBytes(r);
+  }
+  async saveReceipt(server: string, receipt: QuotaReceipt): Promise<void> {
+    this.entry(server).receipt = structuredCloneBytes(receipt);
+  }
+  async deviceSecret(create: () => Uint8Array): Promise<Uint8Array> {
+    this.secret ??= create().slice();
+    return this.secret.slice();
+  }
+  async reset(server: string): Promise<void> {
+    this.servers.delete(server);
+  }
+}
