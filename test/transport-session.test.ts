@@ -353,7 +353,7 @@ describe('heartbeat', () => {
 });
 
 describe('timeouts', () => {
-  it('the client timeoutMs fails the session with timeout and tells the server (close 4408)', async () => {
+  it('the client timeoutMs fails the session with timeout and tells the server (close 4408) (fake clock)', async () => {
     const received: Uint8Array[] = [];
     let aborted: ProtocolError | undefined;
     // A server session that never answers.
@@ -369,7 +369,12 @@ describe('timeouts', () => {
       error: undefined,
     };
     const server = await serve({ createSession: () => silent });
-    await expect(runClientSession(server.url, client(), { timeoutMs: 150 })).rejects.toMatchObject({ code: 'timeout', remote: false });
+    const clock = new FakeClock();
+    const running = runClientSession(server.url, client(), { timeoutMs: 150, clock });
+    await waitFor(() => received.length === 1); // the hello reached the silent server
+    clock.advance(149);
+    clock.advance(1);
+    await expect(running).rejects.toMatchObject({ code: 'timeout', remote: false });
     await waitFor(() => aborted !== undefined);
     expect(received.map((b) => decode(b).t)).toEqual(['psi.hello', 'error']);
     expect(decode(received[1])).toMatchObject({ code: 'timeout' });

@@ -7,6 +7,7 @@ import { DEFAULT_LIMITS } from '../../protocol/limits.js';
 import { ProtocolError } from '../../protocol/errors.js';
 import type { SansIoSession, SessionEvent } from '../../protocol/session-core.js';
 import { clientPumpSocket, defaultWebSocket, openSocket, type WebSocketConstructor } from './client-socket.js';
+import { systemClock, type Clock } from './clock.js';
 import { ConnectionClosedError, UpgradeRejectedError } from './errors.js';
 import { SessionPump } from './pump.js';
 
@@ -23,6 +24,8 @@ export interface ClientOptions<R> {
   highWaterMarkBytes?: number;
   /** Largest message accepted from the server (ws only). Default: the protocol's maxMessageBytes. */
   maxPayloadBytes?: number;
+  /** Time and timers (default: the system's); tests inject a fake clock instead of sleeping. */
+  clock?: Clock;
 }
 
 export const CLIENT_DEFAULTS = Object.freeze({
@@ -47,6 +50,7 @@ const needsStart = (session: SansIoSession<unknown>): session is SansIoSession<u
  */
 export async function runClientSession<R>(url: string, session: SansIoSession<R>, options: ClientOptions<R> = {}): Promise<R> {
   const { timeoutMs, highWaterMarkBytes, maxPayloadBytes } = { ...CLIENT_DEFAULTS, ...stripUndefined(options) };
+  const clock = options.clock ?? systemClock;
   const ctor = options.WebSocket ?? (await defaultWebSocket());
   const opened = openSocket(ctor, url, options.token, maxPayloadBytes);
   const { socket, node } = opened;
@@ -58,11 +62,11 @@ export async function runClientSession<R>(url: string, session: SansIoSession<R>
     const settle = (finish: () => void) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      clock.clearTimeout(timer);
       finish();
     };
 
-    const timer = setTimeout(() => {
+    const timer = clock.setTimeout(() => {
       const error = new ProtocolError('timeout', `no result within ${timeoutMs} ms`);
       if (pump) return pump.abort(error); // sends the error, closes 4408, rejects via the event
       settle(() => reject(error));
@@ -72,7 +76,8 @@ export async function runClientSession<R>(url: string, session: SansIoSession<R>
     socket.addEventListener('open', () => {
       pump = new SessionPump<R>(session, clientPumpSocket(opened), {
         highWaterMarkBytes,
-        now: Date.now,
+        now: () => clock.now(),
+        timers: clock,
         onEvent: (event) => {
           options.onEvent?.(event);
           if (event.type === 'result') settle(() => resolve(event.result));
@@ -80,7 +85,7 @@ export async function runClientSession<R>(url: string, session: SansIoSession<R>
         },
       });
       try {
-        if (needsStart(session)) session.start(Date.now());
+        if (needsStart(session)) session.start(clock.now());
       } catch (err) {
         pump.abort(err instanceof ProtocolError ? err : new ProtocolError('internal', 'session failed to start', { cause: err }));
       }
