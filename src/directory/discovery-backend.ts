@@ -5,7 +5,14 @@
  * from the store (sealed at precompute, so the label table never holds them in the clear)
  * and deltas from the tag log, both asynchronously (the session's deferred work).
  */
-import type { DiscoveryBackend, EpochView, TagDelta } from '../protocol/discovery/backend.js';
+import { randomBytes } from 'node:crypto';
+import { ContactPsiError } from '../errors.js';
+import { loadGroup } from '../group/index.js';
+import { identityPublicKey } from '../protocol/discovery/announcement.js';
+import type { DiscoveryBackend, EpochView, LogRange, TagDelta } from '../protocol/discovery/backend.js';
+import type { CommitmentOptions } from '../protocol/discovery/commitment.js';
+import { Announcer } from './announcer.js';
+import { identityKeyPath, loadOrCreateIdentityKey, type IdentityKey } from './identity-key.js';
 import { DownloadBudget, type DownloadBudgetOptions } from '../protocol/discovery/download-budget.js';
 import type { EncodingKind } from '../setenc/types.js';
 import type { Directory } from './registry.js';
@@ -13,6 +20,34 @@ import type { Directory } from './registry.js';
 export interface DiscoveryBackendOptions {
   /** The per-account snapshot download budget of this server's sessions (defaults: download-budget.ts). */
   readonly downloads?: DownloadBudgetOptions;
+  /**
+   * The directory identity that signs key statements and announcements. Default: the file
+   * `<db>.identity` beside a file-backed store (created 0600 on first use); a fresh key in
+   * memory for a store in memory. A PostgreSQL fleet must pass the same key to every node
+   * (TODO: seal it in the key vault, as the epoch keys): a node whose key did not sign the
+   * log refuses to serve (`identity_mismatch`) rather than sign a second history.
+   */
+  readonly identity?: IdentityKey;
+}
+
+/** Snapshot and signature attempts when the directory or the log moves under a refresh. */
+const SIGN_ATTEMPTS = 3;
+
+/** The identity of a store: its file, or (a store in memory) a key that lives as long as the process. */
+function defaultIdentity(directory: Directory): IdentityKey {
+  const path = directory.store.path;
+  if (path !== undefined) return loadOrCreateIdentityKey(identityKeyPath(path));
+  const secretKey = new Uint8Array(randomBytes(32));
+  return { secretKey, publicKey: identityPublicKey(secretKey) };
+}
+
+/** The sodium backend for the commitment arithmetic (~8x the default), if it loads here. */
+async function commitmentBackend(): Promise<CommitmentOptions> {
+  try {
+    return { group: await loadGroup('ristretto255', 'sodium') };
+  } catch {
+    return {};
+  }
 }
 
 export class DirectoryDiscoveryBackend implements DiscoveryBackend {
@@ -20,18 +55,22 @@ export class DirectoryDiscoveryBackend implements DiscoveryBackend {
   #current: number | undefined;
   /** One ledger for every session opened with this backend: the budget holds across sessions. */
   readonly downloads: DownloadBudget;
+  /** Signs what is served and keeps the announcement log (spec/verifiability.md §9). */
+  readonly announcer: Announcer;
 
   private constructor(
     readonly directory: Directory,
     private readonly kind: EncodingKind,
     options: DiscoveryBackendOptions,
+    commitment: CommitmentOptions,
   ) {
     this.downloads = new DownloadBudget(options.downloads);
+    this.announcer = new Announcer({ store: directory.store, identity: options.identity ?? defaultIdentity(directory), commitment });
   }
 
   /** Precomputes what is missing and builds the snapshots before the first client arrives. */
   static async open(directory: Directory, kind: EncodingKind = 'fuse', now = Date.now(), options: DiscoveryBackendOptions = {}): Promise<DirectoryDiscoveryBackend> {
-    const backend = new DirectoryDiscoveryBackend(directory, kind, options);
+    const backend = new DirectoryDiscoveryBackend(directory, kind, options, await commitmentBackend());
     await backend.refresh(now);
     return backend;
   }
@@ -42,6 +81,17 @@ export class DirectoryDiscoveryBackend implements DiscoveryBackend {
    * epoch's view stays until its grace period ends.
    */
   async refresh(now = Date.now()): Promise<EpochView> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#refresh(now);
+      } catch (err) {
+        // The tags or the log moved between the snapshot and its signature: read again.
+        if (!(err instanceof ContactPsiError && err.code === 'announcement_stale') || attempt >= SIGN_ATTEMPTS) throw err;
+      }
+    }
+  }
+
+  async #refresh(now: number): Promise<EpochView> {
     const { directory, kind } = this;
     // Read the current snapshot first and take its epoch: a rotation may switch between calls.
     const current = await directory.snapshot(kind);
@@ -61,6 +111,19 @@ export class DirectoryDiscoveryBackend implements DiscoveryBackend {
         }),
       }));
     }
+    // The current view is what dir.info announces: signed (and logged) before it is served.
+    const view = views.get(current.epoch)!;
+    const signed = await this.announcer.sign({
+      suite: directory.suite.id,
+      epoch: view.epoch,
+      publicKey: view.keys.publicKey,
+      validFrom: directory.epochInfo(view.epoch)?.createdAt,
+      version: view.snapshot.version,
+      count: view.snapshot.count,
+      encoding: view.snapshot.encoding,
+      digest: view.snapshot.digest,
+    });
+    views.set(current.epoch, Object.freeze({ ...view, signed }));
     this.#views = views;
     this.#current = current.epoch;
     return views.get(current.epoch)!;
@@ -80,8 +143,16 @@ export class DirectoryDiscoveryBackend implements DiscoveryBackend {
     return this.directory.lookupSealed(epoch, keys);
   }
 
+  log(from: number, limit: number): Promise<LogRange> {
+    return this.announcer.log(from, limit);
+  }
+
+  announcements(epoch: number, version: number): Promise<Uint8Array[]> {
+    return this.announcer.announcements(epoch, version);
+  }
+
   async delta(epoch: number, fromVersion: number): Promise<TagDelta | undefined> {
     const d = await this.directory.servedTagDelta(epoch, fromVersion);
-    return d ? { toVersion: d.toVersion, added: d.added, removed: d.removed } : undefined;
+    return d ? { toVersion: d.toVersion, added: d.added, removed: d.removed, relabeled: d.relabeled } : undefined;
   }
 }

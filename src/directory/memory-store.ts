@@ -8,6 +8,7 @@ import type { EncodingKind } from '../setenc/types.js';
 import { checkAccount, checkBucket } from './buckets.js';
 import { netTagDelta, tagPrefix, type TagOp } from './tag-delta.js';
 import { checkPrefixBytes } from './tag-set.js';
+import { checkLogEntry, checkLogRange } from './log-entries.js';
 import type {
   BucketState,
   ChangeKind,
@@ -18,6 +19,7 @@ import type {
   DiscoverableEntry,
   EpochRecord,
   LabelMatch,
+  LogEntryRecord,
   MissingTag,
   Progress,
   SealedLabelRecord,
@@ -79,6 +81,8 @@ export class MemoryStore implements DirectoryStore {
   /** `${epoch}:${kind}` -> snapshot */
   readonly #snapshots = new Map<string, SnapshotRecord>();
   readonly #buckets = new Map<string, BucketState>();
+  /** The announcement log, append-only. */
+  readonly #announcements: LogEntryRecord[] = [];
   /** Discoverable pairs in identifier order; rebuilt lazily after a change. */
   #sorted: DiscoverableEntry[] | null = null;
   #closed = false;
@@ -249,6 +253,9 @@ export class MemoryStore implements DirectoryStore {
       record.sealed = new Uint8Array(r.sealed);
       record.labelVersion = r.labelVersion;
       stored++;
+      // A label change reaches clients as `relabeled` (tag-delta.ts): a removed + added pair.
+      this.#logTag(epoch, record.tag, 'removed');
+      this.#logTag(epoch, record.tag, 'added');
     }
     return stored;
   }
@@ -368,6 +375,31 @@ export class MemoryStore implements DirectoryStore {
     this.#snapshots.set(`${record.epoch}:${record.kind}`, { ...record, bytes: new Uint8Array(record.bytes) });
   }
 
+  async logLength(): Promise<number> {
+    this.#open();
+    return this.#announcements.length;
+  }
+
+  async readLog(from: number, limit: number): Promise<LogEntryRecord[]> {
+    this.#open();
+    checkLogRange(from, limit);
+    return this.#announcements.slice(from, from + limit).map(copyLogEntry);
+  }
+
+  async findLogEntry(kind: LogEntryRecord['kind'], epoch: number, version: number): Promise<LogEntryRecord | undefined> {
+    this.#open();
+    const found = this.#announcements.find((e) => e.kind === kind && e.epoch === epoch && e.version === version);
+    return found && copyLogEntry(found);
+  }
+
+  async appendLog(entry: LogEntryRecord): Promise<boolean> {
+    this.#open();
+    checkLogEntry(entry);
+    if (entry.seq !== this.#announcements.length || this.#announcements.some((e) => e.kind === entry.kind && e.epoch === entry.epoch && e.version === entry.version)) return false;
+    this.#announcements.push(copyLogEntry(entry));
+    return true;
+  }
+
   async getBucket(account: string): Promise<BucketState | undefined> {
     return this.#readBucket(account);
   }
@@ -465,3 +497,5 @@ export class MemoryStore implements DirectoryStore {
     return this.#sorted;
   }
 }
+
+const copyLogEntry = (e: LogEntryRecord): LogEntryRecord => ({ seq: e.seq, kind: e.kind, epoch: e.epoch, version: e.version, envelope: e.envelope.slice() });

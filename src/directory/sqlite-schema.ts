@@ -6,7 +6,7 @@
 import type Database from 'better-sqlite3';
 import { ContactPsiError } from '../errors.js';
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Migration i takes a file from user_version i to i + 1 (exported for the migration tests). */
 export const MIGRATIONS: readonly string[] = [
@@ -107,6 +107,20 @@ export const MIGRATIONS: readonly string[] = [
     tokens     REAL NOT NULL,
     updated_at INTEGER NOT NULL
   ) WITHOUT ROWID;
+  `,
+  // 2 -> 3: the announcement log (spec/verifiability.md §5), append-only. kind, epoch and
+  // version repeat what the signed envelope says, for the witness query; the unique index
+  // makes a second key statement for an epoch, or a second announcement for a version (an
+  // equivocation), impossible to store.
+  `
+  CREATE TABLE announcement_log (
+    seq      INTEGER PRIMARY KEY CHECK (seq >= 0),
+    kind     TEXT NOT NULL CHECK (kind IN ('epoch-key', 'announcement')),
+    epoch    INTEGER NOT NULL,
+    version  INTEGER NOT NULL,
+    envelope BLOB NOT NULL
+  );
+  CREATE UNIQUE INDEX announcement_log_by_version ON announcement_log (kind, epoch, version);
   `,
 ];
 

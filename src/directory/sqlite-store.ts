@@ -12,6 +12,7 @@ import { prepareDirectoryFile, secureDirectoryFiles } from './file-mode.js';
 import { ensureLookupIndex, LOOKUP_INDEX, migrate } from './sqlite-schema.js';
 import { netTagDelta, tagPrefix, type TagLogRow, type TagOp } from './tag-delta.js';
 import { checkPrefixBytes } from './tag-set.js';
+import { checkLogEntry, checkLogRange, logEntry, type RawLogEntry } from './log-entries.js';
 import type {
   BucketState,
   ChangeKind,
@@ -22,6 +23,7 @@ import type {
   DiscoverableEntry,
   EpochRecord,
   LabelMatch,
+  LogEntryRecord,
   MissingTag,
   Progress,
   SealedLabelRecord,
@@ -197,6 +199,10 @@ export class SqliteStore implements DirectoryStore {
       dropTagLog: p('DELETE FROM tag_log WHERE epoch = ?'),
       dropSnapshots: p('DELETE FROM snapshots WHERE epoch = ?'),
       dropEpoch: p('DELETE FROM epochs WHERE epoch = ?'),
+      logLength: p('SELECT COUNT(*) FROM announcement_log').pluck(),
+      readLog: p('SELECT seq, kind, epoch, version, envelope FROM announcement_log WHERE seq >= ? ORDER BY seq LIMIT ?'),
+      findLogEntry: p('SELECT seq, kind, epoch, version, envelope FROM announcement_log WHERE kind = ? AND epoch = ? AND version = ?'),
+      appendLog: p('INSERT OR IGNORE INTO announcement_log (seq, kind, epoch, version, envelope) VALUES (?, ?, ?, ?, ?)'),
       getBucket: p('SELECT tokens, updated_at AS updatedAt FROM quota_buckets WHERE account = ?'),
       putBucket: p(`INSERT INTO quota_buckets (account, tokens, updated_at) VALUES (?, ?, ?)
         ON CONFLICT (account) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at`),
@@ -391,8 +397,16 @@ export class SqliteStore implements DirectoryStore {
     return this.#db
       .transaction((): number => {
         let stored = 0;
+        const logging = this.#logging(epoch);
         for (const r of records) {
-          stored += q.putSealed.run({ epoch, identifier: r.identifier, userId: r.userId, sealed: blob(r.sealed), labelVersion: r.labelVersion }).changes;
+          const changed = q.putSealed.run({ epoch, identifier: r.identifier, userId: r.userId, sealed: blob(r.sealed), labelVersion: r.labelVersion }).changes;
+          stored += changed;
+          // A label change reaches clients as `relabeled` (tag-delta.ts): a removed + added pair.
+          if (changed > 0 && logging) {
+            const tag = bytes(q.tagOf.get(epoch, r.identifier) as Buffer);
+            this.#logTag(epoch, tag, 'removed');
+            this.#logTag(epoch, tag, 'added');
+          }
         }
         return stored;
       })
@@ -526,6 +540,30 @@ export class SqliteStore implements DirectoryStore {
 
   async putSnapshot(r: SnapshotRecord): Promise<void> {
     this.#q.putSnapshot.run(r.epoch, r.kind, r.version, r.count, r.digest, blob(r.bytes));
+  }
+
+  async logLength(): Promise<number> {
+    return this.#q.logLength.get() as number;
+  }
+
+  async readLog(from: number, limit: number): Promise<LogEntryRecord[]> {
+    checkLogRange(from, limit);
+    return (this.#q.readLog.all(from, limit) as RawLogEntry[]).map(logEntry);
+  }
+
+  async findLogEntry(kind: LogEntryRecord['kind'], epoch: number, version: number): Promise<LogEntryRecord | undefined> {
+    const row = this.#q.findLogEntry.get(kind, epoch, version) as RawLogEntry | undefined;
+    return row === undefined ? undefined : logEntry(row);
+  }
+
+  async appendLog(entry: LogEntryRecord): Promise<boolean> {
+    checkLogEntry(entry);
+    const q = this.#q;
+    // IMMEDIATE: the length check and the insert see no other writer in between.
+    return this.#db.transaction(() => {
+      if ((q.logLength.get() as number) !== entry.seq) return false;
+      return q.appendLog.run(entry.seq, entry.kind, entry.epoch, entry.version, blob(entry.envelope)).changes === 1;
+    }).immediate();
   }
 
   async getBucket(account: string): Promise<BucketState | undefined> {

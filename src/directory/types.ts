@@ -136,6 +136,12 @@ export interface TagDelta {
   readonly added: Uint8Array;
   /** Packed 8-byte prefixes of tags present at `fromVersion` and gone at `toVersion`, sorted. */
   readonly removed: Uint8Array;
+  /**
+   * Packed 8-byte prefixes of tags present at both versions whose sealed label changed (or
+   * that were removed and stored again) in between, sorted (issue 10 §4: clients refetch
+   * exactly these labels).
+   */
+  readonly relabeled: Uint8Array;
 }
 
 /** A token bucket of one account (the policy that fills and drains it lives in src/protocol). */
@@ -164,7 +170,39 @@ export interface UpsertResult {
 /** Called with (done, total) as work advances. */
 export type Progress = (done: number, total: number) => void;
 
-export interface DirectoryStore {
+/** One entry of the announcement log as stored (spec/verifiability.md §5). */
+export interface LogEntryRecord {
+  /** Position in the log: 0 for the first entry, +1 for each next one. */
+  readonly seq: number;
+  readonly kind: 'epoch-key' | 'announcement';
+  readonly epoch: number;
+  /** The announced version; 0 for an epoch key statement. */
+  readonly version: number;
+  /** The signed envelope (protocol/discovery/announcement.ts), byte for byte as served. */
+  readonly envelope: Uint8Array;
+}
+
+/**
+ * The directory's append-only announcement log: every signed epoch key statement and
+ * announcement, in order. Nothing ever updates or deletes an entry (dropping an epoch
+ * leaves its entries): clients, witnesses and auditors compare them.
+ */
+export interface AnnouncementStore {
+  /** Entries in the log (the next entry's seq). */
+  logLength(): Promise<number>;
+  /** Up to `limit` entries with seq >= `from`, in seq order. */
+  readLog(from: number, limit: number): Promise<LogEntryRecord[]>;
+  /**
+   * Appends `entry` in one transaction if the log holds exactly `entry.seq` entries and no
+   * entry of the same (kind, epoch, version); false (and nothing written) otherwise: another
+   * writer (a second node on the store) appended first, and the caller re-reads.
+   */
+  appendLog(entry: LogEntryRecord): Promise<boolean>;
+  /** The entry of (kind, epoch, version) (version 0 for a key statement), if the log holds it. */
+  findLogEntry(kind: LogEntryRecord['kind'], epoch: number, version: number): Promise<LogEntryRecord | undefined>;
+}
+
+export interface DirectoryStore extends AnnouncementStore {
   readonly backend: 'memory' | 'sqlite' | 'postgres';
   /** The file the store lives in (the key file defaults to `<path>.key`), or undefined in memory. */
   readonly path: string | undefined;
@@ -208,7 +246,11 @@ export interface DirectoryStore {
   putTags(epoch: number, records: readonly TagRecord[]): Promise<number>;
   /** Up to `limit` tags of discoverable pairs whose seal is missing or outdated, identifier > `after`. */
   unsealedTags(epoch: number, after: string | undefined, limit: number): Promise<UnsealedTag[]>;
-  /** Replaces sealed labels of tags whose pair is unchanged; returns how many. */
+  /**
+   * Replaces sealed labels of tags whose pair is unchanged; returns how many. Once the
+   * epoch's delta log has started, each replaced label is logged as a `removed` + `added`
+   * pair of its tag's prefix (a label change: `relabeled` in the next delta).
+   */
   putSealedLabels(epoch: number, records: readonly SealedLabelRecord[]): Promise<number>;
   /**
    * The epoch's tags and completeness counts in one read. With `prefixBytes`, `packed` holds

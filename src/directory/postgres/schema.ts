@@ -10,7 +10,7 @@
 import type { PoolClient } from 'pg';
 import { ContactPsiError } from '../../errors.js';
 
-export const PG_SCHEMA_VERSION = 2;
+export const PG_SCHEMA_VERSION = 3;
 
 /** Any constant: the advisory lock every migrating node takes (pg_advisory_xact_lock). */
 const MIGRATION_LOCK = 0x63707369; // "cpsi"
@@ -120,6 +120,19 @@ export const PG_MIGRATIONS: readonly string[] = [
     computed         bigint,
     PRIMARY KEY (job, seq)
   );
+  `,
+  // 2 -> 3: the announcement log (spec/verifiability.md §5), append-only: every signed epoch
+  // key statement and announcement. The unique index makes a second statement for an epoch
+  // or a second announcement for a version (an equivocation) impossible to store.
+  `
+  CREATE TABLE announcement_log (
+    seq      bigint PRIMARY KEY CHECK (seq >= 0),
+    kind     text COLLATE "C" NOT NULL CHECK (kind IN ('epoch-key', 'announcement')),
+    epoch    bigint NOT NULL,
+    version  bigint NOT NULL,
+    envelope bytea NOT NULL
+  );
+  CREATE UNIQUE INDEX announcement_log_by_version ON announcement_log (kind, epoch, version);
   `,
 ];
 

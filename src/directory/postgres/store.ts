@@ -15,6 +15,7 @@ import type { EncodingKind } from '../../setenc/types.js';
 import { checkAccount, checkBucket } from '../buckets.js';
 import { netTagDelta, tagPrefix, type TagLogRow, type TagOp } from '../tag-delta.js';
 import { checkPrefixBytes } from '../tag-set.js';
+import { checkLogEntry, checkLogRange, logEntry, type RawLogEntry } from '../log-entries.js';
 import type {
   BucketState,
   ChangeKind,
@@ -25,6 +26,7 @@ import type {
   DiscoverableEntry,
   EpochRecord,
   LabelMatch,
+  LogEntryRecord,
   MissingTag,
   Progress,
   SealedLabelRecord,
@@ -92,6 +94,9 @@ const epochRecord = (r: RawEpoch): EpochRecord => ({
 });
 
 type Isolation = 'READ COMMITTED' | 'REPEATABLE READ';
+
+/** Any constant: the advisory lock of announcement log appends ("alog"). */
+const ANNOUNCEMENT_LOG_LOCK = 0x616c6f67;
 
 export class PostgresStore implements DirectoryStore {
   readonly backend = 'postgres' as const;
@@ -397,13 +402,21 @@ export class PostgresStore implements DirectoryStore {
 
   async putSealedLabels(epoch: number, records: readonly SealedLabelRecord[]): Promise<number> {
     if (records.length === 0) return 0;
-    const result = await this.#pool.query(
-      `UPDATE tags t SET sealed = s.sealed, sealed_version = s.label_version
-       FROM unnest($2::text[], $3::text[], $4::bytea[], $5::bigint[]) AS s (identifier, user_id, sealed, label_version)
-       WHERE t.epoch = $1 AND t.identifier = s.identifier AND t.user_id = s.user_id`,
-      [epoch, records.map((r) => r.identifier), records.map((r) => r.userId), records.map((r) => buffer(r.sealed)), records.map((r) => r.labelVersion)],
-    );
-    return result.rowCount ?? 0;
+    return this.#tx(async (c) => {
+      const version = await PostgresStore.#lockVersion(c, 'SHARE');
+      const result = await c.query<{ tag: Buffer }>(
+        `UPDATE tags t SET sealed = s.sealed, sealed_version = s.label_version
+         FROM unnest($2::text[], $3::text[], $4::bytea[], $5::bigint[]) AS s (identifier, user_id, sealed, label_version)
+         WHERE t.epoch = $1 AND t.identifier = s.identifier AND t.user_id = s.user_id
+         RETURNING t.tag`,
+        [epoch, records.map((r) => r.identifier), records.map((r) => r.userId), records.map((r) => buffer(r.sealed)), records.map((r) => r.labelVersion)],
+      );
+      // A label change reaches clients as `relabeled` (tag-delta.ts): a removed + added pair.
+      if (result.rows.length > 0 && (await this.#logging(c, epoch))) {
+        await this.#logTags(c, epoch, version, result.rows.flatMap((r): [Uint8Array, TagOp][] => [[bytes(r.tag), 'removed'], [bytes(r.tag), 'added']]));
+      }
+      return result.rowCount ?? 0;
+    });
   }
 
   async readTagSet(epoch: number, prefixBytes?: number): Promise<TagSet> {
@@ -593,6 +606,36 @@ export class PostgresStore implements DirectoryStore {
        ON CONFLICT (account) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at`,
       [account, tokens, updatedAt],
     );
+  }
+
+  async logLength(): Promise<number> {
+    return Number((await this.#pool.query<{ n: string }>('SELECT count(*) AS n FROM announcement_log')).rows[0]!.n);
+  }
+
+  async readLog(from: number, limit: number): Promise<LogEntryRecord[]> {
+    checkLogRange(from, limit);
+    const rows = await this.#pool.query<RawLogEntry>('SELECT seq, kind, epoch, version, envelope FROM announcement_log WHERE seq >= $1 ORDER BY seq LIMIT $2', [from, limit]);
+    return rows.rows.map(logEntry);
+  }
+
+  async findLogEntry(kind: LogEntryRecord['kind'], epoch: number, version: number): Promise<LogEntryRecord | undefined> {
+    const rows = await this.#pool.query<RawLogEntry>('SELECT seq, kind, epoch, version, envelope FROM announcement_log WHERE kind = $1 AND epoch = $2 AND version = $3', [kind, epoch, version]);
+    return rows.rows[0] === undefined ? undefined : logEntry(rows.rows[0]);
+  }
+
+  async appendLog(entry: LogEntryRecord): Promise<boolean> {
+    checkLogEntry(entry);
+    return this.#tx(async (c) => {
+      // One appender at a time across the fleet: the length check and the insert see no other writer between them.
+      await c.query('SELECT pg_advisory_xact_lock($1)', [ANNOUNCEMENT_LOG_LOCK]);
+      const length = Number((await c.query<{ n: string }>('SELECT count(*) AS n FROM announcement_log')).rows[0]!.n);
+      if (length !== entry.seq) return false;
+      const inserted = await c.query(
+        'INSERT INTO announcement_log (seq, kind, epoch, version, envelope) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING',
+        [entry.seq, entry.kind, entry.epoch, entry.version, Buffer.from(entry.envelope)],
+      );
+      return inserted.rowCount === 1;
+    });
   }
 
   async updateBucket(account: string, update: (state: BucketState | undefined) => BucketState): Promise<BucketState> {

@@ -32,6 +32,8 @@ import {
   type DirEvaluate,
   type DirHello,
   type DirLabelsGet,
+  type DirAnnouncementGet,
+  type DirLogGet,
   type DirQuota,
   type DirSnapshotGet,
   type DiscoveryLimits,
@@ -119,6 +121,8 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
       'dir.snapshot.get': (m: DiscoveryMessage, now: number) => this.onSnapshotGet(m as DirSnapshotGet, now),
       'dir.evaluate': (m: DiscoveryMessage, now: number) => this.onEvaluate(m as DirEvaluate, now),
       'dir.labels.get': (m: DiscoveryMessage) => this.onLabelsGet(m as DirLabelsGet),
+      'dir.log.get': (m: DiscoveryMessage) => this.onLogGet(m as DirLogGet),
+      'dir.announcement.get': (m: DiscoveryMessage) => this.onAnnouncementGet(m as DirAnnouncementGet),
     },
   };
 
@@ -203,7 +207,7 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
     const view = this.backend.current();
     this.announced = view;
     if (hello.suite !== view.suite.id) throw new ProtocolError('unsupported', `this directory uses ${view.suite.id}`);
-    if (this.quota) this.ledger = new QuotaLedger(this.quota.config, this.quota.account, hello.purpose ?? 'sync');
+    if (this.quota) this.ledger = new QuotaLedger(this.quota.config, this.quota.account, hello.purpose ?? 'sync', view.epoch);
     const { snapshot } = view;
     this.send({
       t: 'dir.info',
@@ -216,14 +220,19 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
       count: snapshot.count,
       size: snapshot.bytes.length,
       chunk: this.limits.maxChunkItems,
+      // The signed view (spec/verifiability.md §9): verifying clients refuse a dir.info without it.
+      ...(view.signed ? { identity: view.signed.identity, keyStatement: view.signed.keyStatement, announcement: view.signed.announcement } : {}),
     });
     this.state = 'serving';
   }
 
   private onQuota(msg: DirQuota): void {
-    if (this.tokenAccepted !== undefined || this.nextSeq > 0) throw new ProtocolError('unexpected_message', 'dir.quota comes once, before any dir.evaluate');
+    if (this.tokenAccepted !== undefined || this.nextSeq > 0 || this.labelsAsked) throw new ProtocolError('unexpected_message', 'dir.quota comes once, before any dir.evaluate');
     // Without quotas the token is meaningless; a bad token only means "charge everything".
-    this.tokenAccepted = this.ledger ? this.ledger.presentToken(msg.token, msg.set) : false;
+    // A receipt of the earlier format (no epoch, generation, evaluated bits) is never accepted.
+    const { token, set, epoch, generation, evaluated } = msg;
+    const complete = epoch !== undefined && generation !== undefined && evaluated !== undefined;
+    this.tokenAccepted = this.ledger && complete ? this.ledger.presentToken({ token, set, epoch, generation, evaluated }) : false;
   }
 
   private onDeltaGet(msg: DirDeltaGet): void {
@@ -248,11 +257,12 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
     // A delta larger than the snapshot is worse than a fresh download.
     const deltaBytes = delta ? delta.added.length + delta.removed.length : 0;
     // Not worth it when no smaller than the snapshot, impossible when over the message limit.
+    const relabeled = delta?.relabeled ?? new Uint8Array(0);
     const available =
       delta !== undefined &&
       delta.toVersion === view.snapshot.version &&
       deltaBytes < view.snapshot.bytes.length &&
-      deltaBytes + 4096 <= this.limits.maxMessageBytes;
+      deltaBytes + relabeled.length + 4096 <= this.limits.maxMessageBytes;
     const empty = new Uint8Array(0);
     this.send({
       t: 'dir.delta',
@@ -262,6 +272,8 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
       available,
       added: available ? delta.added : empty,
       removed: available ? delta.removed : empty,
+      // Label-change markers (issue 10 §4): 8-byte prefixes, no more than the tag prefixes reveal.
+      relabeled: available ? relabeled : empty,
     });
   }
 
@@ -371,14 +383,43 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
    */
   private settleRefusal(): void {
     if (this.refusal === undefined || this.nextAnswer !== this.refusedSeq) return;
-    if (this.refusedSeq > 0) this.sendReceipt();
+    // Once the session's first charge bumped the receipt generation, the client's old receipt
+    // is stale: it gets the new one even when the very first chunk was refused.
+    if (this.refusedSeq > 0 || this.ledger?.tokenAccepted !== undefined) this.sendReceipt();
     throw this.refusal;
   }
 
   /** A receipt over the chunks answered so far: the set the client can compute. */
   private sendReceipt(): void {
     const issued = this.ledger?.issueToken(this.nextAnswer);
-    if (issued) this.send({ t: 'dir.receipt', quotaToken: issued.token, tokenAccepted: this.tokenAccepted ?? false });
+    if (issued) this.send({ t: 'dir.receipt', quotaToken: issued.token, tokenAccepted: this.ledger?.tokenAccepted ?? false, quotaGeneration: issued.generation });
+  }
+
+  /** A range of the announcement log (auditors, witnesses): read as deferred work, one request at a time. */
+  private onLogGet(msg: DirLogGet): void {
+    const backend = this.backend;
+    this.state = 'reading';
+    this.defer(
+      () => (backend.log ? backend.log(msg.from, msg.limit) : Promise.resolve({ entries: [], total: 0 })),
+      (range) => {
+        if (range.entries.length > msg.limit) throw new ProtocolError('internal', 'the directory answered more log entries than asked');
+        this.state = 'serving';
+        this.send({ t: 'dir.log', entries: [...range.entries], total: range.total });
+      },
+    );
+  }
+
+  /** The witness query: the newest signed announcement and the one for (epoch, version), if held. */
+  private onAnnouncementGet(msg: DirAnnouncementGet): void {
+    const backend = this.backend;
+    this.state = 'reading';
+    this.defer(
+      () => (backend.announcements ? backend.announcements(msg.epoch, msg.version) : Promise.resolve([])),
+      (announcements) => {
+        this.state = 'serving';
+        this.send({ t: 'dir.announcement', announcements: announcements.slice(0, 2) });
+      },
+    );
   }
 
   private onLabelsGet(msg: DirLabelsGet): void {
@@ -388,9 +429,12 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
     const packed = msg.keys.slice(); // ours, whatever the transport does with its buffer
     const keys: Uint8Array[] = [];
     for (let off = 0; off < packed.length; off += LOOKUP_KEY_BYTES) keys.push(packed.subarray(off, off + LOOKUP_KEY_BYTES));
-    if (keys.length > Math.max(this.stats.evaluated, 0)) {
-      // A client can only have matched what it had evaluated in this session.
-      throw new ProtocolError('too_large', 'more label keys than identifiers evaluated');
+    // A client can only have matched what it evaluated in this session or paid for before
+    // (its receipt's set: an incremental sync refetches changed labels of earlier matches
+    // without evaluating them again). Without quotas, the session's item limit.
+    const allowance = this.stats.evaluated + (this.ledger ? this.ledger.presentedSize : this.limits.maxQueryItems);
+    if (keys.length > allowance) {
+      throw new ProtocolError('too_large', 'more label keys than identifiers evaluated or paid for');
     }
     // The labels are in the store: look them up as deferred work; nothing more is taken.
     this.state = 'reading';
@@ -411,8 +455,15 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
       return empty;
     });
     this.stats.labelsRequested += requested;
+    // No receipt when nothing was charged in this session: the client's receipt stays valid.
     const issued = this.ledger?.issueToken();
-    this.send({ t: 'dir.labels', sealed, quotaToken: issued?.token, tokenAccepted: issued ? (this.tokenAccepted ?? false) : undefined });
+    this.send({
+      t: 'dir.labels',
+      sealed,
+      quotaToken: issued?.token,
+      tokenAccepted: issued ? (this.ledger!.tokenAccepted ?? false) : undefined,
+      quotaGeneration: issued?.generation,
+    });
     this.state = 'done';
     this.emit({ type: 'result', result: { ...this.stats } });
   }
