@@ -2,7 +2,9 @@
 /** The `contact-psi` command. Each subcommand lives in its own file; this only wires them. */
 import { Command } from 'commander';
 import { demo } from './commands/demo.js';
+import { demoWeb } from './commands/demo-web.js';
 import { directoryImport, directoryRotate } from './commands/directory-import.js';
+import { directoryInfo } from './commands/directory-info.js';
 import { keygen } from './commands/keygen.js';
 import { serve } from './commands/serve.js';
 import { sync } from './commands/sync.js';
@@ -23,7 +25,15 @@ directory
   .requiredOption('--db <url>', DB_HELP)
   .option('--kek-file <file>', KEK_HELP)
   .option('--region <CC>', 'default region for phone numbers in national format')
+  .option('--fill-range <n>', 'with PostgreSQL: identifiers per precompute range claimed (the fleet\'s nodes share the ranges)')
   .action(directoryImport);
+
+directory
+  .command('info')
+  .description('print the identity key, the signed epoch keys and the current announcement (to configure client pins)')
+  .requiredOption('--db <path|url>', 'SQLite directory file or postgres:// URL')
+  .option('--json', 'print one JSON object')
+  .action(directoryInfo);
 
 directory
   .command('rotate')
@@ -44,6 +54,8 @@ program
   .option('--tokens <file>', 'accepted bearer tokens, one "<token> [<account>]" per line (# comments; tokens of 16+ characters); enables per-account quotas (default: no authentication)')
   .option('--rotate-hours <h>', 'rotate the epoch key every h hours (0 = never; SIGUSR2 rotates now)', '0')
   .option('--grace-hours <h>', 'how long the previous epoch stays served after a rotation', '24')
+  .option('--quota <n>', 'evaluations each account\'s sync bucket holds (refilled at 1,500 a day)', '50000')
+  .option('--fill-range <n>', 'with PostgreSQL: identifiers per precompute range a node claims', '4096')
   .option('--refresh-seconds <s>', 'how often to pick up directory changes (with PostgreSQL, the change feed brings them at once; this is the fallback)', '60')
   .action(serve);
 
@@ -70,7 +82,9 @@ program
   .option('--users <n>', 'directory size', '20000')
   .option('--contacts <n>', 'address-book size', '1000')
   .option('--keep', 'keep the temporary directory')
-  .action(demo);
+  .option('--web', 'serve a page instead: pick an address book in a browser and see which contacts are registered')
+  .option('--port <n>', 'with --web: port of the page', '7879')
+  .action((options) => (options.web ? demoWeb(options) : demo(options)));
 
 program
   .command('keygen')
