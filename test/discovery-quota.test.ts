@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DiscoveryClientSession, type DiscoveryResult, type QuotaReceipt } from '../src/protocol/discovery/client.js';
+import { DiscoveryClientSession, type DiscoveryResult, type KnownOutputs, type QuotaReceipt } from '../src/protocol/discovery/client.js';
 import { balance, DEFAULT_LOOKUP_POLICY, DEFAULT_SYNC_POLICY, type QuotaConfig } from '../src/protocol/discovery/quota.js';
 import { DiscoveryServerSession } from '../src/protocol/discovery/server.js';
 import { runSessionPairAsync } from '../src/protocol/session-pair.js';
@@ -12,41 +12,46 @@ const users: TestUser[] = universe.filter((_, i) => i % 3 === 0).map((id, i) => 
 const dir = memoryBackend(users);
 const tokenKey = new Uint8Array(32).fill(7);
 
-function syncOnce(config: QuotaConfig, contacts: string[], opts: { receipt?: QuotaReceipt; secret?: Uint8Array; now?: number; purpose?: 'sync' | 'lookup'; account?: string } = {}) {
+function syncOnce(config: QuotaConfig, contacts: string[], opts: { receipt?: QuotaReceipt; outputs?: KnownOutputs; secret?: Uint8Array; now?: number; purpose?: 'sync' | 'lookup'; account?: string } = {}) {
   const client = new DiscoveryClientSession({
     suite: dir.suite,
     identifiers: contacts,
     rng: seededRng(contacts.length),
     blindSecret: opts.secret ?? new Uint8Array(32).fill(1),
     quotaReceipt: opts.receipt,
+    outputs: opts.outputs,
     purpose: opts.purpose,
   });
   const server = new DiscoveryServerSession({ backend: dir.backend, rng: seededRng(2), now: opts.now ?? 0, quota: { account: opts.account ?? 'alice', config } });
-  return runSessionPairAsync<DiscoveryResult, unknown>(client, server, opts.now ?? 0);
+  return runSessionPairAsync<DiscoveryResult, unknown>(client, server, opts.now ?? 0).then((out) => ({ ...out, session: client }));
 }
 
 const spent = (store: MapQuotaStore, account = 'sync:alice') => DEFAULT_SYNC_POLICY.capacity - (store.buckets.get(account)?.tokens ?? DEFAULT_SYNC_POLICY.capacity);
 
 describe('quotas against enumeration', () => {
+  // Incremental sync (issue 10 §4): the client keeps its outputs of the epoch, so a re-sync
+  // evaluates (and is charged for) only contacts not in its previous book.
   it('accounting is exact under random sync histories, and nothing is charged twice', async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(fc.subarray(universe, { maxLength: 25 }), { minLength: 1, maxLength: 5 }), async (books) => {
         const store = new MapQuotaStore();
         const config = { store, tokenKey };
         let receipt: QuotaReceipt | undefined;
-        const everChecked = new Set<string>();
+        let outputs: KnownOutputs | undefined;
+        let charged = 0;
         for (const book of books) {
           const before = spent(store);
-          const out = await syncOnce(config, book, { receipt });
+          const out = await syncOnce(config, book, { receipt, outputs });
           expect(out.clientError).toBeUndefined();
-          const fresh = book.filter((c) => !everChecked.has(c));
-          // Exactly the contacts never checked before are charged (time is frozen: no refill).
+          const fresh = book.filter((c) => !outputs?.entries.has(c));
+          // Exactly the contacts without an output of this epoch are evaluated and charged (time is frozen: no refill).
           expect(spent(store) - before).toBe(new Set(fresh).size);
-          book.forEach((c) => everChecked.add(c));
-          receipt = out.clientResult!.quotaReceipt;
-          expect(receipt).toBeDefined();
+          expect(out.clientResult!.evaluated).toBe(new Set(fresh).size);
+          charged += new Set(fresh).size;
+          if (out.clientResult!.quotaReceipt) receipt = out.clientResult!.quotaReceipt;
+          outputs = out.clientResult!.outputs;
         }
-        expect(spent(store)).toBe(everChecked.size);
+        expect(spent(store)).toBe(charged);
       }),
       { numRuns: 15 },
     );
@@ -63,8 +68,9 @@ describe('quotas against enumeration', () => {
     // The token is bound to the account: another account cannot use it.
     await syncOnce(config, universe.slice(0, 10), { receipt: first, account: 'mallory' });
     expect(spent(store, 'sync:mallory')).toBe(10);
-    // The new receipt starts over from this sync, and is honoured next time.
-    await syncOnce(config, universe.slice(0, 10), { receipt: out.clientResult!.quotaReceipt });
+    // The new receipt starts over from this sync, and is honoured next time (nothing to evaluate again).
+    const again = await syncOnce(config, universe.slice(0, 10), { receipt: out.clientResult!.quotaReceipt, outputs: out.clientResult!.outputs });
+    expect(again.clientResult!.evaluated).toBe(0);
     expect(spent(store)).toBe(20);
   });
 
@@ -75,16 +81,19 @@ describe('quotas against enumeration', () => {
     const first = await syncOnce(config, universe.slice(0, 8));
     expect(first.clientError).toBeUndefined();
     const receipt = first.clientResult!.quotaReceipt;
+    const outputs = first.clientResult!.outputs;
     // More new contacts than the whole bucket holds: refused, and no retry can help.
     expect((await syncOnce(config, universe.slice(20, 40), { receipt })).clientError).toMatchObject({ code: 'rate_limited', retryAfterMs: undefined });
-    const over = await syncOnce(config, universe.slice(0, 14), { now: 0, receipt });
+    const over = await syncOnce(config, universe.slice(0, 14), { now: 0, receipt, outputs });
     expect(over.clientError).toMatchObject({ code: 'rate_limited', remote: true });
     const retry = over.clientError!.retryAfterMs!;
     expect(retry).toBeGreaterThan(0);
     // (6 new needed, 2 left: 4 more tokens at 1/s.)
     expect(retry).toBe(4000);
-    expect((await syncOnce(config, universe.slice(0, 14), { now: retry - 1, receipt })).clientError?.code).toBe('rate_limited');
-    const ok = await syncOnce(config, universe.slice(0, 14), { now: retry, receipt });
+    // Each refused sync bumped the receipt generation: its receipt (sent before the error) is the one to present.
+    const stillOver = await syncOnce(config, universe.slice(0, 14), { now: retry - 1, receipt: over.session.quotaReceipt ?? receipt, outputs });
+    expect(stillOver.clientError?.code).toBe('rate_limited');
+    const ok = await syncOnce(config, universe.slice(0, 14), { now: retry, receipt: stillOver.session.quotaReceipt ?? receipt, outputs });
     expect(ok.clientError).toBeUndefined();
   });
 

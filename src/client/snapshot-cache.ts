@@ -159,12 +159,19 @@ export class SnapshotCache {
     const r = new RecordReader(openRecord(file, 'R', fail), fail);
     const token = r.bytes(32).slice();
     const set = r.bytes().slice();
+    // A receipt of the format before epoch-bound receipts (issue 10 §4) cannot verify any
+    // more: it is dropped, and the contacts it covered are charged once more.
+    if (r.atEnd) return undefined;
+    const epoch = r.uint(U32);
+    const generation = r.uint();
+    const evaluated = r.bytes().slice();
     r.end();
-    return checkReceipt({ token, set }, fail);
+    if (evaluated.length !== Math.ceil(set.length / 8 / 8)) fail('its evaluated bitmap does not fit its set');
+    return checkReceipt({ token, set, epoch, generation, evaluated }, fail);
   }
 
   saveReceipt(receipt: QuotaReceipt): void {
-    this.write(RECEIPT_FILE, new RecordWriter().bytes(receipt.token).bytes(receipt.set), 'R');
+    this.write(RECEIPT_FILE, new RecordWriter().bytes(receipt.token).bytes(receipt.set).uint(receipt.epoch).uint(receipt.generation).bytes(receipt.evaluated), 'R');
     rmSync(join(this.dir, LEGACY.receipt), { force: true });
   }
 
@@ -201,10 +208,9 @@ export class SnapshotCache {
     const hint = `Delete ${path} or ${RESET_HINT}; the contacts it covered are then charged against the quota once more`;
     const rec = readLegacyJson(path, hint);
     if (rec === undefined) return undefined;
-    const fail = failer(path, hint);
-    const receipt = checkReceipt({ token: unhexStrict(rec.token, 32, fail), set: unhexStrict(rec.set, Number.MAX_SAFE_INTEGER, fail) }, fail);
-    this.saveReceipt(receipt);
-    return receipt;
+    // A JSON receipt predates epoch-bound receipts (issue 10 §4) and cannot verify any more.
+    rmSync(path, { force: true });
+    return undefined;
   }
 }
 

@@ -203,6 +203,8 @@ async function apply(store: DirectoryStore, c: StoreCommand): Promise<unknown> {
   }
 }
 
+const chunks8 = (packed: Uint8Array): string[] => Array.from({ length: packed.length / 8 }, (_, i) => hex(packed.subarray(i * 8, i * 8 + 8))!);
+
 /** Everything a reader can see of the store, as plain data (checked after every command). */
 async function observe(store: DirectoryStore): Promise<unknown> {
   const version = await store.version();
@@ -214,7 +216,9 @@ async function observe(store: DirectoryStore): Promise<unknown> {
     const deltas = [];
     for (let from = Math.max(0, version - 4); from <= version; from++) {
       const d = await store.tagDelta(epoch, from);
-      deltas.push(d && { ...d, added: hex(d.added), removed: hex(d.removed) });
+      // relabeled (issue 10 §4): label changes of tags present at both ends, disjoint from the net lists.
+      if (d) for (const p of chunks8(d.relabeled)) expect(chunks8(d.added).includes(p) || chunks8(d.removed).includes(p)).toBe(false);
+      deltas.push(d && { ...d, added: hex(d.added), removed: hex(d.removed), relabeled: hex(d.relabeled) });
     }
     const keys = IDENTIFIERS.flatMap((id) => [0, 1].map((v) => lookupKeyOf(tagOf(epoch, id, v))));
     const sealed = await store.lookupSealed(epoch, keys);

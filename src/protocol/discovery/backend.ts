@@ -70,4 +70,6 @@ export interface TagDelta {
   readonly toVersion: number;
   readonly added: Uint8Array;
   readonly removed: Uint8Array;
+  /** Packed 8-byte prefixes of tags present at both ends whose label changed in between (dir.delta `relabeled`). */
+  readonly relabeled?: Uint8Array;
 }

@@ -20,7 +20,8 @@ import { Modes, randomScalar, type BlindState, type OprfSuite } from '../../oprf
 import { parseEncoding } from '../../setenc/index.js';
 import { ascii, concat } from '../../oprf/encoding.js';
 import { checkDelta, DeltaView, packSorted } from './delta.js';
-import { canonicalChargeSet, chargeHash, hexOf, CHARGE_HASH_BYTES } from './quota.js';
+import { chargeHash, hexOf, nextReceiptSets, CHARGE_HASH_BYTES, type QuotaReceipt } from './quota.js';
+import { decideKnown, outputsUsable, prefixMarks, type KnownOutput, type KnownOutputs, type SnapshotChange } from './known-outputs.js';
 import { ProtocolError } from '../errors.js';
 import { ContactPsiError } from '../../errors.js';
 import type { Announcement, Signed } from './announcement.js';
@@ -95,11 +96,9 @@ export const DELTA_TAGS_PER_VERSION = 64;
 /** First allocation of a download; it doubles as parts arrive, up to the announced size. */
 const INITIAL_DOWNLOAD_BYTES = 1 << 20;
 
-/** The quota token and the set of blinded-element hashes it covers (kept on the device). */
-export interface QuotaReceipt {
-  token: Uint8Array;
-  set: Uint8Array;
-}
+/** The quota receipt (token, charged set, epoch, generation, evaluated bits: quota.ts), kept on the device. */
+export type { QuotaReceipt } from './quota.js';
+export type { KnownOutputs, KnownOutput, KnownMatch } from './known-outputs.js';
 
 export interface DiscoveryClientOptions {
   suite: OprfSuite;
@@ -117,6 +116,18 @@ export interface DiscoveryClientOptions {
    * random and every contact is charged on every sync.
    */
   blindSecret?: Uint8Array;
+  /**
+   * The blinding secret for a directory identity (issue 10 §3: per identity and account,
+   * blind-secret.ts `blindSecretFor`), asked once dir.info names the identity; undefined
+   * means random blinds (no quota applies). Without an identity (an unsigned directory)
+   * `blindSecret` is used.
+   */
+  blindSecretFor?: (identity: Uint8Array) => Uint8Array | undefined;
+  /**
+   * OPRF outputs of earlier syncs (known-outputs.ts): used when they were evaluated under
+   * this directory's identity, epoch and key; their identifiers are not evaluated again.
+   */
+  outputs?: KnownOutputs;
   /** The receipt of the previous sync, presented so contacts checked before are not charged. */
   quotaReceipt?: QuotaReceipt;
   purpose?: DiscoveryPurpose;
@@ -180,6 +191,12 @@ export interface DiscoveryResult {
   verified?: VerifiedView;
   /** With `pins`: a delta that did not reach the signed commitment (refused; the snapshot was downloaded instead). */
   refusedDelta?: VerifiabilityError;
+  /** Every identifier's OPRF output under this epoch and what its last label check found: keep for the next sync. */
+  outputs: KnownOutputs;
+  /** Identifiers sent for evaluation in this sync (0 on an unchanged re-sync). */
+  evaluated: number;
+  /** Labels asked for in this sync (new matches, relabeled ones). */
+  labelsFetched: number;
 }
 
 const BLIND_DST = ascii('contact-psi-v1-deterministic-blind');
@@ -237,6 +254,19 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
   private finalizedCount = 0;
   private outputs: Uint8Array[] = [];
   private matched: number[] = [];
+  /** The identifiers this sync evaluates: those without a usable known output. */
+  private toEvaluate: string[] = [];
+  /** Usable outputs of earlier syncs (same identity, epoch, key). */
+  private known: KnownOutputs | undefined;
+  /** How the snapshot changed since those outputs were checked. */
+  private change: SnapshotChange = { fresh: true };
+  /** Matches whose cached label stands (not refetched). */
+  private reused: DiscoveryMatch[] = [];
+  /** Outputs of this sync's matches, for the result's `outputs`, by identifier. */
+  private readonly nextKnown = new Map<string, KnownOutput>();
+  /** The identifiers asked for in dir.labels.get, in order, with their outputs. */
+  private asked: { identifier: string; output: Uint8Array }[] = [];
+  private quotaSent = false;
 
   constructor(options: DiscoveryClientOptions) {
     const limits = { ...DEFAULT_DISCOVERY_LIMITS, ...options.limits };
@@ -443,14 +473,20 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
         }
       : { epoch: info.epoch, version: info.version, baseVersion: info.version, digest: info.digest, infoDigest: info.digest, infoCount: info.count, publicKey: info.publicKey, bytes, commitment: this.commitment };
     this.cacheHit = fromCache;
-    const { suite, rng, blindSecret, quotaReceipt } = this.options;
-    // Presented even with nothing to evaluate, so the receipt carries over to the next sync.
-    // A receipt over more hashes than a message may carry starts over (charged again once).
-    if (quotaReceipt && quotaReceipt.set.length / CHARGE_HASH_BYTES <= this.limits.maxChargedSet) {
-      this.send({ t: 'dir.quota', token: quotaReceipt.token, set: quotaReceipt.set });
-    }
-    if (this.identifiers.length === 0) return this.requestLabels();
-    const inputs = this.identifiers.map((s) => utf8.encode(s));
+    const { suite, rng } = this.options;
+    // Incremental sync (known-outputs.ts): outputs of this identity, epoch and key are reused,
+    // so only identifiers without one are evaluated; after a rotation that is all of them.
+    const usable = outputsUsable(this.options.outputs, info) ? this.options.outputs : undefined;
+    this.known = usable;
+    // Label changes are known only from the version the outputs were last checked at.
+    const sameBase = usable !== undefined && cache !== undefined && usable.version === cache.version;
+    this.change = { fresh: !fromCache || !sameBase, delta: delta ? { added: delta.added, relabeled: delta.relabeled } : undefined };
+    this.toEvaluate = usable ? this.identifiers.filter((id) => !usable.entries.has(id)) : this.identifiers;
+    // Blinds: per (identity, account) where a quota applies, random where none does (issue 10 §3).
+    const blindSecret = info.identity && this.options.blindSecretFor ? this.options.blindSecretFor(info.identity) : this.options.blindSecret;
+    if (this.toEvaluate.length === 0) return this.requestLabels();
+    this.sendQuota();
+    const inputs = this.toEvaluate.map((s) => utf8.encode(s));
     this.chunk = Math.min(info.chunk, this.limits.maxChunkItems, this.options.chunkItems ?? Infinity);
     this.outputs = new Array<Uint8Array>(inputs.length);
     this.state = 'awaiting_evaluations';
@@ -500,7 +536,7 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     const seq = this.nextSeq++;
     if (msg.seq !== seq || seq >= this.sentChunks) throw new ProtocolError('unexpected_message', `expected evaluation ${seq}, got ${msg.seq}`);
     const start = this.evaluatedCount;
-    const count = Math.min(this.chunk, this.identifiers.length - start);
+    const count = Math.min(this.chunk, this.toEvaluate.length - start);
     if (msg.evaluated.length !== count * size) throw new ProtocolError('bad_field', `evaluation ${seq} must hold ${count} elements`);
     this.evaluatedCount += count;
     const state = this.blindState!;
@@ -522,8 +558,8 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
   private chunkFinalized(start: number, outputs: Uint8Array[]): void {
     outputs.forEach((o, i) => (this.outputs[start + i] = o));
     this.finalizedCount += outputs.length;
-    this.emit({ type: 'progress', phase: 'evaluate', done: this.finalizedCount, total: this.identifiers.length });
-    if (this.finalizedCount === this.identifiers.length) this.requestLabels();
+    this.emit({ type: 'progress', phase: 'evaluate', done: this.finalizedCount, total: this.toEvaluate.length });
+    if (this.finalizedCount === this.toEvaluate.length) this.requestLabels();
   }
 
   /**
@@ -535,44 +571,102 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
   }
 
   private onReceipt(msg: DirReceipt): void {
-    this.partialReceipt = { token: msg.quotaToken, set: this.chargedSet(msg.tokenAccepted, this.evaluatedCount) };
+    this.partialReceipt = this.receiptFrom(msg.quotaToken, msg.tokenAccepted, msg.quotaGeneration, this.evaluatedCount);
   }
 
+  /**
+   * The outputs known so far (earlier syncs' plus this sync's finalized ones, whose labels
+   * were not asked yet): what a sync cut off part-way keeps, so nothing answered is
+   * evaluated (and charged) again in this epoch.
+   */
+  get partialOutputs(): KnownOutputs | undefined {
+    const info = this.info;
+    if (!info || this.state === 'done') return undefined;
+    const entries = new Map<string, KnownOutput>(this.known?.entries ?? []);
+    for (let i = 0; i < this.toEvaluate.length; i++) if (this.outputs[i]) entries.set(this.toEvaluate[i], { output: this.outputs[i], labelChecked: false });
+    if (entries.size === 0) return undefined;
+    return { identity: info.identity, epoch: info.epoch, publicKey: info.publicKey, version: this.known?.version ?? -1, entries };
+  }
+
+  /** dir.quota, once, before the first dir.evaluate or dir.labels.get (a sync that sends neither needs none). */
+  private sendQuota(): void {
+    const receipt = this.options.quotaReceipt;
+    if (this.quotaSent || !receipt) return;
+    this.quotaSent = true;
+    // A receipt over more hashes than a message may carry starts over (charged again once).
+    if (receipt.set.length / CHARGE_HASH_BYTES > this.limits.maxChargedSet) return;
+    this.send({ t: 'dir.quota', token: receipt.token, set: receipt.set, epoch: receipt.epoch, generation: receipt.generation, evaluated: receipt.evaluated });
+  }
+
+  /**
+   * Decides which labels to ask for: every new match, and a known one only when its label
+   * may have changed (known-outputs.ts decideKnown). With nothing evaluated and nothing to
+   * ask, the sync ends here: the server has seen no blinded element and no lookup key.
+   */
   private requestLabels(): void {
-    this.matched = [];
-    this.outputs.forEach((tag, i) => {
-      if (this.encoding!.contains(tag)) this.matched.push(i);
+    const encoding = this.encoding!;
+    const marks = prefixMarks(this.change);
+    const asked: { identifier: string; output: Uint8Array }[] = [];
+    this.toEvaluate.forEach((identifier, i) => {
+      const output = this.outputs[i];
+      if (encoding.contains(output)) asked.push({ identifier, output });
+      else this.nextKnown.set(identifier, { output, labelChecked: true });
     });
-    const keys = new Uint8Array(this.matched.length * LOOKUP_KEY_BYTES);
-    this.matched.forEach((i, j) => keys.set(lookupKeyOf(this.outputs[i]), j * LOOKUP_KEY_BYTES));
+    const known = this.known;
+    if (known) {
+      for (const identifier of this.identifiers) {
+        const entry = known.entries.get(identifier);
+        if (!entry) continue;
+        const decision = encoding.contains(entry.output) ? decideKnown(entry, this.change, marks) : 'none';
+        if (decision === 'fetch') asked.push({ identifier, output: entry.output });
+        else if (decision === 'reuse') {
+          this.reused.push({ identifier, userId: entry.match!.userId, label: entry.match!.label });
+          this.nextKnown.set(identifier, entry);
+        } else this.nextKnown.set(identifier, { output: entry.output, labelChecked: true });
+      }
+    }
+    this.asked = asked;
+    if (asked.length === 0 && this.toEvaluate.length === 0) return this.finish([], 0, 0, 0, undefined);
+    this.sendQuota();
+    const keys = new Uint8Array(asked.length * LOOKUP_KEY_BYTES);
+    asked.forEach(({ output }, j) => keys.set(lookupKeyOf(output), j * LOOKUP_KEY_BYTES));
     this.send({ t: 'dir.labels.get', epoch: this.info!.epoch, keys });
     this.state = 'awaiting_labels';
   }
 
   private onLabels(msg: DirLabels): void {
-    if (msg.sealed.length !== this.matched.length) throw new ProtocolError('bad_field', `expected ${this.matched.length} labels, got ${msg.sealed.length}`);
+    if (msg.sealed.length !== this.asked.length) throw new ProtocolError('bad_field', `expected ${this.asked.length} labels, got ${msg.sealed.length}`);
     // The whole message was bounded by the schema (item count, maxMessageBytes); one label
     // over this client's item limit is dropped and counted, never fatal to the sync.
     const maxLabel = this.limits.maxLabelBytes;
     // The receipt first: every chunk was charged, whatever the labels turn out to be.
-    const quotaReceipt = msg.quotaToken ? { token: msg.quotaToken, set: this.chargedSet(msg.tokenAccepted === true) } : undefined;
-    const matches: DiscoveryMatch[] = [];
+    const quotaReceipt = msg.quotaToken ? this.receiptFrom(msg.quotaToken, msg.tokenAccepted === true, msg.quotaGeneration, this.toEvaluate.length) : undefined;
+    const matches: DiscoveryMatch[] = [...this.reused];
     let falsePositives = 0;
     let badLabels = 0;
     let oversizedLabels = 0;
     msg.sealed.forEach((sealed, j) => {
-      const i = this.matched[j];
+      const { identifier, output } = this.asked[j];
+      this.nextKnown.set(identifier, { output, labelChecked: true });
       if (sealed.length === 0) return void falsePositives++;
       if (sealed.length > maxLabel) return void oversizedLabels++;
       try {
-        const { userId, label } = openLabel(this.outputs[i], sealed);
-        matches.push({ identifier: this.identifiers[i], userId, label });
+        const { userId, label } = openLabel(output, sealed);
+        matches.push({ identifier, userId, label });
+        this.nextKnown.set(identifier, { output, labelChecked: true, match: { userId, label } });
       } catch {
         // A label that does not open under our own OPRF output is corrupt or forged: it is
         // dropped and counted, and the other matches stand.
         badLabels++;
       }
     });
+    this.finish(matches, falsePositives, badLabels, oversizedLabels, quotaReceipt);
+  }
+
+  private finish(matches: DiscoveryMatch[], falsePositives: number, badLabels: number, oversizedLabels: number, quotaReceipt: QuotaReceipt | undefined): void {
+    const info = this.info!;
+    const order = new Map(this.identifiers.map((id, i) => [id, i]));
+    matches.sort((a, b) => order.get(a.identifier)! - order.get(b.identifier)!);
     this.state = 'done';
     this.emit({
       type: 'result',
@@ -588,21 +682,21 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
         quotaReceipt,
         verified: this.verified,
         refusedDelta: this.refusedDelta,
+        outputs: { identity: info.identity, epoch: info.epoch, publicKey: info.publicKey, version: info.version, entries: this.nextKnown },
+        evaluated: this.toEvaluate.length,
+        labelsFetched: this.asked.length,
       },
     });
   }
 
-  /** The set the new token covers: the previous one (if the server accepted it) plus this sync's (first `upTo` items). */
-  private chargedSet(previousAccepted: boolean, upTo = this.identifiers.length): Uint8Array {
-    const hashes = new Set<string>();
-    const previous = this.options.quotaReceipt?.set;
-    if (previousAccepted && previous) {
-      for (let off = 0; off < previous.length; off += CHARGE_HASH_BYTES) hashes.add(hexOf(previous.subarray(off, off + CHARGE_HASH_BYTES)));
-    }
+  /** The receipt the server's token covers: the previous one's sets (if accepted) grown by this sync's first `upTo` elements. */
+  private receiptFrom(token: Uint8Array, accepted: boolean, generation: number | undefined, upTo: number): QuotaReceipt {
     const size = this.options.suite.group.elementSize;
     const blinded = (this.blindState?.blinded ?? new Uint8Array(0)).subarray(0, upTo * size);
-    for (let off = 0; off < blinded.length; off += size) hashes.add(hexOf(chargeHash(blinded.subarray(off, off + size))));
-    return canonicalChargeSet(hashes);
+    const session: string[] = [];
+    for (let off = 0; off < blinded.length; off += size) session.push(hexOf(chargeHash(blinded.subarray(off, off + size))));
+    const epoch = this.info!.epoch;
+    return { token, ...nextReceiptSets(this.options.quotaReceipt, accepted, epoch, session), epoch, generation: generation ?? 0 };
   }
 }
 

@@ -50,11 +50,20 @@ export interface DirHello {
   /** `sync` (an address book; the default) or `lookup` (one-off, a separate small quota). */
   purpose?: DiscoveryPurpose;
 }
-/** The set of blinded-element hashes already charged to this account, with the server's MAC over it. */
+/**
+ * The client's quota receipt (quota.ts): the hashes it paid for, which of them were
+ * evaluated in `epoch` already, and the server's MAC over them and the account's receipt
+ * `generation`. Without epoch/generation/evaluated it is a receipt of the earlier format,
+ * never accepted (everything is charged).
+ */
 export interface DirQuota {
   t: 'dir.quota';
   token: Uint8Array;
   set: Uint8Array;
+  epoch?: number;
+  generation?: number;
+  /** Bitmap over `set` (MSB first): evaluated in `epoch` already. */
+  evaluated?: Uint8Array;
 }
 export interface DirDeltaGet {
   t: 'dir.delta.get';
@@ -71,6 +80,12 @@ export interface DirDelta {
   available: boolean;
   added: Uint8Array;
   removed: Uint8Array;
+  /**
+   * Packed 8-byte prefixes of tags present at both versions whose sealed label changed in
+   * between (sorted): a client refetches the labels of these matches, and of no other it
+   * has cached. Absent: the server does not say, and every cached label is refetched.
+   */
+  relabeled?: Uint8Array;
 }
 export interface DirInfo {
   t: 'dir.info';
@@ -154,12 +169,15 @@ export interface DirLabels {
   quotaToken?: Uint8Array;
   /** Whether the token presented in dir.quota was accepted (if not, the client's set restarts). */
   tokenAccepted?: boolean;
+  /** The account's receipt generation the token is bound to (with quotaToken). */
+  quotaGeneration?: number;
 }
 /** A quota receipt sent before a `rate_limited` error, covering the chunks already charged. */
 export interface DirReceipt {
   t: 'dir.receipt';
   quotaToken: Uint8Array;
   tokenAccepted: boolean;
+  quotaGeneration?: number;
 }
 export interface DirError {
   t: 'error';
@@ -203,6 +221,9 @@ export function discoverySchemas(l: DiscoveryLimits): Record<DiscoveryMessage['t
     'dir.quota': {
       token: { kind: 'bin', maxLength: 32, exactLength: 32 },
       set: { kind: 'bin', maxLength: l.maxChargedSet * CHARGE_HASH_BYTES, multipleOf: CHARGE_HASH_BYTES },
+      epoch: { kind: 'uint', max: U32, optional: true },
+      generation: { kind: 'uint', max: Number.MAX_SAFE_INTEGER, optional: true },
+      evaluated: { kind: 'bin', maxLength: Math.ceil(l.maxChargedSet / 8), optional: true },
     },
     'dir.delta.get': {
       epoch: { kind: 'uint', max: U32 },
@@ -215,6 +236,7 @@ export function discoverySchemas(l: DiscoveryLimits): Record<DiscoveryMessage['t
       available: { kind: 'bool' },
       added: { kind: 'bin', maxLength: l.maxSnapshotBytes, multipleOf: DELTA_PREFIX_BYTES },
       removed: { kind: 'bin', maxLength: l.maxSnapshotBytes, multipleOf: DELTA_PREFIX_BYTES },
+      relabeled: { kind: 'bin', maxLength: l.maxSnapshotBytes, multipleOf: DELTA_PREFIX_BYTES, optional: true },
     },
     'dir.info': {
       suite: { kind: 'str', maxLength: 32, values: SuiteIds },
@@ -274,10 +296,12 @@ export function discoverySchemas(l: DiscoveryLimits): Record<DiscoveryMessage['t
       sealed: { kind: 'binList', maxItems: l.maxQueryItems, maxItemLength: l.maxLabelBytes },
       quotaToken: { kind: 'bin', maxLength: 32, exactLength: 32, optional: true },
       tokenAccepted: { kind: 'bool', optional: true },
+      quotaGeneration: { kind: 'uint', max: Number.MAX_SAFE_INTEGER, optional: true },
     },
     'dir.receipt': {
       quotaToken: { kind: 'bin', maxLength: 32, exactLength: 32 },
       tokenAccepted: { kind: 'bool' },
+      quotaGeneration: { kind: 'uint', max: Number.MAX_SAFE_INTEGER, optional: true },
     },
     error: {
       code: { kind: 'str', maxLength: 64 },

@@ -1,13 +1,27 @@
 /**
- * Quotas against enumeration (spec/discovery.md §6). Each account has a token bucket of
+ * Quotas against enumeration (spec/discovery.md §6, §9). Each account has a token bucket of
  * OPRF evaluations (Signal's default shape: a large bucket that refills slowly), and a
- * separate small bucket for one-off lookups. Contacts the account had evaluated before
- * are not charged again: the client blinds deterministically (its blind for a contact is
- * derived from a device secret), so a contact it checked before yields the same blinded
- * element, and the server recognizes it from an 8-byte hash of that element. The set of
- * hashes already charged is carried by the client, bound to the account by a MAC token
- * the server issues; the server stores only the bucket (tokens, time), never the set and
- * never a contact in clear (a blinded element reveals nothing without the device secret).
+ * separate small bucket for one-off lookups.
+ *
+ * Receipts (issue 10 §4). The client blinds deterministically (its blind for a contact is
+ * derived from a secret per directory identity and account), so a contact it checked
+ * before yields the same blinded element, which the server recognizes from an 8-byte hash.
+ * The client keeps the OPRF outputs of an epoch, so within an epoch it never needs an
+ * element evaluated twice: a re-evaluation in the same epoch is CHARGED. After a rotation
+ * the book must be evaluated once under the new key: each element charged in an earlier
+ * epoch is evaluated FREE once per epoch. The receipt says which, bound by a MAC:
+ *
+ *   receipt = (epoch, generation, set, evaluated)
+ *     set        every charge hash the account paid for (sorted, distinct, packed)
+ *     evaluated  bitmap over `set`: evaluated in `epoch` already (free or charged)
+ *     generation the account's receipt counter on the server when it was issued
+ *
+ * The server keeps one integer per account, the receipt generation (stored as a bucket row
+ * `receipt:<account>`, tokens = generation: no table of its own). A session's first charge
+ * bumps it, and a receipt is accepted only if it carries the generation being bumped: an
+ * old receipt replayed (an earlier epoch's, to make the whole set free again, or one with
+ * fewer `evaluated` bits) is refused and everything is charged. The server still stores no
+ * set and no contact (a blinded element reveals nothing without the client's secret).
  */
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -16,7 +30,9 @@ import { ProtocolError } from '../errors.js';
 
 export const CHARGE_HASH_BYTES = 8;
 const CHARGE_LABEL = ascii('contact-psi-v1-charge');
-const TOKEN_LABEL = ascii('contact-psi-v1-quota-token');
+const TOKEN_LABEL = ascii('contact-psi-v1-quota-token-2');
+/** Bucket-row prefix of the per-account receipt generation (tokens = generation). */
+export const RECEIPT_GENERATION_PREFIX = 'receipt:';
 
 export interface BucketPolicy {
   /** Most evaluations an account can hold (and the initial balance). */
@@ -104,10 +120,72 @@ export function canonicalChargeSet(hashes: Iterable<string>): Uint8Array {
   return out;
 }
 
-/** MAC binding an account to exactly this charged set (server key only on the server). */
-export function quotaToken(key: Uint8Array, account: string, packedSet: Uint8Array): Uint8Array {
+/** What the client keeps between syncs and presents in dir.quota (quota.ts header). */
+export interface QuotaReceipt {
+  token: Uint8Array;
+  /** Charge hashes paid for, sorted, distinct, packed (8 bytes each). */
+  set: Uint8Array;
+  /** The epoch the receipt was issued in (the session's announced epoch). */
+  epoch: number;
+  /** The account's receipt generation at issue. */
+  generation: number;
+  /** Bitmap over `set` (bit i, MSB first, = set[i]): already evaluated in `epoch`. */
+  evaluated: Uint8Array;
+}
+
+/** MAC binding an account to exactly this receipt (server key only on the server). */
+export function quotaToken(key: Uint8Array, account: string, receipt: Omit<QuotaReceipt, 'token'>): Uint8Array {
   const accountBytes = ascii(account);
-  return hmac(sha256, key, concat(TOKEN_LABEL, i2osp(accountBytes.length, 2), accountBytes, sha256(packedSet)));
+  return hmac(
+    sha256,
+    key,
+    concat(TOKEN_LABEL, i2osp(accountBytes.length, 2), accountBytes, i2osp(receipt.epoch, 4), i2osp(receipt.generation, 8), sha256(receipt.set), sha256(receipt.evaluated)),
+  );
+}
+
+/** The `evaluated` bitmap of a sorted packed set: bit i set when set[i]'s hash is in `evaluated`. */
+export function evaluatedBitmap(packedSet: Uint8Array, evaluated: ReadonlySet<string>): Uint8Array {
+  const n = packedSet.length / CHARGE_HASH_BYTES;
+  const out = new Uint8Array(Math.ceil(n / 8));
+  for (let i = 0; i < n; i++) {
+    if (evaluated.has(hexOf(packedSet.subarray(i * CHARGE_HASH_BYTES, (i + 1) * CHARGE_HASH_BYTES)))) out[i >> 3] |= 0x80 >> (i & 7);
+  }
+  return out;
+}
+
+/** The hashes a bitmap selects, or undefined if it does not fit the set (wrong length, bits past the end). */
+export function evaluatedHashes(packedSet: Uint8Array, bitmap: Uint8Array): Set<string> | undefined {
+  const n = packedSet.length / CHARGE_HASH_BYTES;
+  if (bitmap.length !== Math.ceil(n / 8)) return undefined;
+  if (n % 8 !== 0 && (bitmap[bitmap.length - 1] & (0xff >> (n % 8))) !== 0) return undefined;
+  const out = new Set<string>();
+  for (let i = 0; i < n; i++) if (bitmap[i >> 3] & (0x80 >> (i & 7))) out.add(hexOf(packedSet.subarray(i * CHARGE_HASH_BYTES, (i + 1) * CHARGE_HASH_BYTES)));
+  return out;
+}
+
+/**
+ * The receipt a client computes after a sync in `epoch` whose elements' charge hashes are
+ * `session` (the chunks answered): the previous receipt's set and, in the same epoch, its
+ * evaluated bits carry over when the server accepted it; the session's hashes join both.
+ */
+export function nextReceiptSets(
+  previous: QuotaReceipt | undefined,
+  accepted: boolean,
+  epoch: number,
+  session: Iterable<string>,
+): { set: Uint8Array; evaluated: Uint8Array } {
+  const all = new Set<string>();
+  const evaluated = new Set<string>();
+  if (accepted && previous) {
+    for (let off = 0; off < previous.set.length; off += CHARGE_HASH_BYTES) all.add(hexOf(previous.set.subarray(off, off + CHARGE_HASH_BYTES)));
+    if (previous.epoch === epoch) for (const h of evaluatedHashes(previous.set, previous.evaluated) ?? []) evaluated.add(h);
+  }
+  for (const h of session) {
+    all.add(h);
+    evaluated.add(h);
+  }
+  const set = canonicalChargeSet(all);
+  return { set, evaluated: evaluatedBitmap(set, evaluated) };
 }
 
 export function hexOf(bytes: Uint8Array): string {
@@ -138,59 +216,112 @@ export interface QuotaConfig {
 }
 
 /**
- * One session's view of an account's quota: verifies the client's token and charged set,
- * charges only elements not in it, and issues the token over the grown set at the end.
+ * One session's view of an account's quota: takes the client's receipt, charges each
+ * element by the rules of the header (free once per epoch if paid for in an earlier one,
+ * else charged), and issues the receipt over the grown sets. Epoch = the session's
+ * announced epoch.
  */
 export class QuotaLedger {
-  /** Everything that will not be charged again: the accepted previous set and this session's chunks. */
-  private readonly seen = new Set<string>();
-  /** The previous sync's set, when its token verified. */
-  private readonly previous = new Set<string>();
-  /** Each charged chunk's hashes, in order. */
+  /** The presented receipt, when its MAC verified (accepted only if its generation is current at the claim). */
+  private presented: { receipt: QuotaReceipt; set: Set<string>; evaluated: Set<string> } | undefined;
+  /** Set by the claim (the session's first charge): whether the presented receipt was accepted. */
+  private accepted: boolean | undefined;
+  private generation = 0;
+  /** Elements evaluated in this session (charged or free): never free again in this epoch. */
+  private readonly sessionSeen = new Set<string>();
+  /** Each answered-or-not chunk's hashes, in order. */
   private readonly chunks: string[][] = [];
+  /** Evaluations charged and evaluated free in this session (for tests and figures). */
+  readonly counts = { charged: 0, free: 0 };
 
   constructor(
     private readonly config: QuotaConfig,
     private readonly account: string,
     private readonly purpose: 'sync' | 'lookup',
+    private readonly epoch: number = 0,
   ) {}
 
-  /** A set whose token does not verify is ignored (everything is charged), never trusted. */
-  presentToken(token: Uint8Array, packedSet: Uint8Array): boolean {
-    if (this.purpose !== 'sync' || !constantTimeEqual(quotaToken(this.config.tokenKey, this.account, packedSet), token)) return false;
-    for (let off = 0; off < packedSet.length; off += CHARGE_HASH_BYTES) {
-      const h = hexOf(packedSet.subarray(off, off + CHARGE_HASH_BYTES));
-      this.seen.add(h);
-      this.previous.add(h);
-    }
+  /**
+   * Checks the receipt's MAC (a forged or foreign one is ignored: everything is charged).
+   * Whether it is accepted is settled at the first charge, against the stored generation.
+   */
+  presentToken(receipt: QuotaReceipt): boolean {
+    if (this.purpose !== 'sync' || receipt.epoch > this.epoch) return false;
+    if (!constantTimeEqual(quotaToken(this.config.tokenKey, this.account, receipt), receipt.token)) return false;
+    const evaluated = evaluatedHashes(receipt.set, receipt.evaluated);
+    if (!evaluated) return false;
+    const set = new Set<string>();
+    for (let off = 0; off < receipt.set.length; off += CHARGE_HASH_BYTES) set.add(hexOf(receipt.set.subarray(off, off + CHARGE_HASH_BYTES)));
+    // Evaluated bits of an earlier epoch do not count: the rotation makes the set free once again.
+    this.presented = { receipt, set, evaluated: receipt.epoch === this.epoch ? evaluated : new Set() };
     return true;
+  }
+
+  /** Hashes in the presented receipt whose MAC verified (bounds a session's label lookups). */
+  get presentedSize(): number {
+    return this.presented?.set.size ?? 0;
+  }
+
+  /** Whether the presented receipt was accepted (undefined before the first charge). */
+  get tokenAccepted(): boolean | undefined {
+    return this.accepted;
+  }
+
+  /**
+   * The session's first charge: bumps the account's receipt generation in one
+   * read-modify-write, accepting the presented receipt only if it carries the generation
+   * bumped from (a replayed older receipt does not).
+   */
+  private async claim(now: number): Promise<void> {
+    const key = `${RECEIPT_GENERATION_PREFIX}${this.account}`;
+    let current = 0;
+    const bump = (state: BucketState | undefined): BucketState => {
+      current = state?.tokens ?? 0;
+      return { tokens: current + 1, updatedAt: now };
+    };
+    const { store } = this.config;
+    if (store.updateBucket) await store.updateBucket(key, bump);
+    else await store.putBucket(key, bump(await store.getBucket(key)));
+    this.generation = current + 1;
+    this.accepted = this.presented !== undefined && this.presented.receipt.generation === current;
   }
 
   /**
    * Charge a chunk (packed blinded elements of `size` bytes): all or nothing. Calls must not
    * overlap (the session charges its chunks one after another, in order): the chunk index
-   * is the chunk's place in the token's set.
+   * is the chunk's place in the receipt.
    */
   async charge(blinded: Uint8Array, size: number, now: number): Promise<void> {
+    if (this.purpose === 'sync' && this.accepted === undefined) await this.claim(now);
     const hashes: string[] = [];
     for (let off = 0; off < blinded.length; off += size) hashes.push(hexOf(chargeHash(blinded.subarray(off, off + size))));
-    const unique = [...new Set(hashes.filter((h) => !this.seen.has(h)))];
-    if (unique.length > 0) {
-      const policy = this.purpose === 'lookup' ? (this.config.lookup ?? DEFAULT_LOOKUP_POLICY) : (this.config.sync ?? DEFAULT_SYNC_POLICY);
-      await chargeBucket(this.config.store, `${this.purpose}:${this.account}`, policy, unique.length, now);
+    const previous = this.accepted ? this.presented : undefined;
+    let charged = 0;
+    for (const h of new Set(hashes)) {
+      // Free: paid for before, not yet evaluated in this epoch (the one free re-evaluation per rotation).
+      const free = previous !== undefined && previous.set.has(h) && !previous.evaluated.has(h) && !this.sessionSeen.has(h);
+      if (!free) charged++;
     }
-    for (const h of unique) this.seen.add(h);
+    if (charged > 0) {
+      const policy = this.purpose === 'lookup' ? (this.config.lookup ?? DEFAULT_LOOKUP_POLICY) : (this.config.sync ?? DEFAULT_SYNC_POLICY);
+      await chargeBucket(this.config.store, `${this.purpose}:${this.account}`, policy, charged, now);
+    }
+    this.counts.charged += charged;
+    this.counts.free += hashes.length - charged;
+    for (const h of hashes) this.sessionSeen.add(h);
     this.chunks.push(hashes);
   }
 
   /**
-   * The token over the accepted previous set plus the first `chunks` charged chunks (all by
-   * default): the set a client computes from the chunks it has been answered, so the token
-   * verifies at its next sync even while later chunks are still being evaluated.
+   * The receipt over the accepted previous sets plus the first `chunks` charged chunks (all
+   * by default): what a client computes from the chunks it has been answered, so the token
+   * verifies at its next sync even while later chunks are still being evaluated. Undefined
+   * when nothing was charged in this session (the client's receipt stays valid as it is).
    */
-  issueToken(chunks = this.chunks.length): { token: Uint8Array; set: Uint8Array } | undefined {
-    if (this.purpose !== 'sync') return undefined;
-    const set = canonicalChargeSet([...this.previous, ...this.chunks.slice(0, chunks).flat()]);
-    return { token: quotaToken(this.config.tokenKey, this.account, set), set };
+  issueToken(chunks = this.chunks.length): { token: Uint8Array; generation: number } | undefined {
+    if (this.purpose !== 'sync' || this.accepted === undefined) return undefined;
+    const sets = nextReceiptSets(this.presented?.receipt, this.accepted, this.epoch, this.chunks.slice(0, chunks).flat());
+    const body = { ...sets, epoch: this.epoch, generation: this.generation };
+    return { token: quotaToken(this.config.tokenKey, this.account, body), generation: this.generation };
   }
 }
