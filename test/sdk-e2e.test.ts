@@ -78,8 +78,11 @@ const rowsOf = (result: ContactSyncResult) =>
     .filter((c) => c.source === 'directory')
     .flatMap((c) => c.identifiers.map((identifier) => ({ name: c.name, identifier, userId: c.userId, label: c.label! })))
     .sort((a, b) => (a.name + a.identifier < b.name + b.identifier ? -1 : 1));
+/** expectedRows in the SDK's row shape (the SDK gives the label as text only). */
 const sortRows = (rows: ReturnType<typeof expectedRows>) =>
-  [...rows].sort((a, b) => (a.name + a.identifier < b.name + b.identifier ? -1 : 1));
+  rows
+    .map(({ name, identifier, userId, label }) => ({ name, identifier, userId, label }))
+    .sort((a, b) => (a.name + a.identifier < b.name + b.identifier ? -1 : 1));
 
 const taken = new Set(users.flatMap((u) => u.identifiers));
 const strangers = (from: number, n: number): PlannedContact[] =>
