@@ -45,8 +45,8 @@ directory
 
 program
   .command('serve')
-  .description('serve the directory over WebSocket')
-  .requiredOption('--db <url>', DB_HELP)
+  .description('serve the directory over WebSocket (settings: flags > CONTACT_PSI_* environment > --config file > defaults)')
+  .option('--db <url>', `${DB_HELP} (required)`)
   .option('--kek-file <file>', KEK_HELP)
   .option('--node <name>', 'this node\'s name in a fleet\'s logs and work records (default: host:pid)')
   .option('--port <n>', 'TCP port (0 = any free port)', '7878')
@@ -57,6 +57,10 @@ program
   .option('--quota <n>', 'evaluations each account\'s sync bucket holds (refilled at 1,500 a day)', '50000')
   .option('--fill-range <n>', 'with PostgreSQL: identifiers per precompute range a node claims', '4096')
   .option('--refresh-seconds <s>', 'how often to pick up directory changes (with PostgreSQL, the change feed brings them at once; this is the fallback)', '60')
+  .option('--config <file>', 'a JSON file of these settings, camelCase keys (e.g. {"port": 7878, "adminPort": 9464}); CONTACT_PSI_CONFIG')
+  .option('--admin-port <n>', 'serve /metrics (Prometheus), /healthz and /readyz on this port (default: none)')
+  .option('--admin-host <host>', 'interface of the admin port', '127.0.0.1')
+  .option('--log-level <level>', 'JSON log lines on stderr: fatal, error, warn, info, debug, trace, silent', 'info')
   .action(serve);
 
 program

@@ -1,18 +1,18 @@
 /** `contact-psi serve --db <path> --port <n> [--host 127.0.0.1]`: the discovery server. */
-import { randomBytes } from 'node:crypto';
-import { DirectoryDiscoveryBackend } from '../../directory/discovery-backend.js';
+import type { Command } from 'commander';
+import type { DirectoryDiscoveryBackend } from '../../directory/discovery-backend.js';
 import type { Directory } from '../../directory/index.js';
-import { DiscoveryServerSession } from '../../protocol/discovery/server.js';
+import { ContactPsiError } from '../../errors.js';
 import type { OprfOffload } from '../../protocol/offload.js';
-import { poolOffload } from '../../parallel/index.js';
-import { startServer, type PsiServer } from '../../transport/ws/index.js';
-import type { BucketPolicy } from '../../protocol/discovery/quota.js';
-import { loadOrCreateQuotaKey } from '../quota-key.js';
+import type { PsiServer } from '../../transport/ws/index.js';
+import { DEFAULT_SYNC_POLICY, type BucketPolicy } from '../../protocol/discovery/quota.js';
+import { serveDirectory as serveLibrary, type DirectoryServer } from '../../server/serve-directory.js';
+import { LOG_LEVELS, type LogLevel } from '../../server/server-log.js';
 import { escapeControlChars } from '../terminal-text.js';
 import { readTokensFile } from '../tokens-file.js';
-import { openDirectory } from '../open-directory.js';
-import { lockDirectory } from '../../directory/directory-lock.js';
+import { startWorkerPool } from '../open-directory.js';
 import { isPostgresUrl } from '../../directory/open-store.js';
+import { serveSettingsOf } from '../config.js';
 import { serveFleetNode } from './serve-fleet.js';
 
 export interface ServeOptions {
@@ -37,6 +37,18 @@ export interface ServeOptions {
   graceHours?: string;
   /** How often to pick up directory changes (imports by other processes) and retire epochs. */
   refreshSeconds?: string;
+  /** Evaluations each account's sync bucket holds (default 50,000, refilled at 1,500 a day). */
+  quota?: string;
+  /** With PostgreSQL: identifiers per precompute range a node claims (default 4096). */
+  fillRange?: string;
+  /** A JSON file of these settings (camelCase keys); flags > CONTACT_PSI_* environment > file > defaults (config.ts). */
+  config?: string;
+  /** Port of the admin HTTP server: /metrics, /healthz, /readyz (default: none). */
+  adminPort?: string;
+  /** Interface of the admin port (default 127.0.0.1: loopback only). */
+  adminHost?: string;
+  /** Level of the JSON log lines on stderr (fatal, error, warn, info, debug, trace, silent; default info). */
+  logLevel?: string;
 }
 
 export interface RunningServer {
@@ -65,39 +77,28 @@ export interface ServeDirectoryOptions {
   onSession?: () => void;
 }
 
-/** Starts a discovery server on an open directory (used by `serve`, `demo` and the tests). */
+/**
+ * Starts a discovery server on an open directory (used by `demo`, a fleet node and the
+ * tests): the library's serveDirectory (src/server/serve-directory.ts) with the directory
+ * closed by close(), no refresh loop and no pool of its own (pass `offload`).
+ */
 export async function serveDirectory(directory: Directory, options: ServeDirectoryOptions): Promise<RunningServer> {
-  const backend = options.backendOf?.() ?? (await DirectoryDiscoveryBackend.open(directory, 'fuse'));
-  const backendOf = options.backendOf ?? (() => backend);
-  const rng = (n: number) => new Uint8Array(randomBytes(n));
   const { accounts, quotaKey } = options;
   if (accounts && !quotaKey) throw new Error('quotas need a quota key');
-  const server = await startServer({
+  const running = await serveLibrary({
+    directory,
+    closeDirectory: true,
     host: options.host,
     port: options.port,
-    authenticate: accounts ? ({ token }) => (token !== undefined ? accounts.get(token) : undefined) : undefined,
-    createSession: ({ now, auth }) => {
-      options.onSession?.();
-      const current = backendOf();
-      return new DiscoveryServerSession({
-        backend: current,
-        rng,
-        now,
-        offload: options.offload,
-        // The Directory keeps the buckets durable (SQLite), so a restart does not reset quotas.
-        quota: typeof auth === 'string' ? { account: auth, config: { store: current.directory, tokenKey: quotaKey!, ...options.quotaPolicy } } : undefined,
-      });
-    },
+    accounts,
+    quota: accounts ? { key: quotaKey, ...options.quotaPolicy } : undefined,
+    workers: 0,
+    offload: options.offload,
+    refreshMs: 0,
+    backendOf: options.backendOf,
+    onSession: options.onSession,
   });
-  return {
-    server,
-    directory,
-    backend,
-    async close() {
-      await server.close({ graceMs: 5_000 });
-      await directory.close();
-    },
-  };
+  return { server: running.server, directory, backend: running.backend, close: () => running.close() };
 }
 
 /** The tokens file's accounts, with what was loaded said on stderr (counts only, never a token). */
@@ -108,63 +109,95 @@ export function readAccounts(path: string): Map<string, string> {
   return file.accounts;
 }
 
+/** The sync bucket of `--quota <n>`: n evaluations, refilled at the default rate. */
+export function quotaPolicyOf(options: ServeOptions): { sync: BucketPolicy } | undefined {
+  if (options.quota === undefined) return undefined;
+  const capacity = Number(options.quota);
+  if (!Number.isSafeInteger(capacity) || capacity < 1) throw new Error(`--quota must be a positive integer, got ${options.quota}`);
+  return { sync: { capacity, refillPerMs: DEFAULT_SYNC_POLICY.refillPerMs } };
+}
+
 export const numberOption = (value: string | undefined, name: string, fallback: number): number => {
   const n = value === undefined ? fallback : Number(value);
   if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got ${value}`);
   return n;
 };
 
-export async function serve(options: ServeOptions): Promise<void> {
+export async function serve(flags: ServeOptions, command?: Command): Promise<void> {
+  // Flags > CONTACT_PSI_* environment > --config file > defaults (config.ts).
+  const options = serveSettingsOf(flags, command, process.env) as ServeOptions;
+  if (!options.db) throw new ContactPsiError('invalid_option', '--db is required (or CONTACT_PSI_DB, or "db" in the --config file)');
   if (isPostgresUrl(options.db)) return serveFleetNode(options);
-  const port = Number(options.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be 0..65535, got ${options.port}`);
+  const port = portOf(options.port, '--port');
+  const adminPort = options.adminPort === undefined ? undefined : portOf(options.adminPort, '--admin-port');
+  const logLevel = logLevelOf(options.logLevel);
   const rotateMs = numberOption(options.rotateHours, '--rotate-hours', 0) * 3600_000;
   const graceMs = numberOption(options.graceHours, '--grace-hours', 24) * 3600_000;
   const refreshMs = numberOption(options.refreshSeconds, '--refresh-seconds', 60) * 1000;
-  const accounts = options.tokens ? readAccounts(options.tokens) : undefined;
-  // The server owns the epoch keys (it rotates and retires them): no `directory rotate`
-  // beside it (directory-lock.ts). Imports are not locked out: they are picked up below.
-  const lock = lockDirectory(options.db, 'serve');
-  const opened = await openDirectory(options.db).catch((err: unknown) => {
-    lock.release();
-    throw err;
-  });
-  const { directory } = opened;
-  const quotaKey = accounts ? loadOrCreateQuotaKey(`${options.db}.quota-key`) : undefined;
   // The pool that precomputes tags also evaluates the clients' chunks, on every core.
-  const offload = opened.pool ? poolOffload(opened.pool) : undefined;
-  const running = await serveDirectory(directory, { host: options.host, port, accounts, quotaKey, offload });
+  const pool = startWorkerPool();
+  let running: DirectoryServer;
+  try {
+    running = await serveLibrary({
+      store: options.db,
+      host: options.host,
+      port,
+      tokensFile: options.tokens,
+      quota: quotaPolicyOf(options),
+      workers: pool ?? 0,
+      refreshMs: Math.round(refreshMs) || 60_000,
+      rotate: { everyMs: Math.round(rotateMs), graceMs: Math.round(graceMs) },
+      logLevel,
+      admin: adminPort === undefined ? undefined : { port: adminPort, host: options.adminHost },
+    });
+  } catch (err) {
+    await pool?.close();
+    throw err;
+  }
+  if (running.accounts) {
+    const { tokens, accounts } = running.accounts.counts;
+    if (running.accounts.insecure) console.error(`warning: tokens file ${options.tokens} can be read by group or others (chmod 600): it holds every client's secret`);
+    console.error(`loaded ${tokens} tokens for ${accounts} accounts from ${options.tokens}`);
+  }
   const view = running.backend.current();
-  console.log(`contact-psi listening on ${running.server.url} (epoch ${view.epoch}, ${view.snapshot.count} entries)`);
+  console.log(`contact-psi listening on ${running.url} (epoch ${view.epoch}, ${view.snapshot.count} entries)`);
+  if (running.admin) console.log(`admin listening on ${running.admin.url} (/metrics, /healthz, /readyz)`);
 
-  // One task at a time: a refresh never races a rotation.
-  let busy: Promise<unknown> = Promise.resolve();
-  const task = (name: string, fn: () => Promise<unknown>) => {
-    busy = busy.then(fn).catch((err: unknown) => console.error(escapeControlChars(`${name} failed: ${(err as Error).message}`)));
-  };
-  const rotate = () =>
-    task('rotation', async () => {
-      const r = await directory.rotateEpoch({ graceMs });
-      await running.backend.refresh();
-      console.error(`rotated to epoch ${r.epoch}; epoch ${r.previous} served until ${new Date(r.retiresAt).toISOString()}`);
-    });
-  const refresh = () =>
-    task('refresh', async () => {
-      await directory.retireExpired();
-      await running.backend.refresh();
-    });
-  const timers = [setInterval(refresh, refreshMs || 60_000), ...(rotateMs > 0 ? [setInterval(rotate, rotateMs)] : [])];
-  timers.forEach((t) => t.unref());
-  process.on('SIGUSR2', rotate);
+  const report = (what: string) => (err: unknown) => console.error(escapeControlChars(`${what} failed: ${(err as Error).message}`));
+  process.on('SIGUSR2', () => {
+    running.rotate().then((r) => console.error(`rotated to epoch ${r.epoch}; epoch ${r.previous} served until ${new Date(r.retiresAt).toISOString()}`), report('rotation'));
+  });
+  // SIGHUP re-reads the tokens file (a bad file keeps the tokens loaded before).
+  process.on('SIGHUP', () => {
+    if (!running.accounts) return void console.error('SIGHUP: no --tokens file to reload');
+    try {
+      const { tokens, accounts } = running.reloadTokens();
+      console.error(`reloaded ${tokens} tokens for ${accounts} accounts from ${options.tokens}`);
+    } catch (err) {
+      report('tokens reload')(err);
+    }
+  });
 
   const stop = () => {
     process.stderr.write('shutting down\n');
-    timers.forEach(clearInterval);
-    busy.then(() => running.close()).then(() => opened.pool?.close()).then(() => lock.release()).then(
+    running.close().then(() => pool?.close()).then(
       () => process.exit(0),
       () => process.exit(1),
     );
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+}
+
+/** A TCP port flag: 0..65535. */
+function portOf(value: string | undefined, name: string): number {
+  const port = Number(value);
+  if (value === undefined || !Number.isInteger(port) || port < 0 || port > 65535) throw new ContactPsiError('invalid_option', `${name} must be 0..65535, got ${value}`);
+  return port;
+}
+
+function logLevelOf(value: string | undefined): LogLevel {
+  const level = value ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new ContactPsiError('invalid_option', `--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${level}`);
+  return level as LogLevel;
 }
