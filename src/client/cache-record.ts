@@ -17,8 +17,8 @@ export const CACHE_FORMAT_VERSION = 1;
 const HEADER_BYTES = 16;
 const CHECKSUM_BYTES = 32;
 
-/** S: snapshot, P: OPRF key pinned on first use (before signed directories), R: quota receipt, I: identity pins. */
-export type CacheRecordKind = 'S' | 'P' | 'R' | 'I';
+/** S: snapshot, P: OPRF key pinned on first use (before signed directories), R: quota receipt, I: identity pins, T: OPRF outputs (tags) of an epoch. */
+export type CacheRecordKind = 'S' | 'P' | 'R' | 'I' | 'T';
 
 /** A cache file that cannot be used: `path` says which, the message says how to recover. */
 export class CacheFileError extends ContactPsiError {

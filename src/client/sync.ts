@@ -12,6 +12,9 @@ import { DiscoveryClientSession, type DiscoveryResult } from '../protocol/discov
 import type { SessionEvent } from '../protocol/session-core.js';
 import { runClientSession } from '../transport/ws/index.js';
 import { deviceSecret, SnapshotCache } from './snapshot-cache.js';
+import { OutputCache, outputCacheKey } from './output-cache.js';
+import { clientAccountOf } from './client-account.js';
+import { blindSecretFor } from '../protocol/discovery/blind-secret.js';
 import type { OprfOffload } from '../protocol/offload.js';
 import type { Announcement, Signed } from '../protocol/discovery/announcement.js';
 import { newPins, type PinState } from '../protocol/discovery/identity-pins.js';
@@ -129,6 +132,21 @@ export async function syncAddressBook(options: SyncOptions): Promise<SyncOutcome
   const quotaReceipt = cache.loadReceipt();
   const cached = cache.load();
   if (cache.discarded) options.onCacheDiscarded?.(cache.discarded);
+  // Unlinkable blinding (issue 10 §4 §3): the device secret (0600, never logged: as sensitive
+  // as the book) is never used as it is; blinds come from a secret per (directory identity,
+  // account), and are random where no quota applies (no token: nothing to recognize).
+  const secret = deviceSecret(options.cacheDir);
+  const account = clientAccountOf(options.token);
+  const quotaApplies = options.token !== undefined;
+  const incremental = (options.purpose ?? 'sync') === 'sync';
+  // Incremental sync: the outputs of this epoch already held (a damaged file is deleted:
+  // the book is evaluated again). With a quota they only help while the receipt that paid
+  // for them is held (a label refetch is allowed up to the receipt's set).
+  const outputCache = new OutputCache(cache.dir, options.server);
+  const cacheKeyFor = (identity: Uint8Array | undefined) => outputCacheKey(secret, identity, account);
+  let outputs = incremental ? outputCache.load(identifiers, cacheKeyFor) : undefined;
+  if (outputCache.discarded) options.onCacheDiscarded?.(outputCache.discarded);
+  if (quotaApplies && !quotaReceipt) outputs = undefined;
   const session = new DiscoveryClientSession({
     suite,
     identifiers,
@@ -140,7 +158,8 @@ export async function syncAddressBook(options: SyncOptions): Promise<SyncOutcome
     pins,
     commitment: groupIdOf(suiteId) === 'ristretto255' ? { group } : undefined,
     checkView: witnesses.length === 0 ? undefined : async (announcement) => options.onWitnesses?.(await checkWitnesses(witnesses, suiteId, announcement)),
-    blindSecret: deviceSecret(options.cacheDir),
+    blindSecretFor: (identityKey) => blindSecretFor({ deviceSecret: secret, identityKey, account, quotaApplies }),
+    outputs,
     quotaReceipt,
     maxDownloadBytes: options.maxDownloadBytes,
     maxDeltaPrefixes: options.maxDeltaPrefixes,
@@ -153,11 +172,15 @@ export async function syncAddressBook(options: SyncOptions): Promise<SyncOutcome
   try {
     result = await runClientSession(options.server, session, { token: options.token, onEvent: options.onEvent });
   } catch (err) {
-    // Refused part-way (rate_limited): keep the receipt for what was charged.
+    // Refused part-way (rate_limited): keep the receipt for what was charged, and the outputs
+    // answered, so none of it is evaluated (and charged) again in this epoch.
     if (session.quotaReceipt) cache.saveReceipt(session.quotaReceipt);
+    const partial = incremental ? session.partialOutputs : undefined;
+    if (partial && (!quotaApplies || session.quotaReceipt)) outputCache.save(partial, cacheKeyFor(partial.identity));
     throw err;
   }
   if (result.quotaReceipt) cache.saveReceipt(result.quotaReceipt);
+  if (incremental) outputCache.save(result.outputs, cacheKeyFor(result.outputs.identity));
   if (result.refusedDelta) options.onDeltaRefused?.(result.refusedDelta);
 
   // The pin state moves only after a whole verified sync (witnesses included).

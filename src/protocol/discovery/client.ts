@@ -253,7 +253,6 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
   /** Items whose OPRF output is known (answered, proof verified, finalized). */
   private finalizedCount = 0;
   private outputs: Uint8Array[] = [];
-  private matched: number[] = [];
   /** The identifiers this sync evaluates: those without a usable known output. */
   private toEvaluate: string[] = [];
   /** Usable outputs of earlier syncs (same identity, epoch, key). */
@@ -600,8 +599,8 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
 
   /**
    * Decides which labels to ask for: every new match, and a known one only when its label
-   * may have changed (known-outputs.ts decideKnown). With nothing evaluated and nothing to
-   * ask, the sync ends here: the server has seen no blinded element and no lookup key.
+   * may have changed (known-outputs.ts decideKnown). On an unchanged re-sync the server sees
+   * no blinded element and no lookup key.
    */
   private requestLabels(): void {
     const encoding = this.encoding!;
@@ -626,8 +625,10 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
       }
     }
     this.asked = asked;
-    if (asked.length === 0 && this.toEvaluate.length === 0) return this.finish([], 0, 0, 0, undefined);
-    this.sendQuota();
+    // Even with nothing evaluated and nothing to ask, the sync ends with an empty
+    // dir.labels.get (about 30 bytes): both state machines end in `done`, the server's with
+    // its result. The receipt goes along only if labels are asked for (their allowance).
+    if (asked.length > 0) this.sendQuota();
     const keys = new Uint8Array(asked.length * LOOKUP_KEY_BYTES);
     asked.forEach(({ output }, j) => keys.set(lookupKeyOf(output), j * LOOKUP_KEY_BYTES));
     this.send({ t: 'dir.labels.get', epoch: this.info!.epoch, keys });

@@ -1,0 +1,150 @@
+/**
+ * The client's OPRF outputs of one epoch (issue 10 §4, spec/client.md): file `outputs.cache`
+ * in the server's cache folder, a binary record of kind 'T' (cache-record.ts: checksum,
+ * atomic 0600 write). It lets a re-sync evaluate only identifiers it has no output for.
+ *
+ *   server | identity (0 or 32 bytes) | epoch | public key | version | entry count
+ *   | entries: key (16) | output | flags (bit 0: label checked, bit 1: match) | userId | label
+ *
+ * Bound to the directory identity, the epoch and its key: after a rotation none of it is
+ * usable (the session evaluates the book once under the new key) and the next save replaces
+ * it. Entries are keyed by HMAC-SHA256(cacheKey, identifier)[0..16], never the identifier:
+ * the key is derived from the device secret per (identity, account), so the file alone does
+ * not list the book's numbers (an unkeyed hash of a phone number is reversed in seconds).
+ * The outputs themselves are as sensitive as the address book (with the epoch's key they
+ * test candidates); the file is 0600 and never logged. Entries of identifiers no longer in
+ * the book are dropped at the next save (a contact deleted and added back in the same epoch
+ * is evaluated, and charged, once more).
+ *
+ * A damaged file (checksum, format, another server or identity) is deleted and the book is
+ * evaluated again, charged by the quota rules (re-evaluations within an epoch are charged):
+ * outputs that cannot be trusted must not decide what is a match.
+ */
+import { hkdf } from '@noble/hashes/hkdf.js';
+import { hmac } from '@noble/hashes/hmac.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { encodeFields } from '../protocol/discovery/canonical-fields.js';
+import type { KnownOutput, KnownOutputs } from '../protocol/discovery/known-outputs.js';
+import { CacheFileError, openRecord, RecordReader, RecordWriter } from './cache-record.js';
+import { writeFileAtomic } from './local-file.js';
+
+export const OUTPUTS_FILE = 'outputs.cache';
+const KEY_BYTES = 16;
+const MAX_OUTPUT_BYTES = 128;
+const MAX_USER_ID_BYTES = 4096;
+const MAX_LABEL_BYTES = 64 * 1024;
+const MAX_ENTRIES = 10_000_000;
+const CACHE_KEY_SALT = new TextEncoder().encode('contact-psi/v1/output-cache-key');
+const utf8 = new TextEncoder();
+
+/** The key of the entries' keyed hashes: per (identity, account), from the device secret. */
+export function outputCacheKey(deviceSecret: Uint8Array, identity: Uint8Array | undefined, account: string): Uint8Array {
+  return hkdf(sha256, deviceSecret, CACHE_KEY_SALT, encodeFields([identity ?? new Uint8Array(0), utf8.encode(account)]), 32);
+}
+
+const entryKey = (key: Uint8Array, identifier: string): Uint8Array => hmac(sha256, key, utf8.encode(identifier)).subarray(0, KEY_BYTES);
+const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+
+export class OutputCache {
+  readonly path: string;
+  /** Why the last load() found nothing usable although a file was there (it was deleted). */
+  discarded: string | undefined;
+
+  /** `dir` is the server's cache folder (SnapshotCache.dir). */
+  constructor(
+    dir: string,
+    private readonly server: string,
+  ) {
+    this.path = join(dir, OUTPUTS_FILE);
+  }
+
+  /**
+   * The outputs of the book's identifiers held for this server, or undefined. `cacheKey`
+   * for the identity the file was written for: with another identity (or account) no entry
+   * is found. A damaged file is deleted (`discarded` says why).
+   */
+  load(identifiers: readonly string[], cacheKeyFor: (identity: Uint8Array | undefined) => Uint8Array): KnownOutputs | undefined {
+    this.discarded = undefined;
+    let file: Uint8Array;
+    try {
+      file = new Uint8Array(readFileSync(this.path));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      this.discarded = `${this.path}: it cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}); the book is evaluated again`;
+      return undefined;
+    }
+    try {
+      return this.decode(file, identifiers, cacheKeyFor);
+    } catch (err) {
+      if (!(err instanceof CacheFileError)) throw err;
+      this.discarded = err.message;
+      rmSync(this.path, { force: true });
+      return undefined;
+    }
+  }
+
+  save(outputs: KnownOutputs, cacheKey: Uint8Array): void {
+    const w = new RecordWriter()
+      .text(this.server)
+      .bytes(outputs.identity ?? new Uint8Array(0))
+      .uint(outputs.epoch)
+      .bytes(outputs.publicKey)
+      .uint(Math.max(0, outputs.version))
+      .uint(outputs.entries.size);
+    for (const [identifier, entry] of outputs.entries) {
+      w.bytes(entryKey(cacheKey, identifier))
+        .bytes(entry.output)
+        .u8((entry.labelChecked ? 1 : 0) | (entry.match ? 2 : 0))
+        .text(entry.match?.userId ?? '')
+        .bytes(entry.match?.label ?? new Uint8Array(0));
+    }
+    writeFileAtomic(this.path, w.finish('T'));
+  }
+
+  /** Deletes the file (the next sync evaluates the whole book). */
+  reset(): void {
+    rmSync(this.path, { force: true });
+  }
+
+  private decode(file: Uint8Array, identifiers: readonly string[], cacheKeyFor: (identity: Uint8Array | undefined) => Uint8Array): KnownOutputs {
+    const fail = (why: string): never => {
+      throw new CacheFileError(this.path, why, 'It is deleted and the book is evaluated again');
+    };
+    const r = new RecordReader(openRecord(file, 'T', fail), fail);
+    if (r.text(4096) !== this.server) fail('it was written for another server');
+    const identityBytes = r.bytes(32);
+    if (identityBytes.length !== 0 && identityBytes.length !== 32) fail('its identity is not 32 bytes');
+    const identity = identityBytes.length ? identityBytes.slice() : undefined;
+    const epoch = r.uint(0xffffffff);
+    const publicKey = r.bytes(64).slice();
+    const version = r.uint();
+    const count = r.uint(MAX_ENTRIES);
+    const key = cacheKeyFor(identity);
+    const byKey = new Map<string, string>();
+    for (const id of identifiers) byKey.set(hex(entryKey(key, id)), id);
+    const entries = new Map<string, KnownOutput>();
+    let outputLength: number | undefined;
+    for (let i = 0; i < count; i++) {
+      const k = r.bytes(KEY_BYTES);
+      const output = r.bytes(MAX_OUTPUT_BYTES);
+      const flags = r.u8();
+      const userId = r.text(MAX_USER_ID_BYTES);
+      const label = r.bytes(MAX_LABEL_BYTES);
+      if (k.length !== KEY_BYTES || output.length === 0 || flags > 3 || (flags === 2)) fail('an entry is malformed');
+      if (outputLength !== undefined && output.length !== outputLength) fail('its outputs differ in length');
+      outputLength = output.length;
+      if (!(flags & 2) && (userId !== '' || label.length !== 0)) fail('a label is stored for a non-match');
+      const identifier = byKey.get(hex(k));
+      if (identifier === undefined) continue; // not in this book (or another account's key)
+      entries.set(identifier, {
+        output: output.slice(),
+        labelChecked: (flags & 1) === 1,
+        match: flags & 2 ? { userId, label: label.slice() } : undefined,
+      });
+    }
+    r.end();
+    return { identity, epoch, publicKey, version, entries };
+  }
+}
