@@ -31,6 +31,8 @@ export { runClientSession, CLIENT_DEFAULTS, type ClientOptions } from './transpo
 export { defaultWebSocket, type WebSocketConstructor, type WebSocketLike } from './transport/ws/client-socket.js';
 export { closeCodeFor, errorCodeForClose, ErrorCloseCodes, StandardCloseCodes, type ErrorCloseCode } from './transport/ws/close-codes.js';
 export { ConnectionClosedError, UpgradeRejectedError } from './transport/ws/errors.js';
+export { ConnectFailedError, ConnectFailureCodes, type ConnectFailureCode } from './transport/ws/client-connect-error.js';
+export { labelText, labelDisplay } from './protocol/discovery/label-text.js';
 export { syncAddressBook, webCryptoRng, type BrowserSyncOptions, type BrowserSyncOutcome } from './browser/sync.js';
 export { runSync, type SyncCoreOptions, type CoreSyncOutcome, type CoreSyncMatch } from './browser/sync-core.js';
 export { MemorySyncCache, type SyncCache, type KeyPin } from './browser/sync-cache.js';

@@ -4,10 +4,12 @@ import { Command } from 'commander';
 import { demo } from './commands/demo.js';
 import { demoWeb } from './commands/demo-web.js';
 import { directoryImport, directoryRotate } from './commands/directory-import.js';
+import { directoryRemove } from './commands/directory-remove.js';
 import { directoryInfo } from './commands/directory-info.js';
 import { keygen } from './commands/keygen.js';
 import { serve } from './commands/serve.js';
 import { sync } from './commands/sync.js';
+import { asParser, asRepeatable, durationValue, hexKeyValue, integerValue, portValue, regionValue, workersValue, wsUrlValue } from './option-values.js';
 import { escapeControlChars } from './terminal-text.js';
 import { writeVectors } from './vectors.js';
 
@@ -24,9 +26,18 @@ directory
   .argument('<file>', 'file.csv or file.json')
   .requiredOption('--db <url>', DB_HELP)
   .option('--kek-file <file>', KEK_HELP)
-  .option('--region <CC>', 'default region for phone numbers in national format')
-  .option('--fill-range <n>', 'with PostgreSQL: identifiers per precompute range claimed (the fleet\'s nodes share the ranges)')
+  .option('--region <CC>', 'default region for phone numbers in national format (e.g. CH or ch)', asParser(regionValue))
+  .option('--fill-range <n>', 'with PostgreSQL: identifiers per precompute range claimed (the fleet\'s nodes share the ranges)', asParser((v) => integerValue(v, '--fill-range')))
+  .option('--strict', 'refuse the whole file (exit 1, nothing imported) when any row is rejected')
   .action(directoryImport);
+
+directory
+  .command('remove')
+  .description('remove a user from the directory (their identifiers stop matching once the server picks up the change)')
+  .argument('<user_id>', 'the user to remove')
+  .requiredOption('--db <url>', DB_HELP)
+  .option('--kek-file <file>', KEK_HELP)
+  .action(directoryRemove);
 
 directory
   .command('info')
@@ -40,7 +51,7 @@ directory
   .description('rotate the epoch key now (precomputes the next epoch first; run it while no server owns the directory, or send SIGUSR2 to the server)')
   .requiredOption('--db <url>', DB_HELP)
   .option('--kek-file <file>', KEK_HELP)
-  .option('--grace-hours <h>', 'how long the previous epoch stays served', '24')
+  .option('--grace-hours <h>', 'how long the previous epoch stays served', asParser((v) => durationValue(v, '--grace-hours', 'hours')), '24')
   .action(directoryRotate);
 
 program
@@ -49,14 +60,14 @@ program
   .option('--db <url>', `${DB_HELP} (required)`)
   .option('--kek-file <file>', KEK_HELP)
   .option('--node <name>', 'this node\'s name in a fleet\'s logs and work records (default: host:pid)')
-  .option('--port <n>', 'TCP port (0 = any free port)', '7878')
+  .option('--port <n>', 'TCP port (0 = any free port)', asParser((v) => portValue(v, '--port')), '7878')
   .option('--host <host>', 'interface to listen on', '127.0.0.1')
   .option('--tokens <file>', 'accepted bearer tokens, one "<token> [<account>]" per line (# comments; tokens of 16+ characters); enables per-account quotas (default: no authentication)')
-  .option('--rotate-hours <h>', 'rotate the epoch key every h hours (0 = never; SIGUSR2 rotates now)', '0')
-  .option('--grace-hours <h>', 'how long the previous epoch stays served after a rotation', '24')
-  .option('--quota <n>', 'evaluations each account\'s sync bucket holds (refilled at 1,500 a day)', '50000')
-  .option('--fill-range <n>', 'with PostgreSQL: identifiers per precompute range a node claims', '4096')
-  .option('--refresh-seconds <s>', 'how often to pick up directory changes (with PostgreSQL, the change feed brings them at once; this is the fallback)', '60')
+  .option('--rotate-hours <h>', 'rotate the epoch key every h hours (0 = never; SIGUSR2 rotates now)', asParser((v) => durationValue(v, '--rotate-hours', 'hours')), '0')
+  .option('--grace-hours <h>', 'how long the previous epoch stays served after a rotation', asParser((v) => durationValue(v, '--grace-hours', 'hours')), '24')
+  .option('--quota <n>', 'evaluations each account\'s sync bucket holds (refilled at 1,500 a day)', asParser((v) => integerValue(v, '--quota')), '50000')
+  .option('--fill-range <n>', 'with PostgreSQL: identifiers per precompute range a node claims', asParser((v) => integerValue(v, '--fill-range')), '4096')
+  .option('--refresh-seconds <s>', 'how often to pick up directory changes (with PostgreSQL, the change feed brings them at once; this is the fallback)', asParser((v) => durationValue(v, '--refresh-seconds', 'seconds')), '60')
   .option('--config <file>', 'a JSON file of these settings, camelCase keys (e.g. {"port": 7878, "adminPort": 9464}); CONTACT_PSI_CONFIG')
   .option('--admin-port <n>', 'serve /metrics (Prometheus), /healthz and /readyz on this port (default: none)')
   .option('--admin-host <host>', 'interface of the admin port', '127.0.0.1')
@@ -66,28 +77,29 @@ program
 program
   .command('sync')
   .description('find which contacts of an address book are registered')
-  .requiredOption('--server <ws-url>', 'directory server, e.g. ws://127.0.0.1:7878')
-  .requiredOption('--contacts <file>', 'address book: vCard (.vcf) or CSV')
-  .option('--region <CC>', 'default region for phone numbers in national format')
+  .requiredOption('--server <ws-url>', 'directory server, e.g. ws://127.0.0.1:7878', asParser((v) => wsUrlValue(v, '--server')))
+  .requiredOption('--contacts <file>', 'address book: vCard (.vcf, .vcard) or CSV (.csv); other names: told apart by content')
+  .option('--region <CC>', 'default region for phone numbers in national format (e.g. CH or ch)', asParser(regionValue))
   .option('--json', 'print one JSON array of { name, identifier, userId, label }')
   .option('--cache <dir>', 'snapshot cache (default: contact-psi in the user cache directory)')
   .option('--token-file <file>', 'file holding the bearer token (or set CONTACT_PSI_TOKEN)')
   .option('--token <token>', 'bearer token (visible to other users in the process list: prefer --token-file)')
-  .option('--pin <hex>', "the directory's epoch OPRF public key; refuse any other (also every rotation: prefer --pin-identity)")
-  .option('--pin-identity <hex>', "the directory's identity key (from `contact-psi directory info`); default: pinned on first use")
-  .option('--witness <ws-url>', 'a witness of the directory (another node or a mirror of its log); repeatable', (v: string, prev: string[] = []) => [...prev, v])
+  .option('--pin <hex>', "the directory's epoch OPRF public key (64 hex digits); refuse any other (also every rotation: prefer --pin-identity)", asParser((v) => hexKeyValue(v, '--pin', 32, "the directory's epoch public key")))
+  .option('--pin-identity <hex>', "the directory's identity key (64 hex digits, from `contact-psi directory info`); default: pinned on first use", asParser((v) => hexKeyValue(v, '--pin-identity', 32, "the directory's identity key")))
+  .option('--witness <ws-url>', 'a witness of the directory (another node or a mirror of its log); repeatable', asRepeatable((v) => wsUrlValue(v, '--witness')))
   .option('--reset-cache', "delete this server's cache (snapshot, pinned key, quota receipt) first: the way out of a cache_corrupt error")
-  .option('--workers <n>', 'worker threads for blinding and finalizing (auto: every core from 2,048 contacts)', 'auto')
+  .option('--workers <n>', 'worker threads for blinding and finalizing (auto: every core from 2,048 contacts)', asParser(workersValue), 'auto')
+  .option('--strict', 'refuse (exit 1, nothing sent) when any address-book entry is rejected')
   .action(sync);
 
 program
   .command('demo')
   .description('serve a generated directory on an ephemeral port and sync a generated address book against it')
-  .option('--users <n>', 'directory size', '20000')
-  .option('--contacts <n>', 'address-book size', '1000')
+  .option('--users <n>', 'directory size', asParser((v) => integerValue(v, '--users')), '20000')
+  .option('--contacts <n>', 'address-book size', asParser((v) => integerValue(v, '--contacts')), '1000')
   .option('--keep', 'keep the temporary directory')
   .option('--web', 'serve a page instead: pick an address book in a browser and see which contacts are registered')
-  .option('--port <n>', 'with --web: port of the page', '7879')
+  .option('--port <n>', 'with --web: port of the page', asParser((v) => portValue(v, '--port')), '7879')
   .action((options) => (options.web ? demoWeb(options) : demo(options)));
 
 program
@@ -104,8 +116,10 @@ program
   .action((dir: string) => writeVectors(dir));
 
 program.parseAsync(process.argv).catch((err: unknown) => {
-  const e = err as { code?: string; message?: string };
+  const e = err as { code?: string; message?: string; hint?: string };
   // A message may quote a file or a server (an error's text): escaped before it reaches the terminal.
   console.error(escapeControlChars(`contact-psi: ${e.code ? `[${e.code}] ` : ''}${e.message ?? String(err)}`));
+  // What to do about it (error-hints.ts): the option that fixes it.
+  if (typeof e.hint === 'string') console.error(escapeControlChars(`hint: ${e.hint}`));
   process.exit(1);
 });

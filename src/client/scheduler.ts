@@ -3,6 +3,10 @@
  * on the injected Clock. It decides when to sync (first sync, every interval, after an
  * address-book change, retries with backoff); the SDK decides whether it may (consent)
  * and how (transport). Delays come from schedule-policy.ts.
+ *
+ * Its timers do not keep a Node process alive by default: the SDK's clock unrefs them
+ * (clock.ts hostClock), so a pending sync never holds a CLI or a test open. An app that must
+ * stay up for its next sync passes `keepAlive: true` to the SDK (or its own clock).
  */
 import type { Clock } from './clock.js';
 import { backoffDelay, debounceDelay, initialDelay, intervalDelay, maxIntervalDelay, retryAfterOf, type SchedulePolicy } from './schedule-policy.js';

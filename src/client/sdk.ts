@@ -9,7 +9,7 @@
  */
 import { uniqueIdentifiers, type AddressBook, type ContactEntry } from '../contacts/index.js';
 import { ContactPsiError } from '../errors.js';
-import { systemClock, type Clock } from './clock.js';
+import { hostClock, systemClock, type Clock } from './clock.js';
 import { ConsentStore } from './consent.js';
 import { defaultContactKey, identifierSetHash, type ContactKeyFn } from './contact-key.js';
 import { LinkStore, type ManualLink } from './links.js';
@@ -56,6 +56,14 @@ export interface ContactDiscoveryClientOptions {
   witnesses?: string[];
   /** Default: the host's clock. Tests pass a fake one. */
   clock?: Clock;
+  /**
+   * Whether the SDK's timers (the next background sync, a retry) keep a Node process alive.
+   * Default false: they are unref'd, so a process exits when nothing else holds it, pending
+   * sync or not; an app that lives on (a server, an Electron window) still gets every sync.
+   * true: a process with nothing else to do stays up for the next sync (a sync daemon); call
+   * stop() to let it exit. Ignored when `clock` is given.
+   */
+  keepAlive?: boolean;
   /** Uniform in [0, 1); only jitter uses it. Default Math.random. */
   random?: () => number;
   /** Default syncAddressBook. */
@@ -132,7 +140,7 @@ export class ContactDiscoveryClient {
     this.server = options.server;
     this.cacheDir = options.cacheDir;
     this.#options = options;
-    this.#clock = options.clock ?? systemClock;
+    this.#clock = options.clock ?? (options.keepAlive ? hostClock({ keepAlive: true }) : systemClock);
     this.#transport = options.transport ?? syncAddressBook;
     this.#keyOf = options.contactKey ?? defaultContactKey;
     this.#consent = new ConsentStore(options.cacheDir);

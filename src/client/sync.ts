@@ -22,6 +22,7 @@ import { compareWithWitnesses, type WitnessComparison } from '../protocol/discov
 import { WitnessQuerySession } from '../protocol/discovery/witness-query.js';
 import type { VerifiabilityError } from '../protocol/discovery/verify-error.js';
 import { ContactPsiError } from '../errors.js';
+import { labelDisplay } from '../protocol/discovery/label-text.js';
 
 export interface SyncOptions {
   server: string;
@@ -80,7 +81,10 @@ export interface SyncMatch {
   name: string;
   identifier: string;
   userId: string;
+  /** The label as text: its UTF-8 text when valid (not escaped: escape it before a terminal), else `base64:...` (labelDisplay). */
   label: string;
+  /** The label's bytes as the directory stored them (labelText decodes them, or says they are not text). */
+  labelBytes: Uint8Array;
 }
 
 export interface SyncOutcome {
@@ -90,11 +94,6 @@ export interface SyncOutcome {
 }
 
 const OFFLOAD_CHUNK_ITEMS = 1024;
-
-const labelText = (label: Uint8Array): string => {
-  const text = new TextDecoder('utf-8', { fatal: false }).decode(label);
-  return /^[\x20-\x7e]*$/.test(text) ? text : `base64:${Buffer.from(label).toString('base64')}`;
-};
 
 /** Asks every witness (in parallel, one short session each) and applies the witness rule. */
 export async function checkWitnesses(urls: readonly string[], suite: SuiteId, announcement: Signed<Announcement>): Promise<WitnessComparison> {
@@ -195,7 +194,7 @@ export async function syncAddressBook(options: SyncOptions): Promise<SyncOutcome
   const matches: SyncMatch[] = [];
   for (const m of result.matches) {
     for (const contact of byIdentifier.get(m.identifier) ?? []) {
-      matches.push({ name: contact.name, identifier: m.identifier, userId: m.userId, label: labelText(m.label) });
+      matches.push({ name: contact.name, identifier: m.identifier, userId: m.userId, label: labelDisplay(m.label), labelBytes: m.label });
     }
   }
   matches.sort((a, b) => a.name.localeCompare(b.name) || a.identifier.localeCompare(b.identifier));

@@ -28,7 +28,7 @@ export { DEFAULT_IMPORT_LIMITS, type ImportOptions } from './limits.js';
 export { parseVcard } from './vcard.js';
 export { parseContactsCsv, MAX_HEADER_SEARCH_ROWS } from './csv.js';
 export { classifyColumn, type ColumnRole } from './csv-header.js';
-export { parseAddressBook, sniffFormat, type AddressBookFormat, type AddressBookOptions } from './address-book.js';
+export { parseAddressBook, sniffFormat, formatOfFileName, type AddressBookFormat, type AddressBookOptions } from './address-book.js';
 export { toVcard, type VcardWriteOptions, type VcardVersion } from './vcard-write.js';
 export { toContactsCsv, type CsvWriteOptions } from './csv-write.js';
 export type { ContactDraft } from './draft.js';

@@ -8,3 +8,4 @@ export { defaultWebSocket, type WebSocketConstructor, type WebSocketLike } from 
 export { closeCodeFor, errorCodeForClose, ErrorCloseCodes, StandardCloseCodes, type ErrorCloseCode } from './ws/close-codes.js';
 export { SUBPROTOCOL, BEARER_PROTOCOL_PREFIX } from './ws/auth.js';
 export { ConnectionClosedError, UpgradeRejectedError } from './ws/errors.js';
+export { ConnectFailedError, ConnectFailureCodes, type ConnectFailureCode } from './ws/client-connect-error.js';

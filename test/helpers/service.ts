@@ -18,6 +18,7 @@ import { compareCodePoints, Directory, SqliteStore, type DirectoryUser } from '.
 import { loadGroup, type Rng } from '../../src/group/index.js';
 import { createSuite, Modes, type OprfSuite } from '../../src/oprf/index.js';
 import { decodeMessage } from '../../src/protocol/codec.js';
+import { labelDisplay } from '../../src/protocol/discovery/label-text.js';
 import type { DiscoveryBackend } from '../../src/protocol/discovery/backend.js';
 import { DEFAULT_DISCOVERY_LIMITS, discoverySchemas, type DiscoveryMessage } from '../../src/protocol/discovery/messages.js';
 import { DiscoveryServerSession } from '../../src/protocol/discovery/server.js';
@@ -93,11 +94,8 @@ export async function buildDirectory(folder: string, users: readonly DirectoryUs
 // ---------------------------------------------------------------------------------------
 // Address books
 
-/** The label text the sync SDK shows (src/client/sync.ts labelText). */
-export function labelText(label: Uint8Array): string {
-  const text = new TextDecoder('utf-8', { fatal: false }).decode(label);
-  return /^[\x20-\x7e]*$/.test(text) ? text : `base64:${Buffer.from(label).toString('base64')}`;
-}
+/** The label text the sync SDK shows (src/protocol/discovery/label-text.ts labelDisplay: UTF-8 text, else base64:...). */
+export const labelText = labelDisplay;
 
 export const BookFormats = ['vcard-3.0', 'vcard-4.0', 'csv', 'csv-semicolon', 'csv-google'] as const;
 export type BookFormat = (typeof BookFormats)[number];
@@ -165,7 +163,7 @@ export function expectedRows(contacts: readonly PlannedContact[], users: readonl
   for (const c of contacts) {
     for (const id of c.identifiers) {
       const u = owner.get(id);
-      if (u) rows.push({ name: c.name, identifier: id, userId: u.userId, label: labelText(u.label) });
+      if (u) rows.push({ name: c.name, identifier: id, userId: u.userId, label: labelText(u.label), labelBytes: u.label });
     }
   }
   return sortRows(rows);

@@ -14,17 +14,28 @@ import { poolEvaluator } from '../../parallel/index.js';
 import { directorySuite, openDirectory, startWorkerPool } from '../open-directory.js';
 import { progressBar } from '../progress.js';
 import { rejectedRowLine } from '../import-report.js';
+import { regionValue } from '../option-values.js';
+import { ContactPsiError } from '../../errors.js';
 
 export interface ImportOptions {
   db: string;
   region?: string;
   kekFile?: string;
+  /** With PostgreSQL: identifiers per precompute range claimed (default 4096). */
+  fillRange?: string;
+  /** Refuse the whole file (nothing imported, exit 1) when any row is rejected. */
+  strict?: boolean;
 }
 
 export async function directoryImport(file: string, options: ImportOptions): Promise<void> {
-  const parsed = parseDirectoryFile(readFileSync(file, 'utf8'), { defaultRegion: options.region as CountryCode | undefined });
+  const region = options.region === undefined ? undefined : (regionValue(options.region) as CountryCode);
+  const parsed = parseDirectoryFile(readFileSync(file, 'utf8'), { defaultRegion: region });
   for (const e of parsed.errors) {
     console.error(rejectedRowLine(file, e)); // escaped: row contents come from the file
+  }
+  // Checked before the store is opened: with --strict a bad file changes nothing.
+  if (options.strict && parsed.errors.length > 0) {
+    throw new ContactPsiError('rejected_entries', `${file}: ${parsed.errors.length} rows rejected (--strict: nothing was imported)`);
   }
   const opened = await openDirectory(options.db, 'auto', true, { kekFile: options.kekFile });
   const { directory } = opened;
@@ -43,6 +54,7 @@ export async function directoryImport(file: string, options: ImportOptions): Pro
         epoch: directory.currentEpoch,
         node: `import@${hostname()}:${process.pid}`,
         evaluator: opened.pool ? poolEvaluator(opened.pool, directory.suite) : undefined,
+        rangeSize: options.fillRange === undefined ? undefined : Number(options.fillRange),
       });
       console.error(`shared precompute: this process computed ${fill.computed} tags in ${fill.ranges} claimed ranges`);
     }

@@ -8,6 +8,7 @@ import { ProtocolError } from '../../protocol/errors.js';
 import type { SansIoSession, SessionEvent } from '../../protocol/session-core.js';
 import { clientPumpSocket, defaultWebSocket, openSocket, type WebSocketConstructor } from './client-socket.js';
 import { systemClock, type Clock } from './clock.js';
+import { connectFailure } from './client-connect-error.js';
 import { ConnectionClosedError, UpgradeRejectedError } from './errors.js';
 import { SessionPump } from './pump.js';
 
@@ -45,7 +46,9 @@ const needsStart = (session: SansIoSession<unknown>): session is SansIoSession<u
 /**
  * Resolves with the session's result; rejects with the session's ProtocolError (`remote:
  * true` when the server reported it), an UpgradeRejectedError (HTTP 401/429/503: Node
- * only; browsers see a close 1006), or a ConnectionClosedError with the close code.
+ * only; browsers see a close 1006), a ConnectFailedError when the socket never opened and
+ * Node gave the cause (`connect_refused`, `dns_failure`, `tls_failure`, `connect_failed`;
+ * client-connect-error.ts), or a ConnectionClosedError with the close code.
  * A session in state `idle` with a `start(now)` method is started once the socket opens.
  */
 export async function runClientSession<R>(url: string, session: SansIoSession<R>, options: ClientOptions<R> = {}): Promise<R> {
@@ -59,6 +62,8 @@ export async function runClientSession<R>(url: string, session: SansIoSession<R>
     let pump: SessionPump<R> | undefined;
     let settled = false;
     let refusedStatus: number | undefined;
+    /** The socket error seen before the socket opened (ws reports it just before the close 1006). */
+    let connectError: unknown;
     const settle = (finish: () => void) => {
       if (settled) return;
       settled = true;
@@ -100,12 +105,19 @@ export async function runClientSession<R>(url: string, session: SansIoSession<R>
 
     socket.addEventListener('close', (event: { code: number; reason: string }) => {
       if (pump) return pump.socketClosed(event.code, event.reason); // rejects via the failed event, if not settled
-      const error = refusedStatus ? new UpgradeRejectedError(refusedStatus) : new ConnectionClosedError(event.code, event.reason, 'before the session started');
+      const error = refusedStatus
+        ? new UpgradeRejectedError(refusedStatus)
+        : connectError !== undefined
+          ? connectFailure(url, connectError)
+          : new ConnectionClosedError(event.code, event.reason, 'before the session started');
       settle(() => reject(error));
     });
 
     // Errors are followed by a close event, which settles; without a listener ws would throw.
-    socket.addEventListener('error', () => {});
+    // ws passes the cause as `event.error` (browsers pass none): kept to name why it never opened.
+    socket.addEventListener('error', (event: { error?: unknown }) => {
+      if (!pump && refusedStatus === undefined && event.error !== undefined) connectError ??= event.error;
+    });
 
     node?.on('unexpected-response', (_req, res) => {
       refusedStatus = res.statusCode;

@@ -3,6 +3,7 @@ export { defaultWebSocket, type WebSocketConstructor, type WebSocketLike } from 
 export { closeCodeFor, errorCodeForClose, ErrorCloseCodes, StandardCloseCodes, type ErrorCloseCode } from './close-codes.js';
 export { SUBPROTOCOL, BEARER_PROTOCOL_PREFIX, type AuthRequest } from './auth.js';
 export { ConnectionClosedError, UpgradeRejectedError } from './errors.js';
+export { ConnectFailedError, ConnectFailureCodes, type ConnectFailureCode } from './client-connect-error.js';
 export type { ConnectionStats, SessionReport } from './connection.js';
 export { SERVER_DEFAULTS, type ServerOptions, type SessionContext } from './options.js';
 export { startServer, PsiServer, DEFAULT_GRACE_MS, type BackpressureEvent, type CloseOptions, type EvictionEvent, type RejectionEvent } from './server.js';
