@@ -156,7 +156,14 @@ export async function syncAddressBook(options: SyncOptions): Promise<SyncOutcome
     // identity signs is followed, a second key for a seen epoch is key_conflict.
     pins,
     commitment: groupIdOf(suiteId) === 'ristretto255' ? { group } : undefined,
-    checkView: witnesses.length === 0 ? undefined : async (announcement) => options.onWitnesses?.(await checkWitnesses(witnesses, suiteId, announcement)),
+    checkView:
+      witnesses.length === 0
+        ? undefined
+        : async (announcement) => {
+            // Awaited first: `onWitnesses?.(await ...)` would skip the check when nobody listens.
+            const comparison = await checkWitnesses(witnesses, suiteId, announcement);
+            options.onWitnesses?.(comparison);
+          },
     blindSecretFor: (identityKey) => blindSecretFor({ deviceSecret: secret, identityKey, account, quotaApplies }),
     outputs,
     quotaReceipt,
