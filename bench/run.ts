@@ -20,6 +20,7 @@ import { sessionPsiGrid } from './session-psi.js';
 import { targetsScenario } from './targets.js';
 import { throughputScenario } from './throughput.js';
 import { scaleScenario } from './scale.js';
+import { resyncScenario } from './resync.js';
 import { peersScenario } from './peers.js';
 import { modelScenario } from './model.js';
 
@@ -147,6 +148,17 @@ const SCENARIOS: Record<string, { help: string; run(o: Options): Promise<Report 
       return { name: 'fixtures', title: 'Cached directory fixtures', smoke: o.smoke, sections: [{ title: 'Fixtures', rows }] };
     },
   },
+  resync: {
+    help: 'incremental re-sync (issue 10 §4): whole `contact-psi sync` processes, unchanged book vs today\'s path, +10 contacts  [--users=1000000 --contacts=1024 --added=10 --reps=5]',
+    run: (o) =>
+      resyncScenario({
+        users: o.number('users', o.smoke ? 1000 : 1_000_000),
+        contacts: o.number('contacts', o.smoke ? 64 : 1024),
+        added: o.number('added', 10),
+        reps: o.number('reps', o.smoke ? 1 : 5),
+        smoke: o.smoke,
+      }),
+  },
   scale: {
     help: 'directory sizes 10^4, 10^5, 10^6 (10^7 with --max 7; 10^8 by model): CLI import, snapshot, first sync and re-sync of 1,024 and 10,000 contacts, server CPU  [--max= --sizes= --contacts= --reps= --pool]',
     run: (o) => {
@@ -180,7 +192,7 @@ const SCENARIOS: Record<string, { help: string; run(o: Options): Promise<Report 
   },
 };
 
-const ORDER = ['micro', 'peers', 'session-psi', 'precompute', 'discovery-sync', 'throughput', 'hostile', 'memory', 'scale', 'model', 'targets'];
+const ORDER = ['micro', 'peers', 'session-psi', 'precompute', 'discovery-sync', 'throughput', 'hostile', 'memory', 'scale', 'resync', 'model', 'targets'];
 
 function usage(): string {
   return [

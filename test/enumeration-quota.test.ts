@@ -25,7 +25,7 @@ import { afterAll, expect, it } from 'vitest';
 import { Directory, SqliteStore } from '../src/directory/index.js';
 import { DirectoryDiscoveryBackend } from '../src/directory/discovery-backend.js';
 import { decodeMessage } from '../src/protocol/codec.js';
-import { DiscoveryClientSession, type DiscoveryResult } from '../src/protocol/discovery/client.js';
+import { DiscoveryClientSession, type DiscoveryResult, type QuotaReceipt } from '../src/protocol/discovery/client.js';
 import { DEFAULT_DISCOVERY_LIMITS, discoverySchemas, type DiscoveryMessage } from '../src/protocol/discovery/messages.js';
 import { DEFAULT_SYNC_POLICY } from '../src/protocol/discovery/quota.js';
 import { DiscoveryServerSession } from '../src/protocol/discovery/server.js';
@@ -113,6 +113,59 @@ it('one account gets 95,000 evaluations in 30 days under the defaults, on the re
     expect(Math.ceil(6e9 / evaluated)).toBe(63_158);
     // The store agrees: the bucket is (nearly) empty after the last sync.
     expect((await directory.getBucket('sync:mallory'))!.tokens).toBeLessThan(CHUNK);
+  } finally {
+    await directory.close();
+  }
+});
+
+/**
+ * Issue 10 §4: re-evaluations within an epoch are charged (the client keeps its outputs, so
+ * it never needs one), and the charged set is free once per rotation. Before, one account
+ * re-syncing the same book got every re-evaluation free, forever (180,000 evaluations with
+ * proofs in 15 s, the whole server). Here: the same 1,000 contacts re-synced with the
+ * receipt each time, on the real session and SQLite store, until refused; then a rotation.
+ */
+it('re-syncing the same book within an epoch is charged; the charged set is free once per rotation', async () => {
+  const suite = directorySuite();
+  const directory = await Directory.open({ store: SqliteStore.open(join(tmp.path, 'flood.db')), suite });
+  try {
+    await directory.importUsers(generateUsers(seededRng(6), 20));
+    await directory.precompute();
+    const backend = await DirectoryDiscoveryBackend.open(directory, 'fuse', 0);
+    const tokenKey = new Uint8Array(32).fill(4);
+    const blindSecret = new Uint8Array(32).fill(5);
+    const book = Array.from({ length: 1_000 }, (_, i) => `tel:+4178${String(i).padStart(7, '0')}`);
+    let receipt: QuotaReceipt | undefined;
+    const syncAt = async (now: number) => {
+      const client = new DiscoveryClientSession({ suite, identifiers: book, rng: seededRng(now), blindSecret, chunkItems: CHUNK, offload: noMath, quotaReceipt: receipt });
+      const server = new DiscoveryServerSession({ backend, rng: seededRng(now + 1), now, offload: noMath, quota: { account: 'flood', config: { store: directory, tokenKey } } });
+      const { counter, toClient } = evaluatedCounter(suite.group.elementSize);
+      const outcome = await runSessionPairAsync<DiscoveryResult, unknown>(client, server, now, { toClient });
+      receipt = outcome.clientResult?.quotaReceipt ?? client.quotaReceipt ?? receipt;
+      return { evaluated: counter.elements, error: outcome.serverError ?? outcome.clientError };
+    };
+    // Frozen clock (no refill): 50 whole re-syncs fit the bucket, the 51st is refused.
+    let evaluated = 0;
+    let syncs = 0;
+    for (;;) {
+      const r = await syncAt(0);
+      evaluated += r.evaluated;
+      if (r.error) {
+        expect(r.error).toMatchObject({ code: 'rate_limited' });
+        break;
+      }
+      syncs++;
+    }
+    expect(syncs).toBe(DEFAULT_SYNC_POLICY.capacity / book.length);
+    expect(evaluated).toBe(DEFAULT_SYNC_POLICY.capacity);
+    // A rotation: the book, all paid for, is evaluated once free under the new key ...
+    await directory.rotateEpoch({ now: 1, graceMs: 0 });
+    await backend.refresh(1);
+    const rotated = await syncAt(1);
+    expect(rotated).toMatchObject({ evaluated: book.length, error: undefined });
+    // ... and only once: the next re-evaluation in this epoch is charged, and the bucket is empty.
+    expect((await syncAt(1)).error).toMatchObject({ code: 'rate_limited' });
+    console.log(`measured: the same ${book.length.toLocaleString('en-US')} contacts re-synced in one epoch: ${syncs} syncs (${evaluated.toLocaleString('en-US')} evaluations) until refused; after a rotation one free re-evaluation of the book, then refused again`);
   } finally {
     await directory.close();
   }
