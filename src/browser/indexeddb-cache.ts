@@ -12,14 +12,15 @@
  */
 import { ContactPsiError } from '../errors.js';
 import type { CachedSnapshot, QuotaReceipt } from '../protocol/discovery/client.js';
+import { decodePins, encodePins, type PinState } from '../protocol/discovery/identity-pins.js';
 import { equalBytes } from './sync-core.js';
-import { cacheCorrupt, DEVICE_SECRET_BYTES, pinProblem, receiptProblem, snapshotProblem, type KeyPin, type SyncCache } from './sync-cache.js';
+import { cacheCorrupt, DEVICE_SECRET_BYTES, outputsProblem, pinProblem, receiptProblem, snapshotProblem, type KeyPin, type StoredOutputs, type SyncCache } from './sync-cache.js';
 
 const STORE = 'records';
 const SECRET_KEY = ['', 'device-secret'];
 const DB_VERSION = 1;
 
-type Item = 'snapshot' | 'pin' | 'receipt';
+type Item = 'snapshot' | 'pin' | 'pins' | 'outputs' | 'receipt';
 
 export interface IndexedDbSyncCacheOptions {
   /** Database name (default `contact-psi`): one per app, or per user of a shared device. */
@@ -134,6 +135,39 @@ export class IndexedDbSyncCache implements SyncCache {
     await this.put(IndexedDbSyncCache.key(server, 'pin'), { epoch: pin.epoch, publicKey: pin.publicKey });
   }
 
+  async loadOutputs(server: string, onDiscarded?: (reason: string) => void): Promise<StoredOutputs | undefined> {
+    const key = IndexedDbSyncCache.key(server, 'outputs');
+    const value = await this.get(key);
+    if (value === undefined) return undefined;
+    const problem = outputsProblem(value);
+    if (problem === null) return value as StoredOutputs;
+    // Outputs that cannot be trusted must not decide what is a match: drop, evaluate again.
+    await this.delete([key]);
+    onDiscarded?.(`${this.where(server, 'outputs')}: ${problem}. It was deleted and the book is evaluated again`);
+    return undefined;
+  }
+
+  async saveOutputs(server: string, outputs: StoredOutputs): Promise<void> {
+    await this.put(IndexedDbSyncCache.key(server, 'outputs'), outputs);
+  }
+
+  /** Kept as identity-pins.ts encodes them (the Node client's pins.bin payload), decoded and checked on read. */
+  async loadPins(server: string): Promise<PinState | undefined> {
+    const value = await this.get(IndexedDbSyncCache.key(server, 'pins'));
+    if (value === undefined) return undefined;
+    const recovery = `If you trust the directory's current identity, call reset(${JSON.stringify(server)}) to pin it again`;
+    if (!(value instanceof Uint8Array)) throw cacheCorrupt(this.where(server, 'pins'), 'not an encoded pin state', recovery);
+    try {
+      return decodePins(value);
+    } catch (err) {
+      throw cacheCorrupt(this.where(server, 'pins'), err instanceof Error ? err.message : String(err), recovery);
+    }
+  }
+
+  async savePins(server: string, pins: PinState): Promise<void> {
+    await this.put(IndexedDbSyncCache.key(server, 'pins'), encodePins(pins));
+  }
+
   async loadReceipt(server: string): Promise<QuotaReceipt | undefined> {
     const value = await this.get(IndexedDbSyncCache.key(server, 'receipt'));
     if (value === undefined) return undefined;
@@ -164,6 +198,6 @@ export class IndexedDbSyncCache implements SyncCache {
   }
 
   async reset(server: string): Promise<void> {
-    await this.delete((['snapshot', 'pin', 'receipt'] as const).map((item) => IndexedDbSyncCache.key(server, item)));
+    await this.delete((['snapshot', 'pin', 'pins', 'outputs', 'receipt'] as const).map((item) => IndexedDbSyncCache.key(server, item)));
   }
 }

@@ -7,7 +7,9 @@
  * | item | why it is kept | when it cannot be read |
  * |---|---|---|
  * | snapshot | the directory's set encoding: a cache hit or a small delta instead of a download | dropped and downloaded again (public data, checked against dir.info) |
- * | pinned key | trust on first use: a different key for the same epoch is refused | `cache_corrupt`: never re-pinned silently |
+ * | pins | the directory identity (trust on first use) and the newest signed key statement and announcement: a fork, a rollback or another identity is refused | `cache_corrupt`: never re-pinned silently |
+ * | pinned key | the OPRF key seen last, to report a rotation | `cache_corrupt` |
+ * | OPRF outputs of the epoch | a re-sync evaluates (and is charged for) only new identifiers | dropped: the book is evaluated again |
  * | quota receipt | contacts charged before are not charged again | `cache_corrupt`: dropping it charges every contact once more |
  * | device secret | deterministic blinds, so the server recognizes (and does not charge) a contact seen before | `cache_corrupt`: a new one would charge every contact once more |
  *
@@ -19,6 +21,30 @@
  */
 import { ContactPsiError } from '../errors.js';
 import type { CachedSnapshot, QuotaReceipt } from '../protocol/discovery/client.js';
+import { decodePins, encodePins, type PinState } from '../protocol/discovery/identity-pins.js';
+
+/**
+ * The OPRF outputs of one epoch (incremental sync): a re-sync evaluates, and is charged
+ * for, only identifiers without one (re-evaluations within an epoch are charged). Entries
+ * are keyed by a keyed hash of the identifier (src/client/output-keys.ts), never the
+ * identifier; the outputs are as sensitive as the book (with the epoch's key they test
+ * candidates).
+ */
+export interface StoredOutputs {
+  identity?: Uint8Array;
+  epoch: number;
+  publicKey: Uint8Array;
+  version: number;
+  entries: StoredOutput[];
+}
+
+export interface StoredOutput {
+  /** outputEntryKey(cacheKey, identifier): 16 bytes. */
+  key: Uint8Array;
+  output: Uint8Array;
+  labelChecked: boolean;
+  match?: { userId: string; label: Uint8Array };
+}
 
 /** The directory key seen first (trust on first use). */
 export interface KeyPin {
@@ -30,13 +56,20 @@ export interface SyncCache {
   /** The cached snapshot of `server`, or undefined (none, or a damaged one, deleted). */
   loadSnapshot(server: string, onDiscarded?: (reason: string) => void): Promise<CachedSnapshot | undefined>;
   saveSnapshot(server: string, snapshot: CachedSnapshot): Promise<void>;
+  /** The OPRF key seen last (reported by onKeyChange when a signed rotation replaces it). */
   loadPin(server: string): Promise<KeyPin | undefined>;
   savePin(server: string, pin: KeyPin): Promise<void>;
+  /** The directory identity pin and the newest signed entries accepted (identity-pins.ts). */
+  loadPins(server: string): Promise<PinState | undefined>;
+  savePins(server: string, pins: PinState): Promise<void>;
+  /** The outputs kept for `server`, or undefined (none, or damaged: deleted, the book is evaluated again). */
+  loadOutputs(server: string, onDiscarded?: (reason: string) => void): Promise<StoredOutputs | undefined>;
+  saveOutputs(server: string, outputs: StoredOutputs): Promise<void>;
   loadReceipt(server: string): Promise<QuotaReceipt | undefined>;
   saveReceipt(server: string, receipt: QuotaReceipt): Promise<void>;
   /** The device's secret (32 bytes): the stored one, or `create()`'s, stored first. */
   deviceSecret(create: () => Uint8Array): Promise<Uint8Array>;
-  /** Forgets `server`'s snapshot, pin and receipt (the next sync pins again); the device secret stays. */
+  /** Forgets `server`'s snapshot, outputs, pins, key pin and receipt (the next sync pins again); the device secret stays. */
   reset(server: string): Promise<void>;
 }
 
@@ -90,6 +123,28 @@ export function receiptProblem(q: unknown): string | null {
   return null;
 }
 
+export function outputsProblem(o: unknown): string | null {
+  if (typeof o !== 'object' || o === null) return 'not an outputs record';
+  const r = o as Record<string, unknown>;
+  if (r.identity !== undefined && (!isBytes(r.identity) || r.identity.length !== 32)) return 'its identity is not 32 bytes';
+  if (!isUint(r.epoch, MAX_EPOCH) || !isUint(r.version)) return 'its epoch or version is not a valid number';
+  if (!isBytes(r.publicKey) || r.publicKey.length === 0 || r.publicKey.length > MAX_ELEMENT_BYTES) return 'its public key is invalid';
+  if (!Array.isArray(r.entries)) return 'its entries are missing';
+  let outputLength: number | undefined;
+  for (const e of r.entries as unknown[]) {
+    if (typeof e !== 'object' || e === null) return 'an entry is malformed';
+    const x = e as Record<string, unknown>;
+    if (!isBytes(x.key) || x.key.length !== 16 || !isBytes(x.output) || x.output.length === 0 || x.output.length > 128 || typeof x.labelChecked !== 'boolean') return 'an entry is malformed';
+    if (outputLength !== undefined && x.output.length !== outputLength) return 'its outputs differ in length';
+    outputLength = x.output.length;
+    if (x.match !== undefined) {
+      const m = x.match as Record<string, unknown>;
+      if (typeof m !== 'object' || m === null || typeof m.userId !== 'string' || !isBytes(m.label)) return 'a match is malformed';
+    }
+  }
+  return null;
+}
+
 /** The error of a damaged pin, receipt or device secret: never replaced silently. */
 export function cacheCorrupt(where: string, why: string, recovery: string): ContactPsiError {
   return new ContactPsiError('cache_corrupt', `${where}: ${why}. ${recovery}`);
@@ -111,7 +166,7 @@ function structuredCloneBytes<T>(value: T): T {
 
 /** Everything in memory: tests, and pages that must keep nothing once closed. Copies in and out, as a real store would. */
 export class MemorySyncCache implements SyncCache {
-  private readonly servers = new Map<string, { snapshot?: CachedSnapshot; pin?: KeyPin; receipt?: QuotaReceipt }>();
+  private readonly servers = new Map<string, { snapshot?: CachedSnapshot; pin?: KeyPin; pins?: Uint8Array; outputs?: StoredOutputs; receipt?: QuotaReceipt }>();
   private secret: Uint8Array | undefined;
 
   private entry(server: string) {
@@ -133,6 +188,20 @@ export class MemorySyncCache implements SyncCache {
   }
   async savePin(server: string, pin: KeyPin): Promise<void> {
     this.entry(server).pin = structuredCloneBytes(pin);
+  }
+  async loadPins(server: string): Promise<PinState | undefined> {
+    const encoded = this.servers.get(server)?.pins;
+    return encoded && decodePins(encoded);
+  }
+  async savePins(server: string, pins: PinState): Promise<void> {
+    this.entry(server).pins = encodePins(pins);
+  }
+  async loadOutputs(server: string): Promise<StoredOutputs | undefined> {
+    const o = this.servers.get(server)?.outputs;
+    return o && structuredCloneBytes(o);
+  }
+  async saveOutputs(server: string, outputs: StoredOutputs): Promise<void> {
+    this.entry(server).outputs = structuredCloneBytes(outputs);
   }
   async loadReceipt(server: string): Promise<QuotaReceipt | undefined> {
     const r = this.servers.get(server)?.receipt;

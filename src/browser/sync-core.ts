@@ -5,27 +5,47 @@
  * WebSocket they hand in. Nothing here touches a file, a timer or a Node API.
  *
  * The steps, each for a reason:
- * - the key pinned on first use, the quota receipt and the cached snapshot are read before
- *   connecting (a damaged pin or receipt is `cache_corrupt`: the user decides);
- * - blinds are deterministic under the device secret, so a contact checked before gives the
- *   same blinded element and, with the receipt, is not charged again;
+ * - the pins (directory identity, newest signed key statement and announcement), the quota
+ *   receipt and the cached snapshot are read before connecting (a damaged pin or receipt is
+ *   `cache_corrupt`: the user decides); dir.info must be signed by the pinned identity
+ *   (trust on first use, or `pinnedIdentityKey`), and a snapshot or delta must reach the
+ *   signed commitment (spec/verifiability.md);
+ * - where a quota applies (a token), blinds are deterministic under a secret derived from
+ *   the device secret per (directory identity, account) (blind-secret.ts), so a contact
+ *   checked before gives the same blinded element and, with the receipt, is not charged
+ *   again, while two operators or accounts see unrelated elements; without a token blinds
+ *   are random (nothing to recognize, only linkability to lose);
  * - the receipt is saved even when the server refuses part-way (`rate_limited`), for what
  *   was charged;
- * - witnesses are asked which snapshot they serve (a different digest is a split view);
- * - the key is pinned, and the snapshot saved when it was downloaded or moved by a delta.
+ * - witnesses are asked for their signed announcement before anything is evaluated;
+ * - the pins move only after a whole verified sync; the snapshot is saved when it was
+ *   downloaded or moved by a delta.
+ * - the OPRF outputs of the epoch are kept (keyed by a keyed hash of each identifier), so a
+ *   re-sync evaluates, and is charged for, only new identifiers; with a quota they are used
+ *   only while the receipt that paid for them is held, and a sync cut off part-way keeps
+ *   the outputs answered.
  */
+// Runtime-neutral (noble SHA-256): the same account, so one device secret gives the same blinds in both clients.
+import { clientAccountOf } from '../client/client-account.js';
+import { outputCacheKey, outputEntryKey } from '../client/output-keys.js';
 import { contactsByIdentifier, uniqueIdentifiers, type AddressBook } from '../contacts/index.js';
+import { ContactPsiError } from '../errors.js';
 import { loadGroup, type BackendName, type Rng } from '../group/index.js';
 import { createSuite, Modes, type SuiteId } from '../oprf/index.js';
 import { groupIdOf } from '../oprf/suite-group.js';
+import type { Announcement, Signed } from '../protocol/discovery/announcement.js';
+import { blindSecretFor } from '../protocol/discovery/blind-secret.js';
 import { DiscoveryClientSession, type DiscoveryResult } from '../protocol/discovery/client.js';
-import { DiscoveryInfoSession } from '../protocol/discovery/info.js';
-import { ProtocolError } from '../protocol/errors.js';
+import type { KnownOutput, KnownOutputs } from '../protocol/discovery/known-outputs.js';
+import { newPins, type PinState } from '../protocol/discovery/identity-pins.js';
+import type { VerifiabilityError } from '../protocol/discovery/verify-error.js';
+import { compareWithWitnesses, type WitnessComparison } from '../protocol/discovery/witness.js';
+import { WitnessQuerySession } from '../protocol/discovery/witness-query.js';
 import type { OprfOffload } from '../protocol/offload.js';
 import type { SessionEvent } from '../protocol/session-core.js';
 import { runClientSession } from '../transport/ws/client.js';
 import type { WebSocketConstructor } from '../transport/ws/client-socket.js';
-import { DEVICE_SECRET_BYTES, type KeyPin, type SyncCache } from './sync-cache.js';
+import { DEVICE_SECRET_BYTES, type KeyPin, type StoredOutputs, type SyncCache } from './sync-cache.js';
 
 export interface SyncCoreOptions {
   /** ws:// or wss:// URL of the directory server. */
@@ -40,11 +60,17 @@ export interface SyncCoreOptions {
   backend?: BackendName;
   /** A public key from configuration: the directory must present exactly this key. */
   pinnedPublicKey?: Uint8Array;
+  /** The directory identity (Ed25519, 32 bytes) from configuration; default: pinned on first use. */
+  pinnedIdentityKey?: Uint8Array;
   onEvent?: (event: SessionEvent<DiscoveryResult>) => void;
   /** Called when the directory's key differs from the one seen before (a new epoch). */
   onKeyChange?: (previous: { epoch: number }, current: { epoch: number }) => void;
-  /** Mirrors of the same directory: a different digest for the same epoch and version fails with `split_view`. */
+  /** Mirrors of the same directory, asked for their signed announcement before anything is evaluated. */
   witnesses?: string[];
+  /** What the witnesses answered (the comparison throws `split_view` itself on a fork). */
+  onWitnesses?: (comparison: WitnessComparison) => void;
+  /** A delta that did not reach the signed commitment (the snapshot was downloaded instead). */
+  onDeltaRefused?: (error: VerifiabilityError) => void;
   /** `lookup` for a one-off check of a number typed in by hand (its own small quota). */
   purpose?: 'sync' | 'lookup';
   /** Blind and finalize elsewhere (a worker pool, Web Workers): chunks are then pipelined. */
@@ -87,14 +113,53 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
-async function checkWitness(url: string, options: SyncCoreOptions, suite: SuiteId, result: DiscoveryResult): Promise<void> {
-  const info = await runClientSession(url, new DiscoveryInfoSession(suite), { token: options.token, WebSocket: options.WebSocket, timeoutMs: options.timeoutMs });
-  const mine = result.snapshot;
-  // Compare with what dir.info announced for our version (after deltas, the base digest is older).
-  const myDigest = info.version === mine.version ? (mine.infoDigest ?? mine.digest) : info.version === (mine.baseVersion ?? mine.version) ? mine.digest : undefined;
-  if (info.epoch === mine.epoch && myDigest && (!equalBytes(info.digest, myDigest) || !equalBytes(info.publicKey, mine.publicKey))) {
-    throw new ProtocolError('split_view', `witness ${url} serves another snapshot for epoch ${info.epoch} version ${info.version}`);
+/** Asks every witness (in parallel, one short session each) and applies the witness rule. */
+async function checkWitnesses(options: SyncCoreOptions, suite: SuiteId, announcement: Signed<Announcement>): Promise<WitnessComparison> {
+  const { epoch, version } = announcement.statement;
+  const answers = await Promise.all(
+    (options.witnesses ?? []).map(async (url) => {
+      const session = new WitnessQuerySession(suite, epoch, version);
+      const answer = await runClientSession(url, session, { token: options.token, WebSocket: options.WebSocket, timeoutMs: options.timeoutMs });
+      return { name: url, announcements: answer.announcements };
+    }),
+  );
+  return compareWithWitnesses(announcement, announcement.identityKey, answers);
+}
+
+/** The pin state a sync starts from: the cached one, under the configured identity if there is one. */
+export function startingPins(cached: PinState | undefined, configured: Uint8Array | undefined): PinState {
+  if (configured === undefined) return cached ?? newPins();
+  if (configured.length !== 32) throw new ContactPsiError('invalid_option', 'a directory identity key is 32 bytes (64 hex digits)');
+  // The configuration is the user's word: a cache of another identity is not carried over.
+  if (cached?.identityKey && equalBytes(cached.identityKey, configured)) return { ...cached, pinnedBy: 'config' };
+  return newPins({ identityKey: configured });
+}
+
+const hexOf = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+
+/** The stored outputs of the book's identifiers (entries of other identifiers, or under another key, are not found). */
+export function knownOutputsOf(stored: StoredOutputs | undefined, identifiers: readonly string[], cacheKeyFor: (identity: Uint8Array | undefined) => Uint8Array): KnownOutputs | undefined {
+  if (stored === undefined) return undefined;
+  const key = cacheKeyFor(stored.identity);
+  const byKey = new Map<string, string>();
+  for (const id of identifiers) byKey.set(hexOf(outputEntryKey(key, id)), id);
+  const entries = new Map<string, KnownOutput>();
+  for (const e of stored.entries) {
+    const identifier = byKey.get(hexOf(e.key));
+    if (identifier !== undefined) entries.set(identifier, { output: e.output, labelChecked: e.labelChecked, match: e.match });
   }
+  return { identity: stored.identity, epoch: stored.epoch, publicKey: stored.publicKey, version: stored.version, entries };
+}
+
+/** What a SyncCache stores of the session's outputs: identifiers replaced by their keyed hashes. */
+export function storedOutputsOf(outputs: KnownOutputs, cacheKey: Uint8Array): StoredOutputs {
+  const entries = [...outputs.entries].map(([identifier, e]) => ({
+    key: outputEntryKey(cacheKey, identifier).slice(),
+    output: e.output,
+    labelChecked: e.labelChecked,
+    ...(e.match ? { match: { userId: e.match.userId, label: e.match.label } } : {}),
+  }));
+  return { ...(outputs.identity ? { identity: outputs.identity } : {}), epoch: outputs.epoch, publicKey: outputs.publicKey, version: Math.max(0, outputs.version), entries };
 }
 
 export async function runSync(options: SyncCoreOptions): Promise<CoreSyncOutcome> {
@@ -104,19 +169,31 @@ export async function runSync(options: SyncCoreOptions): Promise<CoreSyncOutcome
   const suite = createSuite(suiteId, Modes.VOPRF, group);
   if (options.resetCache) await cache.reset(server);
   const identifiers = uniqueIdentifiers(options.book);
+  const witnesses = options.witnesses ?? [];
   const seen: KeyPin | undefined = await cache.loadPin(server);
+  const pins = startingPins(await cache.loadPins(server), options.pinnedIdentityKey);
   const quotaReceipt = await cache.loadReceipt(server);
   const cached = await cache.loadSnapshot(server, options.onCacheDiscarded);
-  const blindSecret = await cache.deviceSecret(() => options.rng(DEVICE_SECRET_BYTES));
+  const deviceSecret = await cache.deviceSecret(() => options.rng(DEVICE_SECRET_BYTES));
+  const account = clientAccountOf(options.token);
+  const quotaApplies = options.token !== undefined;
+  const incremental = (options.purpose ?? 'sync') === 'sync';
+  const cacheKeyFor = (identity: Uint8Array | undefined) => outputCacheKey(deviceSecret, identity, account);
+  let outputs = incremental ? knownOutputsOf(await cache.loadOutputs(server, options.onCacheDiscarded), identifiers, cacheKeyFor) : undefined;
+  // With a quota, outputs help only while the receipt that paid for them is held.
+  if (quotaApplies && !quotaReceipt) outputs = undefined;
   const session = new DiscoveryClientSession({
     suite,
     identifiers,
     rng: options.rng,
     cache: cached,
     pinnedPublicKey: options.pinnedPublicKey,
-    // Checked as soon as dir.info arrives, before anything is evaluated.
-    knownKey: seen,
-    blindSecret,
+    // The signed view: a rotation the identity signs is followed, a second key for a seen epoch is key_conflict.
+    pins,
+    commitment: groupIdOf(suiteId) === 'ristretto255' ? { group } : undefined,
+    checkView: witnesses.length === 0 ? undefined : async (announcement) => options.onWitnesses?.(await checkWitnesses(options, suiteId, announcement)),
+    blindSecretFor: (identityKey) => blindSecretFor({ deviceSecret, identityKey, account, quotaApplies }),
+    outputs,
     quotaReceipt,
     maxDownloadBytes: options.maxDownloadBytes,
     maxDeltaPrefixes: options.maxDeltaPrefixes,
@@ -129,15 +206,20 @@ export async function runSync(options: SyncCoreOptions): Promise<CoreSyncOutcome
   try {
     result = await runClientSession(server, session, { token: options.token, onEvent: options.onEvent, WebSocket: options.WebSocket, timeoutMs: options.timeoutMs });
   } catch (err) {
-    // Refused part-way (rate_limited): keep the receipt for what was charged.
+    // Refused part-way (rate_limited): keep the receipt for what was charged, and the outputs
+    // answered, so none of it is evaluated (and charged) again in this epoch.
     if (session.quotaReceipt) await cache.saveReceipt(server, session.quotaReceipt);
+    const partial = incremental ? session.partialOutputs : undefined;
+    if (partial && (!quotaApplies || session.quotaReceipt)) await cache.saveOutputs(server, storedOutputsOf(partial, cacheKeyFor(partial.identity)));
     throw err;
   }
   if (result.quotaReceipt) await cache.saveReceipt(server, result.quotaReceipt);
-  for (const witness of options.witnesses ?? []) await checkWitness(witness, options, suiteId, result);
+  if (incremental) await cache.saveOutputs(server, storedOutputsOf(result.outputs, cacheKeyFor(result.outputs.identity)));
+  if (result.refusedDelta) options.onDeltaRefused?.(result.refusedDelta);
 
-  // Trust on first use: a key change within one epoch is an attack (the session refuses it);
-  // a change with a new epoch is a rotation and only worth a warning.
+  // The pin state moves only after a whole verified sync (witnesses included).
+  if (result.verified) await cache.savePins(server, result.verified.state);
+  // A new epoch key, signed by the pinned identity: a rotation, reported.
   const { epoch, publicKey } = result.snapshot;
   if (seen && !equalBytes(seen.publicKey, publicKey)) options.onKeyChange?.({ epoch: seen.epoch }, { epoch });
   await cache.savePin(server, { epoch, publicKey });
