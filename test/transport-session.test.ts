@@ -408,7 +408,8 @@ describe('graceful close', () => {
     const inFlight = runClientSession(server.url, client(), { WebSocket: gatedWebSocket(gate) });
     await waitFor(() => server.connections === 1);
     const closing = server.close({ graceMs: 5000 });
-    await expect(runClientSession(server.url, client())).rejects.toMatchObject({ code: 'closed' });
+    // Nothing listens any more: the client names the cause (ECONNREFUSED), not a bare close 1006.
+    await expect(runClientSession(server.url, client())).rejects.toMatchObject({ code: 'connect_refused', systemCode: 'ECONNREFUSED' });
     release();
     await expect(inFlight).resolves.toMatchObject({ matches: expected });
     await closing; // the fake clock never moved: the 5 s grace was not waited for

@@ -134,6 +134,7 @@ export class ContactDiscoveryClient {
     if (options.pinnedIdentityKey !== undefined && !(options.pinnedIdentityKey instanceof Uint8Array && options.pinnedIdentityKey.length === 32)) {
       throw new ContactPsiError('invalid_option', 'pinnedIdentityKey must be 32 bytes (an Ed25519 public key)');
     }
+    if (options.keepAlive !== undefined && typeof options.keepAlive !== 'boolean') throw new ContactPsiError('invalid_option', 'keepAlive must be a boolean');
     if (options.witnesses !== undefined && !(Array.isArray(options.witnesses) && options.witnesses.every((w) => typeof w === 'string' && /^wss?:\/\//.test(w)))) {
       throw new ContactPsiError('invalid_option', 'witnesses must be ws:// or wss:// URLs');
     }
