@@ -10,7 +10,8 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatOfFileName } from '../src/contacts/address-book.js';
+import fc from 'fast-check';
+import { formatOfFileName, parseAddressBook } from '../src/contacts/address-book.js';
 
 const cli = join(import.meta.dirname, '..', 'dist', 'src', 'cli', 'main.js');
 const work = mkdtempSync(join(tmpdir(), 'contact-psi-cli-outputs-'));
@@ -163,6 +164,25 @@ describe('address-book files', () => {
     expect(formatOfFileName('export.CSV')).toBe('csv');
     expect(formatOfFileName('contacts.txt')).toBeUndefined();
     expect(formatOfFileName('vcf')).toBeUndefined();
+  });
+
+  it('in the library: any text of blanks and BOMs is empty_address_book in either format; one letter more is not', () => {
+    const blank = fc.array(fc.constantFrom(' ', '\t', '\r', '\n', '\ufeff', '\u00a0', '\u2028'), { maxLength: 20 }).map((a) => a.join(''));
+    const codeOf = (f: () => unknown): string | undefined => {
+      try {
+        f();
+        return undefined;
+      } catch (err) {
+        return (err as { code?: string }).code;
+      }
+    };
+    fc.assert(
+      fc.property(blank, fc.constantFrom('vcard', 'csv', undefined), (text, format) => {
+        expect(codeOf(() => parseAddressBook(text, { format }))).toBe('empty_address_book');
+        // Past the edge: one visible character makes it a (bad) address book, no longer an empty one.
+        expect(codeOf(() => parseAddressBook(`${text}x`, { format }))).not.toBe('empty_address_book');
+      }),
+    );
   });
 
   it('an empty .vcf (or .csv, or a blank one) is empty_address_book, not csv_no_header', async () => {
