@@ -18,7 +18,7 @@ import { redactStoreUrl } from '../../directory/open-store.js';
 import { poolEvaluator, poolOffload } from '../../parallel/index.js';
 import { directorySuite, startWorkerPool } from '../open-directory.js';
 import { escapeControlChars } from '../terminal-text.js';
-import { numberOption, readAccounts, serveDirectory, type ServeOptions } from './serve.js';
+import { numberOption, quotaPolicyOf, readAccounts, serveDirectory, type ServeOptions } from './serve.js';
 
 export async function serveFleetNode(options: ServeOptions): Promise<void> {
   const port = Number(options.port);
@@ -27,6 +27,8 @@ export async function serveFleetNode(options: ServeOptions): Promise<void> {
   const graceMs = numberOption(options.graceHours, '--grace-hours', 24) * 3600_000;
   const refreshMs = numberOption(options.refreshSeconds, '--refresh-seconds', 60) * 1000;
   const accounts = options.tokens ? readAccounts(options.tokens) : undefined;
+  const fillRange = options.fillRange === undefined ? undefined : Number(options.fillRange);
+  if (fillRange !== undefined && !(Number.isSafeInteger(fillRange) && fillRange >= 1)) throw new Error('--fill-range must be a positive integer');
   const name = options.node ?? `${hostname()}:${process.pid}`;
   if (!/^[\w.:@-]{1,64}$/.test(name)) throw new Error('--node must be 1..64 letters, digits or ._:@-');
   // The KEK first: a node without it must not touch the database at all.
@@ -40,7 +42,7 @@ export async function serveFleetNode(options: ServeOptions): Promise<void> {
   const log = (line: string) => console.log(escapeControlChars(line));
   let node: FleetNode;
   try {
-    node = await FleetNode.start({ store, vault, suite, node: name, evaluator: pool ? poolEvaluator(pool, suite) : undefined, log });
+    node = await FleetNode.start({ store, vault, suite, node: name, evaluator: pool ? poolEvaluator(pool, suite) : undefined, log, rangeSize: fillRange });
   } catch (err) {
     await store.close();
     await pool?.close();
@@ -54,6 +56,7 @@ export async function serveFleetNode(options: ServeOptions): Promise<void> {
     port,
     accounts,
     quotaKey,
+    quotaPolicy: quotaPolicyOf(options),
     offload: pool ? poolOffload(pool) : undefined,
     backendOf: () => node.backend,
     onSession: () => sessions++,

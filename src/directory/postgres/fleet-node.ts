@@ -21,6 +21,7 @@ import { ContactPsiError } from '../../errors.js';
 import type { OprfSuite } from '../../oprf/suite.js';
 import type { EncodingKind } from '../../setenc/types.js';
 import { DirectoryDiscoveryBackend } from '../discovery-backend.js';
+import type { IdentityKey } from '../identity-key.js';
 import type { TagEvaluator } from '../precompute.js';
 import { Directory, type RotationResult } from '../registry.js';
 import type { PostgresKeyVault } from './key-vault.js';
@@ -75,6 +76,7 @@ export class FleetNode {
     private readonly options: FleetNodeOptions,
     directory: Directory,
     backend: DirectoryDiscoveryBackend,
+    private readonly identity: IdentityKey,
   ) {
     this.#directory = directory;
     this.#backend = backend;
@@ -84,8 +86,9 @@ export class FleetNode {
     const directory = await FleetNode.#open(options);
     // The first fill of a fresh import may be under way on other nodes: join it before serving.
     await FleetNode.#fill(options, directory.currentEpoch, directory.epochKeyPair().secretKey);
-    const backend = await DirectoryDiscoveryBackend.open(directory, options.kind ?? 'fuse');
-    const node = new FleetNode(options, directory, backend);
+    const identity = await options.vault.identityKey();
+    const backend = await DirectoryDiscoveryBackend.open(directory, options.kind ?? 'fuse', Date.now(), { identity });
+    const node = new FleetNode(options, directory, backend, identity);
     node.#reportServing();
     await node.#watch();
     await node.#campaign();
@@ -143,7 +146,8 @@ export class FleetNode {
         return rotated;
       });
       await this.#notify(`epoch:${result.epoch}`);
-      await this.#refreshBackend();
+      // A backend on the new directory: the old one would go on serving the previous epoch.
+      await this.#openBackend();
       return result;
     });
   }
@@ -217,7 +221,12 @@ export class FleetNode {
 
   async #reopen(): Promise<void> {
     this.#directory = await FleetNode.#open(this.options);
-    this.#backend = await DirectoryDiscoveryBackend.open(this.#directory, this.options.kind ?? 'fuse');
+    await this.#openBackend();
+  }
+
+  async #openBackend(): Promise<void> {
+    this.#backend = await DirectoryDiscoveryBackend.open(this.#directory, this.options.kind ?? 'fuse', Date.now(), { identity: this.identity });
+    this.work.refreshes++;
     this.#reportServing();
   }
 

@@ -1,8 +1,8 @@
 /**
  * The key vault of a PostgreSQL directory (spec/directory.md "PostgreSQL store", key
  * sealing). Every node of a fleet needs the same epoch keys (to evaluate clients' queries
- * and precompute tags) and the same quota receipt key (so a receipt issued by one node is
- * accepted by the others). They live in the `sealed_keys` table, each sealed with
+ * and precompute tags), the same quota receipt key (so a receipt issued by one node is
+ * accepted by the others) and the same identity key (one signed history). They live in the `sealed_keys` table, each sealed with
  * XChaCha20-Poly1305 under the key-encryption key (kek.ts) the nodes hold outside the
  * database, with a fresh 24-byte random nonce per write (safe for random nonces: 192 bits).
  *
@@ -21,8 +21,10 @@ import { SuiteIds, type SuiteId } from '../../oprf/suite.js';
 import type { KeyStorage } from '../key-storage.js';
 import type { EpochKeyEntry, KeyFile } from '../keyfile.js';
 import { KEK_BYTES, KEK_ENV } from '../kek.js';
+import type { IdentityKey } from '../identity-key.js';
+import { identityPublicKey, IDENTITY_SECRET_BYTES } from '../../protocol/discovery/announcement.js';
 
-export type SealedKeyPurpose = 'epoch' | 'quota';
+export type SealedKeyPurpose = 'epoch' | 'quota' | 'identity';
 
 /** Any constant: the advisory lock of vault writes ("kvlt"). */
 const VAULT_LOCK = 0x6b766c74;
@@ -130,17 +132,32 @@ export class PostgresKeyVault implements KeyStorage {
    * receipt issued by one node is accepted by every other and a client retrying elsewhere is
    * not charged again for what it was charged before.
    */
-  async quotaKey(): Promise<Uint8Array> {
+  quotaKey(): Promise<Uint8Array> {
+    return this.#secret('quota', QUOTA_KEY_BYTES);
+  }
+
+  /**
+   * The directory identity (Ed25519) that signs key statements and announcements
+   * (spec/verifiability.md): one for the fleet, or each node would sign another history and
+   * pinned clients would refuse all but one.
+   */
+  async identityKey(): Promise<IdentityKey> {
+    const secretKey = await this.#secret('identity', IDENTITY_SECRET_BYTES);
+    return { secretKey, publicKey: identityPublicKey(secretKey) };
+  }
+
+  /** A random secret of `bytes` bytes under (purpose, 0), created by the first node that asks. */
+  async #secret(purpose: 'quota' | 'identity', bytes: number): Promise<Uint8Array> {
     return this.#locked(async (c) => {
-      const row = (await c.query<{ nonce: Buffer; sealed: Buffer }>(`SELECT nonce, sealed FROM sealed_keys WHERE purpose = 'quota' AND id = 0`)).rows[0];
+      const row = (await c.query<{ nonce: Buffer; sealed: Buffer }>('SELECT nonce, sealed FROM sealed_keys WHERE purpose = $1 AND id = 0', [purpose])).rows[0];
       if (row !== undefined) {
-        const key = openKey(this.#kek, 'quota', 0, new Uint8Array(row.nonce), new Uint8Array(row.sealed));
-        if (key.length !== QUOTA_KEY_BYTES) throw corrupt('the quota key is not 32 bytes');
+        const key = openKey(this.#kek, purpose, 0, new Uint8Array(row.nonce), new Uint8Array(row.sealed));
+        if (key.length !== bytes) throw corrupt(`the ${purpose} key is not ${bytes} bytes`);
         return key;
       }
-      const key = new Uint8Array(randomBytes(QUOTA_KEY_BYTES));
-      const { nonce, sealed } = sealKey(this.#kek, 'quota', 0, key);
-      await c.query(`INSERT INTO sealed_keys (purpose, id, nonce, sealed) VALUES ('quota', 0, $1, $2)`, [Buffer.from(nonce), Buffer.from(sealed)]);
+      const key = new Uint8Array(randomBytes(bytes));
+      const { nonce, sealed } = sealKey(this.#kek, purpose, 0, key);
+      await c.query('INSERT INTO sealed_keys (purpose, id, nonce, sealed) VALUES ($1, 0, $2, $3)', [purpose, Buffer.from(nonce), Buffer.from(sealed)]);
       return key;
     });
   }

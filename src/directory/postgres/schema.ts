@@ -98,10 +98,10 @@ export const PG_MIGRATIONS: readonly string[] = [
   `,
   // 2: what a fleet of nodes shares besides the directory (spec/directory.md "PostgreSQL store").
   `
-  -- Epoch keys and the quota receipt key, each sealed (XChaCha20-Poly1305) under the
+  -- Epoch keys, the quota receipt key and the directory identity key, each sealed (XChaCha20-Poly1305) under the
   -- key-encryption key the nodes hold outside the database (key-vault.ts). Never in clear.
   CREATE TABLE sealed_keys (
-    purpose text COLLATE "C" NOT NULL CHECK (purpose IN ('epoch', 'quota')),
+    purpose text COLLATE "C" NOT NULL CHECK (purpose IN ('epoch', 'quota', 'identity')),
     id      bigint NOT NULL,
     nonce   bytea NOT NULL CHECK (length(nonce) = 24),
     sealed  bytea NOT NULL,

@@ -14,6 +14,7 @@
  * regular precompute pass that follows (Directory.precompute) fills whatever is left.
  */
 import type { Pool, PoolClient } from 'pg';
+import { ContactPsiError } from '../../errors.js';
 import type { OprfSuite } from '../../oprf/suite.js';
 import { DEFAULT_PRECOMPUTE_BATCH, evaluateAndSeal, type TagEvaluator } from '../precompute.js';
 import type { DirectoryStore, TagRecord } from '../types.js';
@@ -67,6 +68,8 @@ export const fillJobName = (epoch: number): string => `fill:${epoch}`;
  * ranges other nodes hold so that one of them dying hands its range here.
  */
 export async function sharedFill(options: SharedFillOptions): Promise<SharedFillResult> {
+  const size = options.rangeSize;
+  if (size !== undefined && !(Number.isSafeInteger(size) && size >= 1)) throw new ContactPsiError('invalid_option', 'rangeSize must be a positive integer');
   const job = fillJobName(options.epoch);
   await planRanges(options, job);
   let ranges = 0;

@@ -1,0 +1,51 @@
+/**
+ * A client of a fleet: sync against one node, and when that node goes away mid-sync (the
+ * connection closed, refused, or timed out), retry on the next one. The quota receipt the
+ * first node issued so far travels with the retry (the client cache keeps one per server
+ * URL), and every node accepts it (one quota key, sealed in the database), so what the first
+ * node answered and receipted is not charged again.
+ */
+import { ContactPsiError } from '../errors.js';
+import { SnapshotCache } from '../client/snapshot-cache.js';
+import { syncAddressBook, type SyncOptions, type SyncOutcome } from '../client/sync.js';
+
+/** Failures of the node, not of the request: another node may well answer. */
+const RETRYABLE = new Set(['closed', 'timeout', 'overloaded', 'connect_refused', 'dns_failure', 'tls_failure', 'connect_failed']);
+
+export interface FleetSyncOptions extends Omit<SyncOptions, 'server'> {
+  /** Node URLs in the order to try them. */
+  readonly servers: readonly string[];
+  /** Told of each node given up on, with the error's code; the retry waits for it. */
+  readonly onFailover?: (failed: string, code: string, next: string) => void | Promise<void>;
+}
+
+export interface FleetSyncOutcome extends SyncOutcome {
+  /** The node that completed the sync. */
+  readonly server: string;
+  /** Nodes tried before it. */
+  readonly failed: readonly string[];
+}
+
+export async function syncAcrossFleet(options: FleetSyncOptions): Promise<FleetSyncOutcome> {
+  const { servers, onFailover, ...rest } = options;
+  if (servers.length === 0) throw new Error('no fleet node to sync against');
+  const failed: string[] = [];
+  for (let i = 0; ; i++) {
+    const server = servers[i]!;
+    try {
+      const outcome = await syncAddressBook({ ...rest, server });
+      return { ...outcome, server, failed };
+    } catch (err) {
+      const code = err instanceof ContactPsiError ? err.code : undefined;
+      const next = servers[i + 1];
+      if (code === undefined || !RETRYABLE.has(code) || next === undefined) throw err;
+      failed.push(server);
+      // The receipt of what this node charged (saved by syncAddressBook as it failed) goes
+      // with the retry; it covers the receipt presented to it as well.
+      const receipt = new SnapshotCache(rest.cacheDir, server).loadReceipt();
+      const nextCache = new SnapshotCache(rest.cacheDir, next);
+      if (receipt !== undefined) nextCache.saveReceipt(receipt);
+      await onFailover?.(server, code, next);
+    }
+  }
+}
