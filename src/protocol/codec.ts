@@ -54,11 +54,23 @@ export function messageShape(schemas: Readonly<Record<string, MessageSchema>>): 
   return shape;
 }
 
+export interface DecodeOptions {
+  /**
+   * Types of this protocol that exist but are not in `schemas` because the decoding side
+   * never receives them (a server is never sent `dir.labels`): such a message is refused
+   * as `unexpected_message`, not `unknown_type`. Only `schemas` shape the pre-scan, so a
+   * peer cannot make us materialise a shape only the other direction carries (issue 9 §1:
+   * a 200 KB `dir.labels` of 100,000 empty byte strings sent to a server).
+   */
+  readonly otherTypes?: Readonly<Record<string, unknown>>;
+}
+
 /** Decode and validate against the schema of its type. */
 export function decodeMessage<M extends WireMessage>(
   bytes: Uint8Array,
   schemas: Readonly<Record<string, MessageSchema>>,
   maxBytes: number,
+  options: DecodeOptions = {},
 ): M {
   if (!(bytes instanceof Uint8Array)) throw new CodecError('malformed', 'message is not bytes');
   if (bytes.length > maxBytes) throw new CodecError('too_large', `message of ${bytes.length} bytes exceeds the limit ${maxBytes}`);
@@ -77,7 +89,10 @@ export function decodeMessage<M extends WireMessage>(
   const version = decoded.get('v');
   if (version !== WIRE_VERSION) throw new CodecError('bad_version', `protocol version ${String(version)} is not supported`);
   const type = decoded.get('t');
-  if (typeof type !== 'string' || !Object.prototype.hasOwnProperty.call(schemas, type)) {
+  if (typeof type === 'string' && !Object.hasOwn(schemas, type) && options.otherTypes && Object.hasOwn(options.otherTypes, type)) {
+    throw new CodecError('unexpected_message', `${type} is never sent to this side`);
+  }
+  if (typeof type !== 'string' || !Object.hasOwn(schemas, type)) {
     throw new CodecError('unknown_type', `unknown message type ${JSON.stringify(String(type)).slice(0, 40)}`);
   }
   decoded.delete('v');

@@ -63,7 +63,9 @@ export function checkField(name: string, spec: FieldSpec, value: unknown): void 
 export function checkMessage(fields: Map<string, unknown>, schema: MessageSchema, type: string): Record<string, unknown> {
   const out: Record<string, unknown> = Object.create(null);
   for (const key of fields.keys()) {
-    if (!(key in schema)) throw new CodecError('bad_field', `unknown field "${key}" in ${type}`);
+    // Own fields only: `in` would also find "constructor", "toString", "__proto__" on the
+    // prototype, and accept them as known fields.
+    if (!Object.hasOwn(schema, key)) throw new CodecError('bad_field', `unknown field "${key}" in ${type}`);
   }
   for (const [name, spec] of Object.entries(schema)) {
     const value = fields.get(name);

@@ -69,6 +69,8 @@ export abstract class SessionCore<State extends string, Msg extends WireMessage,
   private pendingWork = 0;
   private deadline: number | undefined;
   private failure: ProtocolError | undefined;
+  /** The schemas of what this role receives (see inboundSchemas); built on first use. */
+  private inbound: Readonly<Record<string, MessageSchema>> | undefined;
 
   protected constructor(
     private readonly maxMessageBytes: number,
@@ -88,7 +90,7 @@ export abstract class SessionCore<State extends string, Msg extends WireMessage,
   handle(bytes: Uint8Array, now: number): void {
     if (this.failure || this.isFinished()) return;
     try {
-      const msg = decodeMessage<Msg>(bytes, this.schemas, this.maxMessageBytes);
+      const msg = decodeMessage<Msg>(bytes, this.inboundSchemas(), this.maxMessageBytes, { otherTypes: this.schemas });
       if (msg.t === 'error') {
         const { code, message, retryAfterMs } = msg as unknown as { code: string; message: string; retryAfterMs?: number };
         const known = isProtocolErrorCode(code) ? code : 'internal';
@@ -104,6 +106,26 @@ export abstract class SessionCore<State extends string, Msg extends WireMessage,
     } catch (err) {
       this.fail(toProtocolError(err));
     }
+  }
+
+  /**
+   * Only the types some state of this role accepts, and `error`: decoding (its pre-scan
+   * bounds) is shaped by what this role receives, not by every message of the protocol.
+   * Otherwise a server would decode, at full cost, the 100,000-item arrays only its clients
+   * are ever sent, before the transition table refused them (issue 9 §1). Built lazily:
+   * `transitions` is a field of the subclass, set after this constructor runs.
+   */
+  private inboundSchemas(): Readonly<Record<string, MessageSchema>> {
+    if (!this.inbound) {
+      const inbound: Record<string, MessageSchema> = {};
+      const accepted = (type: string) => {
+        if (Object.hasOwn(this.schemas, type)) inbound[type] = this.schemas[type]!;
+      };
+      accepted('error');
+      for (const table of Object.values<object | undefined>(this.transitions)) for (const type of Object.keys(table ?? {})) accepted(type);
+      this.inbound = Object.freeze(inbound);
+    }
+    return this.inbound;
   }
 
   handleTimeout(now: number): void {
