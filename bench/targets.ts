@@ -22,6 +22,8 @@ function load(dir: string, name: string): ResultFile | undefined {
 }
 
 interface Target {
+  /** The issue that set the goal (13: messenger scale; 5: the earlier performance goals). */
+  issue?: number;
   target: string;
   goal: string;
   /** 'max': measured must be <= goal; 'min': >= goal. */
@@ -48,7 +50,10 @@ function cachedSync(files: Record<string, ResultFile | undefined>, contacts: num
   const ms = scale?.data[`1000000/${contacts}/cached-new/wallMs`];
   if (scale && ms !== undefined) {
     const pool = (scale as unknown as { parameters: { pool?: boolean } }).parameters.pool;
-    return { value: num(ms) / 1000, source: `scale (${scale.machine.date.slice(0, 10)}), ${pool ? 'worker pools on both sides' : 'one thread each side'}, a new address book with the snapshot cached` };
+    const client = num(scale.data[`1000000/${contacts}/cached-new/clientCpuMs`]) / 1000;
+    const server = num(scale.data[`1000000/${contacts}/cached-new/serverCpuMs`]) / 1000;
+    const bound = Number.isFinite(client) && Number.isFinite(server) ? `; CPU: client ${round(client, 3)} s + server ${round(server, 3)} s, so on 2 idle cores at least ${round(pool ? (client + server) / 2 : Math.max(client, server, (client + server) / 2), 3)} s wall (the bound without the load)` : '';
+    return { value: num(ms) / 1000, source: `scale (${scale.machine.date.slice(0, 10)}, load ${scale.machine.loadAverage?.join('/') ?? '?'}), ${pool ? 'worker pools on both sides' : 'one thread each side'}, a new address book with the snapshot cached${bound}` };
   }
   const found = (['discovery-sync', 'discovery-sync-pool'] as const).flatMap((name) => {
     const f = files[name];
@@ -64,6 +69,7 @@ function cachedSync(files: Record<string, ResultFile | undefined>, contacts: num
 
 const TARGETS: Target[] = [
   {
+    issue: 13,
     target: 'session-PSI server setup per element vs @openmined/psi.js (same run)',
     goal: '>= 15x faster',
     kind: 'min',
@@ -109,6 +115,7 @@ const TARGETS: Target[] = [
     measure: (files) => cachedSync(files, 1024),
   },
   {
+    issue: 13,
     target: 'client: 10,000 contacts vs 1M users, snapshot cached, first sync in the epoch, with pools',
     goal: '<= 1.0 s wall',
     kind: 'max',
@@ -117,6 +124,7 @@ const TARGETS: Target[] = [
     measure: (files) => cachedSync(files, 10_000),
   },
   {
+    issue: 13,
     target: 'server evaluation, VOPRF with proofs, contacts per server CPU-second',
     goal: '>= 12,000 contacts/s',
     kind: 'min',
@@ -131,10 +139,13 @@ const TARGETS: Target[] = [
       const scale = files.scale?.data['evaluation/contactsPerCpuSecond'];
       if (scale !== undefined) per.push({ value: num(scale), source: `scale (${files.scale!.machine.date.slice(0, 10)}), 8 load clients at ${num(files.scale!.data['evaluation/users']).toLocaleString('en-US')} users, server CPU of all threads` });
       if (per.length === 0) return 'throughput and scale not run';
-      return per.sort((a, b) => b.value - a.value)[0];
+      const best = per.sort((a, b) => b.value - a.value)[0];
+      const others = per.slice(1).filter((p) => p.source.startsWith('scale')).map((p) => `${round(p.value)} from ${p.source} (only a few sessions completed in its window at that load)`);
+      return { value: best.value, source: `${best.source}${others.length ? `; also measured: ${others.join('; ')}` : ''}` };
     },
   },
   {
+    issue: 13,
     target: '`directory import` of 10,000,000 users (CSV, 1.4 identifiers each) into SQLite',
     goal: '<= 15 min',
     kind: 'max',
@@ -146,10 +157,15 @@ const TARGETS: Target[] = [
       const users = largestScale(f);
       const ms = f.data[`${users}/import/wallMs`];
       if (ms === undefined) return 'scale has no import';
-      return { value: (num(ms) * (10_000_000 / users)) / 60_000, source: `EXTRAPOLATED linearly from the measured ${users.toLocaleString('en-US')}-user import (${round(num(ms) / 1000)} s, ${round(num(f.data[`${users}/import/usPerIdentifier`]))} µs per identifier, whole process), scale ${f.machine.date.slice(0, 10)}` };
+      const cpuS = num(f.data[`${users}/import/cpuMs`]) / 1000;
+      return {
+        value: (num(ms) * (10_000_000 / users)) / 60_000,
+        source: `EXTRAPOLATED linearly from the measured ${users.toLocaleString('en-US')}-user import (${round(num(ms) / 1000)} s wall at load ${f.machine.loadAverage?.join('/') ?? '?'}, ${round(num(f.data[`${users}/import/usPerIdentifier`]))} µs per identifier, whole process), scale ${f.machine.date.slice(0, 10)}; its CPU, ${round(cpuS)} s over all threads, puts 10M at no less than ${round((cpuS * (10_000_000 / users)) / 2 / 60, 3)} min on 2 idle cores`,
+      };
     },
   },
   {
+    issue: 13,
     target: '`directory import` of 10,000,000 users: peak RSS',
     goal: '<= 1 GiB',
     kind: 'max',
@@ -168,6 +184,7 @@ const TARGETS: Target[] = [
     },
   },
   {
+    issue: 13,
     target: '`directory import` resumable after kill -9, nothing committed recomputed',
     goal: 'yes',
     kind: 'min',
@@ -176,6 +193,7 @@ const TARGETS: Target[] = [
     measure: () => 'not measured by a bench scenario (a correctness property: see the import tests)',
   },
   {
+    issue: 13,
     target: '`directory import` per identifier vs @openmined/psi.js setup per element (same run)',
     goal: '>= 12x faster',
     kind: 'min',
@@ -190,6 +208,7 @@ const TARGETS: Target[] = [
     },
   },
   {
+    issue: 13,
     target: 'whole-process `contact-psi sync` start-up to the first byte sent (snapshot cached)',
     goal: '<= 150 ms',
     kind: 'max',
@@ -199,7 +218,7 @@ const TARGETS: Target[] = [
       if (!f) return 'scale not run';
       const v = f.data['startup/firstByteMs'];
       if (v === undefined) return 'scale has no start-up figure';
-      return { value: num(v), source: `scale (${f.machine.date.slice(0, 10)}), median of spawn → first TCP byte at a proxy, 1,024 contacts, ${largestScale(f).toLocaleString('en-US')}-user snapshot cached; \`node -e 0\` alone: ${round(num(f.data['startup/nodeMs']))} ms in the same run` };
+      return { value: num(v), source: `scale (${f.machine.date.slice(0, 10)}), median of spawn → first TCP byte at a proxy, 1,024 contacts, ${largestScale(f).toLocaleString('en-US')}-user snapshot cached; \`node -e 0\` alone: ${round(num(f.data['startup/nodeMs']))} ms in the same run; the whole run used ${round(num(f.data['startup/cpuMs']))} ms of CPU (sync included), load ${f.machine.loadAverage?.join('/') ?? '?'}` };
     },
   },
   {
@@ -220,6 +239,7 @@ const TARGETS: Target[] = [
     },
   },
   {
+    issue: 13,
     target: 'wire bytes per contact, whole first sync incl. sealed labels of the 25% matches (snapshot apart)',
     goal: '<= 80 bytes',
     kind: 'max',
@@ -277,19 +297,26 @@ const TARGETS: Target[] = [
 export function targetsScenario(dir: string, smoke: boolean): Report {
   const names = ['micro', 'session-psi', 'session-psi-pool', 'discovery-sync', 'discovery-sync-pool', 'throughput', 'throughput-pool', 'precompute', 'memory', 'scale', 'peers'];
   const files = Object.fromEntries(names.map((n) => [n, load(dir, n)]));
-  const rows: Row[] = TARGETS.map((t) => {
+  // Issue 13's goals first (stable sort keeps each issue's order).
+  const ordered = [...TARGETS].sort((a, b) => (b.issue ?? 5) - (a.issue ?? 5));
+  const rows: Row[] = ordered.map((t) => {
     const m = t.measure(files);
-    if (typeof m === 'string') return { target: t.target, goal: t.goal, measured: 'not measured', 'ratio to goal': '', result: 'n/a', source: m };
+    if (typeof m === 'string') return { issue: t.issue ?? 5, target: t.target, goal: t.goal, measured: 'not measured', 'ratio to goal': '', result: 'n/a', source: m };
     const ratio = m.value / t.goalValue;
     const pass = t.kind === 'max' ? m.value <= t.goalValue : m.value >= t.goalValue;
-    return { target: t.target, goal: t.goal, measured: `${round(m.value, 3)} ${t.unit}`, 'ratio to goal': round(ratio, 3), result: pass ? 'PASS' : 'FAIL', source: m.source };
+    return { issue: t.issue ?? 5, target: t.target, goal: t.goal, measured: `${round(m.value, 3)} ${t.unit}`, 'ratio to goal': round(ratio, 3), result: pass ? 'PASS' : 'FAIL', source: m.source };
   });
   const dates = names.map((n) => `${n}: ${files[n]?.machine.date ?? 'missing'}${files[n]?.machine.loadAverage ? ` (load ${files[n]!.machine.loadAverage!.join('/')})` : ''}`);
   return {
     name: 'targets',
     title: 'Targets of the issue, from the latest results',
     smoke,
-    notes: ['ratio to goal = measured / goal: at most 1 passes a "<=" target, at least 1 passes a ">=" target.', `Result files: ${dates.join('; ')}`],
+    notes: [
+      'ratio to goal = measured / goal: at most 1 passes a "<=" target, at least 1 passes a ">=" target.',
+      'issue 13 = the goals of "Performance at messenger scale" (this table measures them as they stand; optimizing is other work); issue 5 = the earlier goals, kept so a regression shows.',
+      'Wall times depend on the load of this shared 2-core machine (each result file records it; `scale` ran at a load average of ~13-16 from other work): where a row is CPU-bound, its source gives the CPU measured and the wall time that CPU allows on 2 idle cores.',
+      `Result files: ${dates.join('; ')}`,
+    ],
     sections: [{ title: 'Targets', rows }],
   };
 }
