@@ -50,6 +50,17 @@ describe('normalizePhone', () => {
     );
   });
 
+  it('takes the default region in any letter case (`ch` is CH)', () => {
+    const caseArb = fc.constantFrom((r: string) => r.toLowerCase(), (r: string) => r[0]!.toLowerCase() + r.slice(1));
+    fc.assert(
+      fc.property(numberArb, caseArb, ({ region, e164 }, recase) => {
+        const national = formatNationally(e164).find((v) => v.style === 'national')!;
+        expect(normalizePhone(national.text, recase(region))).toEqual({ ok: true, e164 });
+      }),
+    );
+    expect(normalizePhone('079 123 45 67', 'zz').ok).toBe(false);
+  });
+
   it('reads international variants with any default region, or none', () => {
     fc.assert(
       fc.property(numberArb, fc.option(regionArb, { nil: undefined }), ({ e164 }, home) => {

@@ -27,8 +27,10 @@ type Attempt = { ok: true; e164: string } | NormalizeFailure;
  * (`+` and up to 15 digits). Never throws. Extensions (`;ext=`, `x 12`) are dropped: they
  * are not part of the E.164 number, and messenger accounts are registered on the number.
  */
-export function normalizePhone(raw: string, defaultRegion?: CountryCode): PhoneResult {
+export function normalizePhone(raw: string, region?: CountryCode | string): PhoneResult {
   if (typeof raw !== 'string') return failure('invalid_phone', 'not a string');
+  // ISO 3166 codes are case-insensitive for people (`--region ch`); libphonenumber wants upper case.
+  const defaultRegion = typeof region === 'string' ? (region.toUpperCase() as CountryCode) : region;
   if (defaultRegion !== undefined && !isSupportedCountry(defaultRegion)) {
     return failure('invalid_region', `unknown default region ${JSON.stringify(String(defaultRegion).slice(0, 8))}`);
   }
