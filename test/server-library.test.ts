@@ -86,6 +86,26 @@ describe('serveDirectory (library)', () => {
     expect(refreshed).toBe(false);
   });
 
+  it('rotates on rotate(), and a rotation period past 24.8 days (2^31-1 ms, where Node timers overflow) does not fire at once', async () => {
+    const db = join(tmp.path, 'rotate.db');
+    await buildDirectory(db, generateUsers(seededRng(8), 10));
+    const server = await serveDirectory({ store: db, host: '127.0.0.1', port: 0, workers: 0, refreshMs: 10, rotate: { everyMs: 30 * 86_400_000, graceMs: 3_600_000 } });
+    let rotations = 0;
+    server.on('rotation', () => rotations++);
+    try {
+      // Three refreshes: a 30-day timer that overflowed would have fired (after 1 ms) long before.
+      for (let i = 0; i < 3; i++) await once(server, 'refresh');
+      expect(rotations).toBe(0);
+      expect(server.backend.current().epoch).toBe(1);
+      const rotated = await server.rotate();
+      expect(rotated).toMatchObject({ epoch: 2, previous: 1 });
+      expect(server.backend.current().epoch).toBe(2);
+      expect(await server.metrics.text()).toMatch(/^contact_psi_directory_epoch 2$/m);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('wires quotas and tokens: an unknown token is refused, new contacts are charged once each', async () => {
     const db = join(tmp.path, 'quota.db');
     const users = generateUsers(seededRng(9), 30);

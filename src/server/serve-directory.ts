@@ -38,6 +38,8 @@ import { TokenAccounts, type AccountSource } from './token-accounts.js';
 export const DEFAULT_REFRESH_MS = 60_000;
 /** How long the previous epoch stays served after a rotation by default: as `serve --grace-hours`. */
 export const DEFAULT_ROTATION_GRACE_MS = 24 * 3600_000;
+/** The longest delay Node's timers take (2^31-1 ms); longer ones fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface ServeQuotaOptions {
   /**
@@ -136,7 +138,7 @@ export class DirectoryServer extends EventEmitter {
   #closing: Promise<void> | undefined;
   #ready = false;
   #busy: Promise<unknown> = Promise.resolve();
-  readonly #timers: NodeJS.Timeout[] = [];
+  readonly #timers = new Set<NodeJS.Timeout>();
   readonly #cleanup: (() => Promise<void> | void)[];
 
   /** @internal use serveDirectory() */
@@ -185,10 +187,33 @@ export class DirectoryServer extends EventEmitter {
 
   /** @internal */
   schedule(refreshMs: number, rotateMs: number): void {
-    if (refreshMs > 0) this.#timers.push(setInterval(() => void this.refresh().catch(() => undefined), refreshMs));
-    if (rotateMs > 0) this.#timers.push(setInterval(() => void this.rotate().catch(() => undefined), rotateMs));
-    // The timers never keep the process alive: close() is what ends the server.
-    for (const t of this.#timers) t.unref();
+    if (refreshMs > 0) this.#every(refreshMs, () => this.refresh());
+    if (rotateMs > 0) this.#every(rotateMs, () => this.rotate());
+  }
+
+  /**
+   * Runs `task` every `ms`, each run `ms` after the previous one ended. Node's timers take at
+   * most 2^31-1 ms (24.8 days) and fire after 1 ms beyond it: a 30-day rotation is waited
+   * for in steps. The timers never keep the process alive: close() is what ends the server.
+   */
+  #every(ms: number, task: () => Promise<unknown>): void {
+    let due = performance.now() + ms;
+    const arm = () => {
+      if (this.#closing) return;
+      const timer = setTimeout(() => {
+        this.#timers.delete(timer);
+        if (performance.now() < due) return arm();
+        void task()
+          .catch(() => undefined)
+          .then(() => {
+            due = performance.now() + ms;
+            arm();
+          });
+      }, Math.min(Math.max(due - performance.now(), 1), MAX_TIMER_MS));
+      timer.unref();
+      this.#timers.add(timer);
+    };
+    arm();
   }
 
   /** One directory task at a time: a refresh never races a rotation. */
@@ -252,7 +277,7 @@ export class DirectoryServer extends EventEmitter {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.metrics.ready.set(0);
-      for (const t of this.#timers) clearInterval(t);
+      for (const t of this.#timers) clearTimeout(t);
       await this.#busy;
       await this.server.close({ graceMs: 5_000 });
       await this.admin?.close();
