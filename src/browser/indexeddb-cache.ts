@@ -13,6 +13,8 @@
 import { ContactPsiError } from '../errors.js';
 import type { CachedSnapshot, QuotaReceipt } from '../protocol/discovery/client.js';
 import { decodePins, encodePins, type PinState } from '../protocol/discovery/identity-pins.js';
+import type { KnownOutputs } from '../protocol/discovery/known-outputs.js';
+import { knownOutputsOf, storedOutputsOf } from './stored-outputs.js';
 import { equalBytes } from './sync-core.js';
 import { cacheCorrupt, DEVICE_SECRET_BYTES, outputsProblem, pinProblem, receiptProblem, snapshotProblem, type KeyPin, type StoredOutputs, type SyncCache } from './sync-cache.js';
 
@@ -135,20 +137,25 @@ export class IndexedDbSyncCache implements SyncCache {
     await this.put(IndexedDbSyncCache.key(server, 'pin'), { epoch: pin.epoch, publicKey: pin.publicKey });
   }
 
-  async loadOutputs(server: string, onDiscarded?: (reason: string) => void): Promise<StoredOutputs | undefined> {
+  async loadOutputs(
+    server: string,
+    identifiers: readonly string[],
+    cacheKeyFor: (identity: Uint8Array | undefined) => Uint8Array,
+    onDiscarded?: (reason: string) => void,
+  ): Promise<KnownOutputs | undefined> {
     const key = IndexedDbSyncCache.key(server, 'outputs');
     const value = await this.get(key);
     if (value === undefined) return undefined;
     const problem = outputsProblem(value);
-    if (problem === null) return value as StoredOutputs;
+    if (problem === null) return knownOutputsOf(value as StoredOutputs, identifiers, cacheKeyFor);
     // Outputs that cannot be trusted must not decide what is a match: drop, evaluate again.
     await this.delete([key]);
     onDiscarded?.(`${this.where(server, 'outputs')}: ${problem}. It was deleted and the book is evaluated again`);
     return undefined;
   }
 
-  async saveOutputs(server: string, outputs: StoredOutputs): Promise<void> {
-    await this.put(IndexedDbSyncCache.key(server, 'outputs'), outputs);
+  async saveOutputs(server: string, outputs: KnownOutputs, cacheKey: Uint8Array): Promise<void> {
+    await this.put(IndexedDbSyncCache.key(server, 'outputs'), storedOutputsOf(outputs, cacheKey));
   }
 
   /** Kept as identity-pins.ts encodes them (the Node client's pins.bin payload), decoded and checked on read. */

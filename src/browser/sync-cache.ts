@@ -22,6 +22,8 @@
 import { ContactPsiError } from '../errors.js';
 import type { CachedSnapshot, QuotaReceipt } from '../protocol/discovery/client.js';
 import { decodePins, encodePins, type PinState } from '../protocol/discovery/identity-pins.js';
+import type { KnownOutputs } from '../protocol/discovery/known-outputs.js';
+import { knownOutputsOf, storedOutputsOf } from './stored-outputs.js';
 
 /**
  * The OPRF outputs of one epoch (incremental sync): a re-sync evaluates, and is charged
@@ -62,9 +64,19 @@ export interface SyncCache {
   /** The directory identity pin and the newest signed entries accepted (identity-pins.ts). */
   loadPins(server: string): Promise<PinState | undefined>;
   savePins(server: string, pins: PinState): Promise<void>;
-  /** The outputs kept for `server`, or undefined (none, or damaged: deleted, the book is evaluated again). */
-  loadOutputs(server: string, onDiscarded?: (reason: string) => void): Promise<StoredOutputs | undefined>;
-  saveOutputs(server: string, outputs: StoredOutputs): Promise<void>;
+  /**
+   * The outputs kept for `server` of the book's `identifiers`, found under the entry key
+   * `cacheKeyFor(identity)` (stored-outputs.ts), or undefined (none, or damaged: deleted,
+   * the book is evaluated again).
+   */
+  loadOutputs(
+    server: string,
+    identifiers: readonly string[],
+    cacheKeyFor: (identity: Uint8Array | undefined) => Uint8Array,
+    onDiscarded?: (reason: string) => void,
+  ): Promise<KnownOutputs | undefined>;
+  /** Replaces `server`'s outputs, entries keyed under `cacheKey` (storedOutputsOf). */
+  saveOutputs(server: string, outputs: KnownOutputs, cacheKey: Uint8Array): Promise<void>;
   loadReceipt(server: string): Promise<QuotaReceipt | undefined>;
   saveReceipt(server: string, receipt: QuotaReceipt): Promise<void>;
   /** The device's secret (32 bytes): the stored one, or `create()`'s, stored first. */
@@ -196,12 +208,12 @@ export class MemorySyncCache implements SyncCache {
   async savePins(server: string, pins: PinState): Promise<void> {
     this.entry(server).pins = encodePins(pins);
   }
-  async loadOutputs(server: string): Promise<StoredOutputs | undefined> {
+  async loadOutputs(server: string, identifiers: readonly string[], cacheKeyFor: (identity: Uint8Array | undefined) => Uint8Array): Promise<KnownOutputs | undefined> {
     const o = this.servers.get(server)?.outputs;
-    return o && structuredCloneBytes(o);
+    return o && knownOutputsOf(structuredCloneBytes(o), identifiers, cacheKeyFor);
   }
-  async saveOutputs(server: string, outputs: StoredOutputs): Promise<void> {
-    this.entry(server).outputs = structuredCloneBytes(outputs);
+  async saveOutputs(server: string, outputs: KnownOutputs, cacheKey: Uint8Array): Promise<void> {
+    this.entry(server).outputs = structuredCloneBytes(storedOutputsOf(outputs, cacheKey));
   }
   async loadReceipt(server: string): Promise<QuotaReceipt | undefined> {
     const r = this.servers.get(server)?.receipt;

@@ -27,7 +27,7 @@
  */
 // Runtime-neutral (noble SHA-256): the same account, so one device secret gives the same blinds in both clients.
 import { clientAccountOf } from '../client/client-account.js';
-import { outputCacheKey, outputEntryKey } from '../client/output-keys.js';
+import { outputCacheKey } from '../client/output-keys.js';
 import { contactsByIdentifier, uniqueIdentifiers, type AddressBook } from '../contacts/index.js';
 import { ContactPsiError } from '../errors.js';
 import { loadGroup, type BackendName, type Rng } from '../group/index.js';
@@ -36,7 +36,6 @@ import { groupIdOf } from '../oprf/suite-group.js';
 import type { Announcement, Signed } from '../protocol/discovery/announcement.js';
 import { blindSecretFor } from '../protocol/discovery/blind-secret.js';
 import { DiscoveryClientSession, type DiscoveryResult } from '../protocol/discovery/client.js';
-import type { KnownOutput, KnownOutputs } from '../protocol/discovery/known-outputs.js';
 import { newPins, type PinState } from '../protocol/discovery/identity-pins.js';
 import type { VerifiabilityError } from '../protocol/discovery/verify-error.js';
 import { compareWithWitnesses, type WitnessComparison } from '../protocol/discovery/witness.js';
@@ -45,7 +44,7 @@ import type { OprfOffload } from '../protocol/offload.js';
 import type { SessionEvent } from '../protocol/session-core.js';
 import { runClientSession } from '../transport/ws/client.js';
 import type { WebSocketConstructor } from '../transport/ws/client-socket.js';
-import { DEVICE_SECRET_BYTES, type KeyPin, type StoredOutputs, type SyncCache } from './sync-cache.js';
+import { DEVICE_SECRET_BYTES, type KeyPin, type SyncCache } from './sync-cache.js';
 
 export interface SyncCoreOptions {
   /** ws:// or wss:// URL of the directory server. */
@@ -113,13 +112,15 @@ export function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
-/** Asks every witness (in parallel, one short session each) and applies the witness rule. */
-async function checkWitnesses(options: SyncCoreOptions, suite: SuiteId, announcement: Signed<Announcement>): Promise<WitnessComparison> {
+/**
+ * Asks every witness (in parallel, one short session each) and applies the witness rule.
+ * No bearer token: a witness is another party (a mirror, another vantage point).
+ */
+export async function checkWitnesses(urls: readonly string[], suite: SuiteId, announcement: Signed<Announcement>, WebSocket?: WebSocketConstructor): Promise<WitnessComparison> {
   const { epoch, version } = announcement.statement;
   const answers = await Promise.all(
-    (options.witnesses ?? []).map(async (url) => {
-      const session = new WitnessQuerySession(suite, epoch, version);
-      const answer = await runClientSession(url, session, { token: options.token, WebSocket: options.WebSocket, timeoutMs: options.timeoutMs });
+    urls.map(async (url) => {
+      const answer = await runClientSession(url, new WitnessQuerySession(suite, epoch, version), { WebSocket });
       return { name: url, announcements: answer.announcements };
     }),
   );
@@ -133,33 +134,6 @@ export function startingPins(cached: PinState | undefined, configured: Uint8Arra
   // The configuration is the user's word: a cache of another identity is not carried over.
   if (cached?.identityKey && equalBytes(cached.identityKey, configured)) return { ...cached, pinnedBy: 'config' };
   return newPins({ identityKey: configured });
-}
-
-const hexOf = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
-
-/** The stored outputs of the book's identifiers (entries of other identifiers, or under another key, are not found). */
-export function knownOutputsOf(stored: StoredOutputs | undefined, identifiers: readonly string[], cacheKeyFor: (identity: Uint8Array | undefined) => Uint8Array): KnownOutputs | undefined {
-  if (stored === undefined) return undefined;
-  const key = cacheKeyFor(stored.identity);
-  const byKey = new Map<string, string>();
-  for (const id of identifiers) byKey.set(hexOf(outputEntryKey(key, id)), id);
-  const entries = new Map<string, KnownOutput>();
-  for (const e of stored.entries) {
-    const identifier = byKey.get(hexOf(e.key));
-    if (identifier !== undefined) entries.set(identifier, { output: e.output, labelChecked: e.labelChecked, match: e.match });
-  }
-  return { identity: stored.identity, epoch: stored.epoch, publicKey: stored.publicKey, version: stored.version, entries };
-}
-
-/** What a SyncCache stores of the session's outputs: identifiers replaced by their keyed hashes. */
-export function storedOutputsOf(outputs: KnownOutputs, cacheKey: Uint8Array): StoredOutputs {
-  const entries = [...outputs.entries].map(([identifier, e]) => ({
-    key: outputEntryKey(cacheKey, identifier).slice(),
-    output: e.output,
-    labelChecked: e.labelChecked,
-    ...(e.match ? { match: { userId: e.match.userId, label: e.match.label } } : {}),
-  }));
-  return { ...(outputs.identity ? { identity: outputs.identity } : {}), epoch: outputs.epoch, publicKey: outputs.publicKey, version: Math.max(0, outputs.version), entries };
 }
 
 export async function runSync(options: SyncCoreOptions): Promise<CoreSyncOutcome> {
@@ -179,7 +153,7 @@ export async function runSync(options: SyncCoreOptions): Promise<CoreSyncOutcome
   const quotaApplies = options.token !== undefined;
   const incremental = (options.purpose ?? 'sync') === 'sync';
   const cacheKeyFor = (identity: Uint8Array | undefined) => outputCacheKey(deviceSecret, identity, account);
-  let outputs = incremental ? knownOutputsOf(await cache.loadOutputs(server, options.onCacheDiscarded), identifiers, cacheKeyFor) : undefined;
+  let outputs = incremental ? await cache.loadOutputs(server, identifiers, cacheKeyFor, options.onCacheDiscarded) : undefined;
   // With a quota, outputs help only while the receipt that paid for them is held.
   if (quotaApplies && !quotaReceipt) outputs = undefined;
   const session = new DiscoveryClientSession({
@@ -191,7 +165,14 @@ export async function runSync(options: SyncCoreOptions): Promise<CoreSyncOutcome
     // The signed view: a rotation the identity signs is followed, a second key for a seen epoch is key_conflict.
     pins,
     commitment: groupIdOf(suiteId) === 'ristretto255' ? { group } : undefined,
-    checkView: witnesses.length === 0 ? undefined : async (announcement) => options.onWitnesses?.(await checkWitnesses(options, suiteId, announcement)),
+    checkView:
+      witnesses.length === 0
+        ? undefined
+        : async (announcement) => {
+            // Awaited first: `onWitnesses?.(await ...)` would skip the check when nobody listens.
+            const comparison = await checkWitnesses(witnesses, suiteId, announcement, options.WebSocket);
+            options.onWitnesses?.(comparison);
+          },
     blindSecretFor: (identityKey) => blindSecretFor({ deviceSecret, identityKey, account, quotaApplies }),
     outputs,
     quotaReceipt,
@@ -210,11 +191,11 @@ export async function runSync(options: SyncCoreOptions): Promise<CoreSyncOutcome
     // answered, so none of it is evaluated (and charged) again in this epoch.
     if (session.quotaReceipt) await cache.saveReceipt(server, session.quotaReceipt);
     const partial = incremental ? session.partialOutputs : undefined;
-    if (partial && (!quotaApplies || session.quotaReceipt)) await cache.saveOutputs(server, storedOutputsOf(partial, cacheKeyFor(partial.identity)));
+    if (partial && (!quotaApplies || session.quotaReceipt)) await cache.saveOutputs(server, partial, cacheKeyFor(partial.identity));
     throw err;
   }
   if (result.quotaReceipt) await cache.saveReceipt(server, result.quotaReceipt);
-  if (incremental) await cache.saveOutputs(server, storedOutputsOf(result.outputs, cacheKeyFor(result.outputs.identity)));
+  if (incremental) await cache.saveOutputs(server, result.outputs, cacheKeyFor(result.outputs.identity));
   if (result.refusedDelta) options.onDeltaRefused?.(result.refusedDelta);
 
   // The pin state moves only after a whole verified sync (witnesses included).

@@ -20,31 +20,22 @@
  * evaluated again, charged by the quota rules (re-evaluations within an epoch are charged):
  * outputs that cannot be trusted must not decide what is a match.
  */
-import { hkdf } from '@noble/hashes/hkdf.js';
-import { hmac } from '@noble/hashes/hmac.js';
-import { sha256 } from '@noble/hashes/sha2.js';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodeFields } from '../protocol/discovery/canonical-fields.js';
 import type { KnownOutput, KnownOutputs } from '../protocol/discovery/known-outputs.js';
 import { CacheFileError, openRecord, RecordReader, RecordWriter } from './cache-record.js';
 import { writeFileAtomic } from './local-file.js';
+import { OUTPUT_ENTRY_KEY_BYTES, outputEntryKey } from './output-keys.js';
 
 export const OUTPUTS_FILE = 'outputs.cache';
-const KEY_BYTES = 16;
+const KEY_BYTES = OUTPUT_ENTRY_KEY_BYTES;
 const MAX_OUTPUT_BYTES = 128;
 const MAX_USER_ID_BYTES = 4096;
 const MAX_LABEL_BYTES = 64 * 1024;
 const MAX_ENTRIES = 10_000_000;
-const CACHE_KEY_SALT = new TextEncoder().encode('contact-psi/v1/output-cache-key');
-const utf8 = new TextEncoder();
-
-/** The key of the entries' keyed hashes: per (identity, account), from the device secret. */
-export function outputCacheKey(deviceSecret: Uint8Array, identity: Uint8Array | undefined, account: string): Uint8Array {
-  return hkdf(sha256, deviceSecret, CACHE_KEY_SALT, encodeFields([identity ?? new Uint8Array(0), utf8.encode(account)]), 32);
-}
-
-const entryKey = (key: Uint8Array, identifier: string): Uint8Array => hmac(sha256, key, utf8.encode(identifier)).subarray(0, KEY_BYTES);
+// The keys are shared with every SyncCache (output-keys.ts, no Node API).
+export { outputCacheKey } from './output-keys.js';
+const entryKey = outputEntryKey;
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
 export class OutputCache {
