@@ -180,7 +180,7 @@ const SCENARIOS: Record<string, { help: string; run(o: Options): Promise<Report 
   },
   peers: {
     help: 'per element blind / evaluate (+proof) / finalize: ours vs @cloudflare/voprf-ts (ristretto255-SHA512, VOPRF), same batches, same run; @openmined/psi.js setup per element  [--batches=]',
-    run: (o) => peersScenario({ batches: o.list('batches', o.smoke ? [4, 32] : [1, 64, 1024]), smoke: o.smoke }),
+    run: (o) => peersScenario({ batches: o.list('batches', o.smoke ? [4, 32] : [1, 16, 256]), smoke: o.smoke }),
   },
   model: {
     help: 'cost model from bench/results/*.json: server CPU-hours, bandwidth, storage per day at 10^7 and 10^8 users, with and without incremental sync  [--contacts=300 --new=2]',
