@@ -7,6 +7,7 @@
  * - runs on the fast path (libsodium + WebAssembly SIMD inlined in the bundle; no slow-path
  *   warning), with no `.wasm` fetched;
  * - keeps its state in IndexedDB: picking the file again is a cache hit with the same rows;
+ *   a damaged snapshot record is downloaded again, damaged pins are `cache_corrupt`;
  * - sends nothing but the protocol: no request leaves for another origin, and no
  *   WebSocket frame carries an identifier of the book;
  * and leaves a screenshot in docs/browser-demo.png.
@@ -59,14 +60,45 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-/** Picks the sample in the page's file input and waits for the sync to end. */
-async function pickSample(): Promise<DemoOutcome> {
+/** Picks the sample in the page's file input and waits for the sync to end; the page's state. */
+async function pick(): Promise<NonNullable<Window['contactPsiDemo']>> {
   await page.evaluate(() => (document.body.dataset.state = 'picking'));
   await page.setInputFiles('#book', demo.samplePath);
   await page.waitForSelector('body[data-state="done"], body[data-state="failed"]', { timeout: 60_000 });
-  const state = await page.evaluate(() => window.contactPsiDemo);
-  if (state?.error) throw new Error(`the page failed: ${state.error.code}: ${state.error.message}`);
-  return state!.outcome!;
+  return (await page.evaluate(() => window.contactPsiDemo))!;
+}
+
+async function pickSample(): Promise<DemoOutcome> {
+  const state = await pick();
+  if (state.error) throw new Error(`the page failed: ${state.error.code}: ${state.error.message}`);
+  return state.outcome!;
+}
+
+/** Rewrites one record of the page's IndexedDB cache (database contact-psi, store records). */
+async function tamper(item: string, how: 'flip-snapshot-byte' | 'garbage'): Promise<void> {
+  await page.evaluate(
+    async ({ server, item, how }) => {
+      const db = await new Promise<IDBDatabase>((resolve, reject) => {
+        const r = indexedDB.open('contact-psi');
+        r.onsuccess = () => resolve(r.result);
+        r.onerror = () => reject(r.error);
+      });
+      const store = db.transaction('records', 'readwrite').objectStore('records');
+      const key = [server, item];
+      const value = await new Promise<{ bytes: Uint8Array } | undefined>((resolve) => {
+        const r = store.get(key);
+        r.onsuccess = () => resolve(r.result);
+      });
+      if (value === undefined) throw new Error(`no ${item} record`);
+      if (how === 'flip-snapshot-byte') value.bytes[0] ^= 1;
+      await new Promise((resolve) => {
+        const r = store.put(how === 'garbage' ? new Uint8Array([1, 2, 3]) : value, key);
+        r.onsuccess = resolve;
+      });
+      db.close();
+    },
+    { server: demo.server, item, how },
+  );
 }
 
 async function cliRows(): Promise<Row[]> {
@@ -95,6 +127,17 @@ describe('demo --web in headless Chromium', () => {
     const second = await pickSample();
     expect(second.snapshot).toBe('cached');
     expect(second.matches.map(key).sort()).toEqual(cli.map(key).sort());
+  });
+
+  it('a damaged snapshot in IndexedDB is downloaded again; damaged pins are cache_corrupt, never re-pinned', async () => {
+    const before = await pickSample();
+    await tamper('snapshot', 'flip-snapshot-byte');
+    const after = await pickSample();
+    expect(after.snapshot).toBe('downloaded');
+    expect(after.matches.map(key)).toEqual(before.matches.map(key));
+    await tamper('pins', 'garbage');
+    const failed = await pick();
+    expect(failed.error?.code).toBe('cache_corrupt');
   });
 
   it('sends nothing but blinded elements: no other origin, no .wasm fetched, no identifier in any frame', () => {
