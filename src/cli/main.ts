@@ -98,6 +98,7 @@ program
   .option('--users <n>', 'directory size', asParser((v) => integerValue(v, '--users')), '20000')
   .option('--contacts <n>', 'address-book size', asParser((v) => integerValue(v, '--contacts')), '1000')
   .option('--keep', 'keep the temporary directory')
+  .option('--fleet <n>', 'instead: an embedded PostgreSQL, n serve processes on it, clients synced across them and one node killed mid-run')
   .option('--web', 'serve a page instead: pick an address book in a browser and see which contacts are registered')
   .option('--port <n>', 'with --web: port of the page', asParser((v) => portValue(v, '--port')), '7879')
   .action((options) => (options.web ? demoWeb(options) : demo(options)));

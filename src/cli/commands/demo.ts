@@ -17,12 +17,15 @@ import { poolOffload, type WorkerPool } from '../../parallel/index.js';
 import { openDirectory } from '../open-directory.js';
 import { progressBar } from '../progress.js';
 import { serveDirectory } from './serve.js';
+import { demoFleet } from './demo-fleet.js';
 import { escapeControlChars } from '../terminal-text.js';
 
 export interface DemoOptions {
   users: string;
   contacts: string;
   keep?: boolean;
+  /** Run a fleet of this many nodes on an embedded PostgreSQL instead (demo-fleet.ts). */
+  fleet?: string;
 }
 
 export async function demo(options: DemoOptions): Promise<void> {
@@ -30,6 +33,7 @@ export async function demo(options: DemoOptions): Promise<void> {
   const contactCount = Number(options.contacts);
   if (!Number.isInteger(userCount) || userCount < 1) throw new Error('--users must be a positive integer');
   if (!Number.isInteger(contactCount) || contactCount < 1) throw new Error('--contacts must be a positive integer');
+  if (options.fleet !== undefined) return demoFleet({ nodes: Number(options.fleet), users: userCount, contacts: contactCount });
   const work = mkdtempSync(join(tmpdir(), 'contact-psi-demo-'));
   const timings: [string, number][] = [];
   const timed = async <T>(label: string, fn: () => Promise<T> | T): Promise<T> => {
