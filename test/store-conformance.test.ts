@@ -20,7 +20,7 @@ const sqlite = async (): Promise<DirectoryStore> => SqliteStore.open(':memory:')
 describe('store conformance', () => {
   it('the command generator reaches every operation', () => {
     const kinds = new Set(fc.sample(storeCommandArb, { numRuns: 2000, seed: 1 }).map((c) => c.t));
-    expect(kinds.size).toBe(15);
+    expect(kinds.size).toBe(16);
   });
 
   it('PostgreSQL store answers like SQLite', async () => {
@@ -39,6 +39,6 @@ describe('store conformance', () => {
       await store.close();
     }
     for (const r of results.slice(1)) expect(r.codes).toEqual(results[0]!.codes);
-    expect(results[0]!.codes).toMatchObject({ emptyAccount: 'invalid_account', nanTokens: 'invalid_bucket', badIdentifier: 'invalid_identifier', duplicateUser: 'duplicate_user' });
+    expect(results[0]!.codes).toMatchObject({ emptyAccount: 'invalid_account', nanTokens: 'invalid_bucket', badIdentifier: 'invalid_identifier', duplicateUser: 'duplicate_user', badLogRange: 'invalid_input', emptyEnvelope: 'invalid_input', keyStatementWithVersion: 'invalid_input' });
   }, 300_000);
 });

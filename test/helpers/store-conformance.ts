@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { expect } from 'vitest';
 import { ContactPsiError } from '../../src/errors.js';
-import type { BucketState, DirectoryStore, DirectoryUserInput, TagRecord } from '../../src/directory/types.js';
+import type { BucketState, DirectoryStore, DirectoryUserInput, LogEntryRecord, TagRecord } from '../../src/directory/types.js';
 
 const USER_IDS = ['alice', 'bob', 'carol', 'dave'];
 // U+FF41 sorts after astral characters in UTF-16 order and before them in code point order:
@@ -47,7 +47,8 @@ export type StoreCommand =
   | { t: 'dropEpoch'; epoch: number }
   | { t: 'snapshot'; epoch: number; byte: number }
   | { t: 'bucket'; account: string; tokens: number; updatedAt: number; refuse: boolean }
-  | { t: 'putBucket'; account: string; tokens: number; updatedAt: number };
+  | { t: 'putBucket'; account: string; tokens: number; updatedAt: number }
+  | { t: 'appendLog'; seqOffset: number; kind: 'epoch-key' | 'announcement'; epoch: number; version: number; byte: number };
 
 const userArb = fc.record({
   userId: fc.constantFrom(...USER_IDS),
@@ -88,6 +89,19 @@ export const storeCommandArb: fc.Arbitrary<StoreCommand> = fc.oneof(
       tokens: fc.double({ min: -10, max: 100, noNaN: true }),
       updatedAt: fc.integer({ min: 0, max: 1e12 }),
       refuse: fc.boolean(),
+    }),
+  },
+  {
+    // The announcement log: appends at the next position, one before (a stale writer) or one
+    // past it; (kind, epoch, version) repeats; a key statement with a version is malformed.
+    weight: 3,
+    arbitrary: fc.record({
+      t: fc.constant('appendLog' as const),
+      seqOffset: fc.constantFrom(0, 0, 0, -1, 1),
+      kind: fc.constantFrom('epoch-key' as const, 'announcement' as const),
+      epoch: epochArb,
+      version: fc.integer({ min: 0, max: 2 }),
+      byte: fc.integer({ min: 0, max: 255 }),
     }),
   },
   {
@@ -200,7 +214,21 @@ async function apply(store: DirectoryStore, c: StoreCommand): Promise<unknown> {
     case 'putBucket':
       await store.putBucket(c.account, { tokens: c.tokens, updatedAt: c.updatedAt });
       return store.getBucket(c.account);
+    case 'appendLog': {
+      const seq = (await store.logLength()) + c.seqOffset;
+      return outcome(() => store.appendLog({ seq, kind: c.kind, epoch: c.epoch, version: c.version, envelope: Uint8Array.of(c.byte, c.epoch, c.version) }));
+    }
   }
+}
+
+/** The announcement log as a reader sees it: its length, every entry, a page, each (kind, epoch, version). */
+async function observeLog(store: DirectoryStore): Promise<unknown> {
+  const plain = (e: LogEntryRecord | undefined) => e && { ...e, envelope: hex(e.envelope) };
+  const found = [];
+  for (const kind of ['epoch-key', 'announcement'] as const) {
+    for (const epoch of EPOCHS) for (const version of [0, 1, 2]) found.push(plain(await store.findLogEntry(kind, epoch, version)));
+  }
+  return { length: await store.logLength(), all: (await store.readLog(0, 1000)).map(plain), page: (await store.readLog(1, 2)).map(plain), past: await store.readLog(1000, 5), found };
 }
 
 const chunks8 = (packed: Uint8Array): string[] => Array.from({ length: packed.length / 8 }, (_, i) => hex(packed.subarray(i * 8, i * 8 + 8))!);
@@ -249,6 +277,7 @@ async function observe(store: DirectoryStore): Promise<unknown> {
     epochs,
     perEpoch,
     buckets: await Promise.all(ACCOUNTS.map((a) => store.getBucket(a))),
+    log: await observeLog(store),
   };
 }
 
@@ -294,5 +323,8 @@ export async function checkStoreRefusals(store: DirectoryStore): Promise<Record<
     badIdentifier: await code(() => store.upsertUsers([{ userId: 'x', identifiers: ['tel:0041'] }])),
     duplicateUser: await code(() => store.upsertUsers([{ userId: 'x', identifiers: [] }, { userId: 'x', identifiers: [] }])),
     badPrefix: await code(() => store.readTagSet(1, 0)),
+    badLogRange: await code(() => store.readLog(-1, 1)),
+    emptyEnvelope: await code(() => store.appendLog({ seq: 0, kind: 'announcement', epoch: 1, version: 1, envelope: new Uint8Array(0) })),
+    keyStatementWithVersion: await code(() => store.appendLog({ seq: 0, kind: 'epoch-key', epoch: 1, version: 3, envelope: Uint8Array.of(1) })),
   };
 }

@@ -11,6 +11,7 @@
  * foreign signer or a rollback fails the session at that entry (`bad_log`, ...).
  */
 import type { SuiteId } from '../../oprf/suite.js';
+import { ContactPsiError } from '../../errors.js';
 import { ProtocolError } from '../errors.js';
 import { SessionCore } from '../session-core.js';
 import { appendEntry, DEFAULT_MAX_LOG_ENTRIES, emptyLog, type LogCursor } from './announcement-log.js';
@@ -24,6 +25,8 @@ export interface LogQueryOptions {
   readonly identityKey?: Uint8Array;
   /** Most entries fetched (default DEFAULT_MAX_LOG_ENTRIES); a longer log is fetched up to it. */
   readonly maxEntries?: number;
+  /** Entries asked for per dir.log.get (1..MAX_LOG_ENTRIES_PER_MESSAGE, the default). */
+  readonly pageEntries?: number;
   readonly idleTimeoutMs?: number;
 }
 
@@ -51,11 +54,16 @@ export class LogQuerySession extends SessionCore<LogQueryState, DiscoveryMessage
   private readonly entries: Uint8Array[] = [];
   private cursor: LogCursor;
   private readonly maxEntries: number;
+  private readonly pageEntries: number;
 
   constructor(private readonly options: LogQueryOptions) {
     super(DEFAULT_DISCOVERY_LIMITS.maxMessageBytes, discoverySchemas(DEFAULT_DISCOVERY_LIMITS), options.idleTimeoutMs ?? 30_000);
     this.cursor = emptyLog(options.identityKey);
     this.maxEntries = options.maxEntries ?? DEFAULT_MAX_LOG_ENTRIES;
+    this.pageEntries = options.pageEntries ?? MAX_LOG_ENTRIES_PER_MESSAGE;
+    if (!(Number.isSafeInteger(this.pageEntries) && this.pageEntries >= 1 && this.pageEntries <= MAX_LOG_ENTRIES_PER_MESSAGE)) {
+      throw new ContactPsiError('invalid_option', `pageEntries must be 1..${MAX_LOG_ENTRIES_PER_MESSAGE}`);
+    }
   }
 
   isFinished(): boolean {
@@ -71,12 +79,12 @@ export class LogQuerySession extends SessionCore<LogQueryState, DiscoveryMessage
 
   private request(): void {
     const from = this.entries.length;
-    this.send({ t: 'dir.log.get', from, limit: Math.min(MAX_LOG_ENTRIES_PER_MESSAGE, this.maxEntries - from) });
+    this.send({ t: 'dir.log.get', from, limit: Math.max(1, Math.min(this.pageEntries, this.maxEntries - from)) });
   }
 
   private onLog(msg: DirLog): void {
     const from = this.entries.length;
-    if (msg.entries.length > this.maxEntries - from) throw new ProtocolError('too_large', `dir.log holds more entries than asked for`);
+    if (msg.entries.length > Math.min(this.pageEntries, this.maxEntries - from)) throw new ProtocolError('too_large', 'dir.log holds more entries than asked for');
     for (const entry of msg.entries) {
       this.cursor = appendEntry(this.cursor, entry);
       this.entries.push(entry);
