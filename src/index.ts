@@ -9,6 +9,7 @@ export { startServer, PsiServer, SERVER_DEFAULTS, type ServerOptions, type Sessi
 export { SUBPROTOCOL, BEARER_PROTOCOL_PREFIX } from './transport/ws/auth.js';
 export { syncAddressBook, type SyncOptions, type SyncOutcome, type SyncMatch } from './client/sync.js';
 export { SnapshotCache } from './client/snapshot-cache.js';
+export { FileSyncCache } from './client/file-sync-cache.js';
 export { ContactDiscoveryClient, type ContactDiscoveryClientOptions, type ContactSyncResult, type SyncTransport } from './client/sdk.js';
 export { WorkerPool, prepareServerSetParallel, poolEvaluator, poolOffload } from './parallel/index.js';
 // The server as `contact-psi serve` composes it (issue 12 §1), its operator surface, and the
