@@ -53,6 +53,8 @@ export interface ServeOptions {
 
 export interface RunningServer {
   server: PsiServer;
+  /** The library server behind it (metrics, admin port, refresh()). */
+  running: DirectoryServer;
   directory: Directory;
   backend: DirectoryDiscoveryBackend;
   close(): Promise<void>;
@@ -75,6 +77,10 @@ export interface ServeDirectoryOptions {
   backendOf?: () => DirectoryDiscoveryBackend;
   /** Told of each session started (per-node work of a fleet). */
   onSession?: () => void;
+  /** The admin port (/metrics, /healthz, /readyz; loopback by default), as `serve --admin-port`. */
+  admin?: { port: number; host?: string };
+  /** JSON log lines on stderr at this level (default silent), as `serve --log-level`. */
+  logLevel?: LogLevel;
 }
 
 /**
@@ -97,8 +103,10 @@ export async function serveDirectory(directory: Directory, options: ServeDirecto
     refreshMs: 0,
     backendOf: options.backendOf,
     onSession: options.onSession,
+    admin: options.admin,
+    logLevel: options.logLevel,
   });
-  return { server: running.server, directory, backend: running.backend, close: () => running.close() };
+  return { server: running.server, directory, backend: running.backend, running, close: () => running.close() };
 }
 
 /** The tokens file's accounts, with what was loaded said on stderr (counts only, never a token). */
