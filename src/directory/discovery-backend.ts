@@ -23,9 +23,10 @@ export interface DiscoveryBackendOptions {
   /**
    * The directory identity that signs key statements and announcements. Default: the file
    * `<db>.identity` beside a file-backed store (created 0600 on first use); a fresh key in
-   * memory for a store in memory. A PostgreSQL fleet must pass the same key to every node
-   * (TODO: seal it in the key vault, as the epoch keys): a node whose key did not sign the
-   * log refuses to serve (`identity_mismatch`) rather than sign a second history.
+   * memory for a store in memory. A PostgreSQL fleet passes the key sealed in its key vault
+   * (`PostgresKeyVault.identityKey()`, as fleet-node.ts does), the same for every node: a node
+   * whose key did not sign the log refuses to serve (`identity_mismatch`) rather than sign a
+   * second history.
    */
   readonly identity?: IdentityKey;
 }
