@@ -23,6 +23,7 @@ import { scaleScenario } from './scale.js';
 import { resyncScenario } from './resync.js';
 import { peersScenario } from './peers.js';
 import { modelScenario } from './model.js';
+import { fleetScenario } from './fleet.js';
 
 interface Options {
   smoke: boolean;
@@ -123,6 +124,18 @@ const SCENARIOS: Record<string, { help: string; run(o: Options): Promise<Report 
         smoke: o.smoke,
       }),
   },
+  fleet: {
+    help: 'contacts/s with 1, 2 and 3 serve processes on an embedded PostgreSQL (CPU-normalised), and a change reaching every node  [--users= --nodes= --clients= --seconds=]',
+    run: (o) =>
+      fleetScenario({
+        users: o.number('users', o.smoke ? 500 : 20_000),
+        nodes: o.list('nodes', o.smoke ? [1, 2] : [1, 2, 3]),
+        clients: o.number('clients', o.smoke ? 2 : 6),
+        contactsPerSession: o.number('contacts', o.smoke ? 32 : 1024),
+        seconds: o.number('seconds', o.smoke ? 1 : 10),
+        smoke: o.smoke,
+      }),
+  },
   memory: {
     help: 'peak RSS of the server for a directory of 1M and 10M tags (10M: run by hand, builds for a long time)  [--sizes=]',
     run: (o) => memoryScenario(o.list('sizes', o.smoke ? [10_000] : [1_000_000, 10_000_000]), o.smoke, o.smoke ? 64 : 4096),
@@ -183,8 +196,8 @@ const SCENARIOS: Record<string, { help: string; run(o: Options): Promise<Report 
     run: (o) => peersScenario({ batches: o.list('batches', o.smoke ? [4, 32] : [1, 16, 256]), smoke: o.smoke }),
   },
   model: {
-    help: 'cost model from bench/results/*.json: server CPU-hours, bandwidth, storage per day at 10^7 and 10^8 users, with and without incremental sync  [--contacts=300 --new=2]',
-    run: async (o) => modelScenario({ dir: resultsDir(o.smoke), contacts: o.number('contacts', 300), newPerDay: o.number('new', 2), smoke: o.smoke }),
+    help: 'cost model from bench/results/*.json: server CPU-hours, bandwidth, storage per day at 10^7 and 10^8 users, with and without incremental sync  [--contacts=300 --new=2 --churn=0.001]',
+    run: async (o) => modelScenario({ dir: resultsDir(o.smoke), contacts: o.number('contacts', 300), newPerDay: o.number('new', 2), churn: o.number('churn', 0.001), smoke: o.smoke }),
   },
   targets: {
     help: "the issue's targets from the latest result files: measured, goal, ratio, pass/fail",
