@@ -4,8 +4,9 @@
  *
  * Output is pulled from `pollTransmit()` only while the socket's `bufferedAmount` is
  * below the high-water mark; while it is at or above the mark, reading from the peer is
- * paused too, so a peer that sends requests but never reads the answers cannot make us
- * buffer without bound (input stops, so the session stops producing output). Reading
+ * paused too, and messages already read are held back from the session, so a peer that
+ * sends requests but never reads the answers cannot make us buffer without bound (input
+ * stops, so the session stops producing output). Reading
  * resumes when the buffer drains (a send callback, or polling where the socket has none).
  * Only the server pauses reading (see PumpSocket.pauseReading); the client just stops
  * pulling.
@@ -128,7 +129,7 @@ export class SessionPump<R> {
     if (this.state !== 'open') return;
     this.stats.bytesIn += bytes.length;
     this.stats.messagesIn++;
-    if (this.workInFlight >= MAX_WORK_IN_FLIGHT || this.heldInput.length > 0) {
+    if (this.mustHoldInput() || this.heldInput.length > 0) {
       this.heldInput.push(bytes);
       return;
     }
@@ -143,7 +144,21 @@ export class SessionPump<R> {
   }
 
   private releaseHeldInput(): void {
-    while (this.state === 'open' && this.heldInput.length > 0 && this.workInFlight < MAX_WORK_IN_FLIGHT) this.deliver(this.heldInput.shift()!);
+    while (this.state === 'open' && this.heldInput.length > 0 && !this.mustHoldInput()) this.deliver(this.heldInput.shift()!);
+  }
+
+  /**
+   * Whether the next message must wait: the session's work is at its bound, or (where
+   * reading pauses: the server) our output to the peer is backed up. Pausing the socket
+   * stops new bytes, but what ws already read is still parsed into messages: handing those
+   * to the session while the peer reads nothing let one 64 KiB TCP read of pipelined
+   * 40-byte `dir.snapshot.get` queue that many 4 MiB parts in the session's outbox (up to
+   * the session's download cap, 2x the snapshot, per connection). Held, they count in the
+   * inbound budget, and the output queued beyond the high-water mark is at most one
+   * message's answer.
+   */
+  private mustHoldInput(): boolean {
+    return this.workInFlight >= MAX_WORK_IN_FLIGHT || (this.backedUp && this.socket.pauseReading !== undefined);
   }
 
   /** Fail the session from the transport side; its error message is sent, then the socket closes. */
@@ -176,9 +191,10 @@ export class SessionPump<R> {
     this.stop();
   }
 
-  /** Hand out events, send what the socket can take, close when done, re-arm the timer. */
+  /** Hand out events, send what the socket can take, close when done, re-arm the timer; then take held input if it may go on. */
   drive(): void {
     this.guard(() => this.step());
+    this.releaseHeldInput();
   }
 
   /**
@@ -245,7 +261,6 @@ export class SessionPump<R> {
       const settled = () => {
         this.workInFlight--;
         this.options.onWorkSettled?.();
-        this.releaseHeldInput();
         this.drive();
       };
       // The session catches its own work's errors; `drive` guards whatever else happens.
