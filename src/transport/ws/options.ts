@@ -36,8 +36,11 @@ export interface ServerOptions {
   /** Open connections plus upgrades in progress; one more is refused with HTTP 503. */
   maxConnections?: number;
   /**
-   * Connections (open plus upgrading) from one remote IP address; one more is refused with
-   * HTTP 429 (`rejected` reason `too_many_from_address`) before authenticate() runs.
+   * Connections (open plus upgrading) from one remote IP address (an IPv6 peer: its /64,
+   * address-key.ts); one more is refused with HTTP 429 (`rejected` reason
+   * `too_many_from_address`) before authenticate() runs. Separately, TCP connections of one
+   * address whose HTTP request is not complete yet (slowloris) are capped at the same number,
+   * and all of them at maxConnections: past either a new one is destroyed at accept.
    */
   maxConnectionsPerAddress?: number;
   /**

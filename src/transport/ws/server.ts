@@ -9,6 +9,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type ServerOptions as WsServerOptions, type WebSocket } from 'ws';
 import { ProtocolError } from '../../protocol/errors.js';
+import { addressKey } from './address-key.js';
 import { bearerToken, selectProtocol } from './auth.js';
 import type { TimerHandle } from './clock.js';
 import { ConnectionCaps } from './connection-caps.js';
@@ -36,6 +37,8 @@ export interface RejectionEvent {
     | 'too_many_from_address'
     | 'too_many_for_account'
     | 'shutting_down';
+  /** The TCP connection was dropped at accept, before its request was read: no HTTP response was sent. */
+  atAccept?: boolean;
 }
 
 /** A connection closed because the global inbound budget was exceeded and it held the most. */
@@ -71,6 +74,16 @@ export class PsiServer extends EventEmitter {
   private readonly waiters = new Set<() => void>();
   private readonly perAddress: ConnectionCaps;
   private readonly perAccount: ConnectionCaps;
+  /**
+   * TCP connections whose HTTP request is not complete yet, per address and in all: the
+   * caps above only start counting at the upgrade request, so without these a peer trickling
+   * request headers (slowloris) held sockets and file descriptors without limit for
+   * handshakeTimeoutMs each (issue 9 §2; measured: 2,000 from one address, all kept).
+   */
+  private readonly requestPendingPerAddress: ConnectionCaps;
+  private requestPending = 0;
+  /** Gives back a socket's request-pending slots once its request is complete (or it closed). */
+  private readonly requestComplete = new WeakMap<Duplex, () => void>();
   /** Inbound bytes held across all connections (partial and queued messages). */
   readonly inboundBudget: InboundBudget;
   private heartbeat: TimerHandle | undefined;
@@ -87,6 +100,7 @@ export class PsiServer extends EventEmitter {
     super();
     this.perAddress = new ConnectionCaps(options.maxConnectionsPerAddress);
     this.perAccount = new ConnectionCaps(options.maxConnectionsPerAccount);
+    this.requestPendingPerAddress = new ConnectionCaps(options.maxConnectionsPerAddress);
     this.inboundBudget = new InboundBudget(options.maxInboundBufferedBytes);
     // perMessageDeflate stays off: compression costs CPU per byte and allows inflate bombs,
     // and blinded elements do not compress. closeTimeout is in ws 8.23 but not in @types/ws.
@@ -99,7 +113,8 @@ export class PsiServer extends EventEmitter {
       closeTimeout: options.closeTimeoutMs,
     } as WsServerOptions);
     http.on('connection', (socket: Socket) => this.onTcpConnection(socket));
-    http.on('request', (_req, res) => {
+    http.on('request', (req, res) => {
+      this.requestComplete.get(req.socket)?.();
       this.emit('rejected', { status: 426, reason: 'not_websocket' } satisfies RejectionEvent);
       res.writeHead(426, { Upgrade: 'websocket', Connection: 'close', 'Content-Type': 'text/plain' }).end('WebSocket only\n');
     });
@@ -177,15 +192,43 @@ export class PsiServer extends EventEmitter {
     });
   }
 
-  /** The handshake clock starts at TCP accept: a peer that never upgrades is dropped. */
+  /**
+   * The handshake clock starts at TCP accept: a peer that never upgrades is dropped. Until
+   * its request is complete the socket takes a request-pending slot of its address (at most
+   * maxConnectionsPerAddress) and of the server (at most maxConnections); past either it is
+   * destroyed at once: no HTTP answer can be sent before the request is read, and an honest
+   * client never has that many requests half sent.
+   */
   private onTcpConnection(socket: Socket): void {
+    const key = addressKey(socket.remoteAddress);
+    if (this.requestPending >= this.options.maxConnections) return this.dropAtAccept(socket, 503, 'too_many_connections');
+    if (!this.requestPendingPerAddress.tryAcquire(key)) return this.dropAtAccept(socket, 429, 'too_many_from_address');
+    this.requestPending++;
+    let pending = true;
+    const complete = () => {
+      if (!pending) return;
+      pending = false;
+      this.requestPending--;
+      this.requestPendingPerAddress.release(key);
+    };
+    this.requestComplete.set(socket, complete);
     const { clock } = this.options;
     const timer = clock.setTimeout(() => socket.destroy(), this.options.handshakeTimeoutMs);
     this.handshakeTimers.set(socket, timer);
-    socket.once('close', () => clock.clearTimeout(timer));
+    socket.once('close', () => {
+      complete();
+      clock.clearTimeout(timer);
+    });
+  }
+
+  private dropAtAccept(socket: Socket, status: RejectionEvent['status'], reason: RejectionEvent['reason']): void {
+    this.emit('rejected', { status, reason, atAccept: true } satisfies RejectionEvent);
+    socket.on('error', () => {});
+    socket.destroy();
   }
 
   private async onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    this.requestComplete.get(socket)?.();
     socket.on('error', () => socket.destroy());
     if (this.shuttingDown) return this.reject(socket, 503, 'shutting_down');
     // Upgrades in progress count too, so a burst cannot overshoot the limit while authenticating.
@@ -199,7 +242,7 @@ export class PsiServer extends EventEmitter {
     socket.once('close', release);
     // One address cannot hold the server's connections (issue 9 §2: 500 from one client).
     // Taken before authenticate() so a flood of upgrades cannot make us run it unbounded.
-    const address = req.socket.remoteAddress ?? 'unknown';
+    const address = addressKey(req.socket.remoteAddress);
     if (!this.perAddress.tryAcquire(address)) {
       release();
       return this.reject(socket, 429, 'too_many_from_address');
