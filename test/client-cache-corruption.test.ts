@@ -130,7 +130,7 @@ describe('cache files under random corruption', () => {
     fc.assert(
       fc.property(corruption, fc.integer({ min: 0, max: 40 }), (c, n) => {
         const cache = new SnapshotCache(freshDir(), SERVER);
-        const receipt = { token: bytesOf(32, 5), set: new Uint8Array(8 * n).map((_, i) => i) };
+        const receipt = { token: bytesOf(32, 5), set: new Uint8Array(8 * n).map((_, i) => i), epoch: 3, generation: n, evaluated: new Uint8Array(Math.ceil(n / 8)), chain: bytesOf(16, 6) };
         cache.saveReceipt(receipt);
         expect(cache.loadReceipt()).toEqual(receipt);
         const path = join(cache.dir, RECEIPT_FILE);
@@ -167,8 +167,10 @@ describe('the JSON cache of earlier versions', () => {
       writeFileSync(join(other.dir, 'pinned-key.json'), text);
       expectCorruptError(() => other.pinned(), join(other.dir, 'pinned-key.json'));
     }
+    // A JSON receipt predates epoch-bound receipts (issue 10 §4): it cannot verify, so it is dropped.
     writeFileSync(join(other.dir, 'quota-receipt.json'), '{"token":"00","set":""}');
-    expectCorruptError(() => other.loadReceipt(), join(other.dir, 'quota-receipt.json'));
+    expect(other.loadReceipt()).toBeUndefined();
+    expect(existsSync(join(other.dir, 'quota-receipt.json'))).toBe(false);
 
     writeFileSync(join(other.dir, 'snapshot.json'), JSON.stringify({ added: 'ab'.repeat(1000) }));
     writeFileSync(join(other.dir, 'snapshot.bin'), new Uint8Array(100));
@@ -192,7 +194,7 @@ describe('temp files', () => {
     for (const f of [SNAPSHOT_FILE, PIN_FILE, RECEIPT_FILE, 'snapshot.bin', 'snapshot.json', 'pinned-key.json']) symlinkSync(victim, join(cache.dir, `${f}.${process.pid}.tmp`));
     cache.save(sampleSnapshot());
     cache.pin(1, bytesOf(32, 1));
-    cache.saveReceipt({ token: bytesOf(32, 2), set: new Uint8Array(8) });
+    cache.saveReceipt({ token: bytesOf(32, 2), set: new Uint8Array(8), epoch: 1, generation: 1, evaluated: new Uint8Array(1), chain: bytesOf(16, 1) });
     expect(readFileSync(victim, 'utf8')).toBe('untouched');
     for (const f of [SNAPSHOT_FILE, PIN_FILE, RECEIPT_FILE]) expect(statSync(join(cache.dir, f)).mode & 0o777).toBe(0o600);
     expect(readdirSync(cache.dir).filter((f) => f.endsWith('.tmp') && !f.includes(`.${process.pid}.tmp`))).toEqual([]);

@@ -63,7 +63,7 @@ describe('quotas against enumeration', () => {
     const first = (await syncOnce(config, universe.slice(0, 10))).clientResult!.quotaReceipt!;
     const forgedSet = first.set.slice();
     forgedSet[0] ^= 1;
-    const out = await syncOnce(config, universe.slice(0, 10), { receipt: { token: first.token, set: forgedSet } });
+    const out = await syncOnce(config, universe.slice(0, 10), { receipt: { ...first, set: forgedSet } });
     expect(spent(store)).toBe(20);
     // The token is bound to the account: another account cannot use it.
     await syncOnce(config, universe.slice(0, 10), { receipt: first, account: 'mallory' });

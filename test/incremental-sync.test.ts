@@ -259,9 +259,11 @@ describe('epoch-bound quota receipts', () => {
     // Again in the new epoch (outputs lost): charged.
     const fourth = await sync({ backend: versioned, ids: book, quota: q, receipt: third.clientResult!.quotaReceipt });
     expect(spent()).toBe(30);
-    // The previous epoch's receipt replayed to make the set free again: refused (stale generation).
+    // The previous epoch's receipt replayed to make the set free again: refused (stale
+    // generation of its chain), everything charged, and a new chain starts.
     const replay = await sync({ backend: versioned, ids: book, quota: q, receipt: second.clientResult!.quotaReceipt });
-    expect(replay.clientResult!.quotaReceipt).toMatchObject({ generation: 5 });
+    expect(replay.clientResult!.quotaReceipt).toMatchObject({ generation: 1 });
+    expect(replay.clientResult!.quotaReceipt!.chain).not.toEqual(second.clientResult!.quotaReceipt!.chain);
     expect(spent()).toBe(40);
     expect(fourth.clientResult!.quotaReceipt!.epoch).toBe(2);
   });

@@ -14,7 +14,7 @@ import { deviceSecret, SnapshotCache } from '../src/client/snapshot-cache.js';
 import { seededRng } from '../src/contacts/generate.js';
 import { uniqueIdentifiers } from '../src/contacts/index.js';
 import type { BucketState } from '../src/directory/types.js';
-import { DiscoveryClientSession, type QuotaReceipt } from '../src/protocol/discovery/client.js';
+import { DiscoveryClientSession, type KnownOutputs, type QuotaReceipt } from '../src/protocol/discovery/client.js';
 import type { BucketPolicy } from '../src/protocol/discovery/quota.js';
 import { ProtocolError } from '../src/protocol/errors.js';
 import { ErrorCloseCodes, runClientSession, UpgradeRejectedError } from '../src/transport/ws/index.js';
@@ -217,17 +217,19 @@ describe('quotas over a socket', () => {
   // paid for and they are not charged again at the next sync.
   const bobIds = strangers(3000, 20).map((c) => [...c.identifiers][0]!);
   const bobChunkCache = join(tmp.path, 'bob-chunks');
-  const chunked = (ids: string[], quotaReceipt?: QuotaReceipt) =>
+  const chunked = (ids: string[], quotaReceipt?: QuotaReceipt, outputs?: KnownOutputs) =>
     new DiscoveryClientSession({
       suite,
       identifiers: ids,
       rng: (k) => new Uint8Array(randomBytes(k)),
       blindSecret: deviceSecret(bobChunkCache),
       quotaReceipt,
+      outputs,
       // Chunks of 5: the server accepts the first ones, then refuses one over the balance.
       limits: { maxChunkItems: 5 },
     });
   let partial: QuotaReceipt | undefined;
+  let partialOutputs: KnownOutputs | undefined;
 
   it('a multi-chunk sync that runs out midway: the chunks before the refused one stay charged, and a receipt for them comes first', async () => {
     const url = running.server.url;
@@ -239,12 +241,16 @@ describe('quotas over a socket', () => {
     await expectRateLimited(runClientSession(url, session, { token: BOB }), 'some');
     expect(Math.floor((await bucket('sync:bob'))!.tokens)).toBe(2);
     partial = session.quotaReceipt;
+    partialOutputs = session.partialOutputs;
     expect(partial?.set.length).toBe(10 * 8);
+    expect(partialOutputs?.entries.size).toBe(10);
   });
 
-  it('with that receipt, the 10 paid-for contacts are not charged again at the next sync', async () => {
+  // Issue 10 §4: the client keeps the OPRF outputs answered before the refusal, so it does not
+  // evaluate them again (a re-evaluation within the epoch would be charged).
+  it('with that receipt and the outputs answered, the 10 paid-for contacts are not evaluated nor charged again at the next sync', async () => {
     const before = (await bucket('sync:bob'))!;
-    const out = await runClientSession(running.server.url, chunked(bobIds.slice(0, 10), partial), { token: BOB }).catch((e: unknown) => e);
+    const out = await runClientSession(running.server.url, chunked(bobIds.slice(0, 10), partial, partialOutputs), { token: BOB }).catch((e: unknown) => e);
     expect(out).not.toBeInstanceOf(ProtocolError);
     expect((await bucket('sync:bob'))!.tokens).toBeGreaterThanOrEqual(before.tokens);
   });

@@ -165,13 +165,15 @@ export class SnapshotCache {
     const epoch = r.uint(U32);
     const generation = r.uint();
     const evaluated = r.bytes().slice();
+    const chain = r.bytes(16).slice();
     r.end();
     if (evaluated.length !== Math.ceil(set.length / 8 / 8)) fail('its evaluated bitmap does not fit its set');
-    return checkReceipt({ token, set, epoch, generation, evaluated }, fail);
+    if (chain.length !== 16) fail('its chain is not 16 bytes');
+    return checkReceipt({ token, set, chain, epoch, generation, evaluated }, fail);
   }
 
   saveReceipt(receipt: QuotaReceipt): void {
-    this.write(RECEIPT_FILE, new RecordWriter().bytes(receipt.token).bytes(receipt.set).uint(receipt.epoch).uint(receipt.generation).bytes(receipt.evaluated), 'R');
+    this.write(RECEIPT_FILE, new RecordWriter().bytes(receipt.token).bytes(receipt.set).uint(receipt.epoch).uint(receipt.generation).bytes(receipt.evaluated).bytes(receipt.chain), 'R');
     rmSync(join(this.dir, LEGACY.receipt), { force: true });
   }
 

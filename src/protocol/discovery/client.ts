@@ -570,7 +570,7 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
   }
 
   private onReceipt(msg: DirReceipt): void {
-    this.partialReceipt = this.receiptFrom(msg.quotaToken, msg.tokenAccepted, msg.quotaGeneration, this.evaluatedCount);
+    this.partialReceipt = this.receiptFrom(msg.quotaToken, msg.tokenAccepted, msg.quotaGeneration, msg.quotaChain, this.evaluatedCount);
   }
 
   /**
@@ -594,7 +594,7 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     this.quotaSent = true;
     // A receipt over more hashes than a message may carry starts over (charged again once).
     if (receipt.set.length / CHARGE_HASH_BYTES > this.limits.maxChargedSet) return;
-    this.send({ t: 'dir.quota', token: receipt.token, set: receipt.set, epoch: receipt.epoch, generation: receipt.generation, evaluated: receipt.evaluated });
+    this.send({ t: 'dir.quota', token: receipt.token, set: receipt.set, chain: receipt.chain, epoch: receipt.epoch, generation: receipt.generation, evaluated: receipt.evaluated });
   }
 
   /**
@@ -641,7 +641,7 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     // over this client's item limit is dropped and counted, never fatal to the sync.
     const maxLabel = this.limits.maxLabelBytes;
     // The receipt first: every chunk was charged, whatever the labels turn out to be.
-    const quotaReceipt = msg.quotaToken ? this.receiptFrom(msg.quotaToken, msg.tokenAccepted === true, msg.quotaGeneration, this.toEvaluate.length) : undefined;
+    const quotaReceipt = msg.quotaToken ? this.receiptFrom(msg.quotaToken, msg.tokenAccepted === true, msg.quotaGeneration, msg.quotaChain, this.toEvaluate.length) : undefined;
     const matches: DiscoveryMatch[] = [...this.reused];
     let falsePositives = 0;
     let badLabels = 0;
@@ -691,13 +691,13 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
   }
 
   /** The receipt the server's token covers: the previous one's sets (if accepted) grown by this sync's first `upTo` elements. */
-  private receiptFrom(token: Uint8Array, accepted: boolean, generation: number | undefined, upTo: number): QuotaReceipt {
+  private receiptFrom(token: Uint8Array, accepted: boolean, generation: number | undefined, chain: Uint8Array | undefined, upTo: number): QuotaReceipt {
     const size = this.options.suite.group.elementSize;
     const blinded = (this.blindState?.blinded ?? new Uint8Array(0)).subarray(0, upTo * size);
     const session: string[] = [];
     for (let off = 0; off < blinded.length; off += size) session.push(hexOf(chargeHash(blinded.subarray(off, off + size))));
     const epoch = this.info!.epoch;
-    return { token, ...nextReceiptSets(this.options.quotaReceipt, accepted, epoch, session), epoch, generation: generation ?? 0 };
+    return { token, chain: chain ?? new Uint8Array(16), ...nextReceiptSets(this.options.quotaReceipt, accepted, epoch, session), epoch, generation: generation ?? 0 };
   }
 }
 

@@ -60,6 +60,8 @@ export interface DirQuota {
   t: 'dir.quota';
   token: Uint8Array;
   set: Uint8Array;
+  /** The receipt chain (16 bytes, the server's choice). */
+  chain?: Uint8Array;
   epoch?: number;
   generation?: number;
   /** Bitmap over `set` (MSB first): evaluated in `epoch` already. */
@@ -169,8 +171,10 @@ export interface DirLabels {
   quotaToken?: Uint8Array;
   /** Whether the token presented in dir.quota was accepted (if not, the client's set restarts). */
   tokenAccepted?: boolean;
-  /** The account's receipt generation the token is bound to (with quotaToken). */
+  /** The receipt chain's generation the token is bound to (with quotaToken). */
   quotaGeneration?: number;
+  /** The receipt chain (16 bytes, with quotaToken). */
+  quotaChain?: Uint8Array;
 }
 /** A quota receipt sent before a `rate_limited` error, covering the chunks already charged. */
 export interface DirReceipt {
@@ -178,6 +182,7 @@ export interface DirReceipt {
   quotaToken: Uint8Array;
   tokenAccepted: boolean;
   quotaGeneration?: number;
+  quotaChain?: Uint8Array;
 }
 export interface DirError {
   t: 'error';
@@ -221,6 +226,7 @@ export function discoverySchemas(l: DiscoveryLimits): Record<DiscoveryMessage['t
     'dir.quota': {
       token: { kind: 'bin', maxLength: 32, exactLength: 32 },
       set: { kind: 'bin', maxLength: l.maxChargedSet * CHARGE_HASH_BYTES, multipleOf: CHARGE_HASH_BYTES },
+      chain: { kind: 'bin', maxLength: 16, exactLength: 16, optional: true },
       epoch: { kind: 'uint', max: U32, optional: true },
       generation: { kind: 'uint', max: Number.MAX_SAFE_INTEGER, optional: true },
       evaluated: { kind: 'bin', maxLength: Math.ceil(l.maxChargedSet / 8), optional: true },
@@ -297,11 +303,13 @@ export function discoverySchemas(l: DiscoveryLimits): Record<DiscoveryMessage['t
       quotaToken: { kind: 'bin', maxLength: 32, exactLength: 32, optional: true },
       tokenAccepted: { kind: 'bool', optional: true },
       quotaGeneration: { kind: 'uint', max: Number.MAX_SAFE_INTEGER, optional: true },
+      quotaChain: { kind: 'bin', maxLength: 16, exactLength: 16, optional: true },
     },
     'dir.receipt': {
       quotaToken: { kind: 'bin', maxLength: 32, exactLength: 32 },
       tokenAccepted: { kind: 'bool' },
       quotaGeneration: { kind: 'uint', max: Number.MAX_SAFE_INTEGER, optional: true },
+      quotaChain: { kind: 'bin', maxLength: 16, exactLength: 16, optional: true },
     },
     error: {
       code: { kind: 'str', maxLength: 64 },

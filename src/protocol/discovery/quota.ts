@@ -11,16 +11,20 @@
  * the book must be evaluated once under the new key: each element charged in an earlier
  * epoch is evaluated FREE once per epoch. The receipt says which, bound by a MAC:
  *
- *   receipt = (epoch, generation, set, evaluated)
- *     set        every charge hash the account paid for (sorted, distinct, packed)
+ *   receipt = (chain, epoch, generation, set, evaluated)
+ *     chain      16 random bytes the server chose for this line of receipts (one per device)
+ *     set        every charge hash paid for in this chain (sorted, distinct, packed)
  *     evaluated  bitmap over `set`: evaluated in `epoch` already (free or charged)
- *     generation the account's receipt counter on the server when it was issued
+ *     generation the chain's counter on the server when it was issued
  *
- * The server keeps one integer per account, the receipt generation (stored as a bucket row
- * `receipt:<account>`, tokens = generation: no table of its own). A session's first charge
- * bumps it, and a receipt is accepted only if it carries the generation being bumped: an
- * old receipt replayed (an earlier epoch's, to make the whole set free again, or one with
- * fewer `evaluated` bits) is refused and everything is charged. The server still stores no
+ * The server keeps one integer per chain, its generation (a bucket row
+ * `receipt:<account>:<chain hex>`, tokens = generation: no table of its own). A session's
+ * first charge bumps the presented chain's, and the receipt is accepted only if it carries
+ * the generation being bumped: an old receipt replayed (an earlier epoch's, to make the
+ * whole set free again, or one with fewer `evaluated` bits) is refused and everything is
+ * charged. A session without an accepted receipt starts a new chain (its row is written
+ * only after its first charge succeeded, so rows cost tokens); chains are per device, so
+ * two devices of one account do not make each other's receipts stale. The server still stores no
  * set and no contact (a blinded element reveals nothing without the client's secret).
  */
 import { hmac } from '@noble/hashes/hmac.js';
@@ -120,9 +124,14 @@ export function canonicalChargeSet(hashes: Iterable<string>): Uint8Array {
   return out;
 }
 
+/** Bytes of a receipt chain id. */
+export const RECEIPT_CHAIN_BYTES = 16;
+
 /** What the client keeps between syncs and presents in dir.quota (quota.ts header). */
 export interface QuotaReceipt {
   token: Uint8Array;
+  /** The receipt chain (16 bytes, chosen by the server). */
+  chain: Uint8Array;
   /** Charge hashes paid for, sorted, distinct, packed (8 bytes each). */
   set: Uint8Array;
   /** The epoch the receipt was issued in (the session's announced epoch). */
@@ -139,7 +148,7 @@ export function quotaToken(key: Uint8Array, account: string, receipt: Omit<Quota
   return hmac(
     sha256,
     key,
-    concat(TOKEN_LABEL, i2osp(accountBytes.length, 2), accountBytes, i2osp(receipt.epoch, 4), i2osp(receipt.generation, 8), sha256(receipt.set), sha256(receipt.evaluated)),
+    concat(TOKEN_LABEL, i2osp(accountBytes.length, 2), accountBytes, receipt.chain, i2osp(receipt.epoch, 4), i2osp(receipt.generation, 8), sha256(receipt.set), sha256(receipt.evaluated)),
   );
 }
 
@@ -227,6 +236,7 @@ export class QuotaLedger {
   /** Set by the claim (the session's first charge): whether the presented receipt was accepted. */
   private accepted: boolean | undefined;
   private generation = 0;
+  private chain: Uint8Array | undefined;
   /** Elements evaluated in this session (charged or free): never free again in this epoch. */
   private readonly sessionSeen = new Set<string>();
   /** Each answered-or-not chunk's hashes, in order. */
@@ -239,6 +249,8 @@ export class QuotaLedger {
     private readonly account: string,
     private readonly purpose: 'sync' | 'lookup',
     private readonly epoch: number = 0,
+    /** Random bytes for a new receipt chain (the session's rng). */
+    private readonly random: (n: number) => Uint8Array = () => new Uint8Array(RECEIPT_CHAIN_BYTES),
   ) {}
 
   /**
@@ -246,7 +258,7 @@ export class QuotaLedger {
    * Whether it is accepted is settled at the first charge, against the stored generation.
    */
   presentToken(receipt: QuotaReceipt): boolean {
-    if (this.purpose !== 'sync' || receipt.epoch > this.epoch) return false;
+    if (this.purpose !== 'sync' || receipt.epoch > this.epoch || receipt.chain.length !== RECEIPT_CHAIN_BYTES) return false;
     if (!constantTimeEqual(quotaToken(this.config.tokenKey, this.account, receipt), receipt.token)) return false;
     const evaluated = evaluatedHashes(receipt.set, receipt.evaluated);
     if (!evaluated) return false;
@@ -273,17 +285,50 @@ export class QuotaLedger {
    * bumped from (a replayed older receipt does not).
    */
   private async claim(now: number): Promise<void> {
-    const key = `${RECEIPT_GENERATION_PREFIX}${this.account}`;
+    if (!this.presented) {
+      // No receipt (or a forged one): a new chain, written after the first charge (startChain).
+      this.accepted = false;
+      return;
+    }
+    const chain = this.presented.receipt.chain;
     let current = 0;
-    const bump = (state: BucketState | undefined): BucketState => {
-      current = state?.tokens ?? 0;
-      return { tokens: current + 1, updatedAt: now };
+    await this.updateGeneration(chain, now, (stored) => {
+      current = stored;
+      return stored + 1;
+    });
+    this.accepted = this.presented.receipt.generation === current;
+    if (this.accepted) {
+      this.chain = chain;
+      this.generation = current + 1;
+    }
+  }
+
+  /** A new chain at generation 1, once the session's first charge went through. */
+  private async startChain(now: number): Promise<void> {
+    // A chain id already in use (an rng that repeats) is never reset: another is drawn.
+    for (let attempt = 0; attempt < 4 && !this.chain; attempt++) {
+      const chain = this.random(RECEIPT_CHAIN_BYTES).slice(0, RECEIPT_CHAIN_BYTES);
+      let fresh = false;
+      await this.updateGeneration(chain, now, (stored, exists) => {
+        fresh = !exists;
+        return exists ? stored : 1;
+      });
+      if (fresh) {
+        this.chain = chain;
+        this.generation = 1;
+      }
+    }
+  }
+
+  private async updateGeneration(chain: Uint8Array, now: number, next: (stored: number, exists: boolean) => number): Promise<void> {
+    const key = `${RECEIPT_GENERATION_PREFIX}${this.account}:${hexOf(chain)}`;
+    const update = (state: BucketState | undefined): BucketState => {
+      const tokens = next(state?.tokens ?? 0, state !== undefined);
+      return state !== undefined && tokens === state.tokens ? state : { tokens, updatedAt: now };
     };
     const { store } = this.config;
-    if (store.updateBucket) await store.updateBucket(key, bump);
-    else await store.putBucket(key, bump(await store.getBucket(key)));
-    this.generation = current + 1;
-    this.accepted = this.presented !== undefined && this.presented.receipt.generation === current;
+    if (store.updateBucket) await store.updateBucket(key, update);
+    else await store.putBucket(key, update(await store.getBucket(key)));
   }
 
   /**
@@ -306,6 +351,7 @@ export class QuotaLedger {
       const policy = this.purpose === 'lookup' ? (this.config.lookup ?? DEFAULT_LOOKUP_POLICY) : (this.config.sync ?? DEFAULT_SYNC_POLICY);
       await chargeBucket(this.config.store, `${this.purpose}:${this.account}`, policy, charged, now);
     }
+    if (this.purpose === 'sync' && !this.chain) await this.startChain(now);
     this.counts.charged += charged;
     this.counts.free += hashes.length - charged;
     for (const h of hashes) this.sessionSeen.add(h);
@@ -318,10 +364,10 @@ export class QuotaLedger {
    * verifies at its next sync even while later chunks are still being evaluated. Undefined
    * when nothing was charged in this session (the client's receipt stays valid as it is).
    */
-  issueToken(chunks = this.chunks.length): { token: Uint8Array; generation: number } | undefined {
-    if (this.purpose !== 'sync' || this.accepted === undefined) return undefined;
-    const sets = nextReceiptSets(this.presented?.receipt, this.accepted, this.epoch, this.chunks.slice(0, chunks).flat());
-    const body = { ...sets, epoch: this.epoch, generation: this.generation };
-    return { token: quotaToken(this.config.tokenKey, this.account, body), generation: this.generation };
+  issueToken(chunks = this.chunks.length): { token: Uint8Array; generation: number; chain: Uint8Array } | undefined {
+    if (this.purpose !== 'sync' || !this.chain) return undefined;
+    const sets = nextReceiptSets(this.presented?.receipt, this.accepted === true, this.epoch, this.chunks.slice(0, chunks).flat());
+    const body = { ...sets, chain: this.chain, epoch: this.epoch, generation: this.generation };
+    return { token: quotaToken(this.config.tokenKey, this.account, body), generation: this.generation, chain: this.chain };
   }
 }

@@ -207,7 +207,7 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
     const view = this.backend.current();
     this.announced = view;
     if (hello.suite !== view.suite.id) throw new ProtocolError('unsupported', `this directory uses ${view.suite.id}`);
-    if (this.quota) this.ledger = new QuotaLedger(this.quota.config, this.quota.account, hello.purpose ?? 'sync', view.epoch);
+    if (this.quota) this.ledger = new QuotaLedger(this.quota.config, this.quota.account, hello.purpose ?? 'sync', view.epoch, this.rng);
     const { snapshot } = view;
     this.send({
       t: 'dir.info',
@@ -230,9 +230,9 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
     if (this.tokenAccepted !== undefined || this.nextSeq > 0 || this.labelsAsked) throw new ProtocolError('unexpected_message', 'dir.quota comes once, before any dir.evaluate');
     // Without quotas the token is meaningless; a bad token only means "charge everything".
     // A receipt of the earlier format (no epoch, generation, evaluated bits) is never accepted.
-    const { token, set, epoch, generation, evaluated } = msg;
-    const complete = epoch !== undefined && generation !== undefined && evaluated !== undefined;
-    this.tokenAccepted = this.ledger && complete ? this.ledger.presentToken({ token, set, epoch, generation, evaluated }) : false;
+    const { token, set, chain, epoch, generation, evaluated } = msg;
+    const complete = chain !== undefined && epoch !== undefined && generation !== undefined && evaluated !== undefined;
+    this.tokenAccepted = this.ledger && complete ? this.ledger.presentToken({ token, set, chain, epoch, generation, evaluated }) : false;
   }
 
   private onDeltaGet(msg: DirDeltaGet): void {
@@ -392,7 +392,7 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
   /** A receipt over the chunks answered so far: the set the client can compute. */
   private sendReceipt(): void {
     const issued = this.ledger?.issueToken(this.nextAnswer);
-    if (issued) this.send({ t: 'dir.receipt', quotaToken: issued.token, tokenAccepted: this.ledger?.tokenAccepted ?? false, quotaGeneration: issued.generation });
+    if (issued) this.send({ t: 'dir.receipt', quotaToken: issued.token, tokenAccepted: this.ledger?.tokenAccepted ?? false, quotaGeneration: issued.generation, quotaChain: issued.chain });
   }
 
   /** A range of the announcement log (auditors, witnesses): read as deferred work, one request at a time. */
@@ -463,6 +463,7 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
       quotaToken: issued?.token,
       tokenAccepted: issued ? (this.ledger!.tokenAccepted ?? false) : undefined,
       quotaGeneration: issued?.generation,
+      quotaChain: issued?.chain,
     });
     this.state = 'done';
     this.emit({ type: 'result', result: { ...this.stats } });
