@@ -211,8 +211,6 @@ export class ServerConnection implements BudgetHolder {
       onWriteProgress: () => {
         this.markAlive();
         this.markProgress();
-        // Held input goes to the session once our output drains (right after this call): count after it.
-        queueMicrotask(() => this.updateBudget());
       },
       onWorkSettled: () => {
         this.markAlive();
