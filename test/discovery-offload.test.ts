@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DiscoveryClientSession, type DiscoveryResult, type QuotaReceipt } from '../src/protocol/discovery/client.js';
+import { DiscoveryClientSession, type DiscoveryResult, type KnownOutputs, type QuotaReceipt } from '../src/protocol/discovery/client.js';
 import { DiscoveryServerSession } from '../src/protocol/discovery/server.js';
 import type { OprfOffload } from '../src/protocol/offload.js';
 import { runSessionPair, runSessionPairAsync } from '../src/protocol/session-pair.js';
@@ -53,6 +53,8 @@ interface Setup {
   clientChunk?: number;
   store?: MapQuotaStore;
   receipt?: QuotaReceipt;
+  /** OPRF outputs kept from an earlier sync (issue 10 §4: not evaluated again). */
+  outputs?: KnownOutputs;
   capacity?: number;
 }
 
@@ -63,6 +65,7 @@ function sessions(s: Setup) {
     rng: seededRng(1),
     blindSecret: secret,
     quotaReceipt: s.receipt,
+    outputs: s.outputs,
     offload: s.clientOffload,
     chunkItems: s.clientChunk,
   });
@@ -109,9 +112,9 @@ describe('discovery with deferred group work', () => {
           expect(out.clientError).toBeUndefined();
           expect(matchesOf(out.clientResult)).toEqual(matchesOf(expected.clientResult));
           expect(spent(store, 1000)).toBe(spent(inlineStore, 1000));
-          // The receipt names the same charged set and verifies next time: nothing is charged again.
+          // The receipt names the same charged set; with the outputs kept, the next sync evaluates (and is charged) nothing.
           expect(out.clientResult!.quotaReceipt!.set).toEqual(expected.clientResult!.quotaReceipt!.set);
-          const again = sessions({ contacts, chunk, store, receipt: out.clientResult!.quotaReceipt, serverOffload: offload });
+          const again = sessions({ contacts, chunk, store, receipt: out.clientResult!.quotaReceipt, outputs: out.clientResult!.outputs, serverOffload: offload });
           expect((await runSessionPairAsync(again.client, again.server)).clientError).toBeUndefined();
           expect(spent(store, 1000)).toBe(spent(inlineStore, 1000));
         },
@@ -134,8 +137,11 @@ describe('discovery with deferred group work', () => {
         // bucket refilled by one chunk's worth charges only the chunks not charged yet.
         const receipt = s.client.quotaReceipt!;
         expect(receipt.set.length / 8).toBe(3 * chunk);
+        // ... with the outputs answered kept (issue 10 §4), so they are not evaluated again.
+        const outputs = s.client.partialOutputs!;
+        expect(outputs.entries.size).toBe(3 * chunk);
         store.buckets.set('sync:alice', { tokens: 3 * chunk, updatedAt: 0 });
-        const retry = sessions({ contacts, chunk, store, capacity, receipt, serverOffload: shuffledOffload(delays) });
+        const retry = sessions({ contacts, chunk, store, capacity, receipt, outputs, serverOffload: shuffledOffload(delays) });
         const done = await runSessionPairAsync<DiscoveryResult, unknown>(retry.client, retry.server);
         expect(done.clientError).toBeUndefined();
         expect(store.buckets.get('sync:alice')!.tokens).toBe(0);
