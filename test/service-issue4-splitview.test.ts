@@ -7,6 +7,7 @@
  * whose cache holds the digest of (epoch, version) from one server and then meets the other
  * (through a proxy re-pointed behind the same URL) fails with `split_view` too.
  */
+import { DirectoryDiscoveryBackend } from '../src/directory/discovery-backend.js';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveDirectory, type RunningServer } from '../src/cli/commands/serve.js';
@@ -42,6 +43,9 @@ beforeAll(async () => {
   const base = await openSqliteDirectory(dbA);
   await base.importUsers(users);
   await base.precompute();
+  // One operator's log up to here (key statement, announcement of this version): the copies
+  // share it, so c is a witness behind, and a and b fork it at the next version.
+  await DirectoryDiscoveryBackend.open(base, 'fuse');
   await base.close();
   copyDirectoryFiles(dbA, join(tmp.path, 'b.db'));
   copyDirectoryFiles(dbA, join(tmp.path, 'c.db'));

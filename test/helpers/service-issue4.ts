@@ -4,6 +4,7 @@
  * adds a raw WebSocket peer that can present a bearer token (the TCP proxy the tests use
  * is in tcp-proxy.ts).
  */
+import { identityKeyPath, loadOrCreateIdentityKey } from '../../src/directory/identity-key.js';
 import { chmodSync, copyFileSync, existsSync } from 'node:fs';
 import WebSocket from 'ws';
 import { encodeMessage } from '../../src/protocol/codec.js';
@@ -80,4 +81,8 @@ export function copyDirectoryFiles(from: string, to: string): void {
   for (const suffix of ['', '-wal', '-shm']) if (existsSync(from + suffix)) copyFileSync(from + suffix, to + suffix);
   copyFileSync(`${from}.key`, `${to}.key`);
   chmodSync(`${to}.key`, 0o600);
+  // A fork by one operator: both copies sign with the same directory identity (created here if the source has none yet).
+  loadOrCreateIdentityKey(identityKeyPath(from));
+  copyFileSync(identityKeyPath(from), identityKeyPath(to));
+  chmodSync(identityKeyPath(to), 0o600);
 }
