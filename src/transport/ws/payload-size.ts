@@ -15,7 +15,17 @@ import type { FieldSpec, MessageSchema } from '../../protocol/schema.js';
 
 /** What a server receives from clients (the other types only travel server -> client). */
 export const SERVER_INBOUND_PSI = ['psi.hello', 'psi.query', 'error'] as const;
-export const SERVER_INBOUND_DISCOVERY = ['dir.hello', 'dir.quota', 'dir.delta.get', 'dir.snapshot.get', 'dir.evaluate', 'dir.labels.get', 'error'] as const;
+export const SERVER_INBOUND_DISCOVERY = [
+  'dir.hello',
+  'dir.quota',
+  'dir.delta.get',
+  'dir.snapshot.get',
+  'dir.evaluate',
+  'dir.labels.get',
+  'dir.log.get',
+  'dir.announcement.get',
+  'error',
+] as const;
 
 const HEADER = 5;
 const NUMBER = 9;
