@@ -120,7 +120,7 @@ describe.each(stores)('tag deltas on the %s store', (_name, openStore) => {
             expect(snap.version).toBe(version);
             const encoding = parseEncoding(snap.bytes);
             const epoch = directory.currentEpoch;
-            expect(await directory.servedTagDelta(epoch, version)).toEqual({ epoch, fromVersion: version, toVersion: version, added: new Uint8Array(0), removed: new Uint8Array(0) });
+            expect(await directory.servedTagDelta(epoch, version)).toEqual({ epoch, fromVersion: version, toVersion: version, added: new Uint8Array(0), removed: new Uint8Array(0), relabeled: new Uint8Array(0) });
             for (const a of seen) {
               const delta = await directory.servedTagDelta(epoch, a.version);
               expect(delta).toBeDefined();
@@ -221,14 +221,15 @@ it('netTagDelta follows each prefix from its first to its last op and sorts the 
     { prefix: p(1), op: 'added' as const },
     { prefix: p(1), op: 'removed' as const }, // came and went: nothing
     { prefix: p(3), op: 'removed' as const },
-    { prefix: p(3), op: 'added' as const }, // went and came back: there at both ends, nothing
+    { prefix: p(3), op: 'added' as const }, // went and came back: there at both ends, relabeled (issue 10 §4)
     { prefix: p(2), op: 'added' as const }, // new: added
     { prefix: p(4), op: 'removed' as const },
     { prefix: p(4), op: 'added' as const },
     { prefix: p(4), op: 'removed' as const }, // there at the start, gone at the end: removed
   ];
-  const { added, removed } = netTagDelta(rows);
+  const { added, removed, relabeled } = netTagDelta(rows);
   expect(added).toEqual(Uint8Array.from([...p(2)]));
   expect(removed).toEqual(Uint8Array.from([...p(4), ...p(5)]));
-  expect(netTagDelta([])).toEqual({ added: new Uint8Array(0), removed: new Uint8Array(0) });
+  expect(relabeled).toEqual(Uint8Array.from([...p(3)]));
+  expect(netTagDelta([])).toEqual({ added: new Uint8Array(0), removed: new Uint8Array(0), relabeled: new Uint8Array(0) });
 });
