@@ -250,13 +250,16 @@ function scanAccepts(bytes: Uint8Array, set: SetName): boolean {
 }
 
 describe('the pre-scan shape is derived from the schemas', () => {
-  it('discovery: 11 keys (dir.info + v, t), one binList of maxQueryItems items of maxLabelBytes', () => {
+  it('discovery: the widest message (dir.info) + v, t keys, one binList of maxQueryItems items of maxLabelBytes', () => {
+    const schemas = discoverySchemas(DEFAULT_DISCOVERY_LIMITS);
+    const widest = Math.max(...Object.values(schemas).map((schema) => Object.keys(schema).length));
+    expect(Object.keys(schemas['dir.info']).length).toBe(widest);
     expect(shapes.discovery).toMatchObject({
-      maxKeys: 11,
+      maxKeys: widest + 2,
       maxLists: 1,
       maxListItems: DEFAULT_DISCOVERY_LIMITS.maxQueryItems,
       maxListItemBytes: DEFAULT_DISCOVERY_LIMITS.maxLabelBytes,
-      maxKeyBytes: 'tokenAccepted'.length,
+      maxKeyBytes: Math.max(...Object.values(schemas).flatMap((schema) => Object.keys(schema).map((key) => key.length))),
       maxStrBytes: 3 * 1024,
     });
     expect(shapes.psi).toMatchObject({ maxKeys: 9, maxLists: 0, maxStrBytes: 3 * 1024, maxBinBytes: DEFAULT_LIMITS.maxEncodingBytes });
