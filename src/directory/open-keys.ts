@@ -33,6 +33,11 @@ export async function openKeys(options: OpenKeysOptions): Promise<{ keys: EpochK
   const { store, suite, rng } = options;
   const storage = options.storage ?? (options.keyPath === undefined ? undefined : fileKeyStorage(options.keyPath, options.allowInsecureKeyFile === true));
   const keyPath = storage?.where;
+  // In-memory keys on a shared database would give every node (and every restart) a new
+  // epoch of its own: a PostgreSQL directory keeps its keys in the key vault.
+  if (storage === undefined && store.backend === 'postgres') {
+    throw new ContactPsiError('kek_missing', 'a PostgreSQL directory keeps its epoch keys in the key vault: open it with keyStorage (keyStorageFor(store, kek))');
+  }
   const storedSuite = await store.getMeta(META_SUITE);
   const storedMode = await store.getMeta(META_MODE);
   if ((storedSuite !== undefined && storedSuite !== suite.id) || (storedMode !== undefined && storedMode !== String(suite.mode))) {
