@@ -12,6 +12,9 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { SERVER_DEFAULTS } from '../src/transport/ws/options.js';
+import { SUBPROTOCOL } from '../src/transport/ws/index.js';
 import { serveDirectory, type RunningServer } from '../src/cli/commands/serve.js';
 import { OUTPUTS_FILE } from '../src/client/output-cache.js';
 import { seededRng } from '../src/contacts/generate.js';
@@ -77,3 +80,30 @@ it('unchanged re-syncs evaluate nothing; a damaged outputs cache is discarded, t
   expect(after.result.evaluated).toBe(0);
   expect(await charged()).toBe(2 * n);
 });
+
+/** Opens a WebSocket with the token; resolves 'open' or the HTTP status it was refused with. */
+function connectWith(url: string, token: string): Promise<{ outcome: 'open'; ws: WebSocket } | { outcome: number }> {
+  return new Promise((resolve) => {
+    const ws = new WebSocket(url, [SUBPROTOCOL], { headers: { Authorization: `Bearer ${token}` } });
+    ws.on('error', () => {});
+    ws.once('open', () => resolve({ outcome: 'open', ws }));
+    ws.once('unexpected-response', (_req, res) => {
+      resolve({ outcome: res.statusCode ?? 0 });
+      ws.terminate();
+    });
+  });
+}
+
+it('serveDirectory caps concurrent sessions per account (transport default maxConnectionsPerAccount): one more is refused with 429', async () => {
+  const cap = SERVER_DEFAULTS.maxConnectionsPerAccount;
+  expect(cap).toBe(8);
+  const open: WebSocket[] = [];
+  for (let i = 0; i < cap; i++) {
+    const r = await connectWith(running.server.url, TOKEN);
+    expect(r.outcome).toBe('open');
+    if (r.outcome === 'open') open.push(r.ws);
+  }
+  expect((await connectWith(running.server.url, TOKEN)).outcome).toBe(429);
+  for (const ws of open) ws.close();
+});
+
