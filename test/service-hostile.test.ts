@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveDirectory, type RunningServer } from '../src/cli/commands/serve.js';
 import { seededRng } from '../src/contacts/generate.js';
 import { encodeMessage } from '../src/protocol/codec.js';
-import type { DirInfo, DiscoveryMessage } from '../src/protocol/discovery/messages.js';
+import { DEFAULT_DISCOVERY_LIMITS, type DirInfo, type DiscoveryMessage } from '../src/protocol/discovery/messages.js';
 import type { ProtocolErrorCode } from '../src/protocol/errors.js';
 import { ErrorCloseCodes, StandardCloseCodes, type PsiServer, type SessionReport } from '../src/transport/ws/index.js';
 import {
@@ -166,9 +166,11 @@ describe('messages in the wrong order', () => {
     send(skipped.peer, { t: 'dir.evaluate', epoch: skipped.info.epoch, seq: 1, blinded: blinded(1) });
     await expectCodedClose(skipped.peer, 'unexpected_message');
 
+    // A server's message sent to the server: the server decodes only what clients send
+    // (codec per side), so dir.info, wider than any client message, is refused by the scan.
     const replay = await greeted();
     send(replay.peer, replay.info);
-    await expectCodedClose(replay.peer, 'unexpected_message');
+    await expectCodedClose(replay.peer, 'too_large');
     await honest.finish();
   });
 
@@ -234,11 +236,13 @@ describe('oversized batches', () => {
     const { peer: part } = await greeted();
     send(part, { t: 'dir.snapshot.get', epoch: info.epoch, version: info.version, offset: 0, length: 4 * 1024 * 1024 + 1 });
     await expectCodedClose(part, 'too_large');
-    // More label keys than identifiers evaluated in this session.
+    // More label keys than this session may ask for: without quotas, the identifiers it
+    // evaluated plus maxQueryItems (an incremental re-sync asks for changed labels of earlier
+    // matches without evaluating them again).
     const { peer: keys } = await greeted();
     send(keys, { t: 'dir.evaluate', epoch: info.epoch, seq: 0, blinded: blinded(2) });
     await keys.received(2);
-    send(keys, { t: 'dir.labels.get', epoch: info.epoch, keys: new Uint8Array(3 * 16) });
+    send(keys, { t: 'dir.labels.get', epoch: info.epoch, keys: new Uint8Array((DEFAULT_DISCOVERY_LIMITS.maxQueryItems + 3) * 16) });
     await expectCodedClose(keys, 'too_large');
     await honest.finish();
   });
