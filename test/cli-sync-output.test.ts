@@ -10,28 +10,31 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { sync } from '../src/cli/commands/sync.js';
 import { hasControlChars } from '../src/cli/terminal-text.js';
-import type { PsiServer } from '../src/transport/ws/index.js';
-import { memoryBackend } from './helpers/discovery.js';
-import { startDiscoveryServer } from './helpers/service.js';
+import { serveDirectory, type RunningServer } from '../src/cli/commands/serve.js';
+import { buildDirectory } from './helpers/service.js';
 
 const work = mkdtempSync(join(tmpdir(), 'contact-psi-sync-output-'));
 const forgedUserId = 'mallory\nZoë Müller\ttel:+41790000001\tfriend\tpk\x1b[2K\r\x1b]0;owned\x07\u202eevil';
 const forgedLabel = 'label\n1 matches among 1 identifiers\x9b31m';
-let server: PsiServer;
+let running: RunningServer;
+let server: RunningServer['server'];
 
 beforeAll(async () => {
-  const { backend } = memoryBackend([
-    { userId: forgedUserId, identifiers: ['tel:+41791234567'], label: forgedLabel },
-    { userId: 'plain', identifiers: ['tel:+41797654321'], label: 'pk-plain' },
+  // A real (signing) directory: clients refuse a dir.info without the signed announcement.
+  const utf8 = (text: string) => new TextEncoder().encode(text);
+  const directory = await buildDirectory(work, [
+    { userId: forgedUserId, identifiers: ['tel:+41791234567'], label: utf8(forgedLabel), discoverable: true },
+    { userId: 'plain', identifiers: ['tel:+41797654321'], label: utf8('pk-plain'), discoverable: true },
   ]);
-  server = await startDiscoveryServer(backend);
+  running = await serveDirectory(directory, { host: '127.0.0.1', port: 0 });
+  server = running.server;
   writeFileSync(
     join(work, 'book.vcf'),
     ['BEGIN:VCARD', 'VERSION:3.0', 'FN:Zoë Müller', 'TEL:+41 79 123 45 67', 'END:VCARD', 'BEGIN:VCARD', 'VERSION:3.0', 'FN:Pat', 'TEL:+41 79 765 43 21', 'END:VCARD'].join('\r\n'),
   );
 });
 afterAll(async () => {
-  await server?.close();
+  await running?.close();
   rmSync(work, { recursive: true, force: true });
 });
 
