@@ -272,6 +272,11 @@ export class MemoryStore implements DirectoryStore {
     if (records.some((r) => width(r.tag) !== tagLength)) throw new ContactPsiError('store_corrupt', `tags of epoch ${epoch} differ in length`);
     const packed = new Uint8Array(records.length * tagLength);
     records.forEach((r, i) => packed.set(r.tag.subarray(0, tagLength), i * tagLength));
+    // As every store: tags recorded complete at this very version (completeTags) count
+    // nothing missing, stale or unsealed; completeTags is the caller's word that they are.
+    if (this.#epochs.get(epoch)?.tagVersion === this.#version) {
+      return { version: this.#version, packed, tagLength, count: records.length, missing: 0, stale: 0, unsealed: 0 };
+    }
     const stale = records.filter((r) => !this.#isDiscoverablePair(r.identifier, r.userId)).length;
     const unsealed = this.#discoverableSorted().filter((e) => this.#needsSeal(stored?.get(e.identifier), e.userId)).length;
     return { version: this.#version, packed, tagLength, count: records.length, missing: await this.countMissingTags(epoch), stale, unsealed };
@@ -287,12 +292,18 @@ export class MemoryStore implements DirectoryStore {
 
   async getEpoch(epoch: number): Promise<EpochRecord | undefined> {
     this.#open();
-    return (await this.listEpochs()).find((e) => e.epoch === epoch);
+    // As SQLite: an epoch record or tags make an epoch known here; cached snapshots alone
+    // (listed by listEpochs) do not (found by the store conformance suite).
+    if (!this.#epochs.has(epoch) && !((this.#tags.get(epoch)?.size ?? 0) > 0)) return undefined;
+    return this.#epochRecord(epoch);
   }
 
   async registerEpoch(epoch: number, publicKey: string): Promise<void> {
     this.#open();
-    if (!this.#epochs.has(epoch)) this.#epochs.set(epoch, { publicKey, tagVersion: undefined, deltaFloor: undefined });
+    // As SQLite's COALESCE: a record without a key (made by activateEpoch) gets this one.
+    const existing = this.#epochs.get(epoch);
+    if (existing === undefined) this.#epochs.set(epoch, { publicKey, tagVersion: undefined, deltaFloor: undefined });
+    else if (existing.publicKey === undefined) this.#epochs.set(epoch, { ...existing, publicKey });
   }
 
   async completeTags(epoch: number, version: number, startDeltaLog: boolean): Promise<boolean> {
