@@ -16,6 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, fsyncSync, linkSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { syncFolder } from './sync-folder.js';
 import { ContactPsiError } from '../errors.js';
 import { identityPublicKey, IDENTITY_SECRET_BYTES } from '../protocol/discovery/announcement.js';
 
@@ -73,19 +74,6 @@ export function createIdentityKeyFile(path: string, secretKey: Uint8Array = new 
   }
   syncFolder(dirname(path));
   return { secretKey: secretKey.slice(), publicKey: identityPublicKey(secretKey) };
-}
-
-/** Makes the new name durable; not every platform can open a folder (Windows), which is fine there. */
-function syncFolder(folder: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(folder, 'r');
-    fsyncSync(fd);
-  } catch {
-    // best effort
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
 }
 
 /** Reads and checks the identity file; `identity_key_missing` when there is none. */

@@ -12,6 +12,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { syncFolder } from './sync-folder.js';
 import { ContactPsiError } from '../errors.js';
 import { SuiteIds, type SuiteId } from '../oprf/suite.js';
 
@@ -132,19 +133,6 @@ export function writeKeyFile(path: string, file: KeyFile, options: WriteKeyFileO
     throw new ContactPsiError('key_file_unwritable', `cannot replace key file ${path}: ${(err as Error).message}`, { cause: err });
   }
   syncFolder(dirname(path));
-}
-
-/** Makes the rename durable; not every platform can open a folder (Windows), which is fine there. */
-function syncFolder(folder: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(folder, 'r');
-    fsyncSync(fd);
-  } catch {
-    // best effort
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
 }
 
 /** Reads and checks a key file (either format); `key_file_missing` when there is none. */
