@@ -117,8 +117,14 @@ describe('a fleet of three serve processes on one PostgreSQL', () => {
     expect(new Set(views.map((v) => JSON.stringify(v))).size).toBe(1);
     const { planted, book: b } = book(1, 300, first); // only the first import is in yet
     // Witnesses get no token (spec/verifiability.md): a node without --tokens on the same database is one.
-    const witness = await startNodeProcess({ cli, name: 'w', db, kekFile, args: ['--refresh-seconds', '3600'] });
+    const witness = await startNodeProcess({ cli, name: 'w', db, kekFile, args: ['--refresh-seconds', '3600', '--admin-port', '0'] });
     const outcome = await syncAddressBook({ server: nodes[0]!.url, witnesses: [witness.url], book: b, cacheDir: join(work, 'c-witness'), token: tokenOf('witness') });
+    // A fleet node has the operator surface of `serve` on SQLite: metrics and readiness.
+    const admin = (await witness.waitFor(/admin listening on (http:\/\/\S+)/))[1]!;
+    const metrics = await fetch(`${admin}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toMatch(/^contact_psi_/m);
+    expect((await fetch(`${admin}/readyz`)).status).toBe(200);
     await witness.stop();
     const found = foundOf(outcome.result.matches);
     expect([...planted.expected].every((id) => found.has(id))).toBe(true);

@@ -18,7 +18,7 @@ import { redactStoreUrl } from '../../directory/open-store.js';
 import { poolEvaluator, poolOffload } from '../../parallel/index.js';
 import { directorySuite, startWorkerPool } from '../open-directory.js';
 import { escapeControlChars } from '../terminal-text.js';
-import { numberOption, quotaPolicyOf, readAccounts, serveDirectory, type ServeOptions } from './serve.js';
+import { logLevelOf, numberOption, portOf, quotaPolicyOf, readAccounts, serveDirectory, type ServeOptions } from './serve.js';
 
 export async function serveFleetNode(options: ServeOptions): Promise<void> {
   const port = Number(options.port);
@@ -60,9 +60,13 @@ export async function serveFleetNode(options: ServeOptions): Promise<void> {
     offload: pool ? poolOffload(pool) : undefined,
     backendOf: () => node.backend,
     onSession: () => sessions++,
+    // The operator surface of every node, as for `serve` on SQLite (spec/operations.md).
+    admin: options.adminPort === undefined ? undefined : { port: portOf(options.adminPort, '--admin-port'), host: options.adminHost },
+    logLevel: logLevelOf(options.logLevel),
   });
   const view = node.backend.current();
   console.log(`contact-psi listening on ${running.server.url} (epoch ${view.epoch}, ${view.snapshot.count} entries; node ${name}, ${node.isLeader ? 'leader' : 'follower'})`);
+  if (running.running.admin) console.log(`admin listening on ${running.running.admin.url} (/metrics, /healthz, /readyz)`);
 
   const report = (what: string) => (err: unknown) => console.error(escapeControlChars(`${what} failed: ${(err as Error).message}`));
   const rotate = () => {

@@ -198,13 +198,13 @@ export async function serve(flags: ServeOptions, command?: Command): Promise<voi
 }
 
 /** A TCP port flag: 0..65535. */
-function portOf(value: string | undefined, name: string): number {
+export function portOf(value: string | undefined, name: string): number {
   const port = Number(value);
   if (value === undefined || !Number.isInteger(port) || port < 0 || port > 65535) throw new ContactPsiError('invalid_option', `${name} must be 0..65535, got ${value}`);
   return port;
 }
 
-function logLevelOf(value: string | undefined): LogLevel {
+export function logLevelOf(value: string | undefined): LogLevel {
   const level = value ?? 'info';
   if (!(LOG_LEVELS as readonly string[]).includes(level)) throw new ContactPsiError('invalid_option', `--log-level must be one of ${LOG_LEVELS.join(', ')}, got ${level}`);
   return level as LogLevel;
