@@ -101,17 +101,8 @@ async function fillMissing(job: PrecomputeJob, batchSize: number, missing: numbe
   let current = await startBatch(job, undefined, batchSize);
   while (current !== undefined) {
     const next = await startBatch(job, current.after, batchSize);
-    const { tags, seals } = await current.sealed;
     const { batch } = current;
-    const records: TagRecord[] = batch.map((e, i) => ({
-      identifier: e.identifier,
-      userId: e.userId,
-      tag: tags[i],
-      lookupKey: seals[i].lookupKey,
-      sealed: seals[i].sealed,
-      labelVersion: e.labelVersion,
-    }));
-    await store.putTags(epoch, records);
+    await store.putTags(epoch, tagRecordsOf(batch, await current.sealed));
     computed += batch.length;
     total = Math.max(total, computed); // another process may have added users meanwhile
     onProgress?.(computed, total);
@@ -142,6 +133,18 @@ async function startBatch(job: PrecomputeJob, after: string | undefined, limit: 
   const sealed = evaluateAndSeal(job, batch);
   sealed.catch(() => undefined); // awaited later; an error surfaces there (or the pass failed before)
   return { batch, after: batch[batch.length - 1].identifier, sealed };
+}
+
+/** The store's records of a computed batch: each pair with its tag, lookup key and seal. */
+export function tagRecordsOf(batch: readonly MissingTag[], { tags, seals }: SealedBatch): TagRecord[] {
+  return batch.map((e, i) => ({
+    identifier: e.identifier,
+    userId: e.userId,
+    tag: tags[i],
+    lookupKey: seals[i].lookupKey,
+    sealed: seals[i].sealed,
+    labelVersion: e.labelVersion,
+  }));
 }
 
 export async function evaluateAndSeal(job: PrecomputeJob, batch: readonly MissingTag[]): Promise<SealedBatch> {

@@ -16,8 +16,8 @@
 import type { Pool, PoolClient } from 'pg';
 import { ContactPsiError } from '../../errors.js';
 import type { OprfSuite } from '../../oprf/suite.js';
-import { DEFAULT_PRECOMPUTE_BATCH, evaluateAndSeal, type TagEvaluator } from '../precompute.js';
-import type { DirectoryStore, TagRecord } from '../types.js';
+import { DEFAULT_PRECOMPUTE_BATCH, evaluateAndSeal, tagRecordsOf, type TagEvaluator } from '../precompute.js';
+import type { DirectoryStore } from '../types.js';
 import { compareCodePoints } from '../users.js';
 
 export interface SharedFillOptions {
@@ -183,16 +183,7 @@ async function computeRange(options: SharedFillOptions, after: string, last: str
     const page = await store.missingTags(epoch, cursor, limit);
     const batch = last === null ? page : page.filter((e) => compareCodePoints(e.identifier, last) <= 0);
     if (batch.length === 0) return computed;
-    const { tags, seals } = await evaluateAndSeal(job, batch);
-    const records: TagRecord[] = batch.map((e, i) => ({
-      identifier: e.identifier,
-      userId: e.userId,
-      tag: tags[i],
-      lookupKey: seals[i].lookupKey,
-      sealed: seals[i].sealed,
-      labelVersion: e.labelVersion,
-    }));
-    await store.putTags(epoch, records);
+    await store.putTags(epoch, tagRecordsOf(batch, await evaluateAndSeal(job, batch)));
     computed += batch.length;
     if (batch.length < page.length || page.length < limit) return computed;
     cursor = page[page.length - 1].identifier;
