@@ -214,6 +214,8 @@ describe('a fleet of three serve processes on one PostgreSQL', () => {
 
   it('a restarted node rejoins without recomputing and serves the same view', async () => {
     const before = (await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM tags')).rows[0]!.n;
+    // The node is down (killed by the kill -9 test; while that test is skipped, killed here).
+    await nodes[2]!.kill9();
     const restarted = await startNode('n3', nodes[2]!.port);
     nodes[2] = restarted;
     const views = await Promise.all(nodes.map((n) => info(n.url)));
