@@ -22,13 +22,13 @@ export interface CliRun {
   cpuMs: number;
 }
 
-/** `nodeArgs` go to node before the script (e.g. `--cpu-prof`). */
-export async function runCli(args: readonly string[], onSpawn?: (startedAt: number) => void, nodeArgs: readonly string[] = []): Promise<CliRun> {
+/** `nodeArgs` go to node before the script (e.g. `--cpu-prof`); `entry` is what node runs (another build of the CLI, or `-e 0`). */
+export async function runCli(args: readonly string[], onSpawn?: (startedAt: number) => void, nodeArgs: readonly string[] = [], entry: readonly string[] = [cliMain]): Promise<CliRun> {
   const dir = mkdtempSync(join(tmpdir(), 'contact-psi-rusage-'));
   const out = join(dir, 'rusage.json');
   const preload = pathToFileURL(join(benchCompiled, 'rusage-preload.js')).href;
   const started = performance.now();
-  const child = spawn(process.execPath, [...nodeArgs, '--import', preload, cliMain, ...args], {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', preload, ...entry, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, BENCH_RUSAGE_OUT: out },
   });

@@ -24,6 +24,7 @@ import { resyncScenario } from './resync.js';
 import { peersScenario } from './peers.js';
 import { modelScenario } from './model.js';
 import { fleetScenario } from './fleet.js';
+import { startupScenario } from './startup.js';
 
 interface Options {
   smoke: boolean;
@@ -191,6 +192,16 @@ const SCENARIOS: Record<string, { help: string; run(o: Options): Promise<Report 
       });
     },
   },
+  startup: {
+    help: 'whole-process `contact-psi sync` start-up to the first byte (goal 150 ms), snapshot of a 1M directory cached: node -e 0, the eager CLI, the unbundled CLI and the bin, interleaved  [--users=1000000 --contacts=1024 --runs=7]',
+    run: (o) =>
+      startupScenario({
+        users: o.number('users', o.smoke ? 1000 : 1_000_000),
+        contacts: o.number('contacts', o.smoke ? 64 : 1024),
+        runs: o.number('runs', o.smoke ? 1 : 7),
+        smoke: o.smoke,
+      }),
+  },
   peers: {
     help: 'per element blind / evaluate (+proof) / finalize: ours vs @cloudflare/voprf-ts (ristretto255-SHA512, VOPRF), same batches, same run; @openmined/psi.js setup per element  [--batches=]',
     run: (o) => peersScenario({ batches: o.list('batches', o.smoke ? [4, 32] : [1, 16, 256]), smoke: o.smoke }),
@@ -205,7 +216,7 @@ const SCENARIOS: Record<string, { help: string; run(o: Options): Promise<Report 
   },
 };
 
-const ORDER = ['micro', 'peers', 'session-psi', 'precompute', 'discovery-sync', 'throughput', 'hostile', 'memory', 'scale', 'resync', 'model', 'targets'];
+const ORDER = ['micro', 'peers', 'session-psi', 'precompute', 'discovery-sync', 'throughput', 'hostile', 'memory', 'scale', 'startup', 'resync', 'model', 'targets'];
 
 function usage(): string {
   return [

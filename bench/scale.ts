@@ -21,7 +21,6 @@
  */
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
-import { createServer, connect, type AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -41,6 +40,7 @@ import { seriesFromRows } from './plot.js';
 import type { Report, Row } from './report.js';
 import { median, round } from './timing.js';
 import { summarize } from './cpuprofile-summary.js';
+import { firstByteProxy } from './first-byte-proxy.js';
 import { readdirSync, readFileSync } from 'node:fs';
 
 export interface ScaleOptions {
@@ -127,33 +127,7 @@ interface SyncFigures {
   matches: number;
 }
 
-/** A raw TCP proxy in front of the server that notes when the first client byte arrives. */
-async function firstByteProxy(target: string): Promise<{ url: string; firstByteAt(): number | undefined; reset(): void; close(): Promise<void> }> {
-  const u = new URL(target);
-  let first: number | undefined;
-  const server = createServer((sock) => {
-    const up = connect(Number(u.port), u.hostname);
-    sock.once('data', () => (first ??= performance.now()));
-    sock.pipe(up).pipe(sock);
-    const end = () => {
-      sock.destroy();
-      up.destroy();
-    };
-    sock.on('error', end).on('close', end);
-    up.on('error', end).on('close', end);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `ws://127.0.0.1:${port}`,
-    firstByteAt: () => first,
-    reset: () => (first = undefined),
-    close: () => new Promise((r) => server.close(() => r())),
-  };
-}
-
-function contactsCsv(path: string, book: ReturnType<typeof syntheticBook>['book']): void {
+export function contactsCsv(path: string, book: ReturnType<typeof syntheticBook>['book']): void {
   writeFileSync(path, ['name,phone', ...book.contacts.map((c) => `${c.name},${c.identifiers[0].raw}`)].join('\n') + '\n');
 }
 

@@ -1,0 +1,229 @@
+/**
+ * `bench -- startup`: whole-process `contact-psi sync` start-up, spawn → first byte on the
+ * wire (issue 13 §1: at most 150 ms), the snapshot of an N-user directory (default 1M, the
+ * cached SQLite fixture) already in the client's cache, 1,024 contacts (25% registered).
+ *
+ * In the same run, interleaved (run r of every variant before run r+1 of any), so the load
+ * of this shared machine weighs on each alike:
+ * - `node -e 0`: Node's own start-up here, now: the floor no CLI goes under;
+ * - the eager CLI: src/cli/main.ts as it was before lazy loading (EAGER_MAIN_COMMIT, every
+ *   command and its dependency tree imported up front), compiled from git onto today's
+ *   dist/ (skipped when git or the commit is missing);
+ * - the unbundled CLI (dist/src/cli/main.js, tsc's output, commands imported lazily);
+ * - the bin (package.json `bin`: the esbuild bundle of scripts/bundle-cli.mjs).
+ * First byte = the first TCP data (the WebSocket upgrade request) at a counting proxy in
+ * front of the server. CPU = the whole process's, all threads, the whole run (the sync
+ * after the first byte included). One more run of the bin under --cpu-prof is cut at the
+ * first byte (both clocks are the monotonic one): what runs before it, by package.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { syntheticBook } from './address-book.js';
+import { ensureFixture, serveInChild } from './child-process.js';
+import { cliMain, runCli, type CliRun } from './cli-run.js';
+import { firstByteProxy } from './first-byte-proxy.js';
+import { repoRoot } from './paths.js';
+import type { Report, Row } from './report.js';
+import { contactsCsv } from './scale.js';
+import { median, round } from './timing.js';
+
+/** The last commit whose src/cli/main.ts imported every command eagerly. */
+export const EAGER_MAIN_COMMIT = '3acbacb';
+
+export interface StartupOptions {
+  users: number;
+  contacts: number;
+  runs: number;
+  smoke: boolean;
+}
+
+interface Variant {
+  name: string;
+  /** What node runs: a script, or `-e 0`. */
+  entry: string[];
+  /** No first byte: the process only starts and exits. */
+  bare?: boolean;
+}
+
+/** The package's `bin` (what `npx contact-psi` and an installed package run). */
+export function binPath(): string {
+  const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+  return join(repoRoot, pkg.bin['contact-psi']);
+}
+
+/**
+ * main.ts of EAGER_MAIN_COMMIT, types stripped, its relative imports pointed at today's
+ * dist/src/cli/ (the same command modules, imported up front as they were).
+ */
+async function eagerMain(work: string): Promise<string | undefined> {
+  let source: string;
+  try {
+    source = execFileSync('git', ['-C', repoRoot, 'show', `${EAGER_MAIN_COMMIT}:src/cli/main.ts`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return undefined;
+  }
+  const { transformSync } = await import('esbuild');
+  const base = pathToFileURL(cliMain);
+  // Relative imports to today's dist/src/cli/, packages as this harness resolves them (the same node_modules).
+  const code = transformSync(source, { loader: 'ts', format: 'esm', target: 'node20' }).code.replace(/from "([^"]+)"/g, (_, spec: string) =>
+    `from ${JSON.stringify(spec.startsWith('.') ? new URL(spec, base).href : spec.startsWith('node:') ? spec : import.meta.resolve(spec))}`,
+  );
+  const path = join(work, 'eager-main.mjs');
+  writeFileSync(path, code);
+  return path;
+}
+
+type Profile = { nodes: { id: number; callFrame: { url: string; functionName: string } }[]; samples: number[]; timeDeltas: number[]; startTime: number };
+
+/** Self time by package of the samples taken before `cutUs` (monotonic µs). */
+function profileBefore(profile: Profile, cutUs: number): { rows: Row[]; sampledMs: number; top: string } {
+  const frameOf = new Map(profile.nodes.map((n) => [n.id, n.callFrame]));
+  const bucketOf = (url: string) => {
+    if (url === '') return '(V8: program, GC, WASM compile, parse)';
+    if (url.startsWith('node:')) return 'node: internals (module loader, fs, net)';
+    const m = /\/(node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(url) ?? /\/dist\/(src\/[^/]+(?:\/bundle)?)\//.exec(url);
+    return m ? m[1] : url.replace(/^file:\/\/.*\//, '');
+  };
+  const buckets = new Map<string, number>();
+  const fns = new Map<string, number>();
+  let t = profile.startTime;
+  let total = 0;
+  profile.samples.forEach((id, i) => {
+    const dt = profile.timeDeltas[i] ?? 0;
+    t += dt;
+    if (t > cutUs) return;
+    total += dt;
+    const frame = frameOf.get(id);
+    const b = bucketOf(frame?.url ?? '');
+    buckets.set(b, (buckets.get(b) ?? 0) + dt);
+    const fn = `${frame?.functionName || '(anonymous)'} (${(frame?.url ?? '').replace(/^file:\/\/.*?\/(dist|node_modules)\//, '$1/') || 'V8'})`;
+    fns.set(fn, (fns.get(fn) ?? 0) + dt);
+  });
+  const rows = [...buckets]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 12)
+    .map(([where, us]) => ({ where, 'self ms': round(us / 1000), '%': round((100 * us) / Math.max(1, total), 3) }));
+  const top = [...fns]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 8)
+    .map(([fn, us]) => `${fn} ${round(us / 1000)} ms`)
+    .join('; ');
+  return { rows, sampledMs: total / 1000, top };
+}
+
+export async function startupScenario(o: StartupOptions): Promise<Report> {
+  const work = mkdtempSync(join(tmpdir(), 'contact-psi-startup-'));
+  const meta = await ensureFixture(o.users, o.smoke);
+  const server = await serveInChild(meta.path);
+  const proxy = await firstByteProxy(server.url);
+  const data: Record<string, number | string> = {};
+  const notes: string[] = [];
+  try {
+    const { book } = syntheticBook(o.contacts, o.users, 0.25, 21);
+    const csvPath = join(work, 'contacts.csv');
+    contactsCsv(csvPath, book);
+    const cache = mkdtempSync(join(work, 'cli-cache-'));
+    const args = ['sync', '--server', proxy.url, '--contacts', csvPath, '--cache', cache, '--json'];
+    const bin = binPath();
+    const variants: Variant[] = [{ name: '`node -e 0` (Node alone)', entry: ['-e', '0'], bare: true }];
+    const eager = await eagerMain(work);
+    if (eager) variants.push({ name: `eager CLI (main.ts of ${EAGER_MAIN_COMMIT}, unbundled)`, entry: [eager] });
+    else notes.push(`The eager CLI of ${EAGER_MAIN_COMMIT} was not measured: git or the commit is missing here.`);
+    variants.push({ name: 'lazy CLI, unbundled (dist/src/cli/main.js)', entry: [cliMain] });
+    if (bin !== cliMain) variants.push({ name: `bin, bundled (${bin.slice(repoRoot.length + 1)})`, entry: [bin] });
+
+    // The first sync downloads the snapshot: the runs measured all find it cached.
+    const fill = await runCli(args, undefined, [], [bin]);
+    if (fill.code !== 0) throw new Error(`contact-psi sync exited ${fill.code}: ${fill.stderrTail.slice(-1000)}`);
+    const cacheBytes = readdirSync(cache, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .reduce((n, e) => n + readFileSync(join(e.parentPath, e.name)).length, 0);
+
+    const figures = new Map(variants.map((v) => [v.name, { firstByte: [] as number[], exit: [] as number[], cpu: [] as number[] }]));
+    const load0 = loadavg();
+    for (let r = 0; r < o.runs; r++) {
+      for (const v of variants) {
+        proxy.reset();
+        let spawnedAt = 0;
+        const run: CliRun = await runCli(v.bare ? [] : args, (t) => (spawnedAt = t), [], v.entry);
+        if (run.code !== 0) throw new Error(`${v.name} exited ${run.code}: ${run.stderrTail.slice(-1000)}`);
+        const f = figures.get(v.name)!;
+        const fb = proxy.firstByteAt();
+        if (!v.bare && fb === undefined) throw new Error(`${v.name}: no byte reached the proxy`);
+        if (fb !== undefined) f.firstByte.push(fb - spawnedAt);
+        f.exit.push(run.wallMs);
+        f.cpu.push(run.cpuMs);
+      }
+    }
+    const load1 = loadavg();
+
+    const nodeMs = median(figures.get(variants[0].name)!.exit);
+    const rows: Row[] = variants.map((v) => {
+      const f = figures.get(v.name)!;
+      const fb = v.bare ? NaN : median(f.firstByte);
+      return {
+        variant: v.name,
+        runs: f.exit.length,
+        'spawn → first byte, ms (median)': v.bare ? null : round(fb),
+        'spawn → first byte, ms (min)': v.bare ? null : round(Math.min(...f.firstByte)),
+        'first byte − node -e 0, ms': v.bare ? null : round(fb - nodeMs),
+        'spawn → exit, ms (median)': round(median(f.exit)),
+        'CPU ms, whole run (median)': round(median(f.cpu)),
+      };
+    });
+    for (const [i, v] of variants.entries()) {
+      const f = figures.get(v.name)!;
+      const key = ['node', ...(eager ? ['eager'] : []), 'unbundled', 'bin'][i] ?? `v${i}`;
+      if (!v.bare) data[`startup/${key}/firstByteMs`] = median(f.firstByte);
+      data[`startup/${key}/exitMs`] = median(f.exit);
+      data[`startup/${key}/cpuMs`] = median(f.cpu);
+    }
+    data['startup/nodeMs'] = nodeMs;
+    data['startup/firstByteMs'] = Number(data['startup/bin/firstByteMs'] ?? data['startup/unbundled/firstByteMs']);
+    data['startup/users'] = o.users;
+    data['startup/contacts'] = o.contacts;
+    data['startup/cacheBytes'] = cacheBytes;
+
+    // One run of the bin under --cpu-prof, cut at its first byte.
+    const sections: Report['sections'][number][] = [
+      {
+        title: `Spawn → first byte of \`contact-psi sync\`, ${o.contacts.toLocaleString('en-US')} contacts, the snapshot of a ${o.users.toLocaleString('en-US')}-user directory cached (${round(cacheBytes / 2 ** 20)} MiB of cache files)`,
+        rows,
+        notes: [
+          `Interleaved runs; load average ${load0.map((l) => round(l)).join(' / ')} before the runs, ${load1.map((l) => round(l)).join(' / ')} after (1/5/15 min) on ${cpus().length} cores shared with other work: wall times stretch with the load, CPU much less.`,
+          'first byte − node -e 0 = what the CLI adds to Node\'s own start-up (module load, WASM compile, cache read, address book, connect): the part this project controls.',
+        ],
+      },
+    ];
+    const profDir = mkdtempSync(join(work, 'prof-'));
+    proxy.reset();
+    await runCli(args, undefined, ['--cpu-prof', `--cpu-prof-dir=${profDir}`], [bin]);
+    const cut = proxy.firstByteMonotonicUs();
+    const profFile = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+    if (profFile && cut !== undefined) {
+      const profile = JSON.parse(readFileSync(join(profDir, profFile), 'utf8')) as Profile;
+      const p = profileBefore(profile, cut);
+      sections.push({
+        title: 'Before the first byte: the bin\'s main thread, self time by package (one run under --cpu-prof, cut at the first byte)',
+        rows: p.rows,
+        notes: [`${round(p.sampledMs)} ms sampled from the profile's start to the first byte (the profiler slows the run). Top functions: ${p.top}.`],
+      });
+    }
+    return {
+      name: 'startup',
+      title: 'Whole-process `contact-psi sync` start-up to the first byte (issue 13 §1: at most 150 ms)',
+      smoke: o.smoke,
+      parameters: { users: o.users, contacts: o.contacts, runs: o.runs, eagerMainCommit: EAGER_MAIN_COMMIT },
+      sections,
+      notes,
+      data,
+    };
+  } finally {
+    await proxy.close();
+    await server.child.stop();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
