@@ -17,7 +17,7 @@
  * first byte (both clocks are the monotonic one): what runs before it, by package.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -204,6 +204,9 @@ export async function startupScenario(o: StartupOptions): Promise<Report> {
     const cut = proxy.firstByteMonotonicUs();
     const profFile = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
     if (profFile && cut !== undefined) {
+      // BENCH_STARTUP_PROFILE=<file> keeps the profile (with the cut) for a closer look.
+      if (process.env.BENCH_STARTUP_PROFILE) copyFileSync(join(profDir, profFile), process.env.BENCH_STARTUP_PROFILE);
+      if (process.env.BENCH_STARTUP_PROFILE) writeFileSync(`${process.env.BENCH_STARTUP_PROFILE}.cut`, String(cut));
       const profile = JSON.parse(readFileSync(join(profDir, profFile), 'utf8')) as Profile;
       const p = profileBefore(profile, cut);
       sections.push({

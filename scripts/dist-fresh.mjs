@@ -1,8 +1,8 @@
-// Keeps dist/ (the compiled worker pool, the CLI, the wasm copies) in step with the sources,
+// Keeps dist/ (the compiled worker pool, the CLI and its bundle, the wasm copies) in step with the sources,
 // so tests that load dist/ never test stale code (issue 9 §6).
 //
 // The build records a digest of what it compiled (dist/.source-digest.json): one SHA-256
-// over the TypeScript sources and configs (src, bench, tsconfig*.json) and one over the
+// over the TypeScript sources and configs (src, bench, tsconfig*.json, scripts/bundle-cli.mjs) and one over the
 // AssemblyScript sources (asm). Content, not mtimes: a `git checkout` that touches files
 // without changing them costs nothing, and an edit is always seen.
 //
@@ -50,7 +50,7 @@ function digest(paths) {
 
 /** The digests the current sources would record. */
 export function sourceDigests() {
-  const ts = [...filesUnder('src', ['.ts']), ...filesUnder('bench', ['.ts']), 'tsconfig.json', 'tsconfig.build.json'];
+  const ts = [...filesUnder('src', ['.ts']), ...filesUnder('bench', ['.ts']), 'tsconfig.json', 'tsconfig.build.json', 'scripts/bundle-cli.mjs'];
   return { typescript: digest(ts), wasm: digest(filesUnder('asm', ['.ts', '.json'])) };
 }
 
@@ -68,7 +68,9 @@ export function staleParts() {
   const recorded = recordedDigests();
   const stale = [];
   const worker = join(root, 'dist', 'src', 'parallel', 'worker.js');
-  if (now.typescript !== recorded.typescript || !existsSync(worker)) stale.push('typescript');
+  // The CLI's bundle (scripts/bundle-cli.mjs, the package's bin) is built from tsc's output.
+  const cliBundle = join(root, 'dist', 'src', 'cli', 'bundle', 'main.js');
+  if (now.typescript !== recorded.typescript || !existsSync(worker) || !existsSync(cliBundle)) stale.push('typescript');
   const wasm = ['ristretto255.wasm', 'ristretto255-x4.wasm'];
   const wasmMissing = wasm.some(
     (f) =>
@@ -115,6 +117,20 @@ function runTsc() {
     return;
   }
   throw buildFailed('tsc -p tsconfig.build.json', status);
+}
+
+/**
+ * The CLI's bundle (the bin) from tsc's output. esbuild refuses a graph Node would refuse
+ * too (an import of a missing export): the same rule as tsc's type errors, so one file
+ * mid-edit elsewhere does not stop everyone's tests. The failed build leaves no bundle
+ * (bundle-cli.mjs removes the old one first), so nothing runs a stale bin: its tests fail
+ * until it builds, and the next run tries again.
+ */
+function bundleCli() {
+  const status = run(process.execPath, [join(root, 'scripts', 'bundle-cli.mjs')]);
+  if (status === 0) return;
+  if (process.env.CONTACT_PSI_STRICT_BUILD === '1') throw buildFailed('scripts/bundle-cli.mjs', status);
+  console.error('\n*** the CLI bundle (the bin, dist/src/cli/bundle/) could not be built (above): none is left; tests of the bin fail until it builds ***\n');
 }
 
 /** One build at a time across concurrent test runs in the same checkout; a dead owner's lock is taken over. */
@@ -171,6 +187,7 @@ export async function ensureFreshDist() {
     if (stale.includes('typescript') || stale.includes('wasm')) {
       const sources = sourceDigests();
       runTsc();
+      bundleCli();
       recordDigests(['typescript'], sources);
     }
     return stale;

