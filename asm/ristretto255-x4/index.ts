@@ -102,6 +102,31 @@ function finishPass(out: usize, i: i32, lanes: i32): i32 {
   return identity == 0 ? 0 : i + firstLane(identity) + 1;
 }
 
+/**
+ * 0 when every element of points[0..n) decodes (RFC 9496 §4.3.1) to a point other than the
+ * identity (RFC 9497 §3.3), else -(i + 1) for the first bad element i: the batch check of
+ * received elements, four per pass (decoding is a square root per element, the cost of
+ * the check), with no multiplication.
+ */
+export function validate(n: i32, points: usize): i32 {
+  let status = 0;
+  for (let i = 0; i < n; i += 4) {
+    const lanes = min(4, n - i);
+    let pts = points + ((<usize>i) << 5);
+    if (lanes < 4) {
+      stage(STAGE_IN, pts, lanes, 32, GENERATOR);
+      pts = STAGE_IN;
+    }
+    const bad = decodePass(pts, lanes);
+    if (bad != 0) {
+      status = -(i + firstLane(bad) + 1);
+      break;
+    }
+  }
+  wipeAll();
+  return status;
+}
+
 /** out[i] = encode(scalars[i] * decode(points[i])) for i < n; see the file comment for the result. */
 export function mulEach(n: i32, scalars: usize, points: usize, out: usize): i32 {
   let status = 0;

@@ -115,9 +115,11 @@ function makeNobleGroup<P extends NoblePoint<P>>(suite: NobleSuite<P>): Group {
     multiplyBase: (s) => encodeNonIdentity(Point.BASE.multiply(checkScalar(s))),
     multiScalarMultiply(scalars, packed) {
       const n = packedCount(packed, elementSize);
-      if (scalars.length !== n) throw new GroupError('bad_length', 'one scalar per element expected');
+      const asBytes = scalars instanceof Uint8Array;
+      if ((asBytes ? scalars.length / scalar.byteLength : scalars.length) !== n) throw new GroupError('bad_length', 'one scalar per element expected');
+      const scalarAt = (i: number): ScalarInput => (asBytes ? scalars.subarray(i * scalar.byteLength, (i + 1) * scalar.byteLength) : scalars[i]);
       let acc = Point.ZERO;
-      for (let i = 0; i < n; i++) acc = acc.add(decode(elementAt(packed, i, elementSize), i).multiply(checkScalar(scalars[i])));
+      for (let i = 0; i < n; i++) acc = acc.add(decode(elementAt(packed, i, elementSize), i).multiply(checkScalar(scalarAt(i))));
       return encodeNonIdentity(acc);
     },
     equals: (a, b) => decode(a).equals(decode(b)),

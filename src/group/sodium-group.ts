@@ -37,6 +37,8 @@ const MODULUS = byteModulus(ORDER, SCALAR_SIZE, true);
 const BAD_SCALAR = 'invalid scalar: expected 1 <= scalar < group order';
 
 const isZero = bytesAreZero;
+/** useX4's answer for "the fast check found a bad element": the libsodium loop then names it. */
+const EMPTY = new Uint8Array(0);
 
 export function makeSodiumGroup(p: SodiumPrimitives, wasm: WasmMsm | null, x4: WasmX4 | null): Group {
   const scalar = makeScalarField(ORDER, SCALAR_SIZE, true, {
@@ -113,12 +115,13 @@ export function makeSodiumGroup(p: SodiumPrimitives, wasm: WasmMsm | null, x4: W
    * first bad element, and a bad scalar is reported here after the elements before it.
    * Undefined when the WASM memory cannot grow, so that the naive loop runs instead.
    */
-  const wasmMsm = (m: WasmMsm, scalars: readonly bigint[], packed: Uint8Array): Uint8Array | undefined => {
-    const n = scalars.length;
+  const wasmMsm = (m: WasmMsm, scalars: readonly bigint[] | Uint8Array, packed: Uint8Array): Uint8Array | undefined => {
+    const n = packed.length / ELEMENT_SIZE;
+    const asBytes = scalars instanceof Uint8Array;
     for (let i = 0; i < n; i++) {
-      if (validScalar(scalars[i])) continue;
+      if (asBytes ? scalarBytesValid(MODULUS, scalars.subarray(i * SCALAR_SIZE, (i + 1) * SCALAR_SIZE)) : validScalar(scalars[i])) continue;
       for (let j = 0; j <= i; j++) decode(elementAt(packed, j, ELEMENT_SIZE), j);
-      scalarBytes(scalars[i]); // throws bad_scalar
+      scalarBytes(asBytes ? scalars.subarray(i * SCALAR_SIZE, (i + 1) * SCALAR_SIZE) : scalars[i]); // throws bad_scalar
     }
     try {
       return m.msm(scalars, packed);
@@ -204,6 +207,10 @@ export function makeSodiumGroup(p: SodiumPrimitives, wasm: WasmMsm | null, x4: W
     validateElement: (bytes) => decode(bytes),
     validatePacked(packed) {
       const n = packedCount(packed, ELEMENT_SIZE);
+      // Four square roots per pass on the SIMD module; libsodium's decode names the error
+      // (same code, index and message) when one fails, or runs alone for small batches.
+      const valid = useX4(n, (m) => (m.firstInvalid(packed) < 0 ? packed : EMPTY));
+      if (valid === packed) return n;
       for (let i = 0; i < n; i++) decode(elementAt(packed, i, ELEMENT_SIZE), i);
       return n;
     },
@@ -251,7 +258,9 @@ export function makeSodiumGroup(p: SodiumPrimitives, wasm: WasmMsm | null, x4: W
     },
     multiScalarMultiply(scalars, packed) {
       const n = packedCount(packed, ELEMENT_SIZE);
-      if (scalars.length !== n) throw new GroupError('bad_length', 'one scalar per element expected');
+      const asBytes = scalars instanceof Uint8Array;
+      if ((asBytes ? scalars.length / SCALAR_SIZE : scalars.length) !== n) throw new GroupError('bad_length', 'one scalar per element expected');
+      const scalarAt = (i: number): ScalarInput => (asBytes ? scalars.subarray(i * SCALAR_SIZE, (i + 1) * SCALAR_SIZE) : scalars[i]);
       // Public inputs only (DLEQ composites, RFC 9497 §2.2.1), so the variable-time WASM MSM is fine.
       const fast = wasm === null ? undefined : wasmMsm(wasm, scalars, packed);
       if (fast !== undefined) return fast;
@@ -259,7 +268,7 @@ export function makeSodiumGroup(p: SodiumPrimitives, wasm: WasmMsm | null, x4: W
       // which libsodium's add accepts.
       let acc: Uint8Array = new Uint8Array(ELEMENT_SIZE);
       for (let i = 0; i < n; i++) {
-        const term = multiplyOne(scalars[i], elementAt(packed, i, ELEMENT_SIZE), i);
+        const term = multiplyOne(scalarAt(i), elementAt(packed, i, ELEMENT_SIZE), i);
         const sum = i === 0 ? term : p.add(acc, term);
         if (sum === null) throw new GroupError('bad_element', 'libsodium refused an addition of valid elements');
         acc = sum;

@@ -105,7 +105,11 @@ export interface Group {
    * the two (RFC 9497 Evaluate: no encoding and decoding of H(x) in between).
    */
   hashToGroupMultiply?(scalar: ScalarInput, msgs: readonly Uint8Array[], dst: Uint8Array): Uint8Array;
-  /** sum scalars[i] * elements[i]; public inputs only (DLEQ composites), may be variable-time. */
-  multiScalarMultiply(scalars: readonly bigint[], packed: Uint8Array): Uint8Array;
+  /**
+   * sum scalars[i] * elements[i]; public inputs only (DLEQ composites), may be variable-time.
+   * Scalars as bigints, or packed SerializeScalar bytes (n x scalar.byteLength, what
+   * RFC 9497 §2.2.1 ComputeComposites hashes to: no BigInt per weight); each in [1, order).
+   */
+  multiScalarMultiply(scalars: readonly bigint[] | Uint8Array, packed: Uint8Array): Uint8Array;
   equals(a: Uint8Array, b: Uint8Array): boolean;
 }

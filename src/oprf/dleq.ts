@@ -23,20 +23,34 @@ export const MAX_PROOF_BATCH = 0xffff;
 
 const dstOf = (suite: DleqContext, prefix: string): Uint8Array => concat(ascii(prefix), suite.contextString);
 
-/** d_i for i = offset .. offset + n - 1 (ComputeComposites, RFC 9497 §2.2.1). */
-export function compositeWeights(suite: DleqContext, publicKey: Uint8Array, C: Uint8Array, D: Uint8Array, offset: number): bigint[] {
+/**
+ * d_i for i = offset .. offset + n - 1 (ComputeComposites, RFC 9497 §2.2.1), packed as
+ * SerializeScalar bytes (n x scalar.byteLength), the form `multiScalarMultiply` takes
+ * without a BigInt per weight. One transcript buffer is reused: only the index and the two
+ * elements change from one weight to the next.
+ */
+export function compositeWeights(suite: DleqContext, publicKey: Uint8Array, C: Uint8Array, D: Uint8Array, offset: number): Uint8Array {
   const { group } = suite;
   const size = group.elementSize;
+  const scalarSize = group.scalar.byteLength;
   const n = C.length / size;
   if (offset + n > MAX_PROOF_BATCH) throw new OprfError('batch_too_large', `one proof covers at most ${MAX_PROOF_BATCH} elements`);
+  if (D.length !== C.length || C.length % size !== 0) throw new OprfError('bad_input', 'the composites need as many evaluated as blinded elements');
   const seed = suite.hash(concat(lengthPrefixed(publicKey), lengthPrefixed(dstOf(suite, 'Seed-'))));
-  const seedPart = lengthPrefixed(seed);
-  const composite = ascii('Composite');
   const dst = dstOf(suite, 'HashToScalar-');
-  const weights = new Array<bigint>(n);
+  // transcript = I2OSP(len(seed), 2) || seed || I2OSP(i, 2) || I2OSP(len(Ci), 2) || Ci || I2OSP(len(Di), 2) || Di || "Composite"
+  const transcript = concat(lengthPrefixed(seed), i2osp(0, 2), lengthPrefixed(elementAt(C, 0, size)), lengthPrefixed(elementAt(D, 0, size)), ascii('Composite'));
+  const indexAt = 2 + seed.length;
+  const cAt = indexAt + 4;
+  const dAt = cAt + size + 2;
+  const weights = new Uint8Array(n * scalarSize);
   for (let i = 0; i < n; i++) {
-    const transcript = concat(seedPart, i2osp(offset + i, 2), lengthPrefixed(elementAt(C, i, size)), lengthPrefixed(elementAt(D, i, size)), composite);
-    weights[i] = group.hashToScalar(transcript, dst);
+    const index = offset + i;
+    transcript[indexAt] = index >>> 8;
+    transcript[indexAt + 1] = index & 0xff;
+    transcript.set(C.subarray(i * size, (i + 1) * size), cAt);
+    transcript.set(D.subarray(i * size, (i + 1) * size), dAt);
+    weights.set(group.hashToScalarBytes(transcript, dst), i * scalarSize);
   }
   return weights;
 }

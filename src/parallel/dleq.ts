@@ -18,7 +18,7 @@ export { compositeWeights, proveFromComposite, verifyFromComposites } from '../o
  * identity although the total is not. The elements must have been validated, so an
  * `identity_element` here can only be the result.
  */
-export function partialSum(group: Group, weights: readonly bigint[], packed: Uint8Array): Uint8Array | null {
+export function partialSum(group: Group, weights: readonly bigint[] | Uint8Array, packed: Uint8Array): Uint8Array | null {
   if (weights.length === 0) return null;
   try {
     return group.multiScalarMultiply(weights, packed);

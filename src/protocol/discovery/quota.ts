@@ -31,6 +31,7 @@ import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { ascii, concat, i2osp } from '../../oprf/encoding.js';
 import { ProtocolError } from '../errors.js';
+import { chargeHasher } from './charge-hash.js';
 
 export const CHARGE_HASH_BYTES = 8;
 const CHARGE_LABEL = ascii('contact-psi-v1-charge');
@@ -113,8 +114,25 @@ export async function chargeBucket(store: QuotaStore, account: string, policy: B
   return next.tokens;
 }
 
-/** The 8-byte hash by which the server recognizes a blinded element charged before. */
-export const chargeHash = (blinded: Uint8Array): Uint8Array => sha256(concat(CHARGE_LABEL, blinded)).subarray(0, CHARGE_HASH_BYTES);
+const hasher = chargeHasher(CHARGE_LABEL, CHARGE_HASH_BYTES);
+
+/** The 8-byte hash by which the server recognizes a blinded element charged before: SHA-256(label || element), truncated. */
+export const chargeHash = (blinded: Uint8Array): Uint8Array => {
+  const out = new Uint8Array(CHARGE_HASH_BYTES);
+  hasher.hashInto(blinded, out, 0);
+  return out;
+};
+
+/** The charge hashes of a packed batch of `size`-byte elements, as the hex strings the ledger and receipts key on. */
+export function chargeHashesHex(packed: Uint8Array, size: number): string[] {
+  const out = new Array<string>(packed.length / size);
+  const hash = new Uint8Array(CHARGE_HASH_BYTES);
+  for (let i = 0; i < out.length; i++) {
+    hasher.hashInto(packed.subarray(i * size, (i + 1) * size), hash, 0);
+    out[i] = hexOf(hash);
+  }
+  return out;
+}
 
 /** Canonical form of a charged set: sorted, distinct, packed. */
 export function canonicalChargeSet(hashes: Iterable<string>): Uint8Array {
@@ -197,9 +215,11 @@ export function nextReceiptSets(
   return { set, evaluated: evaluatedBitmap(set, evaluated) };
 }
 
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
 export function hexOf(bytes: Uint8Array): string {
   let s = '';
-  for (const b of bytes) s += b.toString(16).padStart(2, '0');
+  for (let i = 0; i < bytes.length; i++) s += HEX[bytes[i]];
   return s;
 }
 
@@ -336,10 +356,10 @@ export class QuotaLedger {
    * overlap (the session charges its chunks one after another, in order): the chunk index
    * is the chunk's place in the receipt.
    */
-  async charge(blinded: Uint8Array, size: number, now: number): Promise<void> {
+  async charge(blinded: Uint8Array, size: number, now: number, precomputed?: readonly string[]): Promise<void> {
     if (this.purpose === 'sync' && this.accepted === undefined) await this.claim(now);
-    const hashes: string[] = [];
-    for (let off = 0; off < blinded.length; off += size) hashes.push(hexOf(chargeHash(blinded.subarray(off, off + size))));
+    // `precomputed`: chargeHashesHex(blinded, size), when the caller has them already (the session's duplicate check).
+    const hashes = precomputed && precomputed.length === blinded.length / size ? [...precomputed] : chargeHashesHex(blinded, size);
     const previous = this.accepted ? this.presented : undefined;
     let charged = 0;
     for (const h of new Set(hashes)) {

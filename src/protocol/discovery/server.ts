@@ -39,7 +39,7 @@ import {
   type DiscoveryLimits,
   type DiscoveryMessage,
 } from './messages.js';
-import { chargeHash, hexOf, QuotaLedger, type QuotaConfig } from './quota.js';
+import { chargeHashesHex, QuotaLedger, type QuotaConfig } from './quota.js';
 
 /**
  * How often the server hands out a running quota receipt: after every 4 chunks, and only
@@ -306,9 +306,10 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
     if (this.accepted + count > this.limits.maxQueryItems) throw new ProtocolError('too_large', `more than ${this.limits.maxQueryItems} items in one session`);
     view.suite.group.validatePacked(msg.blinded);
     // An honest client sends each contact once; a repeated element would be free work
-    // (charged once, then "seen") and would inflate the label-key allowance.
-    for (let off = 0; off < msg.blinded.length; off += size) {
-      const h = hexOf(chargeHash(msg.blinded.subarray(off, off + size)));
+    // (charged once, then "seen") and would inflate the label-key allowance. The hashes
+    // go on to the ledger, which charges by them (computed once per element).
+    const hashes = chargeHashesHex(msg.blinded, size);
+    for (const h of hashes) {
       if (this.sessionElements.has(h)) throw new ProtocolError('bad_field', 'a blinded element repeats within the session');
       this.sessionElements.add(h);
     }
@@ -325,7 +326,7 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
       async (): Promise<VerifiableEvaluation | undefined> => {
         try {
           await turn;
-          if (!(await this.charge(seq, count, blinded, size, now))) return undefined;
+          if (!(await this.charge(seq, count, blinded, size, now, hashes))) return undefined;
         } finally {
           release();
         }
@@ -342,11 +343,11 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
    * it must not be evaluated: an earlier chunk was refused, the session ended, or this
    * charge failed (recorded as the refusal; the session fails once earlier chunks are answered).
    */
-  private async charge(seq: number, count: number, blinded: Uint8Array, size: number, now: number): Promise<boolean> {
+  private async charge(seq: number, count: number, blinded: Uint8Array, size: number, now: number, hashes: readonly string[]): Promise<boolean> {
     if (this.ended || this.refusal !== undefined) return false;
     try {
       this.gate?.(count, now);
-      await this.ledger?.charge(blinded, size, now);
+      await this.ledger?.charge(blinded, size, now, hashes);
       return true;
     } catch (err) {
       this.refusal = err;
