@@ -20,12 +20,13 @@
  * evaluated again, charged by the quota rules (re-evaluations within an epoch are charged):
  * outputs that cannot be trusted must not decide what is a match.
  */
+import { createHmac } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KnownOutput, KnownOutputs } from '../protocol/discovery/known-outputs.js';
 import { CacheFileError, openRecord, RecordReader, RecordWriter } from './cache-record.js';
 import { writeFileAtomic } from './local-file.js';
-import { OUTPUT_ENTRY_KEY_BYTES, outputEntryKey } from './output-keys.js';
+import { OUTPUT_ENTRY_KEY_BYTES } from './output-keys.js';
 
 export const OUTPUTS_FILE = 'outputs.cache';
 const KEY_BYTES = OUTPUT_ENTRY_KEY_BYTES;
@@ -35,7 +36,14 @@ const MAX_LABEL_BYTES = 64 * 1024;
 const MAX_ENTRIES = 10_000_000;
 // The keys are shared with every SyncCache (output-keys.ts, no Node API).
 export { outputCacheKey } from './output-keys.js';
-const entryKey = outputEntryKey;
+/**
+ * outputEntryKey (output-keys.ts) by Node's native HMAC: the same bytes, HMAC-SHA256(key,
+ * UTF-8 identifier)[0..16] (test/output-entry-key.test.ts), but a re-sync keys every
+ * identifier of the book before it connects, and noble's cold HMAC took 0.2-0.6 s for 1,024
+ * of them on the loaded test machine against 15-45 ms (issue 13 §1, start-up).
+ */
+export const entryKey = (key: Uint8Array, identifier: string): Uint8Array =>
+  new Uint8Array(createHmac('sha256', key).update(identifier, 'utf8').digest().subarray(0, KEY_BYTES));
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 
 export class OutputCache {
