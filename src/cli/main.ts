@@ -38,6 +38,9 @@ directory
   .option('--region <CC>', 'default region for phone numbers in national format (e.g. CH or ch)', asParser(regionValue))
   .option('--fill-range <n>', 'with PostgreSQL: identifiers per precompute range claimed (the fleet\'s nodes share the ranges)', asParser((v) => integerValue(v, '--fill-range')))
   .option('--strict', 'refuse the whole file (exit 1, nothing imported) when any row is rejected')
+  .option('--batch-rows <n>', 'records read, checked, evaluated and committed together (bounds memory; default 4096)', asParser((v) => integerValue(v, '--batch-rows')))
+  .option('--stage <file>', 'the stage file an interrupted import resumes from (default: <db>.import, or one in the temp directory for PostgreSQL)')
+  .option('--log-batches', 'a line on stderr per committed batch')
   .action(async (...a: Parameters<Commands['directoryImport']['directoryImport']>) => (await import('./commands/directory-import.js')).directoryImport(...a));
 
 directory

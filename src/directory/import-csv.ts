@@ -6,7 +6,7 @@
  */
 import { ContactPsiError } from '../errors.js';
 import { parseCsvRecords } from '../contacts/csv-records.js';
-import { RowCollector, splitList } from './import-rows.js';
+import { RowCollector, splitList, type SourceRecord } from './import-rows.js';
 
 export const DIRECTORY_CSV_HEADER = ['user_id', 'phones', 'emails', 'label', 'discoverable'] as const;
 
@@ -19,32 +19,29 @@ export function collectCsv(text: string, collector: RowCollector, maxUsers: numb
   let dataRows = 0;
   for (let r = 1; r < records.length; r++) {
     const { fields, line, unterminated } = records[r];
-    const row = r + 1;
-    if (fields.length === 1 && fields[0].trim() === '') continue; // a blank line is not a row
+    const record = csvRecord(fields, r + 1, line, unterminated);
+    if (record.kind === 'blank') continue; // a blank line is not a row
     if (++dataRows > maxUsers) throw new ContactPsiError('too_large', `more than ${maxUsers} users`);
-    const userId = fields[0]?.trim();
-    if (unterminated) {
-      collector.reject(row, line, userId, 'unterminated_quote', 'a quoted field is not closed before the end of the file');
-      continue;
-    }
-    if (fields.length !== DIRECTORY_CSV_HEADER.length) {
-      collector.reject(row, line, userId, 'bad_field_count', `${fields.length} fields, ${DIRECTORY_CSV_HEADER.length} expected`);
-      continue;
-    }
-    const [id, phones, emails, label, discoverableText] = fields;
-    const flag = discoverableText.trim();
-    if (flag !== '' && flag !== 'true' && flag !== 'false') {
-      collector.reject(row, line, userId, 'bad_discoverable', `discoverable must be true or false, not ${JSON.stringify(flag.slice(0, 16))}`);
-      continue;
-    }
-    collector.add({
-      row,
-      line,
-      userId: id,
-      phones: splitList(phones),
-      emails: splitList(emails),
-      label: label === '' ? undefined : label,
-      discoverable: flag === '' ? undefined : flag === 'true',
-    });
+    if (record.kind === 'reject') collector.reject(record.row, record.line, record.userId, record.code, record.reason);
+    else collector.add(record.raw);
   }
+}
+
+/** One record of a directory CSV (header excluded) as the row checks take it: the one reading of the columns both import paths use. */
+export function csvRecord(fields: string[], row: number, line: number, unterminated: boolean): SourceRecord {
+  if (fields.length === 1 && fields[0].trim() === '') return { kind: 'blank', row };
+  const userId = fields[0]?.trim();
+  if (unterminated) return { kind: 'reject', row, line, userId, code: 'unterminated_quote', reason: 'a quoted field is not closed before the end of the file' };
+  if (fields.length !== DIRECTORY_CSV_HEADER.length) {
+    return { kind: 'reject', row, line, userId, code: 'bad_field_count', reason: `${fields.length} fields, ${DIRECTORY_CSV_HEADER.length} expected` };
+  }
+  const [id, phones, emails, label, discoverableText] = fields;
+  const flag = discoverableText.trim();
+  if (flag !== '' && flag !== 'true' && flag !== 'false') {
+    return { kind: 'reject', row, line, userId, code: 'bad_discoverable', reason: `discoverable must be true or false, not ${JSON.stringify(flag.slice(0, 16))}` };
+  }
+  return {
+    kind: 'row',
+    raw: { row, line, userId: id, phones: splitList(phones), emails: splitList(emails), label: label === '' ? undefined : label, discoverable: flag === '' ? undefined : flag === 'true' },
+  };
 }

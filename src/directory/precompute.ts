@@ -147,7 +147,8 @@ export function tagRecordsOf(batch: readonly MissingTag[], { tags, seals }: Seal
   }));
 }
 
-export async function evaluateAndSeal(job: PrecomputeJob, batch: readonly MissingTag[]): Promise<SealedBatch> {
+/** Tags and seals of a batch (also the streaming import's, import-stream.ts, before its users are stored). */
+export async function evaluateAndSeal(job: Pick<PrecomputeJob, 'suite' | 'secretKey' | 'evaluator'>, batch: readonly MissingTag[]): Promise<SealedBatch> {
   const { evaluator, secretKey } = job;
   const inputs = batch.map((e) => identifierBytes(e.identifier));
   const n = batch.length;

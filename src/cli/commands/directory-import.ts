@@ -1,19 +1,30 @@
-/** `contact-psi directory import <file.csv|file.json> --db <sqlite path | postgres://...>`: create or update the directory. */
-import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+/**
+ * `contact-psi directory import <file.csv|file.json> --db <sqlite path | postgres://...>`:
+ * create or update the directory. The file is read in batches into a stage file
+ * (src/directory/import-stage.ts) while the worker pool computes the tags of each batch, then
+ * applied to the store in one transaction, then precomputed (what is left) and snapshotted.
+ * Memory stays bounded at any size; a run killed at any point resumes from its last
+ * committed batch when run again with the same file and options (spec/directory.md, import).
+ */
+import { createHash } from 'node:crypto';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { CountryCode } from '../../contacts/index.js';
-import { parseDirectoryFile } from '../../directory/index.js';
 import { lockDirectory } from '../../directory/directory-lock.js';
+import { ImportStage } from '../../directory/import-stage.js';
+import { stageDirectoryFile, type StageSummary } from '../../directory/import-stream.js';
 import { isPostgresUrl } from '../../directory/open-store.js';
 import { FleetNode } from '../../directory/postgres/fleet-node.js';
+import { applyStagePostgres } from '../../directory/postgres/import-apply.js';
 import { PostgresKeyVault } from '../../directory/postgres/key-vault.js';
 import { sharedFill } from '../../directory/postgres/shared-fill.js';
 import { PostgresStore } from '../../directory/postgres/store.js';
+import { SqliteStore } from '../../directory/sqlite-store.js';
 import { loadKek } from '../../directory/kek.js';
 import { poolEvaluator } from '../../parallel/index.js';
 import { directorySuite, openDirectory, startWorkerPool } from '../open-directory.js';
 import { progressBar } from '../progress.js';
-import { rejectedRowLine } from '../import-report.js';
+import { batchLine, rejectedRowLine } from '../import-report.js';
 import { regionValue } from '../option-values.js';
 import { ContactPsiError } from '../../errors.js';
 
@@ -25,35 +36,74 @@ export interface ImportOptions {
   fillRange?: string;
   /** Refuse the whole file (nothing imported, exit 1) when any row is rejected. */
   strict?: boolean;
+  /** Records per staged batch (default 4096). */
+  batchRows?: string;
+  /** The stage file (default `<db>.import` for SQLite, one in the temp directory per PostgreSQL URL). */
+  stage?: string;
+  /** A line on stderr per committed batch (for scripts that follow the import, and the kill -9 test). */
+  logBatches?: boolean;
+}
+
+/** Where an import into `db` stages its file: beside a SQLite file, else in the temp directory (keyed by the URL's hash: no password in a file name). */
+export function defaultStagePath(db: string): string {
+  if (!isPostgresUrl(db)) return `${db}.import`;
+  return join(tmpdir(), `contact-psi-import-${createHash('sha256').update(db).digest('hex').slice(0, 16)}.stage`);
 }
 
 export async function directoryImport(file: string, options: ImportOptions): Promise<void> {
   const region = options.region === undefined ? undefined : (regionValue(options.region) as CountryCode);
-  const parsed = parseDirectoryFile(readFileSync(file, 'utf8'), { defaultRegion: region });
-  for (const e of parsed.errors) {
-    console.error(rejectedRowLine(file, e)); // escaped: row contents come from the file
-  }
-  // Checked before the store is opened: with --strict a bad file changes nothing.
-  if (options.strict && parsed.errors.length > 0) {
-    throw new ContactPsiError('rejected_entries', `${file}: ${parsed.errors.length} rows rejected (--strict: nothing was imported)`);
+  const batchRows = options.batchRows === undefined ? undefined : Number(options.batchRows);
+  const stagePath = options.stage ?? defaultStagePath(options.db);
+  const printError = (e: Parameters<typeof rejectedRowLine>[1]) => console.error(rejectedRowLine(file, e)); // escaped: row contents come from the file
+  const onBatch = options.logBatches ? (p: Parameters<typeof batchLine>[0]) => console.error(batchLine(p)) : undefined;
+  let printed = false;
+  if (options.strict) {
+    // Checked before the store is opened (the stage holds no tags yet): with --strict a bad file changes nothing.
+    const stage = ImportStage.open(stagePath);
+    let checked: StageSummary;
+    try {
+      checked = await stageDirectoryFile({ file, stage, defaultRegion: region, batchRows, onError: printError, onBatch });
+    } finally {
+      stage.close();
+    }
+    if (checked.rejected > 0) {
+      ImportStage.remove(stagePath);
+      throw new ContactPsiError('rejected_entries', `${file}: ${checked.rejected} rows rejected (--strict: nothing was imported)`);
+    }
+    printed = true;
   }
   const opened = await openDirectory(options.db, 'auto', true, { kekFile: options.kekFile });
   const { directory } = opened;
   try {
-    const importBar = progressBar('import');
-    const { changes, version } = await directory.importUsers(parsed.users, (done, total) => importBar.update(done, total));
-    importBar.done();
-    if (directory.store instanceof PostgresStore) {
+    const { suite } = directory;
+    const epoch = directory.currentEpoch;
+    const { secretKey, publicKey } = directory.epochKeyPair(epoch);
+    const publicHex = Buffer.from(publicKey).toString('hex');
+    const stage = ImportStage.open(stagePath);
+    let staged: StageSummary;
+    try {
+      const tagging = { suite, secretKey, epoch, publicKey: publicHex, evaluator: opened.pool ? poolEvaluator(opened.pool, suite) : undefined };
+      staged = await stageDirectoryFile({ file, stage, defaultRegion: region, batchRows, tagging, onError: printed ? undefined : printError, onBatch });
+    } finally {
+      stage.close();
+    }
+    const tagEpoch = epoch; // the stage was re-tagged for this epoch if it held another's tags
+    const store = directory.store;
+    let applied: { changes: number; version: number; tagsStored: number };
+    if (store instanceof SqliteStore) applied = await store.applyImportStage(stagePath, tagEpoch);
+    else if (store instanceof PostgresStore) applied = await applyStagePostgres(store.pool, stagePath, tagEpoch);
+    else throw new ContactPsiError('invalid_option', `directory import streams into SQLite or PostgreSQL, not ${store.backend}`);
+    if (store instanceof PostgresStore) {
       // The nodes of a running fleet heard of the change and claim ranges of the new tags
       // too: this process takes its share, and the pass below finds the rest done.
       const fill = await sharedFill({
-        pool: directory.store.pool,
-        store: directory.store,
-        suite: directory.suite,
-        secretKey: directory.epochKeyPair().secretKey,
-        epoch: directory.currentEpoch,
+        pool: store.pool,
+        store,
+        suite,
+        secretKey,
+        epoch,
         node: `import@${hostname()}:${process.pid}`,
-        evaluator: opened.pool ? poolEvaluator(opened.pool, directory.suite) : undefined,
+        evaluator: opened.pool ? poolEvaluator(opened.pool, suite) : undefined,
         rangeSize: options.fillRange === undefined ? undefined : Number(options.fillRange),
       });
       console.error(`shared precompute: this process computed ${fill.computed} tags in ${fill.ranges} claimed ranges`);
@@ -62,9 +112,12 @@ export async function directoryImport(file: string, options: ImportOptions): Pro
     const { computed, pruned } = await directory.precompute((done, total) => precomputeBar.update(done, total));
     precomputeBar.done();
     const snapshot = await directory.snapshot('fuse');
+    // Applied and precomputed: the stage has done its job (a kill before this line re-applies it, which changes nothing).
+    ImportStage.remove(stagePath);
+    const resumedNote = staged.tagsStaged > 0 ? `, ${staged.tagsStaged} staged by an earlier run` : '';
     console.log(
-      `imported ${parsed.users.length} users (${changes} changes, ${parsed.errors.length} rejected rows); ` +
-        `tags: ${computed} computed, ${pruned} pruned; epoch ${directory.epoch} version ${version}; ` +
+      `imported ${staged.users} users (${applied.changes} changes, ${staged.rejected} rejected rows); ` +
+        `tags: ${staged.tagsComputed + computed} computed${resumedNote}, ${pruned} pruned; epoch ${directory.epoch} version ${applied.version}; ` +
         `snapshot ${snapshot.count} entries, ${snapshot.bytes.length} bytes, digest ${snapshot.digest}`,
     );
   } finally {
