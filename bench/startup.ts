@@ -142,7 +142,7 @@ export async function startupScenario(o: StartupOptions): Promise<Report> {
       .filter((e) => e.isFile())
       .reduce((n, e) => n + readFileSync(join(e.parentPath, e.name)).length, 0);
 
-    const figures = new Map(variants.map((v) => [v.name, { firstByte: [] as number[], exit: [] as number[], cpu: [] as number[] }]));
+    const figures = new Map(variants.map((v) => [v.name, { firstByte: [] as number[], firstMessage: [] as number[], exit: [] as number[], cpu: [] as number[] }]));
     const load0 = loadavg();
     for (let r = 0; r < o.runs; r++) {
       for (const v of variants) {
@@ -154,6 +154,8 @@ export async function startupScenario(o: StartupOptions): Promise<Report> {
         const fb = proxy.firstByteAt();
         if (!v.bare && fb === undefined) throw new Error(`${v.name}: no byte reached the proxy`);
         if (fb !== undefined) f.firstByte.push(fb - spawnedAt);
+        const fm = proxy.firstMessageAt();
+        if (fm !== undefined) f.firstMessage.push(fm - spawnedAt);
         f.exit.push(run.wallMs);
         f.cpu.push(run.cpuMs);
       }
@@ -170,6 +172,7 @@ export async function startupScenario(o: StartupOptions): Promise<Report> {
         'spawn → first byte, ms (median)': v.bare ? null : round(fb),
         'spawn → first byte, ms (min)': v.bare ? null : round(Math.min(...f.firstByte)),
         'first byte − node -e 0, ms': v.bare ? null : round(fb - nodeMs),
+        'spawn → first message after the upgrade, ms (median)': v.bare ? null : round(median(f.firstMessage)),
         'spawn → exit, ms (median)': round(median(f.exit)),
         'CPU ms, whole run (median)': round(median(f.cpu)),
       };
@@ -178,6 +181,7 @@ export async function startupScenario(o: StartupOptions): Promise<Report> {
       const f = figures.get(v.name)!;
       const key = ['node', ...(eager ? ['eager'] : []), 'unbundled', 'bin'][i] ?? `v${i}`;
       if (!v.bare) data[`startup/${key}/firstByteMs`] = median(f.firstByte);
+      if (!v.bare) data[`startup/${key}/firstMessageMs`] = median(f.firstMessage);
       data[`startup/${key}/exitMs`] = median(f.exit);
       data[`startup/${key}/cpuMs`] = median(f.cpu);
     }
@@ -194,7 +198,8 @@ export async function startupScenario(o: StartupOptions): Promise<Report> {
         rows,
         notes: [
           `Interleaved runs; load average ${load0.map((l) => round(l)).join(' / ')} before the runs, ${load1.map((l) => round(l)).join(' / ')} after (1/5/15 min) on ${cpus().length} cores shared with other work: wall times stretch with the load, CPU much less.`,
-          'first byte − node -e 0 = what the CLI adds to Node\'s own start-up (module load, WASM compile, cache read, address book, connect): the part this project controls.',
+          'first byte − node -e 0 = what the CLI adds to Node\'s own start-up before it connects: the part this project controls.',
+          'first message = the client\'s first bytes after the server\'s 101 (its first protocol message). A CLI that connects before loading the client (the bin and the unbundled CLI since early-connect.ts) sends its upgrade first and this when the address book, the cache, the pins and the WASM group are ready; the eager CLI of the old path did all of that before connecting, so there the two are one round trip apart.',
         ],
       },
     ];
@@ -202,18 +207,25 @@ export async function startupScenario(o: StartupOptions): Promise<Report> {
     proxy.reset();
     await runCli(args, undefined, ['--cpu-prof', `--cpu-prof-dir=${profDir}`], [bin]);
     const cut = proxy.firstByteMonotonicUs();
+    const cutMessage = proxy.firstMessageMonotonicUs();
     const profFile = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
     if (profFile && cut !== undefined) {
-      // BENCH_STARTUP_PROFILE=<file> keeps the profile (with the cut) for a closer look.
+      // BENCH_STARTUP_PROFILE=<file> keeps the profile (and the cuts, monotonic µs) for a closer look.
       if (process.env.BENCH_STARTUP_PROFILE) copyFileSync(join(profDir, profFile), process.env.BENCH_STARTUP_PROFILE);
-      if (process.env.BENCH_STARTUP_PROFILE) writeFileSync(`${process.env.BENCH_STARTUP_PROFILE}.cut`, String(cut));
+      if (process.env.BENCH_STARTUP_PROFILE) writeFileSync(`${process.env.BENCH_STARTUP_PROFILE}.cut`, `${cut} ${cutMessage ?? ''}`);
       const profile = JSON.parse(readFileSync(join(profDir, profFile), 'utf8')) as Profile;
-      const p = profileBefore(profile, cut);
-      sections.push({
-        title: 'Before the first byte: the bin\'s main thread, self time by package (one run under --cpu-prof, cut at the first byte)',
-        rows: p.rows,
-        notes: [`${round(p.sampledMs)} ms sampled from the profile's start to the first byte (the profiler slows the run). Top functions: ${p.top}.`],
-      });
+      for (const [what, at] of [
+        ['first byte', cut],
+        ['first message after the upgrade', cutMessage],
+      ] as const) {
+        if (at === undefined) continue;
+        const p = profileBefore(profile, at);
+        sections.push({
+          title: `Before the ${what}: the bin's main thread, self time by package (one run under --cpu-prof)`,
+          rows: p.rows,
+          notes: [`${round(p.sampledMs)} ms sampled from the profile's start to the ${what} (the profiler slows the run). Top functions: ${p.top}.`],
+        });
+      }
     }
     return {
       name: 'startup',

@@ -102,7 +102,12 @@ program
   .option('--reset-cache', "delete this server's cache (snapshot, pinned key, quota receipt) first: the way out of a cache_corrupt error")
   .option('--workers <n>', 'worker threads for blinding and finalizing (auto: every core from 2,048 contacts)', asParser(workersValue), 'auto')
   .option('--strict', 'refuse (exit 1, nothing sent) when any address-book entry is rejected')
-  .action(async (...a: Parameters<Commands['sync']['sync']>) => (await import('./commands/sync.js')).sync(...a));
+  .action(async (options: Parameters<Commands['sync']['sync']>[0]) => {
+    // The connection first (early-connect.ts: it opens while the client code loads and the
+    // book and cache are read), except with --strict: nothing leaves before the book is checked.
+    const early = options.strict ? undefined : (await import('./early-connect.js')).connectForSync(options);
+    return (await import('./commands/sync.js')).sync(options, early);
+  });
 
 program
   .command('demo')

@@ -12,9 +12,11 @@ import { FileSyncCache } from './file-sync-cache.js';
 
 /**
  * The options of the runtime-neutral sync (src/browser/sync-core.ts: one list, documented
- * there), with the cache as a folder of 0600 files and Node's randomness and WebSocket.
+ * there), with the cache as a folder of 0600 files and Node's randomness and WebSocket (ws
+ * unless `WebSocket` says otherwise: the CLI hands in one whose socket is already opening,
+ * src/cli/early-connect.ts).
  */
-export interface SyncOptions extends Omit<SyncCoreOptions, 'cache' | 'rng' | 'WebSocket'> {
+export interface SyncOptions extends Omit<SyncCoreOptions, 'cache' | 'rng'> {
   /** Where the snapshot, pins, quota receipt, OPRF outputs and device secret live between syncs. */
   cacheDir: string;
 }

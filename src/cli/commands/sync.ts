@@ -12,6 +12,7 @@ import { hexKeyValue, regionValue, workersValue, wsUrlValue } from '../option-va
 import { snapshotSourceLine } from '../snapshot-source.js';
 import { escapeControlChars, jsonForTerminal } from '../terminal-text.js';
 import { resolveClientToken } from '../token-source.js';
+import type { EarlyConnection } from '../early-connect.js';
 
 export interface SyncCliOptions {
   server: string;
@@ -52,7 +53,22 @@ function syncPool(workers: string | undefined, identifiers: number): WorkerPool 
   }
 }
 
-export async function sync(options: SyncCliOptions): Promise<void> {
+/** What main.ts started before it loaded this module (early-connect.ts): the token it resolved, the connection already opening. */
+export interface EarlySync {
+  token: string | undefined;
+  connection: EarlyConnection;
+}
+
+export async function sync(options: SyncCliOptions, early?: EarlySync): Promise<void> {
+  try {
+    await syncBook(options, early);
+  } finally {
+    // Not taken (the sync failed before connecting): closed, so the process can exit.
+    early?.connection.discard();
+  }
+}
+
+async function syncBook(options: SyncCliOptions, early: EarlySync | undefined): Promise<void> {
   // Every option is checked before the file is read or the server contacted (invalid_option).
   const server = wsUrlValue(options.server, '--server');
   const witnesses = options.witness?.map((w) => wsUrlValue(w, '--witness'));
@@ -61,7 +77,7 @@ export async function sync(options: SyncCliOptions): Promise<void> {
   const pin = options.pin === undefined ? undefined : hexKeyValue(options.pin, '--pin', 32, "the directory's epoch public key");
   const pinIdentity = options.pinIdentity === undefined ? undefined : hexKeyValue(options.pinIdentity, '--pin-identity', 32, "the directory's identity key");
   if (options.workers !== undefined) workersValue(options.workers);
-  const token = resolveClientToken(options, process.env, (m) => console.error(`warning: ${m}`));
+  const token = early ? early.token : resolveClientToken(options, process.env, (m) => console.error(`warning: ${m}`));
 
   // The file name's extension decides the format (.vcf/.vcard, .csv); the content only when it says none.
   const book = readBook(options.contacts, region);
@@ -81,6 +97,7 @@ export async function sync(options: SyncCliOptions): Promise<void> {
   const outcome = await syncAddressBook({
     offload: pool ? poolOffload(pool) : undefined,
     server,
+    WebSocket: early?.connection.WebSocket,
     book,
     cacheDir: options.cache ?? defaultCacheDir(),
     token,
