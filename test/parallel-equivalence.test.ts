@@ -1,6 +1,6 @@
 /**
  * Every WorkerPool operation returns the bytes of the single-thread call it replaces
- * (suite.evaluate, group.multiplyPacked, group.hashToGroupBatch, suite.blind/blindWith,
+ * (suite.evaluate, group.multiplyPacked, group.hashToGroupBatch, hashToGroupMultiply, suite.blind/blindWith,
  * suite.blindEvaluate, suite.blindEvaluateVerifiable, suite.finalize), for each backend
  * and suite that exists, in both modes, for batches below and above the inline threshold.
  *
@@ -63,6 +63,8 @@ describe.each(cases)('$suite on $backend: pool results equal the single-thread p
         expect(await pool.hashToGroupPacked(suiteId, mode, xs)).toEqual(points);
         const k = suite.group.scalar.fromBytes(secretKey);
         expect(await pool.multiplyPacked(suite.group.id, secretKey, points)).toEqual(suite.group.multiplyPacked(k, points));
+        // The fused op of the session-PSI setup (prepareServerSetParallel): k * H(x), byte for byte.
+        expect(await pool.hashToGroupMultiplyPacked(suiteId, mode, secretKey, xs)).toEqual(suite.group.multiplyPacked(k, points));
       }),
       { numRuns: runs },
     );

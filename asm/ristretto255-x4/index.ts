@@ -20,9 +20,9 @@
  * own I/O area.
  */
 import { initConstants } from './constants';
-import { fe4WipeScratch } from './fe4';
+import { fe4ToBytes, fe4WipeScratch } from './fe4';
 import { powWipeScratch } from './fe4-pow';
-import { P3, ge4WipeScratch } from './ge4';
+import { P3, X, Y, ge4WipeScratch } from './ge4';
 import { ensureMemory, heapStart } from './memory';
 import { decode4, encode4, oneWayMap4, ristrettoWipeScratch } from './ristretto4';
 import { scalarmult4, scalarmultWipe, setCommonScalar, setLaneScalar } from './scalarmult4';
@@ -35,6 +35,8 @@ const POINT: usize = memory.data(<i32>P3, 16);
 const STAGE_IN: usize = memory.data(256, 16);
 const STAGE_SCALARS: usize = memory.data(128, 16);
 const STAGE_OUT: usize = memory.data(128, 16);
+/** Staging of a partial pass's affine coordinates (4 x 64 bytes). */
+const STAGE_XY: usize = memory.data(256, 16);
 
 /** RFC 9496 A.1: the generator's encoding, the padding element. */
 const GENERATOR: usize = memory.data<u8>([
@@ -87,6 +89,7 @@ function wipeAll(): void {
   memory.fill(STAGE_IN, 0, 256);
   memory.fill(STAGE_SCALARS, 0, 128);
   memory.fill(STAGE_OUT, 0, 128);
+  memory.fill(STAGE_XY, 0, 256);
 }
 
 @inline
@@ -170,6 +173,38 @@ export function mulCommon(n: i32, scalar: usize, points: usize, out: usize): i32
       status = -(i + firstLane(bad) + 1);
       break;
     }
+    scalarmult4(POINT);
+    status = finishPass(out, i, lanes);
+  }
+  wipeAll();
+  return status;
+}
+
+/**
+ * mulCommon, and also the affine coordinates of each decoded input: x then y, 32 canonical
+ * bytes each, at xy + 64 i (RFC 9496 §4.3.1 decoding yields Z = 1). The server's DLEQ
+ * composite M = sum d_i C_i (RFC 9497 §2.2.1) is computed from them (the MSM's msmAffine)
+ * without decoding each blinded element a second time.
+ */
+export function mulCommonXY(n: i32, scalar: usize, points: usize, out: usize, xy: usize): i32 {
+  let status = 0;
+  setCommonScalar(scalar);
+  for (let i = 0; i < n && status == 0; i += 4) {
+    const lanes = min(4, n - i);
+    let pts = points + ((<usize>i) << 5);
+    if (lanes < 4) {
+      stage(STAGE_IN, pts, lanes, 32, GENERATOR);
+      pts = STAGE_IN;
+    }
+    const bad = decodePass(pts, lanes);
+    if (bad != 0) {
+      status = -(i + firstLane(bad) + 1);
+      break;
+    }
+    const dst = lanes < 4 ? STAGE_XY : xy + ((<usize>i) << 6);
+    fe4ToBytes(dst, 64, POINT + X);
+    fe4ToBytes(dst + 32, 64, POINT + Y);
+    if (lanes < 4) memory.copy(xy + ((<usize>i) << 6), STAGE_XY, (<usize>lanes) << 6);
     scalarmult4(POINT);
     status = finishPass(out, i, lanes);
   }

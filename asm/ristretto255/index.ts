@@ -29,6 +29,21 @@ export function msmWindow(n: i32, scalars: usize, points: usize, out: usize, win
   return msmWith(n, scalars, points, out, window);
 }
 
+/**
+ * msm() over points given as affine coordinates (x || y, 64 bytes each, at `xy`) from a
+ * strict decoding done elsewhere (src/group/wasm-x4.ts mulCommonXY): no decoding here.
+ * scratchAffine(n) has room for n scalars, 64n bytes of coordinates and the output.
+ */
+export function msmAffine(n: i32, scalars: usize, xy: usize, out: usize): i32 {
+  return msmWith(n, scalars, xy, out, n < 0 ? 0 : chooseWindow(n), true);
+}
+
+export function scratchAffine(n: i32): usize {
+  if (n < 0) return 0;
+  const base = heapStart();
+  return ensureMemory(base + <usize>n * 96 + 32) ? base : 0;
+}
+
 /** The algorithm msm() picks for n (0 = Straus, else the Pippenger window). */
 export function windowFor(n: i32): i32 {
   return chooseWindow(n);

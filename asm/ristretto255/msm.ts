@@ -25,6 +25,10 @@ import {
   NIELS,
   P1P1,
   P3,
+  T,
+  X,
+  Y,
+  Z,
   affineToNiels,
   geAdd,
   geMadd,
@@ -39,6 +43,7 @@ import {
   p3ToCached,
 } from './point';
 import { decode, encode } from './ristretto';
+import { feFromBytes, feMul, feOne } from './field';
 
 /** Status codes returned by msm(); the failing index is in errorIndex(). */
 export const OK: i32 = 0;
@@ -132,6 +137,24 @@ function decodeAll(points: usize, n: i32, table: usize, entry: usize, straus: bo
     else affineToNiels(dst, PT);
   }
   return OK;
+}
+
+/**
+ * As decodeAll, from affine coordinates (x, y: 32 canonical bytes each, 64 per point) that
+ * a strict decoding produced already (the four-lane module's mulCommonXY): no square root.
+ * The caller vouches for them; nothing here checks that they are on the curve.
+ */
+function affineAll(xy: usize, n: i32, table: usize, entry: usize, straus: bool): void {
+  for (let i = 0; i < n; i++) {
+    const p = xy + ((<usize>i) << 6);
+    feFromBytes(PT + X, p);
+    feFromBytes(PT + Y, p + 32);
+    feOne(PT + Z);
+    feMul(PT + T, PT + X, PT + Y);
+    const dst = table + <usize>i * entry;
+    if (straus) buildStrausTable(dst, PT);
+    else affineToNiels(dst, PT);
+  }
 }
 
 /** tab[k - 1] = k * p (CACHED) for k = 1..8. */
@@ -264,7 +287,7 @@ export function chooseWindow(n: i32): i32 {
  * out = encoding of sum_i scalars[i] * points[i]; window 0 = Straus, 2..16 = Pippenger with
  * that window. Returns OK, IDENTITY (out = 32 zero bytes) or an error status.
  */
-export function msmWith(n: i32, scalars: usize, points: usize, out: usize, window: i32): i32 {
+export function msmWith(n: i32, scalars: usize, points: usize, out: usize, window: i32, affine: bool = false): i32 {
   failedAt = -1;
   if (n < 0 || window < 0 || window == 1 || window > MAX_WINDOW) return BAD_ARGUMENT;
   for (let i = 0; i < n; i++) {
@@ -277,7 +300,7 @@ export function msmWith(n: i32, scalars: usize, points: usize, out: usize, windo
   const size = (<usize>n) << 5;
   let end = heapStart();
   if (scalars + size > end) end = scalars + size;
-  if (points + size > end) end = points + size;
+  if (points + (affine ? size << 1 : size) > end) end = points + (affine ? size << 1 : size);
   if (out + 32 > end) end = out + 32;
   const c = window == 0 ? STRAUS_WINDOW : window;
   const digits = align16(end);
@@ -288,8 +311,11 @@ export function msmWith(n: i32, scalars: usize, points: usize, out: usize, windo
   const flags = buckets + count * P3;
   if (!ensureMemory(flags + count)) return NO_MEMORY;
 
-  const status = decodeAll(points, n, table, entry, window == 0);
-  if (status != OK) return status;
+  if (affine) affineAll(points, n, table, entry, window == 0);
+  else {
+    const status = decodeAll(points, n, table, entry, window == 0);
+    if (status != OK) return status;
+  }
   recode(digits, scalars, n, c);
   const nonZero = window == 0 ? straus(digits, table, n) : pippenger(digits, table, n, c, buckets, flags);
   if (!nonZero) {

@@ -275,6 +275,38 @@ export function makeSodiumGroup(p: SodiumPrimitives, wasm: WasmMsm | null, x4: W
       }
       return nonIdentity(acc);
     },
+    multiplyPackedComposite(s, packed, weightsOf) {
+      const n = packedCount(packed, ELEMENT_SIZE);
+      // One decoding per element on the SIMD module, whose affine coordinates feed the MSM.
+      let fast: { evaluated: Uint8Array; xy: Uint8Array } | undefined;
+      if (wasm !== null && x4 !== null && n >= X4_MIN_BATCH) {
+        try {
+          fast = x4.mulCommonXY(s, packed);
+        } catch (err) {
+          if (!(err instanceof ContactPsiError && !(err instanceof GroupError) && err.code === 'backend_unavailable')) throw err;
+        }
+      }
+      const evaluated = fast?.evaluated ?? group.multiplyPacked(s, packed);
+      const weights = weightsOf(evaluated);
+      try {
+        if (fast && weights instanceof Uint8Array && weights.length === n * SCALAR_SIZE) {
+          // multiScalarMultiply's scalar rule ([1, order)), checked as it checks it.
+          for (let i = 0; i < n; i++) {
+            if (!scalarBytesValid(MODULUS, weights.subarray(i * SCALAR_SIZE, (i + 1) * SCALAR_SIZE))) throw new GroupError('bad_scalar', BAD_SCALAR);
+          }
+          try {
+            return { evaluated, composite: wasm!.msmAffine(weights, fast.xy) };
+          } catch (err) {
+            if (!(err instanceof ContactPsiError && !(err instanceof GroupError) && err.code === 'backend_unavailable')) throw err;
+          }
+        }
+        // The elements decoded (multiplyPacked refuses the identity): an identity here is the sum.
+        return { evaluated, composite: group.multiScalarMultiply(weights, packed) };
+      } catch (err) {
+        if (err instanceof GroupError && err.code === 'identity_element') return { evaluated, composite: null };
+        throw err;
+      }
+    },
     equals(a, b) {
       decode(a);
       decode(b);

@@ -111,5 +111,18 @@ export interface Group {
    * RFC 9497 §2.2.1 ComputeComposites hashes to: no BigInt per weight); each in [1, order).
    */
   multiScalarMultiply(scalars: readonly bigint[] | Uint8Array, packed: Uint8Array): Uint8Array;
+  /**
+   * The VOPRF server's batch (RFC 9497 §2.2.1, ComputeCompositesFast's M):
+   * `evaluated = multiplyPacked(scalar, packed)` and
+   * `composite = multiScalarMultiply(weightsOf(evaluated), packed)`, byte for byte, with
+   * null for an identity composite (a slice's partial sum may be the identity). A backend
+   * may decode each element once for both (the weights depend on the products, so they are
+   * asked for in between). Errors are multiplyPacked's, then multiScalarMultiply's.
+   */
+  multiplyPackedComposite?(
+    scalar: ScalarInput,
+    packed: Uint8Array,
+    weightsOf: (evaluated: Uint8Array) => readonly bigint[] | Uint8Array,
+  ): { evaluated: Uint8Array; composite: Uint8Array | null };
   equals(a: Uint8Array, b: Uint8Array): boolean;
 }

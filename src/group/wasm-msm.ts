@@ -29,6 +29,12 @@ export interface WasmMsm {
    * when the WebAssembly memory cannot grow.
    */
   msm(scalars: readonly bigint[] | Uint8Array, packed: Uint8Array, options?: WasmMsmOptions): Uint8Array;
+  /**
+   * msm over points given as affine coordinates (x || y, 64 bytes each) that a strict
+   * decoding produced (WasmX4.mulCommonXY), so nothing is decoded or checked here: pass
+   * only coordinates from there. Scalars as in msm(); the identity sum is `identity_element`.
+   */
+  msmAffine(scalars: readonly bigint[] | Uint8Array, xy: Uint8Array): Uint8Array;
   /** The algorithm msm() picks for n elements: 0 = Straus, else the Pippenger window. */
   windowFor(n: number): number;
   /** decode then encode one element (RFC 9496 §4.3.1, §4.3.2); a diagnostic for the field code. */
@@ -44,9 +50,11 @@ interface MsmExports {
   windowFor(n: number): number;
   errorIndex(): number;
   roundTrip(input: number, out: number): number;
+  scratchAffine(n: number): number;
+  msmAffine(n: number, scalars: number, xy: number, out: number): number;
 }
 
-const EXPORTS = ['scratch', 'msm', 'msmWindow', 'windowFor', 'errorIndex', 'roundTrip'] as const;
+const EXPORTS = ['scratch', 'msm', 'msmWindow', 'windowFor', 'errorIndex', 'roundTrip', 'scratchAffine', 'msmAffine'] as const;
 
 /** Status codes of asm/ristretto255/msm.ts. */
 const Status = { OK: 0, IDENTITY: 1, BAD_ENCODING: 2, IDENTITY_INPUT: 3, BAD_SCALAR: 4, NO_MEMORY: 5, BAD_ARGUMENT: 6 } as const;
@@ -138,8 +146,31 @@ function makeWasmMsm(ex: MsmExports): WasmMsm {
         throw new Error(`the WebAssembly MSM returned an unknown status ${status}`);
     }
   };
+  const msmAffine = (scalars: readonly bigint[] | Uint8Array, xy: Uint8Array): Uint8Array => {
+    if (!(xy instanceof Uint8Array) || xy.length % (2 * ELEMENT_SIZE) !== 0) {
+      throw new GroupError('bad_length', `affine coordinates length is not a multiple of ${2 * ELEMENT_SIZE}`);
+    }
+    const n = xy.length / (2 * ELEMENT_SIZE);
+    const asBytes = scalars instanceof Uint8Array;
+    if (asBytes ? scalars.length !== 32 * n : scalars.length !== n) throw new GroupError('bad_length', 'one scalar per element expected');
+    const base = ex.scratchAffine(n);
+    if (base === 0) throw noMemory();
+    const S = base;
+    const P = base + 32 * n;
+    const O = base + 96 * n;
+    if (asBytes) new Uint8Array(ex.memory.buffer).set(scalars, S);
+    else writeScalars(new DataView(ex.memory.buffer), S, scalars);
+    new Uint8Array(ex.memory.buffer).set(xy, P);
+    const status = ex.msmAffine(n, S, P, O);
+    if (status === Status.OK) return new Uint8Array(ex.memory.buffer).slice(O, O + ELEMENT_SIZE);
+    if (status === Status.IDENTITY) throw new GroupError('identity_element', 'result is the identity');
+    if (status === Status.BAD_SCALAR) throw new GroupError('bad_scalar', `scalar at index ${ex.errorIndex()} must be below 2^253`);
+    if (status === Status.NO_MEMORY) throw noMemory();
+    throw new Error(`the WebAssembly MSM returned an unknown status ${status}`);
+  };
   return Object.freeze({
     msm,
+    msmAffine,
     windowFor: (n: number) => ex.windowFor(n),
     roundTrip(element: Uint8Array) {
       if (!(element instanceof Uint8Array) || element.length !== ELEMENT_SIZE) {

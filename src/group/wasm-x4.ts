@@ -34,6 +34,12 @@ export interface WasmX4 {
    * roots per pass, about half of libsodium's one at a time (no multiplication).
    */
   firstInvalid(packed: Uint8Array): number;
+  /**
+   * mulCommon, plus the affine coordinates (x || y, 64 canonical bytes per element) of each
+   * decoded input, for WasmMsm.msmAffine: the DLEQ composite over the same elements
+   * without decoding them again (RFC 9497 §2.2.1 on the server).
+   */
+  mulCommonXY(scalar: bigint | Uint8Array, packed: Uint8Array): { evaluated: Uint8Array; xy: Uint8Array };
 }
 
 /** The module's exports (asm/ristretto255-x4/index.ts). */
@@ -45,9 +51,10 @@ export interface WasmX4Exports {
   hashMulCommon(n: number, scalar: number, uniform: number, out: number): number;
   fromHash(n: number, uniform: number, out: number): number;
   validate(n: number, points: number): number;
+  mulCommonXY(n: number, scalar: number, points: number, out: number, xy: number): number;
 }
 
-const EXPORTS = ['alloc', 'mulEach', 'mulCommon', 'hashMulCommon', 'fromHash', 'validate'] as const;
+const EXPORTS = ['alloc', 'mulEach', 'mulCommon', 'hashMulCommon', 'fromHash', 'validate', 'mulCommonXY'] as const;
 
 const ELEMENT_SIZE = 32;
 const UNIFORM_SIZE = 64;
@@ -299,7 +306,44 @@ function makeWasmX4(ex: WasmX4Exports): WasmX4 {
     return -1;
   };
 
-  return Object.freeze({ mulEach, mulCommon, hashMulCommon, fromHash, firstInvalid });
+  const mulCommonXY = (scalar: bigint | Uint8Array, packed: Uint8Array): { evaluated: Uint8Array; xy: Uint8Array } => {
+    const n = checkPacked(packed, ELEMENT_SIZE, 'packed batch');
+    const xy = new Uint8Array(n * 2 * ELEMENT_SIZE);
+    if (n === 0) return { evaluated: new Uint8Array(0), xy };
+    const sb = commonScalarBytes(scalar);
+    if (sb === null) {
+      mulCommon(scalar, packed); // throws mulCommon's error, in its order
+      throw new GroupError('bad_scalar', BAD_SCALAR);
+    }
+    const evaluated = new Uint8Array(n * ELEMENT_SIZE);
+    try {
+      for (let first = 0; first < n; first += SLICE) {
+        const count = Math.min(SLICE, n - first);
+        // Layout: scalar 32 | inputs 32 count | out 32 count | xy 64 count.
+        const used = 32 + count * 4 * ELEMENT_SIZE;
+        const fixed = alloc(used);
+        const inputs = fixed + 32;
+        const outAt = inputs + count * ELEMENT_SIZE;
+        const xyAt = outAt + count * ELEMENT_SIZE;
+        try {
+          const H = heap();
+          H.set(sb, fixed);
+          H.set(packed.subarray(first * ELEMENT_SIZE, (first + count) * ELEMENT_SIZE), inputs);
+          const status = ex.mulCommonXY(count, fixed, inputs, outAt, xyAt);
+          if (status !== 0) raise(status, first, inputs);
+          evaluated.set(heap().subarray(outAt, outAt + count * ELEMENT_SIZE), first * ELEMENT_SIZE);
+          xy.set(heap().subarray(xyAt, xyAt + count * 2 * ELEMENT_SIZE), first * 2 * ELEMENT_SIZE);
+        } finally {
+          heap().fill(0, fixed, fixed + used);
+        }
+      }
+    } finally {
+      sb.fill(0);
+    }
+    return { evaluated, xy };
+  };
+
+  return Object.freeze({ mulEach, mulCommon, hashMulCommon, fromHash, firstInvalid, mulCommonXY });
 }
 
 function writeScalar(H: Uint8Array, at: number, s: bigint): void {

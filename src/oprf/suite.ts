@@ -171,10 +171,20 @@ export function createSuite(id: SuiteId, mode: Mode, group: Group): OprfSuite {
 
     blindEvaluateVerifiable(secretKey, blinded, rng, proofScalar) {
       const k = secretScalar(secretKey);
-      const evaluated = group.multiplyPacked(k, blinded);
+      let evaluated: Uint8Array;
+      let M: Uint8Array;
       const B = group.multiplyBase(k);
       // RFC 9497 §2.2.1 GenerateProof with ComputeCompositesFast (Z = k * M, inside).
-      const M = group.multiScalarMultiply(compositeWeights(suite, B, blinded, evaluated, 0), blinded);
+      if (group.multiplyPackedComposite) {
+        // One decoding of each blinded element for the products and the composite.
+        const both = group.multiplyPackedComposite(k, blinded, (D) => compositeWeights(suite, B, blinded, D, 0));
+        if (both.composite === null) throw new GroupError('identity_element', 'result is the identity');
+        evaluated = both.evaluated;
+        M = both.composite;
+      } else {
+        evaluated = group.multiplyPacked(k, blinded);
+        M = group.multiScalarMultiply(compositeWeights(suite, B, blinded, evaluated, 0), blinded);
+      }
       const r = proofScalar === undefined ? scalar.random(rng) : scalarInputBytes(group, proofScalar).slice();
       try {
         return { evaluated, proof: proveFromComposite(suite, k, B, M, r) };

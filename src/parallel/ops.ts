@@ -34,10 +34,32 @@ export async function runTask(task: Task, backend: BackendName): Promise<TaskRes
     }
     case 'blindEvaluate': {
       const suite = await loadSuite(task.suite, backend);
+      const { group } = suite;
+      const composite = task.composite;
+      if (composite !== undefined && group.multiplyPackedComposite) {
+        // One decoding of each element for the products and the slice's composite (null: the identity).
+        const both = withWiped(task.key, () =>
+          group.multiplyPackedComposite!(keyScalar(group, task.key), task.packed, (D) => compositeWeights(suite, composite.publicKey, task.packed, D, task.offset)),
+        );
+        return { bytes: ownedBytes(both.evaluated), m: both.composite };
+      }
       const evaluated = withWiped(task.key, () => suite.blindEvaluate(task.key, task.packed));
-      if (task.composite === undefined) return { bytes: ownedBytes(evaluated) };
-      const weights = compositeWeights(suite, task.composite.publicKey, task.packed, evaluated, task.offset);
-      return { bytes: ownedBytes(evaluated), m: partialSum(suite.group, weights, task.packed) };
+      if (composite === undefined) return { bytes: ownedBytes(evaluated) };
+      const weights = compositeWeights(suite, composite.publicKey, task.packed, evaluated, task.offset);
+      return { bytes: ownedBytes(evaluated), m: partialSum(group, weights, task.packed) };
+    }
+    case 'hashMultiply': {
+      const suite = await loadSuite(task.suite, backend);
+      const { group } = suite;
+      const inputs = unpackInputs(task.inputs);
+      return {
+        bytes: ownedBytes(
+          withWiped(task.key, () => {
+            const k = group.scalar.check(task.key); // bytes stay bytes: no BigInt of the key
+            return group.hashToGroupMultiply ? group.hashToGroupMultiply(k, inputs, suite.hashToGroupDST) : group.multiplyPacked(k, group.hashToGroupBatch(inputs, suite.hashToGroupDST));
+          }),
+        ),
+      };
     }
     case 'hashToGroup': {
       const suite = await loadSuite(task.suite, backend);
@@ -96,6 +118,15 @@ function finalizeSlice(suite: OprfSuite, task: FinalizeTask): TaskResult {
   const size = group.elementSize;
   const outputs = inputs.map((input, i) => suite.finalizeUnblinded(input, elementAt(unblinded, i, size)));
   return { bytes: packOutputs(outputs, suite.outputSize), m, z };
+}
+
+/** The key checked as the suite checks it (`bad_key`), kept in bytes. */
+function keyScalar(group: Group, key: Uint8Array): Uint8Array {
+  try {
+    return group.scalar.check(key);
+  } catch (err) {
+    throw new OprfError('bad_key', 'secret key is not a valid nonzero scalar', { cause: err });
+  }
 }
 
 /** Runs fn, then zeroes the secret buffer it read from, also when fn throws. */

@@ -216,6 +216,24 @@ export class WorkerPool {
   }
 
   /**
+   * k * H(x_i) with the suite's HashToGroup DST, packed: the bytes of
+   * `group.hashToGroupMultiply(k, inputs, suite.hashToGroupDST)` (= multiplyPacked of
+   * hashToGroupBatch), in one pass per slice, fused on the SIMD module (session-PSI setup).
+   */
+  async hashToGroupMultiplyPacked(suiteId: SuiteId, mode: Mode, secretKey: Uint8Array, inputs: readonly Uint8Array[]): Promise<Uint8Array> {
+    const suite = await this.#suite(suiteId, mode);
+    const { group } = suite;
+    inputs.forEach(checkInput);
+    const k = group.scalar.check(secretKey); // bytes stay bytes (no BigInt of the key)
+    if (inputs.length < this.inlineThreshold) {
+      return group.hashToGroupMultiply ? group.hashToGroupMultiply(k, inputs, suite.hashToGroupDST) : group.multiplyPacked(k, group.hashToGroupBatch(inputs, suite.hashToGroupDST));
+    }
+    const ref = refOf(suite);
+    const parts = await this.#run(inputs.length, (start, end) => ({ op: 'hashMultiply', suite: ref, key: copyBytes(secretKey), inputs: packInputs(inputs, start, end) }));
+    return concatBytes(parts.map((p) => p.bytes));
+  }
+
+  /**
    * Client: blinds drawn here, on the calling thread, from the caller's rng (the same
    * draws as `suite.blind`, so the same BlindState for the same rng); only the blinding
    * multiplications run on the workers.

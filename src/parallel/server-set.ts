@@ -17,7 +17,7 @@ export async function prepareServerSetParallel(
 ): Promise<PreparedServerSet> {
   const distinct = distinctItems(items);
   const keyPair = keys ?? suite.generateKeyPair(rng);
-  const points = await pool.hashToGroupPacked(suite.id, suite.mode, distinct);
-  const elements = await pool.multiplyPacked(suite.group.id, keyPair.secretKey, points);
+  // Fused on the workers (as prepareServerSet fuses on one thread): H(y) is never encoded and sent back to be decoded again.
+  const elements = await pool.hashToGroupMultiplyPacked(suite.id, suite.mode, keyPair.secretKey, distinct);
   return { suite, keys: keyPair, items: distinct, elements };
 }

@@ -37,6 +37,8 @@ export type Task =
       readonly composite?: CompositeRequest;
     }
   | { readonly op: 'hashToGroup'; readonly suite: SuiteRef; readonly inputs: PackedInputs }
+  /** k * H(x_i), packed (session-PSI server setup): the group's fused hashToGroupMultiply, no encoding of H(x_i) between. */
+  | { readonly op: 'hashMultiply'; readonly suite: SuiteRef; readonly key: Uint8Array; readonly inputs: PackedInputs }
   /** Directory precompute: evaluate as 'evaluate', then seal each label under its tag (directory/seal-batch.ts). */
   | { readonly op: 'evaluateSeal'; readonly suite: SuiteRef; readonly key: Uint8Array; readonly inputs: PackedInputs; readonly labels: PackedLabels }
   | { readonly op: 'blind'; readonly suite: SuiteRef; readonly inputs: PackedInputs; readonly blinds: Uint8Array }
@@ -141,6 +143,8 @@ export function taskTransferList(task: Task): ArrayBuffer[] {
       return transferList(task.key, task.packed);
     case 'hashToGroup':
       return transferList(task.inputs.lengths, task.inputs.data);
+    case 'hashMultiply':
+      return transferList(task.key, task.inputs.lengths, task.inputs.data);
     case 'evaluateSeal': {
       const { userIds, labels, nonces } = task.labels;
       return transferList(task.key, task.inputs.lengths, task.inputs.data, userIds.lengths, userIds.data, labels.lengths, labels.data, nonces);
@@ -158,7 +162,7 @@ export function resultTransferList(result: TaskResult): ArrayBuffer[] {
 
 /** Zeroes a task's secret buffers (keys, blinds) when it is dropped without being sent. */
 export function wipeTask(task: Task): void {
-  if (task.op === 'evaluate' || task.op === 'blindEvaluate' || task.op === 'evaluateSeal') task.key.fill(0);
+  if (task.op === 'evaluate' || task.op === 'blindEvaluate' || task.op === 'evaluateSeal' || task.op === 'hashMultiply') task.key.fill(0);
   else if (task.op === 'multiply') task.scalar.fill(0);
   else if (task.op === 'blind' || task.op === 'finalize') task.blinds.fill(0);
 }
