@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveDirectory, type RunningServer } from '../src/cli/commands/serve.js';
-import { MemorySyncCache, outputsProblem, pinProblem, receiptProblem, snapshotProblem } from '../src/browser/sync-cache.js';
+import { identityScope, MemorySyncCache, outputsProblem, pinProblem, receiptProblem, snapshotProblem } from '../src/browser/sync-cache.js';
 import { runSync } from '../src/browser/sync-core.js';
 import { seededRng } from '../src/contacts/generate.js';
 import { ContactPsiError } from '../src/errors.js';
@@ -56,7 +56,8 @@ describe('runSync over a SyncCache', () => {
     const afterFirst = await charged();
     expect(afterFirst).toBe(first.identifiersChecked);
     expect(await cache.loadSnapshot(server)).toBeDefined();
-    expect(await cache.loadReceipt(server)).toBeDefined();
+    // Outputs and receipt are the directory identity's (spec/sync-failover.md), not the URL's.
+    expect(await cache.loadReceipt(identityScope(first.result.outputs.identity!))).toBeDefined();
     expect((await cache.loadPins(server))?.identityKey).toHaveLength(32);
     expect((await cache.loadPin(server))?.publicKey).toEqual(first.result.snapshot.publicKey);
 

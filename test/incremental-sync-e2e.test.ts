@@ -8,7 +8,7 @@
  *   (reported), the book evaluated again and charged by the rules (a re-evaluation within
  *   the epoch is charged), and the cache rebuilt: the sync after that evaluates nothing.
  */
-import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -16,7 +16,9 @@ import WebSocket from 'ws';
 import { SERVER_DEFAULTS } from '../src/transport/ws/options.js';
 import { SUBPROTOCOL } from '../src/transport/ws/index.js';
 import { serveDirectory, type RunningServer } from '../src/cli/commands/serve.js';
+import { identityScope } from '../src/browser/sync-cache.js';
 import { OUTPUTS_FILE } from '../src/client/output-cache.js';
+import { SnapshotCache } from '../src/client/snapshot-cache.js';
 import { seededRng } from '../src/contacts/generate.js';
 import { uniqueIdentifiers } from '../src/contacts/index.js';
 import type { BucketPolicy } from '../src/protocol/discovery/quota.js';
@@ -58,7 +60,8 @@ it('unchanged re-syncs evaluate nothing; a damaged outputs cache is discarded, t
   expect(await charged()).toBe(n);
 
   // The file: 0600, and no identifier of the book in it (keyed hashes only).
-  const folder = readdirSync(cacheDir).map((d) => join(cacheDir, d)).find((d) => statSync(d).isDirectory())!;
+  // In the directory identity's folder (spec/sync-failover.md: outputs are the identity's, not a URL's).
+  const folder = new SnapshotCache(cacheDir, identityScope(first.result.outputs.identity!)).dir;
   const file = join(folder, OUTPUTS_FILE);
   expect(statSync(file).mode & 0o777).toBe(0o600);
   const text = Buffer.from(readFileSync(file)).toString('latin1');

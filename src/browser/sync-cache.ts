@@ -13,6 +13,14 @@
  * | quota receipt | contacts charged before are not charged again | `cache_corrupt`: dropping it charges every contact once more |
  * | device secret | deterministic blinds, so the server recognizes (and does not charge) a contact seen before | `cache_corrupt`: a new one would charge every contact once more |
  *
+ * The OPRF outputs and the quota receipt belong to the directory, not to a URL: they are
+ * stored under the scope `identityScope(identity key)` (the identity that signed dir.info),
+ * which the `server` argument of loadOutputs, saveOutputs, loadReceipt, saveReceipt and reset
+ * then holds; every node of a fleet serves one identity, so a retry on another node finds
+ * what the first one answered (spec/sync-failover.md). The other items stay per server URL.
+ * A store keyed by that string needs nothing more; older caches kept outputs and receipt
+ * under the URL, and are read there until the identity's own are saved.
+ *
  * Without the last two every contact is charged on every sync (issue 12 §3). The device
  * secret is as sensitive as the address book: it never leaves the device and is never
  * logged. Implementations throw ContactPsiError `cache_corrupt` (the message says how to
@@ -65,7 +73,8 @@ export interface SyncCache {
   loadPins(server: string): Promise<PinState | undefined>;
   savePins(server: string, pins: PinState): Promise<void>;
   /**
-   * The outputs kept for `server` of the book's `identifiers`, found under the entry key
+   * The outputs kept for `server` (an identityScope, or a URL for caches of earlier
+   * versions) of the book's `identifiers`, found under the entry key
    * `cacheKeyFor(identity)` (stored-outputs.ts), or undefined (none, or damaged: deleted,
    * the book is evaluated again).
    */
@@ -77,15 +86,28 @@ export interface SyncCache {
   ): Promise<KnownOutputs | undefined>;
   /** Replaces `server`'s outputs, entries keyed under `cacheKey` (storedOutputsOf). */
   saveOutputs(server: string, outputs: KnownOutputs, cacheKey: Uint8Array): Promise<void>;
+  /** The receipt kept for `server` (an identityScope, or a URL for caches of earlier versions). */
   loadReceipt(server: string): Promise<QuotaReceipt | undefined>;
   saveReceipt(server: string, receipt: QuotaReceipt): Promise<void>;
   /** The device's secret (32 bytes): the stored one, or `create()`'s, stored first. */
   deviceSecret(create: () => Uint8Array): Promise<Uint8Array>;
-  /** Forgets `server`'s snapshot, outputs, pins, key pin and receipt (the next sync pins again); the device secret stays. */
+  /**
+   * Forgets `server`'s snapshot, outputs, pins, key pin and receipt (the next sync pins
+   * again), or, for an identityScope, that identity's outputs and receipt; the device secret stays.
+   */
   reset(server: string): Promise<void>;
 }
 
 export const DEVICE_SECRET_BYTES = 32;
+
+/** The cache scope of a directory identity's outputs and receipt: `identity:` and the key's 64 hex digits. */
+export function identityScope(identity: Uint8Array): string {
+  if (identity.length !== 32) throw new ContactPsiError('invalid_option', 'a directory identity key is 32 bytes');
+  return `identity:${Array.from(identity, (b) => b.toString(16).padStart(2, '0')).join('')}`;
+}
+
+/** Whether `scope` names a directory identity (identityScope), not a server URL. */
+export const isIdentityScope = (scope: string): boolean => /^identity:[0-9a-f]{64}$/.test(scope);
 /** A receipt's token (the server's MAC) and the 8-byte hashes of the charged set. */
 const RECEIPT_TOKEN_BYTES = 32;
 const CHARGED_HASH_BYTES = 8;

@@ -20,10 +20,15 @@
  * - witnesses are asked for their signed announcement before anything is evaluated;
  * - the pins move only after a whole verified sync; the snapshot is saved when it was
  *   downloaded or moved by a delta.
- * - the OPRF outputs of the epoch are kept (keyed by a keyed hash of each identifier), so a
- *   re-sync evaluates, and is charged for, only new identifiers; with a quota they are used
- *   only while the receipt that paid for them is held, and a sync cut off part-way keeps
- *   the outputs answered.
+ * - the OPRF outputs of the epoch and the quota receipt belong to the directory identity,
+ *   not to the server URL (spec/sync-failover.md): they are read once dir.info is verified,
+ *   under the identity that signed it (`identityScope`), so every node of a fleet, or a load
+ *   balancer in front of it, finds the same ones, and a server that cannot sign as the
+ *   identity finds none. A re-sync evaluates, and is charged for, only new identifiers;
+ * - a sync cut off part-way (connection closed, node killed, timeout, refusal) saves every
+ *   output it received and verified, then the newest receipt whose elements all have one:
+ *   outputs first, so a receipt never covers an element whose output was lost (that element
+ *   would be evaluated, and charged, again).
  */
 // Runtime-neutral (noble SHA-256): the same account, so one device secret gives the same blinds in both clients.
 import { clientAccountOf } from '../client/client-account.js';
@@ -44,7 +49,8 @@ import type { OprfOffload } from '../protocol/offload.js';
 import type { SessionEvent } from '../protocol/session-core.js';
 import { runClientSession } from '../transport/ws/client.js';
 import type { WebSocketConstructor } from '../transport/ws/client-socket.js';
-import { DEVICE_SECRET_BYTES, type KeyPin, type SyncCache } from './sync-cache.js';
+import { DEVICE_SECRET_BYTES, identityScope, type KeyPin, type SyncCache } from './sync-cache.js';
+import type { KnownOutputs, QuotaReceipt } from '../protocol/discovery/client.js';
 
 export interface SyncCoreOptions {
   /** ws:// or wss:// URL of the directory server. */
@@ -136,6 +142,25 @@ export function startingPins(cached: PinState | undefined, configured: Uint8Arra
   return newPins({ identityKey: configured });
 }
 
+/**
+ * What a session cut off part-way leaves: its verified outputs, then the newest receipt whose
+ * elements all have one (DiscoveryClientSession.quotaReceipt), in that order.
+ */
+export async function savePartial(
+  cache: SyncCache,
+  scope: string,
+  session: DiscoveryClientSession,
+  incremental: boolean,
+  cacheKeyFor: (identity: Uint8Array | undefined) => Uint8Array,
+): Promise<void> {
+  session.finalizeReceived();
+  const partial = incremental ? session.partialOutputs : undefined;
+  if (partial) await cache.saveOutputs(scope, partial, cacheKeyFor(partial.identity));
+  const receipt = session.quotaReceipt;
+  // Without outputs kept (a lookup), a receipt still saves what it covers from a charge again.
+  if (receipt) await cache.saveReceipt(scope, receipt);
+}
+
 export async function runSync(options: SyncCoreOptions): Promise<CoreSyncOutcome> {
   const { server, cache } = options;
   const suiteId = options.suite ?? 'ristretto255-SHA512';
@@ -145,17 +170,40 @@ export async function runSync(options: SyncCoreOptions): Promise<CoreSyncOutcome
   const identifiers = uniqueIdentifiers(options.book);
   const witnesses = options.witnesses ?? [];
   const seen: KeyPin | undefined = await cache.loadPin(server);
-  const pins = startingPins(await cache.loadPins(server), options.pinnedIdentityKey);
-  const quotaReceipt = await cache.loadReceipt(server);
+  const cachedPins = await cache.loadPins(server);
+  const pins = startingPins(cachedPins, options.pinnedIdentityKey);
   const cached = await cache.loadSnapshot(server, options.onCacheDiscarded);
   const deviceSecret = await cache.deviceSecret(() => options.rng(DEVICE_SECRET_BYTES));
   const account = clientAccountOf(options.token);
   const quotaApplies = options.token !== undefined;
   const incremental = (options.purpose ?? 'sync') === 'sync';
   const cacheKeyFor = (identity: Uint8Array | undefined) => outputCacheKey(deviceSecret, identity, account);
-  let outputs = incremental ? await cache.loadOutputs(server, identifiers, cacheKeyFor, options.onCacheDiscarded) : undefined;
-  // With a quota, outputs help only while the receipt that paid for them is held.
-  if (quotaApplies && !quotaReceipt) outputs = undefined;
+  // Where this sync's outputs and receipt live: the verified identity's scope, set by knownFor.
+  let scope: string | undefined;
+  // knownFor runs as the session's deferred work, where an error becomes a protocol error:
+  // a damaged receipt is rethrown as it was (`cache_corrupt`, naming its file).
+  let cacheError: unknown;
+  const knownFor = async (view: { identity: Uint8Array | undefined }): Promise<{ outputs?: KnownOutputs; quotaReceipt?: QuotaReceipt }> => {
+    try {
+      scope = view.identity ? identityScope(view.identity) : server;
+      if (options.resetCache && scope !== server) await cache.reset(scope);
+      // Caches of earlier versions kept both per server URL: read there when the identity has
+      // none yet (the outputs carry their identity, checked by the session; a receipt only if
+      // the URL's pins name this identity, or none).
+      const legacy = scope !== server && (cachedPins?.identityKey === undefined || (view.identity !== undefined && equalBytes(cachedPins.identityKey, view.identity)));
+      let quotaReceipt = await cache.loadReceipt(scope);
+      if (quotaReceipt === undefined && legacy) quotaReceipt = await cache.loadReceipt(server);
+      let outputs: KnownOutputs | undefined;
+      if (incremental) {
+        outputs = await cache.loadOutputs(scope, identifiers, cacheKeyFor, options.onCacheDiscarded);
+        if (outputs === undefined && scope !== server) outputs = await cache.loadOutputs(server, identifiers, cacheKeyFor, options.onCacheDiscarded);
+      }
+      return { outputs, quotaReceipt };
+    } catch (err) {
+      cacheError = err;
+      throw err;
+    }
+  };
   const session = new DiscoveryClientSession({
     suite,
     identifiers,
@@ -174,8 +222,8 @@ export async function runSync(options: SyncCoreOptions): Promise<CoreSyncOutcome
             options.onWitnesses?.(comparison);
           },
     blindSecretFor: (identityKey) => blindSecretFor({ deviceSecret, identityKey, account, quotaApplies }),
-    outputs,
-    quotaReceipt,
+    knownFor,
+    quotaApplies,
     maxDownloadBytes: options.maxDownloadBytes,
     maxDeltaPrefixes: options.maxDeltaPrefixes,
     purpose: options.purpose,
@@ -187,15 +235,17 @@ export async function runSync(options: SyncCoreOptions): Promise<CoreSyncOutcome
   try {
     result = await runClientSession(server, session, { token: options.token, onEvent: options.onEvent, WebSocket: options.WebSocket, timeoutMs: options.timeoutMs });
   } catch (err) {
-    // Refused part-way (rate_limited): keep the receipt for what was charged, and the outputs
-    // answered, so none of it is evaluated (and charged) again in this epoch.
-    if (session.quotaReceipt) await cache.saveReceipt(server, session.quotaReceipt);
-    const partial = incremental ? session.partialOutputs : undefined;
-    if (partial && (!quotaApplies || session.quotaReceipt)) await cache.saveOutputs(server, partial, cacheKeyFor(partial.identity));
+    if (cacheError !== undefined) throw cacheError;
+    // Cut off part-way (closed, killed, timed out, refused): keep every output received and
+    // verified, then the receipt for what was charged, so none of it is evaluated (and
+    // charged) again in this epoch, on this node or another of the directory. Outputs
+    // first: a receipt saved ahead of the outputs it covers is a double charge.
+    if (scope !== undefined) await savePartial(cache, scope, session, incremental, cacheKeyFor);
     throw err;
   }
-  if (result.quotaReceipt) await cache.saveReceipt(server, result.quotaReceipt);
-  if (incremental) await cache.saveOutputs(server, result.outputs, cacheKeyFor(result.outputs.identity));
+  const where = scope ?? server;
+  if (incremental) await cache.saveOutputs(where, result.outputs, cacheKeyFor(result.outputs.identity));
+  if (result.quotaReceipt) await cache.saveReceipt(where, result.quotaReceipt);
   if (result.refusedDelta) options.onDeltaRefused?.(result.refusedDelta);
 
   // The pin state moves only after a whole verified sync (witnesses included).

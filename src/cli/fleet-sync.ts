@@ -1,12 +1,13 @@
 /**
  * A client of a fleet: sync against one node, and when that node goes away mid-sync (the
- * connection closed, refused, or timed out), retry on the next one. The quota receipt the
- * first node issued so far travels with the retry (the client cache keeps one per server
- * URL), and every node accepts it (one quota key, sealed in the database), so what the first
- * node answered and receipted is not charged again.
+ * connection closed, refused, or timed out), retry on the next one. Nothing needs carrying
+ * over: the OPRF outputs the first node answered and the quota receipt it issued were saved
+ * as it failed (outputs first) under the directory identity, not the node's URL
+ * (spec/sync-failover.md), and every node serves that identity and accepts the receipt (one
+ * quota key, sealed in the database). So the retry evaluates only what the first node did
+ * not answer, and what it receipted is not charged again.
  */
 import { ContactPsiError } from '../errors.js';
-import { SnapshotCache } from '../client/snapshot-cache.js';
 import { syncAddressBook, type SyncOptions, type SyncOutcome } from '../client/sync.js';
 
 /** Failures of the node, not of the request: another node may well answer. */
@@ -40,11 +41,6 @@ export async function syncAcrossFleet(options: FleetSyncOptions): Promise<FleetS
       const next = servers[i + 1];
       if (code === undefined || !RETRYABLE.has(code) || next === undefined) throw err;
       failed.push(server);
-      // The receipt of what this node charged (saved by syncAddressBook as it failed) goes
-      // with the retry; it covers the receipt presented to it as well.
-      const receipt = new SnapshotCache(rest.cacheDir, server).loadReceipt();
-      const nextCache = new SnapshotCache(rest.cacheDir, next);
-      if (receipt !== undefined) nextCache.saveReceipt(receipt);
       await onFailover?.(server, code, next);
     }
   }

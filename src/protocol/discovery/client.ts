@@ -21,6 +21,7 @@ import { parseEncoding } from '../../setenc/index.js';
 import { ascii, concat } from '../../oprf/encoding.js';
 import { checkDelta, DeltaView, packSorted } from './delta.js';
 import { chargeHash, hexOf, nextReceiptSets, CHARGE_HASH_BYTES, type QuotaReceipt } from './quota.js';
+import { outputsToReevaluate } from './label-allowance.js';
 import { decideKnown, outputsUsable, prefixMarks, type KnownOutput, type KnownOutputs, type SnapshotChange } from './known-outputs.js';
 import { ProtocolError } from '../errors.js';
 import { ContactPsiError } from '../../errors.js';
@@ -130,6 +131,22 @@ export interface DiscoveryClientOptions {
   outputs?: KnownOutputs;
   /** The receipt of the previous sync, presented so contacts checked before are not charged. */
   quotaReceipt?: QuotaReceipt;
+  /**
+   * Asked once, as deferred work, after dir.info is verified and before anything is
+   * evaluated, downloaded or presented: the outputs and receipt the client keeps for this
+   * directory (sync-failover.md: they belong to the directory identity, not to a server URL,
+   * so a retry on another node of a fleet reuses what the first node answered). `identity` is
+   * the identity that signed dir.info (undefined without `pins`: an unverified claim of an
+   * identity opens nothing). What it returns replaces `outputs` and `quotaReceipt`.
+   */
+  knownFor?: (view: { identity: Uint8Array | undefined; epoch: number; publicKey: Uint8Array }) => Promise<{ outputs?: KnownOutputs; quotaReceipt?: QuotaReceipt }>;
+  /**
+   * The server charges this account (a token with deterministic blinds): known outputs whose
+   * labels must be fetched count against the label allowance (elements evaluated in the
+   * session + hashes of the presented receipt), so those the receipt does not cover are
+   * evaluated again where they would not fit (label-allowance.ts).
+   */
+  quotaApplies?: boolean;
   purpose?: DiscoveryPurpose;
   /**
    * Blind and finalize elsewhere (a worker pool) as deferred work: the driver must run
@@ -241,7 +258,16 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
   private snapshot: CachedSnapshot | undefined;
   private blindState: BlindState | undefined;
   private cacheHit = false;
-  private partialReceipt: QuotaReceipt | undefined;
+  /** Running receipts (dir.receipt), each with the count of this sync's elements it covers. */
+  private readonly runningReceipts: { upTo: number; receipt: QuotaReceipt }[] = [];
+  /** The receipt presented in dir.quota (options.quotaReceipt, or what knownFor returned). */
+  private presentedReceipt: QuotaReceipt | undefined;
+  /** Outputs of earlier syncs offered (options.outputs, or what knownFor returned). */
+  private offeredOutputs: KnownOutputs | undefined;
+  /** Known outputs evaluated again so that their labels fit the allowance (label-allowance.ts). */
+  private reevaluated: ReadonlySet<string> = new Set();
+  /** Chunks answered whose deferred finalize (offload) has not come back: finalizeReceived() finishes them. */
+  private readonly unfinalized = new Map<number, { part: BlindState; evaluated: Uint8Array; verify: { proof: Uint8Array; publicKey: Uint8Array } }>();
   private chunk = 0;
   private nextSeq = 0;
   /** Chunks sent as dir.evaluate (deferred blinding sends them as they are ready). */
@@ -273,6 +299,8 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     if (options.suite.mode !== Modes.VOPRF) throw new ProtocolError('unsupported', 'directory discovery is always verifiable (VOPRF)');
     this.options = options;
     this.limits = limits;
+    this.presentedReceipt = options.quotaReceipt;
+    this.offeredOutputs = options.outputs;
     this.identifiers = [...new Set(options.identifiers)];
     if (options.chunkItems !== undefined && !(Number.isSafeInteger(options.chunkItems) && options.chunkItems > 0)) {
       throw new ContactPsiError('invalid_option', `chunkItems must be a positive integer, got ${options.chunkItems}`);
@@ -321,12 +349,29 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
         const announcement = this.verified.announcement;
         this.defer(
           () => checkView(announcement),
-          () => this.continueInfo(info),
+          () => this.loadKnown(info),
         );
         return;
       }
     }
-    this.continueInfo(info);
+    this.loadKnown(info);
+  }
+
+  /** knownFor (if given) for the verified identity, then on with dir.info. */
+  private loadKnown(info: DirInfo): void {
+    const { knownFor } = this.options;
+    if (!knownFor) return this.continueInfo(info);
+    this.state = 'checking_view';
+    // Only a verified identity names the cache: a server that claims X without X's signatures gets nothing of X.
+    const view = { identity: this.verified?.announcement.identityKey, epoch: info.epoch, publicKey: info.publicKey };
+    this.defer(
+      () => knownFor(view),
+      (known) => {
+        this.offeredOutputs = known.outputs;
+        this.presentedReceipt = known.quotaReceipt;
+        this.continueInfo(info);
+      },
+    );
   }
 
   private continueInfo(info: DirInfo): void {
@@ -475,14 +520,16 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     const { suite, rng } = this.options;
     // Incremental sync (known-outputs.ts): outputs of this identity, epoch and key are reused,
     // so only identifiers without one are evaluated; after a rotation that is all of them.
-    const usable = outputsUsable(this.options.outputs, info) ? this.options.outputs : undefined;
+    const usable = outputsUsable(this.offeredOutputs, info) ? this.offeredOutputs : undefined;
     this.known = usable;
     // Label changes are known only from the version the outputs were last checked at.
     const sameBase = usable !== undefined && cache !== undefined && usable.version === cache.version;
     this.change = { fresh: !fromCache || !sameBase, delta: delta ? { added: delta.added, relabeled: delta.relabeled } : undefined };
-    this.toEvaluate = usable ? this.identifiers.filter((id) => !usable.entries.has(id)) : this.identifiers;
     // Blinds: per (identity, account) where a quota applies, random where none does (issue 10 §3).
     const blindSecret = info.identity && this.options.blindSecretFor ? this.options.blindSecretFor(info.identity) : this.options.blindSecret;
+    // Known outputs whose labels would not fit the server's allowance are evaluated again (label-allowance.ts).
+    if (usable && this.options.quotaApplies) this.reevaluated = new Set(this.beyondAllowance(usable, blindSecret));
+    this.toEvaluate = usable ? this.identifiers.filter((id) => !usable.entries.has(id) || this.reevaluated.has(id)) : this.identifiers;
     if (this.toEvaluate.length === 0) return this.requestLabels();
     this.sendQuota();
     const inputs = this.toEvaluate.map((s) => utf8.encode(s));
@@ -548,6 +595,7 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     const verify = { proof: msg.proof, publicKey: this.info!.publicKey };
     if (!offload) return this.chunkFinalized(start, suite.finalize(part, msg.evaluated, verify));
     const evaluated = msg.evaluated.slice(); // ours, whatever the transport does with its buffer
+    this.unfinalized.set(start, { part, evaluated, verify });
     this.defer(
       () => offload.finalize(suite, part, evaluated, verify),
       (outputs) => this.chunkFinalized(start, outputs),
@@ -555,6 +603,7 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
   }
 
   private chunkFinalized(start: number, outputs: Uint8Array[]): void {
+    this.unfinalized.delete(start);
     outputs.forEach((o, i) => (this.outputs[start + i] = o));
     this.finalizedCount += outputs.length;
     this.emit({ type: 'progress', phase: 'evaluate', done: this.finalizedCount, total: this.toEvaluate.length });
@@ -562,15 +611,70 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
   }
 
   /**
-   * The receipt for the chunks charged before the server refused one (`rate_limited`
-   * follows): the caller keeps it, so those contacts are not charged again.
+   * The receipt of a sync that ended part-way (refused, cut off): the newest running receipt
+   * (dir.receipt) whose elements all have their output here (finalized, proof verified), so
+   * that a caller who saves `partialOutputs` first never holds a receipt that says
+   * "evaluated" for an element whose output it lost: that element would be evaluated and
+   * charged again (sync-failover.md). Call finalizeReceived() first when finalizing is
+   * offloaded.
    */
   get quotaReceipt(): QuotaReceipt | undefined {
-    return this.partialReceipt;
+    for (let i = this.runningReceipts.length - 1; i >= 0; i--) {
+      const { upTo, receipt } = this.runningReceipts[i];
+      let complete = true;
+      for (let j = 0; j < upTo && complete; j++) complete = this.outputs[j] !== undefined;
+      if (complete) return receipt;
+    }
+    return undefined;
+  }
+
+  /**
+   * Finishes, here and synchronously, the chunks whose evaluation arrived but whose
+   * offloaded finalize did not come back before the session ended (the connection closed):
+   * their proofs are checked and their outputs join `partialOutputs`. A chunk whose proof
+   * fails stays without outputs (and no receipt covering it is returned).
+   */
+  finalizeReceived(): void {
+    const { suite } = this.options;
+    for (const [start, { part, evaluated, verify }] of this.unfinalized) {
+      this.unfinalized.delete(start);
+      try {
+        suite.finalize(part, evaluated, verify).forEach((o, i) => (this.outputs[start + i] = o));
+      } catch {
+        // Not verified: not kept.
+      }
+    }
   }
 
   private onReceipt(msg: DirReceipt): void {
-    this.partialReceipt = this.receiptFrom(msg.quotaToken, msg.tokenAccepted, msg.quotaGeneration, msg.quotaChain, this.evaluatedCount);
+    this.runningReceipts.push({ upTo: this.evaluatedCount, receipt: this.receiptFrom(msg.quotaToken, msg.tokenAccepted, msg.quotaGeneration, msg.quotaChain, this.evaluatedCount) });
+  }
+
+  /**
+   * The known outputs to evaluate again so that dir.labels.get fits the label allowance
+   * (label-allowance.ts): chosen among those the presented receipt does not cover.
+   */
+  private beyondAllowance(usable: KnownOutputs, blindSecret: Uint8Array | undefined): string[] {
+    const encoding = this.encoding!;
+    const marks = prefixMarks(this.change);
+    const needed = this.identifiers.filter((id) => {
+      const entry = usable.entries.get(id);
+      return entry !== undefined && encoding.contains(entry.output) && decideKnown(entry, this.change, marks) === 'fetch';
+    });
+    const receipt = this.presentedReceipt;
+    const size = receipt ? receipt.set.length / CHARGE_HASH_BYTES : 0;
+    // A receipt too large to present (sendQuota) gives no allowance.
+    const presented = size <= this.limits.maxChargedSet ? size : 0;
+    if (needed.length <= presented) return [];
+    const charged = new Set<string>();
+    for (let off = 0; presented > 0 && off < receipt!.set.length; off += CHARGE_HASH_BYTES) charged.add(hexOf(receipt!.set.subarray(off, off + CHARGE_HASH_BYTES)));
+    const { suite } = this.options;
+    const covered = (identifier: string): boolean => {
+      if (!blindSecret || charged.size === 0) return false;
+      const input = utf8.encode(identifier);
+      return charged.has(hexOf(chargeHash(suite.blindWith([input], [deterministicBlind(suite, blindSecret, input)]).blinded)));
+    };
+    return outputsToReevaluate(needed, presented, covered);
   }
 
   /**
@@ -589,7 +693,7 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
 
   /** dir.quota, once, before the first dir.evaluate or dir.labels.get (a sync that sends neither needs none). */
   private sendQuota(): void {
-    const receipt = this.options.quotaReceipt;
+    const receipt = this.presentedReceipt;
     if (this.quotaSent || !receipt) return;
     this.quotaSent = true;
     // A receipt over more hashes than a message may carry starts over (charged again once).
@@ -615,7 +719,7 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     if (known) {
       for (const identifier of this.identifiers) {
         const entry = known.entries.get(identifier);
-        if (!entry) continue;
+        if (!entry || this.reevaluated.has(identifier)) continue;
         const decision = encoding.contains(entry.output) ? decideKnown(entry, this.change, marks) : 'none';
         if (decision === 'fetch') asked.push({ identifier, output: entry.output });
         else if (decision === 'reuse') {
@@ -697,7 +801,7 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     const session: string[] = [];
     for (let off = 0; off < blinded.length; off += size) session.push(hexOf(chargeHash(blinded.subarray(off, off + size))));
     const epoch = this.info!.epoch;
-    return { token, chain: chain ?? new Uint8Array(16), ...nextReceiptSets(this.options.quotaReceipt, accepted, epoch, session), epoch, generation: generation ?? 0 };
+    return { token, chain: chain ?? new Uint8Array(16), ...nextReceiptSets(this.presentedReceipt, accepted, epoch, session), epoch, generation: generation ?? 0 };
   }
 }
 
