@@ -4,6 +4,7 @@
  * and the server's evaluation is what the throughput figures measure. It speaks the real
  * protocol (dir.hello, dir.evaluate chunks, an empty dir.labels.get) over the real transport.
  */
+import { LABEL_FORMAT } from '../src/protocol/discovery/labels.js';
 import { ProtocolError } from '../src/protocol/errors.js';
 import {
   DEFAULT_DISCOVERY_LIMITS,
@@ -66,7 +67,7 @@ export class LoadSession extends SessionCore<LoadState, DiscoveryMessage, LoadRe
     if (msg.seq !== this.received) throw new ProtocolError('unexpected_message', `expected evaluation ${this.received}`);
     this.received++;
     if (this.received === this.expected) {
-      this.send({ t: 'dir.labels.get', epoch: this.epoch, keys: new Uint8Array(0) });
+      this.send({ t: 'dir.labels.get', epoch: this.epoch, keys: new Uint8Array(0), format: LABEL_FORMAT });
       this.state = 'awaiting_labels';
     }
   }

@@ -20,6 +20,7 @@ import {
 import { DiscoveryServerSession } from '../src/protocol/discovery/server.js';
 import { DEFAULT_DISCOVERY_LIMITS, discoverySchemas, type DirInfo, type DiscoveryMessage } from '../src/protocol/discovery/messages.js';
 import { ProtocolError } from '../src/protocol/errors.js';
+import { readVarint, writeVarint } from '../src/protocol/discovery/labels.js';
 import { runSessionPairAsync } from '../src/protocol/session-pair.js';
 import { memoryBackend, type TestUser } from './helpers/discovery.js';
 import { seededRng } from './helpers/rng.js';
@@ -43,6 +44,25 @@ const honestInfo: DirInfo = {
 };
 /** Anything the client may send, decoded without the limits a server would apply. */
 const wide = discoverySchemas({ ...DEFAULT_DISCOVERY_LIMITS, maxLabelBytes: 1 << 30 });
+/** The answers of a dir.labels (label-wire.ts: `varint(n) || n bytes` each). */
+const answersOf = (m: { labels: Uint8Array }): Uint8Array[] => {
+  const out: Uint8Array[] = [];
+  for (let at = 0; at < m.labels.length; ) {
+    const [n, next] = readVarint(m.labels, at, m.labels.length, 5)!;
+    out.push(m.labels.subarray(next, next + n));
+    at = next + n;
+  }
+  return out;
+};
+/** Packs answers as a hostile server would: whatever their sizes. */
+const packRaw = (items: Uint8Array[]): Uint8Array => {
+  const parts: Uint8Array[] = [];
+  for (const s of items) {
+    const v = new Uint8Array(5);
+    parts.push(v.subarray(0, writeVarint(v, 0, s.length)), s);
+  }
+  return new Uint8Array(Buffer.concat(parts));
+};
 
 function honestSync(identifiers: string[], options: Partial<DiscoveryClientOptions> = {}, toClient?: (b: Uint8Array, i: number) => Uint8Array | undefined) {
   const client = new DiscoveryClientSession({ suite, identifiers, rng: seededRng(1), ...options });
@@ -305,8 +325,8 @@ describe('dir.evaluated and dir.labels from a hostile server', () => {
     const out = await honestSync(wanted, {}, (bytes) => {
       const msg = decodeMessage<DiscoveryMessage>(bytes, wide, 1 << 30);
       if (msg.t !== 'dir.labels') return bytes;
-      const sealed = msg.sealed.map((s, i) => (i % 2 === 0 ? new Uint8Array(DEFAULT_DISCOVERY_LIMITS.maxLabelBytes + 1 + i) : s));
-      return encodeMessage({ ...msg, sealed });
+      const labels = packRaw(answersOf(msg).map((s, i) => (i % 2 === 0 ? new Uint8Array(DEFAULT_DISCOVERY_LIMITS.maxLabelBytes + 1 + i) : s)));
+      return encodeMessage({ ...msg, labels });
     });
     expect(out.clientError).toBeUndefined();
     const r = out.clientResult!;
@@ -316,7 +336,7 @@ describe('dir.evaluated and dir.labels from a hostile server', () => {
     const atLimit = (await honestSync(wanted, {}, (bytes) => {
       const msg = decodeMessage<DiscoveryMessage>(bytes, wide, 1 << 30);
       if (msg.t !== 'dir.labels') return bytes;
-      return encodeMessage({ ...msg, sealed: msg.sealed.map((s, i) => (i === 0 ? new Uint8Array(DEFAULT_DISCOVERY_LIMITS.maxLabelBytes) : s)) });
+      return encodeMessage({ ...msg, labels: packRaw(answersOf(msg).map((s, i) => (i === 0 ? new Uint8Array(DEFAULT_DISCOVERY_LIMITS.maxLabelBytes) : s))) });
     })).clientResult!;
     expect([atLimit.oversizedLabels, atLimit.badLabels, atLimit.matches.length]).toEqual([0, 1, 5]);
   });
@@ -326,7 +346,7 @@ describe('dir.evaluated and dir.labels from a hostile server', () => {
       fc.asyncProperty(fc.integer({ min: 0, max: 20 }).filter((n) => n !== 4), async (n) => {
         const out = await honestSync(ids.slice(0, 4), {}, (bytes) => {
           const msg = decodeMessage<DiscoveryMessage>(bytes, wide, 1 << 30);
-          return msg.t === 'dir.labels' ? encodeMessage({ ...msg, sealed: Array.from({ length: n }, () => new Uint8Array(10)) }) : bytes;
+          return msg.t === 'dir.labels' ? encodeMessage({ ...msg, labels: packRaw(Array.from({ length: n }, () => new Uint8Array(10))) }) : bytes;
         });
         expect(out.clientError?.code).toBe('bad_field');
       }),
@@ -334,7 +354,7 @@ describe('dir.evaluated and dir.labels from a hostile server', () => {
     );
     const out = await honestSync(ids.slice(0, 4), { limits: { maxMessageBytes: 64 * 1024 } }, (bytes) => {
       const msg = decodeMessage<DiscoveryMessage>(bytes, wide, 1 << 30);
-      return msg.t === 'dir.labels' ? encodeMessage({ ...msg, sealed: msg.sealed.map(() => new Uint8Array(20_000)) }) : bytes;
+      return msg.t === 'dir.labels' ? encodeMessage({ ...msg, labels: packRaw(answersOf(msg).map(() => new Uint8Array(20_000))) }) : bytes;
     });
     expect(out.clientError?.code).toBe('too_large');
   });

@@ -11,7 +11,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { decodeMessage, encodeMessage, messageShape } from '../src/protocol/codec.js';
-import { DEFAULT_DISCOVERY_LIMITS, discoverySchemas } from '../src/protocol/discovery/messages.js';
+import { DEFAULT_DISCOVERY_LIMITS, discoverySchemas, MAX_ENVELOPE_BYTES, MAX_LOG_ENTRIES_PER_MESSAGE } from '../src/protocol/discovery/messages.js';
 import { CodecError } from '../src/protocol/errors.js';
 import { DEFAULT_LIMITS } from '../src/protocol/limits.js';
 import { psiSchemas } from '../src/protocol/messages.js';
@@ -250,15 +250,16 @@ function scanAccepts(bytes: Uint8Array, set: SetName): boolean {
 }
 
 describe('the pre-scan shape is derived from the schemas', () => {
-  it('discovery: the widest message (dir.info) + v, t keys, one binList of maxQueryItems items of maxLabelBytes', () => {
+  // Label format 2 packs dir.labels into one byte string: the widest list is dir.log's.
+  it('discovery: the widest message (dir.info) + v, t keys, one binList of dir.log entries', () => {
     const schemas = discoverySchemas(DEFAULT_DISCOVERY_LIMITS);
     const widest = Math.max(...Object.values(schemas).map((schema) => Object.keys(schema).length));
     expect(Object.keys(schemas['dir.info']).length).toBe(widest);
     expect(shapes.discovery).toMatchObject({
       maxKeys: widest + 2,
       maxLists: 1,
-      maxListItems: DEFAULT_DISCOVERY_LIMITS.maxQueryItems,
-      maxListItemBytes: DEFAULT_DISCOVERY_LIMITS.maxLabelBytes,
+      maxListItems: MAX_LOG_ENTRIES_PER_MESSAGE,
+      maxListItemBytes: MAX_ENVELOPE_BYTES,
       maxKeyBytes: Math.max(...Object.values(schemas).flatMap((schema) => Object.keys(schema).map((key) => key.length))),
       maxStrBytes: 3 * 1024,
     });
@@ -438,11 +439,16 @@ describe('valid messages of every type still decode', () => {
     });
   }
 
-  it('a dir.labels at its bounds: maxQueryItems labels, within the item budget', () => {
-    const sealed = Array.from({ length: DEFAULT_DISCOVERY_LIMITS.maxQueryItems }, (_, i) => new Uint8Array(i % 3));
-    const decoded = decodeMessage<{ t: string; sealed: Uint8Array[] }>(encodeMessage({ t: 'dir.labels', sealed }), sets.discovery.schemas, sets.discovery.maxBytes);
-    expect(decoded.sealed).toHaveLength(sealed.length);
-    const over = encodeMessage({ t: 'dir.labels', sealed: [...sealed, new Uint8Array(0)] });
-    expect(() => decodeMessage(over, sets.discovery.schemas, sets.discovery.maxBytes)).toThrow(expect.objectContaining({ code: 'too_large' }));
+  it('a dir.labels at its bounds: maxQueryItems answers of maxLabelBytes (+ a 2-byte length) each, one byte more refused', () => {
+    const limits = { ...DEFAULT_DISCOVERY_LIMITS, maxQueryItems: 10, maxLabelBytes: 100 };
+    const schemas = discoverySchemas(limits);
+    const labels = new Uint8Array(10 * 102);
+    const decoded = decodeMessage<{ t: string; labels: Uint8Array }>(encodeMessage({ t: 'dir.labels', format: 2, labels }), schemas, limits.maxMessageBytes);
+    expect(decoded.labels).toHaveLength(labels.length);
+    const over = encodeMessage({ t: 'dir.labels', format: 2, labels: new Uint8Array(labels.length + 1) });
+    expect(() => decodeMessage(over, schemas, limits.maxMessageBytes)).toThrow(expect.objectContaining({ code: 'too_large' }));
+    // 100,000 empty answers are 100,000 bytes in one bin: no list of 100,000 items for the pre-scan.
+    const empty = decodeMessage<{ t: string; labels: Uint8Array }>(encodeMessage({ t: 'dir.labels', format: 2, labels: new Uint8Array(DEFAULT_DISCOVERY_LIMITS.maxQueryItems) }), sets.discovery.schemas, sets.discovery.maxBytes);
+    expect(empty.labels).toHaveLength(DEFAULT_DISCOVERY_LIMITS.maxQueryItems);
   });
 });

@@ -26,7 +26,8 @@ const nearTheLimit = fc
     delta: fc.integer({ min: -3, max: 3 }),
   })
   .map(({ userId, delta }) => {
-    const labelBytes = MAX_SEALED_LABEL_BYTES - SEALED_LABEL_OVERHEAD_BYTES - utf8Length(userId) + delta;
+    // sealedLabelBytes(u, 0): the 12-byte IV, the user id's varint length (1 or 2 bytes here) and the id.
+    const labelBytes = MAX_SEALED_LABEL_BYTES - sealedLabelBytes(utf8Length(userId), 0) + delta;
     return { userId, label: 'x'.repeat(labelBytes), sealed: MAX_SEALED_LABEL_BYTES + delta };
   });
 
@@ -35,8 +36,10 @@ const row = (userId: string, label: string, phone = '+41791234567') => ({ userId
 describe('one label limit end to end', () => {
   it('the constants agree with the client limit and the seal format', () => {
     expect(DEFAULT_DISCOVERY_LIMITS.maxLabelBytes).toBe(MAX_SEALED_LABEL_BYTES);
-    expect(SEALED_LABEL_OVERHEAD_BYTES).toBe(24 + 2 + 16);
-    expect(MAX_LABEL_PLAINTEXT_BYTES).toBe(MAX_SEALED_LABEL_BYTES - SEALED_LABEL_OVERHEAD_BYTES);
+    // Label format 2: a 12-byte synthetic IV and the user id's length as a varint (1 to 3 bytes).
+    expect(SEALED_LABEL_OVERHEAD_BYTES).toBe(12 + 1);
+    expect(MAX_LABEL_PLAINTEXT_BYTES).toBe(MAX_SEALED_LABEL_BYTES - 12 - 1);
+    expect([sealedLabelBytes(127, 0), sealedLabelBytes(128, 0), sealedLabelBytes(0xffff, 0)]).toEqual([12 + 1 + 127, 12 + 2 + 128, 12 + 3 + 0xffff]);
     const [seal] = sealLabelsWith([{ tag: new Uint8Array(64), userId: 'u1', label: new Uint8Array(10) }], new Uint8Array(24));
     expect(seal.sealed.length).toBe(sealedLabelBytes(2, 10));
   });

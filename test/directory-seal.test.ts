@@ -25,8 +25,7 @@ describe('sealLabelsWith', () => {
         const sealed = sealLabelsWith(entries, nonces);
         expect(sealed).toHaveLength(entries.length);
         entries.forEach((e, i) => {
-          const nonce = nonces.subarray(i * NONCE_BYTES, (i + 1) * NONCE_BYTES);
-          expect(sealed[i].sealed).toEqual(sealLabel(e.tag, e, nonce));
+          expect(sealed[i].sealed).toEqual(sealLabel(e.tag, e));
           expect(sealed[i].lookupKey).toEqual(lookupKeyOf(e.tag));
         });
       }),
@@ -51,7 +50,7 @@ describe('sealLabelsWith', () => {
     const nonce = new Uint8Array(NONCE_BYTES);
     let expected: unknown;
     try {
-      sealLabel(tag, entry, nonce);
+      sealLabel(tag, entry);
     } catch (err) {
       expected = err;
     }
@@ -63,12 +62,13 @@ describe('sealLabelsWith', () => {
 });
 
 describe('sealLabels', () => {
-  it('draws a fresh nonce per label: two seals of one label differ and both open', () => {
+  it('is deterministic (label format 2): one label seals to the same bytes; a relabel gets another IV; both open', () => {
     const tag = new Uint8Array(64).fill(3);
     const entry = { tag, userId: 'alice', label: new Uint8Array([1, 2, 3]) };
-    const [a, b] = sealLabels([entry, entry]);
-    expect(Buffer.compare(a, b)).not.toBe(0);
+    const [a, b, c] = sealLabels([entry, entry, { ...entry, label: new Uint8Array([1, 2, 4]) }]);
+    expect(Buffer.compare(a, b)).toBe(0);
+    expect(Buffer.compare(a.subarray(0, 12), c.subarray(0, 12))).not.toBe(0);
     expect(openLabel(tag, a)).toEqual({ userId: 'alice', label: new Uint8Array([1, 2, 3]) });
-    expect(openLabel(tag, b)).toEqual({ userId: 'alice', label: new Uint8Array([1, 2, 3]) });
+    expect(openLabel(tag, c)).toEqual({ userId: 'alice', label: new Uint8Array([1, 2, 4]) });
   });
 });

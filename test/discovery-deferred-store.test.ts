@@ -207,7 +207,7 @@ describe('the discovery server reads its store only as deferred work', () => {
     labels.handle(hello, 0);
     labels.handle(encodeMessage({ t: 'dir.evaluate', epoch: 1, seq: 0, blinded: dir.suite.group.generator }), 0);
     await labels.pollWork!()!(() => 0);
-    const get = encodeMessage({ t: 'dir.labels.get', epoch: 1, keys: new Uint8Array(16) });
+    const get = encodeMessage({ t: 'dir.labels.get', epoch: 1, keys: new Uint8Array(8), format: 2 });
     labels.handle(get, 0);
     const lookup = labels.pollWork!()!;
     labels.handle(get, 0);

@@ -152,8 +152,10 @@ describe('server defences found in review', () => {
       toClient: (b) => {
         const m = decode(b);
         if (m.t !== 'dir.labels') return b;
-        const sealed = (m.sealed as Uint8Array[]).map((s, i) => (i === 0 ? s.map((x) => x ^ 1) : s));
-        return encodeMessage({ ...m, sealed });
+        // The first answer's seal starts after its 1-byte length (label-wire.ts): flip its first byte.
+        const labels = (m.labels as Uint8Array).slice();
+        labels[1] ^= 1;
+        return encodeMessage({ ...m, labels });
       },
     }));
     expect(out.clientError).toBeUndefined();

@@ -77,7 +77,7 @@ async function sync(args: SyncArgs) {
       wire.bytesToServer += bytes.length;
       const m = decodeDiscovery(bytes);
       if (m.t === 'dir.evaluate') for (let off = 0; off < m.blinded.length; off += size) wire.blinded.push(hexOf(m.blinded.subarray(off, off + size)));
-      if (m.t === 'dir.labels.get') wire.labelKeys += m.keys.length / 16;
+      if (m.t === 'dir.labels.get') wire.labelKeys += m.keys.length / 8;
       return bytes;
     },
     toClient: (bytes) => {
@@ -273,7 +273,7 @@ describe('epoch-bound quota receipts', () => {
     const server = new DiscoveryServerSession({ backend: dir.backend, rng: seededRng(1), now: 0, quota: { account: 'x', config: { store, tokenKey } } });
     const { encodeMessage } = await import('../src/protocol/codec.js');
     server.handle(encodeMessage({ t: 'dir.hello', suite: 'ristretto255-SHA512' }), 0);
-    server.handle(encodeMessage({ t: 'dir.labels.get', epoch: 1, keys: new Uint8Array(16) }), 0);
+    server.handle(encodeMessage({ t: 'dir.labels.get', epoch: 1, keys: new Uint8Array(8), format: 2 }), 0);
     expect(server.error?.code).toBe('too_large');
   });
 });

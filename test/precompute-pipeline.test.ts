@@ -64,7 +64,7 @@ async function sequentialPass(store: DirectoryStore, batchSize: number): Promise
       userId: e.userId,
       tag: tags[i],
       lookupKey: lookupKeyOf(tags[i]),
-      sealed: sealLabel(tags[i], e, new Uint8Array(24).fill(i)),
+      sealed: sealLabel(tags[i], e),
       labelVersion: e.labelVersion,
     }));
     await store.putTags(EPOCH, records);
@@ -119,7 +119,7 @@ async function expectWholeRecords(store: DirectoryStore, users: readonly Directo
     expect(m.tag).toEqual(tags[i]);
     expect(m.sealed).toBeDefined();
     const nonce = m.sealed!.subarray(0, 24);
-    expect(m.sealed).toEqual(sealLabel(tags[i], { userId: pairs[i].user.userId, label: pairs[i].user.label }, nonce));
+    expect(m.sealed).toEqual(sealLabel(tags[i], { userId: pairs[i].user.userId, label: pairs[i].user.label }));
   });
   return stored;
 }

@@ -179,14 +179,14 @@ describe('messages in the wrong order', () => {
     const { peer, info } = await greeted();
     send(peer, { t: 'dir.evaluate', epoch: info.epoch, seq: 0, blinded: blinded(1) });
     await peer.received(2);
-    const keys = new Uint8Array(16).fill(7);
-    send(peer, { t: 'dir.labels.get', epoch: info.epoch, keys });
-    send(peer, { t: 'dir.labels.get', epoch: info.epoch, keys });
+    const keys = new Uint8Array(8).fill(7);
+    send(peer, { t: 'dir.labels.get', epoch: info.epoch, keys, format: 2 });
+    send(peer, { t: 'dir.labels.get', epoch: info.epoch, keys, format: 2 });
     const closed = await peer.closed;
     expect(closed).toEqual({ code: StandardCloseCodes.normal, reason: 'done' });
     const messages = peer.decoded();
     expect(messages.map((m) => m.t)).toEqual(['dir.info', 'dir.evaluated', 'dir.labels']);
-    expect(messages[2]).toMatchObject({ sealed: [new Uint8Array(0)] });
+    expect(messages[2]).toMatchObject({ format: 2, labels: Uint8Array.of(0) });
     await honest.finish();
   });
 
@@ -242,7 +242,7 @@ describe('oversized batches', () => {
     const { peer: keys } = await greeted();
     send(keys, { t: 'dir.evaluate', epoch: info.epoch, seq: 0, blinded: blinded(2) });
     await keys.received(2);
-    send(keys, { t: 'dir.labels.get', epoch: info.epoch, keys: new Uint8Array((DEFAULT_DISCOVERY_LIMITS.maxQueryItems + 3) * 16) });
+    send(keys, { t: 'dir.labels.get', epoch: info.epoch, keys: new Uint8Array((DEFAULT_DISCOVERY_LIMITS.maxQueryItems + 3) * 8), format: 2 });
     await expectCodedClose(keys, 'too_large');
     await honest.finish();
   });

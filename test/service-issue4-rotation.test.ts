@@ -160,7 +160,7 @@ describe('rotation while clients sync', () => {
     const requests = [
       { t: 'dir.snapshot.get', epoch: previous, version: oldView.snapshot.version, offset: 0, length: 64 },
       { t: 'dir.evaluate', epoch: previous, seq: 0, blinded: current.suite.group.generator },
-      { t: 'dir.labels.get', epoch: previous, keys: new Uint8Array(0) },
+      { t: 'dir.labels.get', epoch: previous, keys: new Uint8Array(0), format: 2 },
       { t: 'dir.delta.get', epoch: previous, fromVersion: oldView.snapshot.version },
     ];
     for (const request of requests) {

@@ -139,9 +139,9 @@ export class DirectoryDiscoveryBackend implements DiscoveryBackend {
     return this.#views.get(epoch);
   }
 
-  async sealedLabels(epoch: number, keys: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
-    if (!this.#views.has(epoch)) return keys.map(() => undefined);
-    return this.directory.lookupSealed(epoch, keys);
+  async sealedLabels(epoch: number, keys: readonly Uint8Array[]): Promise<Uint8Array[][]> {
+    if (!this.#views.has(epoch)) return keys.map(() => []);
+    return this.directory.lookupSealedCandidates(epoch, keys);
   }
 
   log(from: number, limit: number): Promise<LogRange> {

@@ -4,7 +4,7 @@
  * optional, no whitespace) because Node's decoder silently skips bad characters, which
  * would turn a typo into a different key.
  */
-import { MAX_SEALED_LABEL_BYTES, SEALED_LABEL_OVERHEAD_BYTES, sealedLabelBytes } from '../protocol/discovery/labels.js';
+import { MAX_SEALED_LABEL_BYTES, sealedLabelBytes, SIV_BYTES } from '../protocol/discovery/labels.js';
 import { MAX_LABEL_BYTES } from './users.js';
 
 export const BASE64_LABEL_PREFIX = 'base64:';
@@ -41,6 +41,6 @@ export function checkSealedLabelSize(userId: string, label: Uint8Array): LabelRe
     code: 'label_too_long',
     reason:
       `label of ${label.length} bytes with a user id of ${userIdBytes} bytes seals to ${sealed} bytes ` +
-      `(${SEALED_LABEL_OVERHEAD_BYTES} bytes of nonce, length and tag added), more than the ${MAX_SEALED_LABEL_BYTES} a client accepts`,
+      `(a ${SIV_BYTES}-byte synthetic IV and the user id's length added), more than the ${MAX_SEALED_LABEL_BYTES} a client accepts`,
   };
 }

@@ -9,7 +9,7 @@
  * Pure (no Node APIs) so client code can import it unchanged.
  */
 import { ContactPsiError } from '../errors.js';
-import { LOOKUP_KEY_BYTES } from '../protocol/discovery/labels.js';
+import { LOOKUP_KEY_BYTES, WIRE_LOOKUP_KEY_BYTES } from '../protocol/discovery/labels.js';
 
 // One definition, shared with the client: the protocol layer owns the derivation.
 export { lookupKeyOf, LOOKUP_KEY_BYTES } from '../protocol/discovery/labels.js';
@@ -20,6 +20,16 @@ export function checkLookupKeys(keys: readonly Uint8Array[]): void {
   keys.forEach((key, i) => {
     if (!(key instanceof Uint8Array) || key.length !== LOOKUP_KEY_BYTES) {
       throw new ContactPsiError('bad_lookup_key', `lookup key ${i} must be ${LOOKUP_KEY_BYTES} bytes`);
+    }
+  });
+}
+
+/** Throws `bad_lookup_key` unless every key is an 8-byte Uint8Array (the wire form of dir.labels.get). */
+export function checkWireLookupKeys(keys: readonly Uint8Array[]): void {
+  if (!Array.isArray(keys)) throw new ContactPsiError('bad_lookup_key', 'lookup keys must be an array');
+  keys.forEach((key, i) => {
+    if (!(key instanceof Uint8Array) || key.length !== WIRE_LOOKUP_KEY_BYTES) {
+      throw new ContactPsiError('bad_lookup_key', `wire lookup key ${i} must be ${WIRE_LOOKUP_KEY_BYTES} bytes`);
     }
   });
 }

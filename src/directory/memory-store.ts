@@ -3,6 +3,7 @@
  * at start. Behaves exactly like the SQLite store (test/directory-store.test.ts runs one
  * property suite on both); every byte string is copied in and out, as a database would.
  */
+import { WIRE_LOOKUP_KEY_BYTES } from '../protocol/discovery/labels.js';
 import { ContactPsiError } from '../errors.js';
 import type { EncodingKind } from '../setenc/types.js';
 import { checkAccount, checkBucket } from './buckets.js';
@@ -75,6 +76,8 @@ export class MemoryStore implements DirectoryStore {
   readonly #tags = new Map<number, Map<string, StoredTag>>();
   /** epoch -> hex(lookup key) -> identifier */
   readonly #byLookup = new Map<number, Map<string, string>>();
+  /** Per epoch: the first 8 bytes of a lookup key (hex, the wire key) -> identifiers whose key starts with them. */
+  readonly #byPrefix = new Map<number, Map<string, Set<string>>>();
   readonly #epochs = new Map<number, EpochState>();
   /** epoch -> tag log in write order (versions non-decreasing) */
   readonly #tagLog = new Map<number, LogRow[]>();
@@ -180,6 +183,7 @@ export class MemoryStore implements DirectoryStore {
       if (this.#isDiscoverablePair(identifier, record.userId)) continue;
       tags.delete(identifier);
       index.delete(hex(record.lookupKey));
+      this.#unindexPrefix(epoch, record.lookupKey, identifier);
       this.#logTag(epoch, record.tag, 'removed');
       pruned++;
     }
@@ -212,7 +216,10 @@ export class MemoryStore implements DirectoryStore {
     for (const r of records) {
       if (!this.#isDiscoverablePair(r.identifier, r.userId)) continue;
       const old = tags.get(r.identifier);
-      if (old !== undefined) index.delete(hex(old.lookupKey));
+      if (old !== undefined) {
+        index.delete(hex(old.lookupKey));
+        this.#unindexPrefix(epoch, old.lookupKey, r.identifier);
+      }
       // The tag set changes only if the tag bytes do (a re-put of the same identifier does not).
       if (old === undefined || !sameBytes(old.tag, r.tag)) {
         if (old !== undefined) this.#logTag(epoch, old.tag, 'removed');
@@ -228,6 +235,7 @@ export class MemoryStore implements DirectoryStore {
       };
       tags.set(r.identifier, record);
       index.set(hex(record.lookupKey), r.identifier);
+      this.#indexPrefix(epoch, record.lookupKey, r.identifier);
       stored++;
     }
     return stored;
@@ -327,6 +335,7 @@ export class MemoryStore implements DirectoryStore {
     const count = this.#tags.get(epoch)?.size ?? 0;
     this.#tags.delete(epoch);
     this.#byLookup.delete(epoch);
+    this.#byPrefix.delete(epoch);
     this.#tagLog.delete(epoch);
     this.#epochs.delete(epoch);
     for (const [key, s] of this.#snapshots) if (s.epoch === epoch) this.#snapshots.delete(key);
@@ -372,6 +381,43 @@ export class MemoryStore implements DirectoryStore {
         sealed: fresh ? copyOrUndefined(record.sealed) : undefined,
       };
     });
+  }
+
+  async lookupSealedByPrefix(epoch: number, prefixes: readonly Uint8Array[], limit: number): Promise<SealedMatch[][]> {
+    this.#open();
+    const tags = this.#tags.get(epoch);
+    const index = this.#byPrefix.get(epoch);
+    return prefixes.map((prefix) => {
+      const records = [...(index?.get(hex(prefix)) ?? [])].map((identifier) => tags?.get(identifier)).filter((r): r is StoredTag => r !== undefined);
+      records.sort((a, b) => (hex(a.lookupKey) < hex(b.lookupKey) ? -1 : 1));
+      // The pair is checked again so a user who opted out since the last precompute is never revealed.
+      return records
+        .filter((r) => this.#isDiscoverablePair(r.identifier, r.userId))
+        .slice(0, limit)
+        .map((r) => ({
+          userId: r.userId,
+          label: new Uint8Array(this.#users.get(r.userId)!.label),
+          tag: new Uint8Array(r.tag),
+          sealed: this.#needsSeal(r, r.userId) ? undefined : copyOrUndefined(r.sealed),
+        }));
+    });
+  }
+
+  #indexPrefix(epoch: number, lookupKey: Uint8Array, identifier: string): void {
+    let index = this.#byPrefix.get(epoch);
+    if (index === undefined) this.#byPrefix.set(epoch, (index = new Map()));
+    const key = hex(lookupKey.subarray(0, WIRE_LOOKUP_KEY_BYTES));
+    let set = index.get(key);
+    if (set === undefined) index.set(key, (set = new Set()));
+    set.add(identifier);
+  }
+
+  #unindexPrefix(epoch: number, lookupKey: Uint8Array, identifier: string): void {
+    const index = this.#byPrefix.get(epoch);
+    const key = hex(lookupKey.subarray(0, WIRE_LOOKUP_KEY_BYTES));
+    const set = index?.get(key);
+    set?.delete(identifier);
+    if (set?.size === 0) index!.delete(key);
   }
 
   async getSnapshot(epoch: number, version: number, kind: EncodingKind): Promise<SnapshotRecord | undefined> {

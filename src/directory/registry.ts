@@ -12,7 +12,8 @@ import { KEY_BYTES } from '../setenc/tags.js';
 import type { EncodingKind } from '../setenc/types.js';
 import type { EpochKeyInfo, EpochKeyRing } from './epoch-keys.js';
 import type { KeyStorage } from './key-storage.js';
-import { checkLookupKeys } from './lookup.js';
+import { checkLookupKeys, checkWireLookupKeys } from './lookup.js';
+import { MAX_LABELS_PER_LOOKUP_KEY, sealedLabelBytes } from '../protocol/discovery/labels.js';
 import { META_EPOCH, META_PUBLIC_KEY, openKeys } from './open-keys.js';
 import { precomputeTags, type PrecomputePass, type PrecomputeResult, type TagEvaluator } from './precompute.js';
 import { sealLabels } from './seal.js';
@@ -25,6 +26,7 @@ import type {
   DirectoryUserInput,
   LabelMatch,
   Progress,
+  SealedMatch,
   SnapshotRecord,
   TagDelta,
   UpsertResult,
@@ -268,7 +270,22 @@ export class Directory {
   async lookupSealed(epoch: number, lookupKeys: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
     checkLookupKeys(lookupKeys);
     if (!this.#isKnown(epoch)) return lookupKeys.map(() => undefined);
-    return (await this.store.lookupSealed(epoch, lookupKeys)).map((m) => (m === null ? undefined : (m.sealed ?? sealLabels([m])[0])));
+    return (await this.store.lookupSealed(epoch, lookupKeys)).map((m) => (m === null ? undefined : servableSeal(m)));
+  }
+
+  /**
+   * For each 8-byte wire lookup key of `epoch` (what `dir.labels.get` carries): the sealed
+   * labels (format 2) of the discoverable entries whose lookup key starts with it, at most
+   * MAX_LABELS_PER_LOOKUP_KEY, usually one, none where there is none. A label that changed
+   * since the last precompute, or whose stored seal is not of format 2 (a file sealed before
+   * migration 4, or a row written by an older node of a fleet: its length tells), is sealed
+   * afresh here: an answer never carries an outdated label nor one the client cannot open.
+   */
+  async lookupSealedCandidates(epoch: number, wireKeys: readonly Uint8Array[]): Promise<Uint8Array[][]> {
+    checkWireLookupKeys(wireKeys);
+    if (!this.#isKnown(epoch)) return wireKeys.map(() => []);
+    const found = await this.store.lookupSealedByPrefix(epoch, wireKeys, MAX_LABELS_PER_LOOKUP_KEY);
+    return found.map((matches) => matches.map(servableSeal));
   }
 
   /**
@@ -483,4 +500,14 @@ export class Directory {
 
 function toSnapshot(r: DirectorySnapshot): DirectorySnapshot {
   return { epoch: r.epoch, version: r.version, kind: r.kind, count: r.count, digest: r.digest, bytes: r.bytes };
+}
+
+/**
+ * The stored seal when it is of label format 2 (a format 1 seal is 42 + |id| + |label| bytes,
+ * a format 2 one 12 + varint(|id|) + |id| + |label|: never the same), else the label sealed
+ * afresh: a file not yet re-sealed, or a row an older node of a fleet wrote, is never served.
+ */
+function servableSeal(m: SealedMatch): Uint8Array {
+  if (m.sealed !== undefined && m.sealed.length === sealedLabelBytes(Buffer.byteLength(m.userId, 'utf8'), m.label.length)) return m.sealed;
+  return sealLabels([m])[0];
 }

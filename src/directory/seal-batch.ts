@@ -2,7 +2,8 @@
  * Label sealing for a whole batch in packed form, so it can run on a worker thread next to
  * the tag evaluation (src/parallel, op 'evaluateSeal'): user ids (UTF-8) and labels travel
  * as a few byte strings, the seals and lookup keys come back packed, and the caller cuts
- * them into views. Same bytes as seal.ts sealLabelsWith for the same nonces.
+ * them into views. Same bytes as seal.ts sealLabelsWith (label format 2 is deterministic: the
+ * nonces still travel in the packed form, src/parallel/wire.ts, and are not used).
  */
 import { lookupKeyOf, sealLabel } from '../protocol/discovery/labels.js';
 import { checkNonces, type LabelToSeal, type SealedLabel } from './seal.js';
@@ -35,7 +36,7 @@ const utf8 = new TextEncoder();
  */
 export function checkLabels(labels: readonly LabelToSeal[]): void {
   for (const l of labels) {
-    if (Buffer.byteLength(l.userId, 'utf8') > MAX_USER_ID_BYTES) sealLabel(new Uint8Array(64), l, new Uint8Array(NONCE_BYTES));
+    if (Buffer.byteLength(l.userId, 'utf8') > MAX_USER_ID_BYTES) sealLabel(new Uint8Array(64), l);
   }
 }
 
@@ -68,13 +69,12 @@ export function sealPacked(tags: Uint8Array, tagLength: number, labels: PackedLa
     const userId = labels.userIds.data.subarray(idAt, (idAt += labels.userIds.lengths[i]));
     const label = labels.labels.data.subarray(labelAt, (labelAt += labels.labels.lengths[i]));
     const tag = tags.subarray(i * tagLength, (i + 1) * tagLength);
-    const nonce = labels.nonces.subarray(i * NONCE_BYTES, (i + 1) * NONCE_BYTES);
     const length = sealedLength(userId.length, label.length);
     if (native !== null && userId.length <= MAX_USER_ID_BYTES) {
-      native(tag, userId, label, nonce, sealed, out, lookupKeys, i * LOOKUP_KEY_BYTES);
+      native(tag, userId, label, sealed, out, lookupKeys, i * LOOKUP_KEY_BYTES);
     } else {
       // Decoding the UTF-8 that packLabels made and encoding it again gives the same bytes.
-      sealed.set(sealLabel(tag, { userId: decoder.decode(userId), label }, nonce), out);
+      sealed.set(sealLabel(tag, { userId: decoder.decode(userId), label }), out);
       lookupKeys.set(lookupKeyOf(tag), i * LOOKUP_KEY_BYTES);
     }
     out += length;

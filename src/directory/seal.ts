@@ -6,8 +6,7 @@
  * column does open it, as the operator's plain users table would anyway).
  *
  * Precompute seals one label per tag, so this is on the hot path: the same bytes as
- * `sealLabel` are made here with Node's native SHA-512 and ChaCha20-Poly1305 (seal-native.ts,
- * ~12 µs a label with its lookup key instead of ~50 µs in pure JS on the bench machine),
+ * `sealLabel` are made here with Node's native SHA-512, HMAC-SHA-256 and ChaCha20 (seal-native.ts),
  * falling back to `sealLabel` itself where the native cipher is missing. With a worker pool
  * precompute seals on the workers (seal-batch.ts). test/directory-seal.test.ts checks both
  * give identical bytes.
@@ -37,8 +36,9 @@ export interface SealedLabel {
 const utf8 = new TextEncoder(); // as sealLabel's ascii(): TextEncoder, UTF-8
 
 /**
- * Seals a batch, one fresh random nonce each. XChaCha20's 192-bit nonces make random nonces
- * safe: a re-seal (label change) under the same tag never repeats one in practice.
+ * Seals a batch. Label format 2 is deterministic (a synthetic IV, labels.ts): the same tag,
+ * user id and label always seal to the same bytes, and a re-seal of a changed label gets
+ * another IV; the nonces handed around here are not used by it.
  */
 export function sealLabels(entries: readonly SealInput[]): Uint8Array[] {
   return sealLabelsWith(entries, randomNonces(entries.length)).map((s) => s.sealed);
@@ -53,20 +53,19 @@ export function sealWithLookupKeys(entries: readonly SealInput[]): SealedLabel[]
 export const randomNonces = (count: number): Uint8Array => new Uint8Array(randomBytes(NONCE_BYTES * count));
 
 /**
- * Deterministic form: entry i is sealed under nonces[24i, 24i + 24). Byte-identical to
- * `sealLabel(tag, entry, nonce)` and `lookupKeyOf(tag)`, errors included.
+ * Byte-identical to `sealLabel(tag, entry)` and `lookupKeyOf(tag)`, errors included. `nonces`
+ * (24 bytes per entry) is checked and not used: label format 2 needs none.
  */
 export function sealLabelsWith(entries: readonly SealInput[], nonces: Uint8Array): SealedLabel[] {
   checkNonces(entries.length, nonces);
   const native = nativeSealer();
   return entries.map((e, i) => {
-    const nonce = nonces.subarray(i * NONCE_BYTES, (i + 1) * NONCE_BYTES);
     const userId = utf8.encode(e.userId);
     // Without the native cipher, or for a user id sealLabel refuses (it throws its own error).
-    if (native === null || userId.length > MAX_USER_ID_BYTES) return { lookupKey: lookupKeyOf(e.tag), sealed: sealLabel(e.tag, e, nonce) };
+    if (native === null || userId.length > MAX_USER_ID_BYTES) return { lookupKey: lookupKeyOf(e.tag), sealed: sealLabel(e.tag, e) };
     const sealed = new Uint8Array(sealedLength(userId.length, e.label.length));
     const lookupKey = new Uint8Array(LOOKUP_KEY_BYTES);
-    native(e.tag, userId, e.label, nonce, sealed, 0, lookupKey, 0);
+    native(e.tag, userId, e.label, sealed, 0, lookupKey, 0);
     return { lookupKey, sealed };
   });
 }

@@ -6,7 +6,7 @@
 import type Database from 'better-sqlite3';
 import { ContactPsiError } from '../errors.js';
 
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** Migration i takes a file from user_version i to i + 1 (exported for the migration tests). */
 export const MIGRATIONS: readonly string[] = [
@@ -121,6 +121,12 @@ export const MIGRATIONS: readonly string[] = [
     envelope BLOB NOT NULL
   );
   CREATE UNIQUE INDEX announcement_log_by_version ON announcement_log (kind, epoch, version);
+  `,
+  // 3 -> 4: label format 2 (spec/discovery.md §1). Seals of format 1 are dropped, so none is
+  // ever served to a client that opens format 2: until the next precompute re-seals them
+  // (sealed_version kept: no relabel marker), a lookup seals the label on the fly.
+  `
+  UPDATE tags SET sealed = NULL WHERE sealed IS NOT NULL;
   `,
 ];
 

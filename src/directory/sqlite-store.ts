@@ -59,6 +59,8 @@ const PAGE = 4096;
 const blob = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 /** BLOBs come back as Buffers; callers get plain Uint8Arrays, as from the memory store. */
 const bytes = (buf: Buffer): Uint8Array => new Uint8Array(buf);
+/** The 16-byte lookup keys starting with an 8-byte wire key: [prefix || 00 x 8, prefix || ff x 8] (BLOBs compare as memcmp). */
+const prefixRange = (prefix: Uint8Array): [Buffer, Buffer] => [Buffer.concat([prefix, Buffer.alloc(8)]), Buffer.concat([prefix, Buffer.alloc(8, 0xff)])];
 
 // A pair is discoverable when the identifier still belongs to that user and the user has not opted out.
 const PAIR_IS_DISCOVERABLE = `EXISTS (SELECT 1 FROM identifiers i JOIN users u ON u.user_id = i.user_id
@@ -79,6 +81,10 @@ export const LOOKUP_SQL = `SELECT t.user_id AS userId, u.label AS label, t.tag A
 // The same without the pin, for the seconds in which a bulk fill in progress (here or in
 // another process) has dropped the index: a slow scan then, never a failed lookup.
 const LOOKUP_UNINDEXED_SQL = LOOKUP_SQL.replace(`INDEXED BY ${LOOKUP_INDEX}`, '');
+// Every tag whose 16-byte lookup key starts with an 8-byte wire key: the index range
+// [prefix || 00..00, prefix || ff..ff] (dir.labels.get, label format 2). Exported for the plan test.
+export const LOOKUP_PREFIX_SQL = LOOKUP_SQL.replace('t.lookup_key = ? LIMIT 1', 't.lookup_key BETWEEN ? AND ? ORDER BY t.lookup_key LIMIT ?');
+const LOOKUP_PREFIX_UNINDEXED_SQL = LOOKUP_PREFIX_SQL.replace(`INDEXED BY ${LOOKUP_INDEX}`, '');
 const isMissingIndex = (err: unknown): boolean => err instanceof Error && /no such index/.test(err.message);
 const HAS_TAG = `EXISTS (SELECT 1 FROM tags t WHERE t.epoch = @epoch AND t.identifier = i.identifier AND t.user_id = i.user_id)`;
 
@@ -114,6 +120,8 @@ export class SqliteStore implements DirectoryStore {
   /** Prepared on first use: preparing needs the index, which another process's bulk fill may have dropped when this one opens. */
   #lookupIndexed: Database.Statement | undefined;
   #lookupUnindexed: Database.Statement | undefined;
+  #prefixIndexed: Database.Statement | undefined;
+  #prefixUnindexed: Database.Statement | undefined;
 
   private constructor(db: Database.Database, path: string | undefined, bulkFillThreshold: number) {
     this.#db = db;
@@ -159,6 +167,7 @@ export class SqliteStore implements DirectoryStore {
         FROM identifiers i JOIN users u ON u.user_id = i.user_id
         WHERE i.identifier = ? AND i.user_id = ? AND u.discoverable = 1`),
       tagOf: p('SELECT tag FROM tags WHERE epoch = ? AND identifier = ?').pluck(),
+      sealedVersionOf: p('SELECT sealed_version AS v FROM tags WHERE epoch = ? AND identifier = ? AND user_id = ?'),
       unsealedPage: p(`SELECT t.identifier AS identifier, t.user_id AS userId, t.tag AS tag, u.label AS label, u.label_version AS labelVersion
         FROM ${TAG_OF_DISCOVERABLE_PAIR}
         WHERE t.epoch = @epoch AND t.identifier > @after AND ${NEEDS_SEAL} ORDER BY t.identifier LIMIT @limit`),
@@ -409,10 +418,13 @@ export class SqliteStore implements DirectoryStore {
         let stored = 0;
         const logging = this.#logging(epoch);
         for (const r of records) {
+          const before = logging ? (q.sealedVersionOf.get(epoch, r.identifier, r.userId) as { v: number | null } | undefined) : undefined;
           const changed = q.putSealed.run({ epoch, identifier: r.identifier, userId: r.userId, sealed: blob(r.sealed), labelVersion: r.labelVersion }).changes;
           stored += changed;
           // A label change reaches clients as `relabeled` (tag-delta.ts): a removed + added pair.
-          if (changed > 0 && logging) {
+          // A re-seal of the label version already sealed (the label format 2 migration drops
+          // format 1 seals, migration 4) changes nothing a client opened: no marker.
+          if (changed > 0 && logging && before?.v !== r.labelVersion) {
             const tag = bytes(q.tagOf.get(epoch, r.identifier) as Buffer);
             this.#logTag(epoch, tag, 'removed');
             this.#logTag(epoch, tag, 'added');
@@ -543,6 +555,19 @@ export class SqliteStore implements DirectoryStore {
     )();
   }
 
+  async lookupSealedByPrefix(epoch: number, prefixes: readonly Uint8Array[], limit: number): Promise<SealedMatch[][]> {
+    return this.#db.transaction(() =>
+      prefixes.map((prefix) =>
+        this.#lookupPrefixRows(epoch, prefix, limit).map((row) => ({
+          userId: row.userId,
+          label: bytes(row.label),
+          tag: bytes(row.tag),
+          sealed: row.sealed === null ? undefined : bytes(row.sealed),
+        })),
+      ),
+    )();
+  }
+
   async getSnapshot(epoch: number, version: number, kind: EncodingKind): Promise<SnapshotRecord | undefined> {
     const row = this.#q.getSnapshot.get(epoch, kind, version) as (Omit<SnapshotRecord, 'bytes'> & { bytes: Buffer }) | undefined;
     return row === undefined ? undefined : { ...row, bytes: bytes(row.bytes) };
@@ -622,6 +647,18 @@ export class SqliteStore implements DirectoryStore {
     checkAccount(account);
     const row = this.#q.getBucket.get(account) as BucketState | undefined;
     return row === undefined ? undefined : { tokens: row.tokens, updatedAt: row.updatedAt };
+  }
+
+  #lookupPrefixRows(epoch: number, prefix: Uint8Array, limit: number): LookupRow[] {
+    const [low, high] = prefixRange(prefix);
+    try {
+      this.#prefixIndexed ??= this.#db.prepare(LOOKUP_PREFIX_SQL);
+      return this.#prefixIndexed.all(epoch, low, high, limit) as LookupRow[];
+    } catch (err) {
+      if (!isMissingIndex(err)) throw err;
+      this.#prefixUnindexed ??= this.#db.prepare(LOOKUP_PREFIX_UNINDEXED_SQL);
+      return this.#prefixUnindexed.all(epoch, low, high, limit) as LookupRow[];
+    }
   }
 
   #lookupRow(epoch: number, key: Uint8Array): LookupRow | undefined {

@@ -295,6 +295,13 @@ export interface DirectoryStore extends AnnouncementStore {
   lookup(epoch: number, lookupKeys: readonly Uint8Array[]): Promise<(LabelMatch | null)[]>;
   /** The same, with the stored sealed label; the pair and the flag are checked as in `lookup`. */
   lookupSealed(epoch: number, lookupKeys: readonly Uint8Array[]): Promise<(SealedMatch | null)[]>;
+  /**
+   * For each 8-byte wire lookup key (the first bytes of a 16-byte lookup key, what
+   * `dir.labels.get` carries): the discoverable users whose tag's lookup key starts with it,
+   * at most `limit` of them, in lookup-key order (two only when entries share the 8 bytes).
+   * Checked as in `lookupSealed`. Read only.
+   */
+  lookupSealedByPrefix(epoch: number, prefixes: readonly Uint8Array[], limit: number): Promise<SealedMatch[][]>;
 
   getSnapshot(epoch: number, version: number, kind: EncodingKind): Promise<SnapshotRecord | undefined>;
   /** Caches a snapshot; older snapshots of the same epoch and kind are dropped. */

@@ -66,8 +66,9 @@ export function discoveryMessageVectors(): MessageVector[] {
     ['snapshot.part', { t: 'dir.snapshot.part', offset: 0, data: ascii('CPSE') } as WireMessage],
     ['evaluate', { t: 'dir.evaluate', epoch: 3, seq: 0, blinded: concat(g, g) } as WireMessage],
     ['evaluated', { t: 'dir.evaluated', seq: 0, evaluated: concat(g, g), proof: new Uint8Array(64).fill(1) } as WireMessage],
-    ['labels.get', { t: 'dir.labels.get', epoch: 3, keys: new Uint8Array(32).fill(5) } as WireMessage],
-    ['labels', { t: 'dir.labels', sealed: [new Uint8Array(60).fill(6), new Uint8Array(0)], quotaToken: new Uint8Array(32).fill(7), tokenAccepted: true } as WireMessage],
+    // Label format 2: two 8-byte wire lookup keys; answers `varint(n) || n bytes` (a 52-byte seal, then none).
+    ['labels.get', { t: 'dir.labels.get', epoch: 3, keys: new Uint8Array(16).fill(5), format: 2 } as WireMessage],
+    ['labels', { t: 'dir.labels', format: 2, labels: concat(Uint8Array.of(52), new Uint8Array(52).fill(6), Uint8Array.of(0)), quotaToken: new Uint8Array(32).fill(7), tokenAccepted: true } as WireMessage],
     ['error', { t: 'error', code: 'rate_limited', message: 'quota exhausted', retryAfterMs: 3600000 } as WireMessage],
   ];
   return messages.map(([name, m]) => ({ name, message: jsonable(m), encoded: hex(encodeMessage(m)) }));

@@ -3,7 +3,7 @@ import { loadGroup } from '../../src/group/index.js';
 import { createSuite, Modes, type KeyPair, type OprfSuite } from '../../src/oprf/index.js';
 import type { DiscoveryBackend, EpochView } from '../../src/protocol/discovery/backend.js';
 import type { BucketState, QuotaStore } from '../../src/protocol/discovery/quota.js';
-import { lookupKeyOf, sealLabel } from '../../src/protocol/discovery/labels.js';
+import { sealLabel, wireLookupKeyOf } from '../../src/protocol/discovery/labels.js';
 import { bytesKey } from '../../src/protocol/server-set.js';
 import { buildEncoding, deriveParameters, type EncodingKind } from '../../src/setenc/index.js';
 import { seededRng } from './rng.js';
@@ -30,7 +30,7 @@ export function memoryBackend(users: TestUser[], opts: { suite?: OprfSuite; keys
   const encoding = buildEncoding(deriveParameters({ kind, serverSize: Math.max(1, tags.length), clientSize: 1, falsePositiveRate: 2 ** -29 }), tags);
   const bytes = encoding.serialize();
   const labels = new Map<string, Uint8Array>();
-  tags.forEach((tag, i) => labels.set(bytesKey(lookupKeyOf(tag)), sealLabel(tag, { userId: ids[i].u.userId, label: new TextEncoder().encode(ids[i].u.label) }, rng(24))));
+  tags.forEach((tag, i) => labels.set(bytesKey(wireLookupKeyOf(tag)), sealLabel(tag, { userId: ids[i].u.userId, label: new TextEncoder().encode(ids[i].u.label) })));
   const view: EpochView = {
     epoch: opts.epoch ?? 1,
     suite,
@@ -102,7 +102,7 @@ export class VersionedBackend implements DiscoveryBackend {
     return this.views.get(e)?.view;
   }
 
-  async sealedLabels(e: number, keys: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
+  async sealedLabels(e: number, keys: readonly Uint8Array[]): Promise<readonly (Uint8Array | readonly Uint8Array[] | undefined)[]> {
     const v = this.views.get(e);
     return v ? v.backend.sealedLabels(e, keys) : keys.map(() => undefined);
   }

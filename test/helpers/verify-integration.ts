@@ -95,7 +95,7 @@ export class HostileBackend implements DiscoveryBackend {
     return e === this.current().epoch ? this.current() : this.honest.epoch(e);
   }
 
-  async sealedLabels(epoch: number, keys: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]> {
+  async sealedLabels(epoch: number, keys: readonly Uint8Array[]): Promise<readonly (Uint8Array | readonly Uint8Array[] | undefined)[]> {
     for (const k of keys) this.asked.add(hex(k));
     return this.honest.sealedLabels(epoch, keys);
   }

@@ -694,6 +694,27 @@ export class PostgresStore implements DirectoryStore {
   async #logging(c: PoolClient, epoch: number): Promise<boolean> {
     const row = (await c.query<{ logging: boolean }>('SELECT delta_floor IS NOT NULL AS logging FROM epochs WHERE epoch = $1', [epoch])).rows[0];
     return row?.logging === true;
+  /** One query for the whole batch: each 8-byte wire key as the index range of the 16-byte lookup keys it starts. */
+  async lookupSealedByPrefix(epoch: number, prefixes: readonly Uint8Array[], limit: number): Promise<SealedMatch[][]> {
+    const out: SealedMatch[][] = prefixes.map(() => []);
+    if (prefixes.length === 0) return out;
+    const rows = await this.#pool.query<{ ord: number; user_id: string; label: Buffer; tag: Buffer; sealed: Buffer | null }>(
+      `SELECT k.ord, t.user_id, u.label, t.tag,
+         CASE WHEN t.sealed_version IS NOT DISTINCT FROM u.label_version THEN t.sealed END AS sealed
+       FROM unnest($2::bytea[], $3::bytea[]) WITH ORDINALITY AS k (low, high, ord)
+         JOIN tags t ON t.epoch = $1 AND t.lookup_key BETWEEN k.low AND k.high
+         JOIN identifiers i ON i.identifier = t.identifier AND i.user_id = t.user_id
+         JOIN users u ON u.user_id = t.user_id AND u.discoverable
+       ORDER BY k.ord, t.lookup_key`,
+      [epoch, prefixes.map((p) => Buffer.concat([p, Buffer.alloc(8)])), prefixes.map((p) => Buffer.concat([p, Buffer.alloc(8, 0xff)]))],
+    );
+    for (const r of rows.rows) {
+      const list = out[Number(r.ord) - 1];
+      if (list.length < limit) list.push({ userId: r.user_id, label: bytes(r.label), tag: bytes(r.tag), sealed: r.sealed === null ? undefined : bytes(r.sealed) });
+    }
+    return out;
+  }
+
   }
 
   /** Inside the write transaction, at the version it locked. */

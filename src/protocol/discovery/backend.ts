@@ -48,8 +48,13 @@ export interface DiscoveryBackend {
   current(): EpochView;
   /** A still-served epoch (the current one, or the previous within its grace period). */
   epoch(epoch: number): EpochView | undefined;
-  /** Sealed labels for lookup keys of the given epoch; undefined where the key is unknown. */
-  sealedLabels(epoch: number, keys: readonly Uint8Array[]): Promise<(Uint8Array | undefined)[]>;
+  /**
+   * Sealed labels (label format 2, labels.ts) for the 8-byte wire lookup keys of the given
+   * epoch, one answer per key: undefined where the key is unknown, the seal, or every seal
+   * whose lookup key starts with it when directory entries share the 8 bytes (the client
+   * keeps the one that opens; at most MAX_LABELS_PER_LOOKUP_KEY are sent).
+   */
+  sealedLabels(epoch: number, keys: readonly Uint8Array[]): Promise<readonly (Uint8Array | readonly Uint8Array[] | undefined)[]>;
   /** Net tag changes since `fromVersion` in this epoch (packed 8-byte prefixes), if still known. */
   delta?(epoch: number, fromVersion: number): Promise<TagDelta | undefined>;
   /** Log entries from position `from` (at most `limit`), for dir.log.get (auditors, witnesses). */

@@ -32,7 +32,8 @@ import { acceptServedView, checkDelta as checkDeltaCommitment, checkSnapshot, ty
 import { VerifiabilityError } from './verify-error.js';
 import { SessionCore } from '../session-core.js';
 import type { OprfOffload } from '../offload.js';
-import { lookupKeyOf, openLabel, LOOKUP_KEY_BYTES } from './labels.js';
+import { LABEL_FORMAT, openLabel, wireLookupKeyOf, WIRE_LOOKUP_KEY_BYTES, type Label } from './labels.js';
+import { unpackLabelAnswers } from './label-wire.js';
 import type { MessageSchema } from '../schema.js';
 import {
   DEFAULT_DISCOVERY_LIMITS,
@@ -733,16 +734,17 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     // dir.labels.get (about 30 bytes): both state machines end in `done`, the server's with
     // its result. The receipt goes along only if labels are asked for (their allowance).
     if (asked.length > 0) this.sendQuota();
-    const keys = new Uint8Array(asked.length * LOOKUP_KEY_BYTES);
-    asked.forEach(({ output }, j) => keys.set(lookupKeyOf(output), j * LOOKUP_KEY_BYTES));
-    this.send({ t: 'dir.labels.get', epoch: this.info!.epoch, keys });
+    const keys = new Uint8Array(asked.length * WIRE_LOOKUP_KEY_BYTES);
+    asked.forEach(({ output }, j) => keys.set(wireLookupKeyOf(output), j * WIRE_LOOKUP_KEY_BYTES));
+    this.send({ t: 'dir.labels.get', epoch: this.info!.epoch, keys, format: LABEL_FORMAT });
     this.state = 'awaiting_labels';
   }
 
   private onLabels(msg: DirLabels): void {
-    if (msg.sealed.length !== this.asked.length) throw new ProtocolError('bad_field', `expected ${this.asked.length} labels, got ${msg.sealed.length}`);
-    // The whole message was bounded by the schema (item count, maxMessageBytes); one label
+    if (msg.format !== LABEL_FORMAT) throw new ProtocolError('unsupported', `labels in format ${msg.format}, this client opens format ${LABEL_FORMAT}`);
+    // Exactly one answer per key asked (label-wire.ts), bounded by the message; one label
     // over this client's item limit is dropped and counted, never fatal to the sync.
+    const answers = unpackLabelAnswers(msg.labels, msg.more, this.asked.length);
     const maxLabel = this.limits.maxLabelBytes;
     // The receipt first: every chunk was charged, whatever the labels turn out to be.
     const quotaReceipt = msg.quotaToken ? this.receiptFrom(msg.quotaToken, msg.tokenAccepted === true, msg.quotaGeneration, msg.quotaChain, this.toEvaluate.length) : undefined;
@@ -750,20 +752,19 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     let falsePositives = 0;
     let badLabels = 0;
     let oversizedLabels = 0;
-    msg.sealed.forEach((sealed, j) => {
+    answers.forEach((candidates, j) => {
       const { identifier, output } = this.asked[j];
       this.nextKnown.set(identifier, { output, labelChecked: true });
-      if (sealed.length === 0) return void falsePositives++;
-      if (sealed.length > maxLabel) return void oversizedLabels++;
-      try {
-        const { userId, label } = openLabel(output, sealed);
-        matches.push({ identifier, userId, label });
-        this.nextKnown.set(identifier, { output, labelChecked: true, match: { userId, label } });
-      } catch {
-        // A label that does not open under our own OPRF output is corrupt or forged: it is
-        // dropped and counted, and the other matches stand.
-        badLabels++;
-      }
+      if (candidates.length === 0) return void falsePositives++;
+      // Several candidates only when directory entries share the 8-byte key: ours is the
+      // one that opens under our own OPRF output (the others belong to other tags).
+      const opened = openFirst(output, candidates, maxLabel);
+      if (opened === 'oversized') return void oversizedLabels++;
+      // None opens: corrupt or forged; dropped and counted, the other matches stand.
+      if (opened === undefined) return void badLabels++;
+      const { userId, label } = opened;
+      matches.push({ identifier, userId, label });
+      this.nextKnown.set(identifier, { output, labelChecked: true, match: { userId, label } });
     });
     this.finish(matches, falsePositives, badLabels, oversizedLabels, quotaReceipt);
   }
@@ -806,14 +807,32 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
 }
 
 /**
- * The client's schemas: those of messages.ts, except that a `dir.labels` item may be as long
- * as a message (the count and the message size still bound it), so that one label over
- * `maxLabelBytes` is dropped by onLabels instead of failing the whole message.
+ * The first candidate that opens under `output`; 'oversized' when every candidate is over
+ * `maxLabel` (none was tried); undefined when some were tried and none opened.
+ */
+function openFirst(output: Uint8Array, candidates: readonly Uint8Array[], maxLabel: number): Label | 'oversized' | undefined {
+  let tried = false;
+  for (const sealed of candidates) {
+    if (sealed.length > maxLabel) continue;
+    tried = true;
+    try {
+      return openLabel(output, sealed);
+    } catch {
+      // another entry's seal (a shared key), or a corrupt one: try the next
+    }
+  }
+  return tried ? undefined : 'oversized';
+}
+
+/**
+ * The client's schemas: those of messages.ts, except that `dir.labels` may be as long as a
+ * message (maxMessageBytes still bounds it), so that one label over `maxLabelBytes` is
+ * dropped by onLabels instead of failing the whole message.
  */
 function clientSchemas(limits: DiscoveryLimits): Record<DiscoveryMessage['t'], MessageSchema> {
   const schemas = discoverySchemas(limits);
   const labels = schemas['dir.labels'];
-  return { ...schemas, 'dir.labels': { ...labels, sealed: { kind: 'binList', maxItems: limits.maxQueryItems, maxItemLength: limits.maxMessageBytes } } };
+  return { ...schemas, 'dir.labels': { ...labels, labels: { kind: 'bin', maxLength: limits.maxMessageBytes } } };
 }
 
 /**

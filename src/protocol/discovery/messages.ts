@@ -6,7 +6,7 @@ import { SuiteIds, type SuiteId } from '../../oprf/suite.js';
 import type { EncodingKind } from '../../setenc/types.js';
 import { EncodingKinds } from '../messages.js';
 import type { MessageSchema } from '../schema.js';
-import { LOOKUP_KEY_BYTES, MAX_SEALED_LABEL_BYTES } from './labels.js';
+import { LABEL_FORMAT, MAX_SEALED_LABEL_BYTES, WIRE_LOOKUP_KEY_BYTES } from './labels.js';
 import { CHARGE_HASH_BYTES } from './quota.js';
 
 export interface DiscoveryLimits {
@@ -160,13 +160,22 @@ export interface DirEvaluated {
 export interface DirLabelsGet {
   t: 'dir.labels.get';
   epoch: number;
-  /** Packed 16-byte lookup keys of the matched tags. */
+  /** Packed 8-byte wire lookup keys of the matched tags (labels.ts wireLookupKeyOf). */
   keys: Uint8Array;
+  /**
+   * The label format the client opens (LABEL_FORMAT, 2). A client of format 1 sent 16-byte
+   * keys and no `format`: the server answers `unsupported` instead of labels it cannot open.
+   */
+  format?: number;
 }
 export interface DirLabels {
   t: 'dir.labels';
-  /** One sealed label per key, in order; an empty byte string where the key is unknown. */
-  sealed: Uint8Array[];
+  /** The label format of the seals (LABEL_FORMAT). */
+  format: number;
+  /** One answer per key, in order, `varint(n) || n bytes` each (n = 0: no label): label-wire.ts. */
+  labels: Uint8Array;
+  /** Further candidates of keys that two entries share: `varint(key index) || varint(n) || n bytes` each. */
+  more?: Uint8Array;
   /** With quotas: the MAC over every blinded-element hash charged to the account so far. */
   quotaToken?: Uint8Array;
   /** Whether the token presented in dir.quota was accepted (if not, the client's set restarts). */
@@ -296,10 +305,14 @@ export function discoverySchemas(l: DiscoveryLimits): Record<DiscoveryMessage['t
     },
     'dir.labels.get': {
       epoch: { kind: 'uint', max: U32 },
-      keys: { kind: 'bin', maxLength: l.maxQueryItems * LOOKUP_KEY_BYTES, multipleOf: LOOKUP_KEY_BYTES },
+      keys: { kind: 'bin', maxLength: l.maxQueryItems * WIRE_LOOKUP_KEY_BYTES, multipleOf: WIRE_LOOKUP_KEY_BYTES },
+      format: { kind: 'uint', max: 255, optional: true },
     },
     'dir.labels': {
-      sealed: { kind: 'binList', maxItems: l.maxQueryItems, maxItemLength: l.maxLabelBytes },
+      format: { kind: 'uint', min: LABEL_FORMAT, max: 255 },
+      // At most maxQueryItems answers of maxLabelBytes and a 2-byte length (the message limit bounds it too).
+      labels: { kind: 'bin', maxLength: Math.min(l.maxMessageBytes, l.maxQueryItems * (l.maxLabelBytes + 2)) },
+      more: { kind: 'bin', maxLength: l.maxMessageBytes, optional: true },
       quotaToken: { kind: 'bin', maxLength: 32, exactLength: 32, optional: true },
       tokenAccepted: { kind: 'bool', optional: true },
       quotaGeneration: { kind: 'uint', max: Number.MAX_SAFE_INTEGER, optional: true },

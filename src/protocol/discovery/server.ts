@@ -24,7 +24,8 @@ import { ProtocolError } from '../errors.js';
 import { SessionCore } from '../session-core.js';
 import type { DiscoveryBackend, EpochView, TagDelta } from './backend.js';
 import type { DownloadBudget } from './download-budget.js';
-import { LOOKUP_KEY_BYTES } from './labels.js';
+import { LABEL_FORMAT } from './labels.js';
+import { packLabelAnswers, splitWireKeys } from './label-wire.js';
 import {
   DEFAULT_DISCOVERY_LIMITS,
   discoverySchemas,
@@ -427,9 +428,10 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
     this.epochView(msg.epoch);
     // A client matches against evaluations it received; asking before they were all sent is out of order.
     if (this.nextAnswer < this.nextSeq) throw new ProtocolError('unexpected_message', 'dir.labels.get before every dir.evaluated was answered');
-    const packed = msg.keys.slice(); // ours, whatever the transport does with its buffer
-    const keys: Uint8Array[] = [];
-    for (let off = 0; off < packed.length; off += LOOKUP_KEY_BYTES) keys.push(packed.subarray(off, off + LOOKUP_KEY_BYTES));
+    // A client of label format 1 (16-byte keys, XChaCha20-Poly1305 seals) could not open
+    // format 2: it is told so, and no key of its request is looked up.
+    if (msg.format !== LABEL_FORMAT) throw new ProtocolError('unsupported', `label format ${msg.format ?? 1} is not served (this directory seals labels in format ${LABEL_FORMAT}): update the client`);
+    const keys = splitWireKeys(msg.keys.slice()); // ours, whatever the transport does with its buffer
     // A client can only have matched what it evaluated in this session or paid for before
     // (its receipt's set: an incremental sync refetches changed labels of earlier matches
     // without evaluating them again). Without quotas, the session's item limit.
@@ -446,21 +448,22 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
     );
   }
 
-  private sendLabels(requested: number, found: readonly (Uint8Array | undefined)[]): void {
+  private sendLabels(requested: number, found: readonly (Uint8Array | readonly Uint8Array[] | undefined)[]): void {
     if (found.length !== requested) throw new ProtocolError('internal', 'the directory answered a different number of labels');
-    const empty = new Uint8Array(0);
-    const sealed = found.map((s) => {
-      if (s === undefined) return empty;
-      if (s.length <= this.limits.maxLabelBytes) return s;
-      this.stats.labelsDropped++;
-      return empty;
-    });
+    // Seals over maxLabelBytes (left by an older directory) go out as "no label": a client refuses them.
+    const { labels, more, dropped } = packLabelAnswers(
+      found.map((s) => (s === undefined ? [] : s instanceof Uint8Array ? [s] : s)),
+      this.limits.maxLabelBytes,
+    );
+    this.stats.labelsDropped += dropped;
     this.stats.labelsRequested += requested;
     // No receipt when nothing was charged in this session: the client's receipt stays valid.
     const issued = this.ledger?.issueToken();
     this.send({
       t: 'dir.labels',
-      sealed,
+      format: LABEL_FORMAT,
+      labels,
+      more,
       quotaToken: issued?.token,
       tokenAccepted: issued ? (this.ledger!.tokenAccepted ?? false) : undefined,
       quotaGeneration: issued?.generation,
