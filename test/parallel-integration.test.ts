@@ -27,7 +27,7 @@ beforeAll(async () => {
 afterAll(() => pool?.close());
 
 describe('prepareServerSetParallel', () => {
-  it('equals prepareServerSet: same distinct items, same key from the same rng, same elements', async () => {
+  it('equals prepareServerSet: same distinct items, same key from the same rng, same elements, and the outputs F(k, y)', async () => {
     const itemsArb = fc.array(fc.uint8Array({ maxLength: 12 }), { maxLength: 120 });
     await fc.assert(
       fc.asyncProperty(itemsArb, fc.nat(), async (items, seed) => {
@@ -37,6 +37,8 @@ describe('prepareServerSetParallel', () => {
         expect(pooled.keys).toEqual(single.keys);
         expect(pooled.items).toEqual(single.items);
         expect(pooled.elements).toEqual(single.elements);
+        // The intersection tags, hashed on the workers: F(k, y) of every distinct item.
+        expect(pooled.outputs).toEqual(suite.evaluate(single.keys.secretKey, single.items));
         const given = await prepareServerSetParallel(pool, suite, items, seededRng(seed + 1), single.keys);
         expect(given.elements).toEqual(prepareServerSet(suite, items, seededRng(seed + 1), single.keys).elements);
       }),

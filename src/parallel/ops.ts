@@ -52,14 +52,14 @@ export async function runTask(task: Task, backend: BackendName): Promise<TaskRes
       const suite = await loadSuite(task.suite, backend);
       const { group } = suite;
       const inputs = unpackInputs(task.inputs);
-      return {
-        bytes: ownedBytes(
-          withWiped(task.key, () => {
-            const k = group.scalar.check(task.key); // bytes stay bytes: no BigInt of the key
-            return group.hashToGroupMultiply ? group.hashToGroupMultiply(k, inputs, suite.hashToGroupDST) : group.multiplyPacked(k, group.hashToGroupBatch(inputs, suite.hashToGroupDST));
-          }),
-        ),
-      };
+      const elements = withWiped(task.key, () => {
+        const k = keyScalar(group, task.key); // bytes stay bytes: no BigInt of the key
+        return group.hashToGroupMultiply ? group.hashToGroupMultiply(k, inputs, suite.hashToGroupDST) : group.multiplyPacked(k, group.hashToGroupBatch(inputs, suite.hashToGroupDST));
+      });
+      if (!task.finalize) return { bytes: ownedBytes(elements) };
+      const size = group.elementSize;
+      const outputs = inputs.map((input, i) => suite.finalizeUnblinded(input, elementAt(elements, i, size)));
+      return { bytes: ownedBytes(elements), outputs: packOutputs(outputs, suite.outputSize) };
     }
     case 'hashToGroup': {
       const suite = await loadSuite(task.suite, backend);

@@ -229,8 +229,29 @@ export class WorkerPool {
       return group.hashToGroupMultiply ? group.hashToGroupMultiply(k, inputs, suite.hashToGroupDST) : group.multiplyPacked(k, group.hashToGroupBatch(inputs, suite.hashToGroupDST));
     }
     const ref = refOf(suite);
-    const parts = await this.#run(inputs.length, (start, end) => ({ op: 'hashMultiply', suite: ref, key: copyBytes(secretKey), inputs: packInputs(inputs, start, end) }));
+    const parts = await this.#run(inputs.length, (start, end) => ({ op: 'hashMultiply', suite: ref, key: copyBytes(secretKey), inputs: packInputs(inputs, start, end), finalize: false }));
     return concatBytes(parts.map((p) => p.bytes));
+  }
+
+  /**
+   * The session-PSI server set in one pass: `elements` = hashToGroupMultiplyPacked's bytes
+   * and `outputs` = F(k, x_i) = suite.finalizeUnblinded(x_i, elements_i) (what
+   * `suite.evaluate` gives), hashed on the workers too; the outputs are views into one
+   * buffer per slice.
+   */
+  async hashMultiplyFinalize(suiteId: SuiteId, mode: Mode, secretKey: Uint8Array, inputs: readonly Uint8Array[]): Promise<{ elements: Uint8Array; outputs: Uint8Array[] }> {
+    const suite = await this.#suite(suiteId, mode);
+    const { group } = suite;
+    inputs.forEach(checkInput);
+    const k = group.scalar.check(secretKey); // bytes stay bytes (no BigInt of the key)
+    if (inputs.length < this.inlineThreshold) {
+      const elements = group.hashToGroupMultiply ? group.hashToGroupMultiply(k, inputs, suite.hashToGroupDST) : group.multiplyPacked(k, group.hashToGroupBatch(inputs, suite.hashToGroupDST));
+      const size = group.elementSize;
+      return { elements, outputs: inputs.map((x, i) => suite.finalizeUnblinded(x, elements.subarray(i * size, (i + 1) * size))) };
+    }
+    const ref = refOf(suite);
+    const parts = await this.#run(inputs.length, (start, end) => ({ op: 'hashMultiply', suite: ref, key: copyBytes(secretKey), inputs: packInputs(inputs, start, end), finalize: true }));
+    return { elements: concatBytes(parts.map((p) => p.bytes)), outputs: splitFixed(parts.map((p) => p.outputs!), suite.outputSize) };
   }
 
   /**

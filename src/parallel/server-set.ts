@@ -1,7 +1,7 @@
 /**
  * `prepareServerSet` with the group work on a pool: the same distinct items, the same key
  * (drawn here from the caller's rng, as the single-thread version draws it) and the same
- * packed k*H(y_i), byte for byte.
+ * packed k*H(y_i), byte for byte; plus the outputs F(k, y_i) (PreparedServerSet.outputs).
  */
 import type { Rng } from '../group/types.js';
 import type { KeyPair, OprfSuite } from '../oprf/suite.js';
@@ -17,7 +17,9 @@ export async function prepareServerSetParallel(
 ): Promise<PreparedServerSet> {
   const distinct = distinctItems(items);
   const keyPair = keys ?? suite.generateKeyPair(rng);
-  // Fused on the workers (as prepareServerSet fuses on one thread): H(y) is never encoded and sent back to be decoded again.
-  const elements = await pool.hashToGroupMultiplyPacked(suite.id, suite.mode, keyPair.secretKey, distinct);
-  return { suite, keys: keyPair, items: distinct, elements };
+  // Fused on the workers (as prepareServerSet fuses on one thread): H(y) is never encoded
+  // and sent back to be decoded again, and the outputs F(k, y) a session's intersection
+  // encoding is built from are hashed there too, not one by one on the session's thread.
+  const { elements, outputs } = await pool.hashMultiplyFinalize(suite.id, suite.mode, keyPair.secretKey, distinct);
+  return { suite, keys: keyPair, items: distinct, elements, outputs };
 }

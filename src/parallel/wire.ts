@@ -37,8 +37,12 @@ export type Task =
       readonly composite?: CompositeRequest;
     }
   | { readonly op: 'hashToGroup'; readonly suite: SuiteRef; readonly inputs: PackedInputs }
-  /** k * H(x_i), packed (session-PSI server setup): the group's fused hashToGroupMultiply, no encoding of H(x_i) between. */
-  | { readonly op: 'hashMultiply'; readonly suite: SuiteRef; readonly key: Uint8Array; readonly inputs: PackedInputs }
+  /**
+   * k * H(x_i), packed (session-PSI server setup): the group's fused hashToGroupMultiply, no
+   * encoding of H(x_i) between; with `finalize`, also the outputs F(k, x_i) (RFC 9497
+   * Finalize's hash of each product) in the result's `outputs`.
+   */
+  | { readonly op: 'hashMultiply'; readonly suite: SuiteRef; readonly key: Uint8Array; readonly inputs: PackedInputs; readonly finalize: boolean }
   /** Directory precompute: evaluate as 'evaluate', then seal each label under its tag (directory/seal-batch.ts). */
   | { readonly op: 'evaluateSeal'; readonly suite: SuiteRef; readonly key: Uint8Array; readonly inputs: PackedInputs; readonly labels: PackedLabels }
   | { readonly op: 'blind'; readonly suite: SuiteRef; readonly inputs: PackedInputs; readonly blinds: Uint8Array }
@@ -62,6 +66,8 @@ export interface TaskResult {
   readonly m?: Uint8Array | null;
   readonly z?: Uint8Array | null;
   readonly seals?: PackedSeals;
+  /** 'hashMultiply' with `finalize`: the slice's outputs, packed (outputSize bytes each). */
+  readonly outputs?: Uint8Array;
 }
 
 export interface SerializedError {
@@ -157,7 +163,7 @@ export function taskTransferList(task: Task): ArrayBuffer[] {
 }
 
 export function resultTransferList(result: TaskResult): ArrayBuffer[] {
-  return transferList(result.bytes, result.m, result.z, result.seals?.lookupKeys, result.seals?.sealed);
+  return transferList(result.bytes, result.m, result.z, result.seals?.lookupKeys, result.seals?.sealed, result.outputs);
 }
 
 /** Zeroes a task's secret buffers (keys, blinds) when it is dropped without being sent. */

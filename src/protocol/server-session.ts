@@ -71,11 +71,11 @@ export class ServerSession extends SessionCore<ServerState, PsiMessage, ServerRe
     if (hello.mode === 'cardinality' && serverVerifiable) throw new ProtocolError('unsupported', 'cardinality mode is not verifiable');
     this.hello = hello;
 
-    const { items, elements } = this.prepared;
+    const { items, elements, outputs } = this.prepared;
     const tags =
       hello.mode === 'cardinality'
         ? elementTags(suite, elements)
-        : items.map((y, i) => suite.finalizeUnblinded(y, elements.subarray(i * suite.group.elementSize, (i + 1) * suite.group.elementSize)));
+        : outputs ?? items.map((y, i) => suite.finalizeUnblinded(y, elements.subarray(i * suite.group.elementSize, (i + 1) * suite.group.elementSize)));
     let params;
     try {
       params = deriveParameters({

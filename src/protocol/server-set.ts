@@ -13,6 +13,8 @@ export interface PreparedServerSet {
   readonly items: readonly Uint8Array[];
   /** Packed k*H(y_i), same order as items. */
   readonly elements: Uint8Array;
+  /** F(k, y_i) = suite.finalizeUnblinded(y_i, elements_i), when computed with them (on a pool): the intersection tags. */
+  readonly outputs?: readonly Uint8Array[];
 }
 
 /** Distinct items only: duplicates would leak through the encoding's count. */
