@@ -35,5 +35,5 @@ export { ConnectFailedError, ConnectFailureCodes, type ConnectFailureCode } from
 export { labelText, labelDisplay } from './protocol/discovery/label-text.js';
 export { syncAddressBook, webCryptoRng, type BrowserSyncOptions, type BrowserSyncOutcome } from './browser/sync.js';
 export { runSync, type SyncCoreOptions, type CoreSyncOutcome, type CoreSyncMatch } from './browser/sync-core.js';
-export { MemorySyncCache, type SyncCache, type KeyPin } from './browser/sync-cache.js';
+export { identityScope, MemorySyncCache, type SyncCache, type KeyPin } from './browser/sync-cache.js';
 export { IndexedDbSyncCache, type IndexedDbSyncCacheOptions } from './browser/indexeddb-cache.js';

@@ -1,9 +1,11 @@
 /**
  * The client's OPRF outputs of one epoch (issue 10 §4, spec/client.md): file `outputs.cache`
- * in the server's cache folder, a binary record of kind 'T' (cache-record.ts: checksum,
- * atomic 0600 write). It lets a re-sync evaluate only identifiers it has no output for.
+ * in the folder of the directory identity (its scope `identity:<hex>`: outputs are the
+ * directory's, not a URL's, spec/sync-failover.md; caches of earlier versions kept it in the
+ * server's folder), a binary record of kind 'T' (cache-record.ts: checksum, atomic 0600
+ * write). It lets a re-sync evaluate only identifiers it has no output for.
  *
- *   server | identity (0 or 32 bytes) | epoch | public key | version | entry count
+ *   scope | identity (0 or 32 bytes) | epoch | public key | version | entry count
  *   | entries: key (16) | output | flags (bit 0: label checked, bit 1: match) | userId | label
  *
  * Bound to the directory identity, the epoch and its key: after a rotation none of it is

@@ -1,5 +1,7 @@
 /**
- * The client's on-disk cache of one directory server (a folder per server, mode 0700):
+ * The client's on-disk cache of one directory server (a folder per server, mode 0700), or
+ * of one directory identity (a folder per `identityScope`: the quota receipt and, with
+ * output-cache.ts, the OPRF outputs belong to the identity, not to a URL: spec/sync-failover.md):
  *
  * | file | content | when it cannot be read |
  * |---|---|---|
