@@ -132,6 +132,20 @@ describe('sodium group batch fast paths vs noble', () => {
     expect(asked).toBeGreaterThan(0);
   });
 
+  it('multiplyPackedComposite on a batch where the MSM takes Pippenger (n = 700, several SIMD slices of 4): the reference bytes', async () => {
+    const { loadWasmMsm } = await import('../src/group/wasm-msm.js');
+    const msm = await loadWasmMsm();
+    expect(msm?.windowFor(700)).toBeGreaterThan(0); // Pippenger, not Straus
+    const packed = sodium.hashToGroupBatch(Array.from({ length: 700 }, (_, i) => Uint8Array.of(i & 0xff, i >> 8)), Uint8Array.of(1));
+    const weightsOf = (evaluated: Uint8Array): Uint8Array => packScalars(Array.from({ length: evaluated.length / 32 }, (_, i) => ((BigInt(evaluated[i * 32]) + 3n) * 0xdeadbeefn * BigInt(i + 1)) % L || 1n));
+    const k = 0x1234567890abcdefn;
+    const got = sodium.multiplyPackedComposite!(k, packed, weightsOf);
+    // The references on libsodium and the decoding MSM (each held to noble by group-backends and wasm-msm tests).
+    const evaluated = sodium.multiplyPacked(k, packed);
+    expect(got.evaluated).toEqual(evaluated);
+    expect(got.composite).toEqual(sodium.multiScalarMultiply(weightsOf(evaluated), packed));
+  });
+
   it('multiplyPackedComposite: an identity composite is null (a slice partial sum), bad scalars as multiplyPacked says', () => {
     const g = noble.generator;
     const three = new Uint8Array([...g, ...g, ...g]);

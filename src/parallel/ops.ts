@@ -97,7 +97,8 @@ function finalizeSlice(suite: OprfSuite, task: FinalizeTask): TaskResult {
   if (task.composite !== undefined) {
     // As the suite's VerifyProof: a malformed part is a failed proof, never another error.
     try {
-      group.validatePacked(task.blinded);
+      // C is not decoded here first: the MSM decodes it strictly, and a bad C_i (identity
+      // included: its slice's sum is then wrong) fails the proof, as the suite's VerifyProof does.
       const weights = compositeWeights(suite, task.composite.publicKey, task.blinded, task.evaluated, task.offset);
       m = partialSum(group, weights, task.blinded);
       z = partialSum(group, weights, task.evaluated);
