@@ -15,7 +15,7 @@ import { Announcer } from './announcer.js';
 import { identityKeyPath, loadOrCreateIdentityKey, type IdentityKey } from './identity-key.js';
 import { DownloadBudget, type DownloadBudgetOptions } from '../protocol/discovery/download-budget.js';
 import type { EncodingKind } from '../setenc/types.js';
-import type { Directory } from './registry.js';
+import type { Directory, DirectorySnapshot } from './registry.js';
 
 export interface DiscoveryBackendOptions {
   /** The per-account snapshot download budget of this server's sessions (defaults: download-budget.ts). */
@@ -29,6 +29,12 @@ export interface DiscoveryBackendOptions {
    * second history.
    */
   readonly identity?: IdentityKey;
+  /**
+   * Where served snapshots come from (default: `directory.snapshot`, which precomputes and
+   * builds what is missing). A fleet follower passes the snapshots its leader stored and
+   * announced (postgres/fleet-node.ts), so it builds nothing itself.
+   */
+  readonly snapshots?: (kind: EncodingKind, epoch?: number) => Promise<DirectorySnapshot>;
 }
 
 /** Snapshot and signature attempts when the directory or the log moves under a refresh. */
@@ -59,12 +65,15 @@ export class DirectoryDiscoveryBackend implements DiscoveryBackend {
   /** Signs what is served and keeps the announcement log (spec/verifiability.md §9). */
   readonly announcer: Announcer;
 
+  readonly #snapshots: (kind: EncodingKind, epoch?: number) => Promise<DirectorySnapshot>;
+
   private constructor(
     readonly directory: Directory,
     private readonly kind: EncodingKind,
     options: DiscoveryBackendOptions,
     commitment: CommitmentOptions,
   ) {
+    this.#snapshots = options.snapshots ?? ((k, epoch) => directory.snapshot(k, epoch));
     this.downloads = new DownloadBudget(options.downloads);
     this.announcer = new Announcer({ store: directory.store, identity: options.identity ?? defaultIdentity(directory), commitment });
   }
@@ -95,10 +104,10 @@ export class DirectoryDiscoveryBackend implements DiscoveryBackend {
   async #refresh(now: number): Promise<EpochView> {
     const { directory, kind } = this;
     // Read the current snapshot first and take its epoch: a rotation may switch between calls.
-    const current = await directory.snapshot(kind);
+    const current = await this.#snapshots(kind);
     const views = new Map<number, EpochView>();
     for (const epoch of new Set([...directory.servedEpochs(now), current.epoch])) {
-      const snap = epoch === current.epoch ? current : await directory.snapshot(kind, epoch);
+      const snap = epoch === current.epoch ? current : await this.#snapshots(kind, epoch);
       views.set(epoch, Object.freeze({
         epoch,
         suite: directory.suite,

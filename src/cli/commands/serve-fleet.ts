@@ -1,9 +1,10 @@
 /**
  * `contact-psi serve --db postgres://... [--kek-file kek]`: one node of a fleet (spec/
  * directory.md "PostgreSQL store"). Several run on one database, each on its own port; a
- * load balancer in front is the operator's. The node follows the change feed (a change
- * reaches it within the time of one NOTIFY and a shared fill), helps precompute, and rotates
- * epochs only while it leads (SIGUSR2 on a follower is refused with a note).
+ * load balancer in front is the operator's. The leader builds each changed view once (the
+ * change feed wakes it) and the followers load it (its `view:` event wakes them); every node
+ * helps precompute large imports and rotations; only the leader rotates epochs (SIGUSR2 on a
+ * follower is refused with a note).
  *
  * Stdout carries one line per served view (`node <name>: serving epoch E version V digest D`),
  * which the fleet tests and `demo --fleet` wait on; nothing printed holds a key, a token or
@@ -86,7 +87,7 @@ export async function serveFleetNode(options: ServeOptions): Promise<void> {
   ];
   timers.forEach((t) => t.unref());
   process.on('SIGUSR2', rotate);
-  process.on('SIGUSR1', () => console.log(`node ${name}: ${sessions} sessions, ${node.work.ranges} ranges, ${node.work.computed} tags computed, ${node.work.refreshes} refreshes`));
+  process.on('SIGUSR1', () => console.log(`node ${name}: ${sessions} sessions, ${node.work.ranges} ranges, ${node.work.computed} tags computed, ${node.work.incremental} in incremental passes, ${node.work.built} views built, ${node.work.loaded} loaded, ${node.work.refreshes} refreshes`));
 
   const stop = () => {
     process.stderr.write('shutting down\n');

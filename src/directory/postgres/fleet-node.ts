@@ -2,14 +2,23 @@
  * One node of a fleet: a Directory on the shared PostgreSQL store, kept in step with every
  * other node (spec/directory.md "PostgreSQL store").
  *
- * - Following: every committed directory change is announced by NOTIFY (store.watchChanges);
- *   the node joins the fill of the missing tags (shared-fill.ts: claimed ranges), then
- *   refreshes its served snapshot. Snapshots are a pure function of the tag set, so every
- *   node serves the same (epoch, version, digest) within the time of one fill. A timer
- *   calling `refresh()` is only a fallback for a lost notification.
+ * - Building once, loading everywhere: a committed directory change is announced by NOTIFY
+ *   (store.watchChanges). Only the leader acts on it: it brings the tags of the changed users
+ *   up to date (incremental-pass.ts; a change with more missing tags than one range is split
+ *   across the nodes, shared-fill.ts), builds the snapshot from the tags complete at exactly
+ *   that version, stores it, signs its announcement into the log (the commitment moved by the
+ *   tag delta), and then announces `view:<epoch>:<version>` on FLEET_CHANNEL. Followers load
+ *   the stored bytes, check them against their digest, and switch to them only once the
+ *   announcement is in the log: they compute nothing, and every node serves the same
+ *   (epoch, version, digest) within one load of the leader's announcement. A view is swapped
+ *   whole (DirectoryDiscoveryBackend.refresh): never half-applied, never a version whose
+ *   snapshot the node does not hold. A node that was down loads the newest stored view: it
+ *   catches up to the newest version, not through the ones it missed.
+ * - A timer calling `refresh()` is only a fallback for a lost notification.
  * - Leading: one node at a time holds a session-level advisory lock (LEADER_LOCK) on a
- *   connection of its own; it alone rotates epochs and retires expired ones. Others wait on
- *   the same lock, so when the leader dies its connection closes and the next node leads.
+ *   connection of its own; it alone builds views, rotates epochs and retires expired ones.
+ *   Others wait on the same lock, so when the leader dies its connection closes and the next
+ *   node leads, and first builds the newest version.
  * - Rotating: the leader seals the next key into the vault, announces `fill:<epoch>` on
  *   FLEET_CHANNEL so every node helps evaluate it, switches (Directory.rotateEpoch, which
  *   then finds the tags complete), and announces `epoch:<epoch>`: the followers reload the
@@ -19,21 +28,29 @@ import { randomBytes } from 'node:crypto';
 import type { PoolClient } from 'pg';
 import { ContactPsiError } from '../../errors.js';
 import type { OprfSuite } from '../../oprf/suite.js';
+import { KEY_BYTES } from '../../setenc/tags.js';
 import type { EncodingKind } from '../../setenc/types.js';
 import { DirectoryDiscoveryBackend } from '../discovery-backend.js';
 import type { IdentityKey } from '../identity-key.js';
-import type { TagEvaluator } from '../precompute.js';
-import { Directory, type RotationResult } from '../registry.js';
+import { DEFAULT_PRECOMPUTE_BATCH, type TagEvaluator } from '../precompute.js';
+import { Directory, type DirectorySnapshot, type RotationResult } from '../registry.js';
+import { DIRECTORY_RAW_TAG_BYTES, encodeSnapshot, snapshotDigest } from '../snapshot.js';
+import { incrementalPass, type IncrementalPass } from './incremental-pass.js';
 import type { PostgresKeyVault } from './key-vault.js';
+import { LeaderTagSet } from './leader-tag-set.js';
 import { sharedFill, type SharedFillResult } from './shared-fill.js';
 import type { PostgresStore } from './store.js';
 
-/** The NOTIFY channel of fleet events: `fill:<epoch>` (help precompute) and `epoch:<epoch>` (switched). */
+/** The NOTIFY channel of fleet events: `fill:<epoch>` (help precompute), `epoch:<epoch>` (switched), `view:<epoch>:<version>` (built and announced: load it). */
 export const FLEET_CHANNEL = 'contact_psi_fleet';
 /** Session-level advisory lock held by the leader ("lead"). */
 export const LEADER_LOCK = 0x6c656164;
 /** Epoch switches take it exclusively, directory opens shared: a node opening never writes back an old epoch ("swch"). */
 const SWITCH_LOCK = 0x73776368;
+/** Tag bytes a snapshot is built from (registry.ts SNAPSHOT_TAG_BYTES: the most any encoding reads). */
+const SNAPSHOT_TAG_BYTES = Math.max(KEY_BYTES, DIRECTORY_RAW_TAG_BYTES);
+/** Builds attempted at the newest version while changes keep landing, before the Directory's own (slower, full) path. */
+const BUILD_ATTEMPTS = 4;
 
 export interface FleetNodeOptions {
   readonly store: PostgresStore;
@@ -43,7 +60,7 @@ export interface FleetNodeOptions {
   readonly node: string;
   readonly evaluator?: TagEvaluator;
   readonly kind?: EncodingKind;
-  /** Identifiers per claimed precompute range (default 4096). */
+  /** Identifiers per claimed precompute range (default 4096); a change with more missing tags than this is split across the nodes. */
   readonly rangeSize?: number;
   /** Progress lines (no secret, no identifier): served views, fills, leadership. */
   readonly log?: (line: string) => void;
@@ -56,14 +73,20 @@ export interface FleetWork {
   ranges: number;
   computed: number;
   refreshes: number;
+  /** Tags this node evaluated in incremental passes (as leader). */
+  incremental: number;
+  /** Snapshots this node built from the tags (as leader, or a node starting on a directory never built). */
+  built: number;
+  /** Views this node loaded as the leader stored them (as follower). */
+  loaded: number;
 }
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
 export class FleetNode {
-  readonly work: FleetWork = { ranges: 0, computed: 0, refreshes: 0 };
+  readonly work: FleetWork = { ranges: 0, computed: 0, refreshes: 0, incremental: 0, built: 0, loaded: 0 };
   #directory: Directory;
-  #backend: DirectoryDiscoveryBackend;
+  #backend: DirectoryDiscoveryBackend | undefined;
   #leader = false;
   #leaderClient: PoolClient | undefined;
   #unwatch: (() => Promise<void>)[] = [];
@@ -71,27 +94,33 @@ export class FleetNode {
   #queue: Promise<unknown> = Promise.resolve();
   #catchUpPending = false;
   #closed = false;
+  /** The leader's copy of the current tag set, moved by the tag log (leader-tag-set.ts). */
+  readonly #tags: LeaderTagSet;
 
   private constructor(
     private readonly options: FleetNodeOptions,
     directory: Directory,
-    backend: DirectoryDiscoveryBackend,
     private readonly identity: IdentityKey,
   ) {
     this.#directory = directory;
-    this.#backend = backend;
+    this.#tags = new LeaderTagSet(options.store, SNAPSHOT_TAG_BYTES);
   }
 
   static async start(options: FleetNodeOptions): Promise<FleetNode> {
     const directory = await FleetNode.#open(options);
-    // The first fill of a fresh import may be under way on other nodes: join it before serving.
-    await FleetNode.#fill(options, directory.currentEpoch, directory.epochKeyPair().secretKey);
     const identity = await options.vault.identityKey();
-    const backend = await DirectoryDiscoveryBackend.open(directory, options.kind ?? 'fuse', Date.now(), { identity });
-    const node = new FleetNode(options, directory, backend, identity);
-    node.#reportServing();
-    await node.#watch();
-    await node.#campaign();
+    const node = new FleetNode(options, directory, identity);
+    try {
+      // Leading decides what opening means: the leader builds the newest view, a follower loads it.
+      await node.#campaign();
+      // A large import's fill may be under way on other nodes: help with it (never plans one).
+      if (!node.#leader) await FleetNode.#fill(options, directory.currentEpoch, directory.epochKeyPair().secretKey, node.work, false);
+      await node.#watch();
+      await node.#run(() => node.#openBackend());
+    } catch (err) {
+      await node.close();
+      throw err;
+    }
     return node;
   }
 
@@ -100,6 +129,7 @@ export class FleetNode {
   }
 
   get backend(): DirectoryDiscoveryBackend {
+    if (this.#backend === undefined) throw new Error('fleet node used before start()');
     return this.#backend;
   }
 
@@ -113,7 +143,7 @@ export class FleetNode {
       if (this.#leader) await this.#directory.retireExpired();
       const stored = Number(await this.options.store.getMeta('epoch'));
       if (stored !== this.#directory.currentEpoch) await this.#reopen();
-      await this.#catchUp();
+      else await this.#refreshBackend();
     });
   }
 
@@ -180,7 +210,7 @@ export class FleetNode {
     }
   }
 
-  static async #fill(options: FleetNodeOptions, epoch: number, secretKey: Uint8Array, work?: FleetWork): Promise<SharedFillResult> {
+  static async #fill(options: FleetNodeOptions, epoch: number, secretKey: Uint8Array, work: FleetWork, plan = true): Promise<SharedFillResult> {
     const result = await sharedFill({
       pool: options.store.pool,
       store: options.store,
@@ -190,11 +220,10 @@ export class FleetNode {
       node: options.node,
       rangeSize: options.rangeSize,
       evaluator: options.evaluator,
+      plan,
     });
-    if (work) {
-      work.ranges += result.ranges;
-      work.computed += result.computed;
-    }
+    work.ranges += result.ranges;
+    work.computed += result.computed;
     if (result.ranges > 0) options.log?.(`node ${options.node}: computed ${result.computed} tags of epoch ${epoch} in ${result.ranges} claimed ranges`);
     return result;
   }
@@ -224,29 +253,111 @@ export class FleetNode {
     await this.#openBackend();
   }
 
+  /** A backend on the current directory, its snapshots built (leader) or loaded (follower) by #snapshotOf. */
   async #openBackend(): Promise<void> {
-    this.#backend = await DirectoryDiscoveryBackend.open(this.#directory, this.options.kind ?? 'fuse', Date.now(), { identity: this.identity });
-    this.work.refreshes++;
-    this.#reportServing();
-  }
-
-  async #catchUp(): Promise<void> {
-    const epoch = this.#directory.currentEpoch;
-    await this.#fillEpoch(epoch, this.#directory.epochKeyPair(epoch).secretKey);
-    await this.#refreshBackend();
+    const directory = this.#directory;
+    this.#backend = await DirectoryDiscoveryBackend.open(directory, this.options.kind ?? 'fuse', Date.now(), {
+      identity: this.identity,
+      snapshots: (kind, epoch) => this.#snapshotOf(directory, kind, epoch),
+    });
+    await this.#served();
   }
 
   async #refreshBackend(): Promise<void> {
+    if (this.#backend === undefined || this.#backend.directory !== this.#directory) return this.#openBackend();
+    const before = this.#backend.current();
     await this.#backend.refresh();
-    this.work.refreshes++;
-    this.#reportServing();
+    const after = this.#backend.current();
+    if (after.epoch !== before.epoch || after.snapshot.version !== before.snapshot.version) await this.#served();
+    else this.work.refreshes++;
   }
 
-  #reportServing(): void {
-    const view = this.#backend.current();
+  /** Reports the view now served; the leader tells the followers to load it. */
+  async #served(): Promise<void> {
+    this.work.refreshes++;
+    const view = this.backend.current();
     const served = { epoch: view.epoch, version: view.snapshot.version, digest: hex(view.snapshot.digest), count: view.snapshot.count };
     this.options.log?.(`node ${this.options.node}: serving epoch ${served.epoch} version ${served.version} digest ${served.digest} (${served.count} entries)`);
     this.options.onServing?.(served);
+    if (this.#leader) await this.#notify(`view:${served.epoch}:${served.version}`);
+  }
+
+  /**
+   * Where the backend's snapshots come from. The current epoch: built by the leader at the
+   * newest version (#build), loaded by a follower (#load). A previous epoch in its grace
+   * period: the snapshot stored at its switch (Directory.snapshot, frozen: nothing to build).
+   */
+  #snapshotOf(directory: Directory, kind: EncodingKind, epoch?: number): Promise<DirectorySnapshot> {
+    if (epoch !== undefined && epoch !== directory.currentEpoch) return directory.snapshot(kind, epoch);
+    return this.#leader ? this.#build(directory, kind) : this.#load(directory, kind);
+  }
+
+  /**
+   * The leader's build: tags of the changed users brought up to date, then the snapshot of
+   * the tags complete at exactly that version, stored for the followers. A change landing
+   * meanwhile sends it round again; past BUILD_ATTEMPTS, or for more changes than an
+   * incremental pass takes, the Directory's own full path (which also stores what it builds).
+   */
+  async #build(directory: Directory, kind: EncodingKind): Promise<DirectorySnapshot> {
+    const { store } = this.options;
+    const epoch = directory.currentEpoch;
+    const secretKey = directory.epochKeyPair(epoch).secretKey;
+    for (let attempt = 0; attempt < BUILD_ATTEMPTS; attempt++) {
+      let pass = await this.#incremental(epoch, secretKey);
+      if (pass === undefined) {
+        // Many tags missing (a large import): evaluated by every node, in claimed ranges.
+        await this.#notify(`fill:${epoch}`);
+        await this.#fillEpoch(epoch, secretKey);
+        pass = await this.#incremental(epoch, secretKey);
+        if (pass === undefined) break;
+      }
+      if (!pass.complete) continue;
+      const stored = await store.getSnapshot(epoch, pass.version, kind);
+      // Built before (by this node, a CLI import, or the leader before): reused if intact.
+      if (stored !== undefined && snapshotDigest(stored.bytes) === stored.digest) return stored;
+      const set = await this.#tags.at(epoch, pass.version);
+      if (set === undefined) continue;
+      const bytes = encodeSnapshot(kind, set.packed, set.tagLength);
+      const record = { epoch, version: pass.version, kind, count: set.count, digest: snapshotDigest(bytes), bytes };
+      await store.putSnapshot(record);
+      this.work.built++;
+      return record;
+    }
+    this.work.built++;
+    return directory.snapshot(kind);
+  }
+
+  async #incremental(epoch: number, secretKey: Uint8Array): Promise<IncrementalPass | undefined> {
+    const { store, suite, evaluator, rangeSize } = this.options;
+    const pass = await incrementalPass({ store, suite, secretKey, epoch, evaluator, maxMissing: rangeSize ?? DEFAULT_PRECOMPUTE_BATCH });
+    if (pass !== undefined) this.work.incremental += pass.computed;
+    return pass;
+  }
+
+  /**
+   * A follower's view of the current epoch: the newest snapshot the leader stored, checked
+   * against its digest, once its announcement is in the log; until then the view it serves
+   * stays. A node with nothing served yet takes what is stored (its announcement, if missing,
+   * is the same bytes the leader would sign), or builds it if nothing ever was.
+   */
+  async #load(directory: Directory, kind: EncodingKind): Promise<DirectorySnapshot> {
+    const { store } = this.options;
+    const epoch = directory.currentEpoch;
+    const view = this.#backend?.directory === directory ? this.#backend.current() : undefined;
+    const served = view?.epoch === epoch ? snapshotOfView(view) : undefined;
+    const stored = await store.newestSnapshot(epoch, kind);
+    if (stored === undefined) {
+      if (served !== undefined) return served;
+      this.work.built++;
+      return directory.snapshot(kind);
+    }
+    if (served !== undefined && served.version >= stored.version) return served;
+    if (snapshotDigest(stored.bytes) !== stored.digest) {
+      throw new ContactPsiError('store_corrupt', `the stored snapshot of epoch ${epoch} version ${stored.version} does not match its digest`);
+    }
+    if (served !== undefined && (await store.findLogEntry('announcement', epoch, stored.version)) === undefined) return served;
+    this.work.loaded++;
+    return stored;
   }
 
   #run<T>(fn: () => Promise<T>): Promise<T> {
@@ -255,26 +366,34 @@ export class FleetNode {
     return run;
   }
 
-  /** Coalesces a burst of change notifications into one catch-up after the running one. */
+  /** Coalesces a burst of change notifications into one catch-up after the running one (the leader builds, a follower loads). */
   #onChange(): void {
     if (this.#catchUpPending || this.#closed) return;
     this.#catchUpPending = true;
     void this.#run(async () => {
       this.#catchUpPending = false;
-      await this.#catchUp();
+      if (this.#closed) return;
+      await this.#refreshBackend();
     }).catch((err: unknown) => this.options.log?.(`node ${this.options.node}: catch-up failed: ${(err as Error).message}`));
   }
 
   #onFleetEvent(payload: string): void {
-    const m = /^(fill|epoch):(\d+)$/.exec(payload);
+    const m = /^(fill|epoch|view):(\d+)(?::(\d+))?$/.exec(payload);
     if (m === null || this.#closed) return;
     const epoch = Number(m[2]);
+    if (m[1] === 'view') {
+      // The leader built and announced a view: a follower loads it (coalesced like changes).
+      const version = Number(m[3]);
+      const served = this.#backend?.current();
+      if (!this.#leader && (served === undefined || epoch !== served.epoch || version > served.snapshot.version)) this.#onChange();
+      return;
+    }
     void this.#run(async () => {
       if (m[1] === 'epoch') {
         if (epoch !== this.#directory.currentEpoch) await this.#reopen();
         return;
       }
-      if (this.#leader) return; // the leader fills its own rotation
+      if (this.#leader) return; // the leader fills its own rotation and large changes
       const key = (await this.options.vault.load())?.epochs.find((e) => e.epoch === epoch);
       if (key !== undefined) await this.#fillEpoch(epoch, key.secretKey);
     }).catch((err: unknown) => this.options.log?.(`node ${this.options.node}: ${m[1]} event failed: ${(err as Error).message}`));
@@ -283,7 +402,8 @@ export class FleetNode {
   async #watch(): Promise<void> {
     const { store } = this.options;
     const lost = (err: Error) => this.options.log?.(`node ${this.options.node}: change feed lost (${err.message}); the refresh timer covers until restart`);
-    this.#unwatch.push(await store.watchChanges(() => this.#onChange(), lost));
+    // Directory changes: the leader builds on them; followers wait for its `view:` event.
+    this.#unwatch.push(await store.watchChanges(() => this.#leader && this.#onChange(), lost));
     const client = await store.pool.connect();
     const onNotification = (message: { channel: string; payload?: string }) => {
       if (message.channel === FLEET_CHANNEL && message.payload !== undefined) this.#onFleetEvent(message.payload);
@@ -303,7 +423,8 @@ export class FleetNode {
 
   /**
    * Takes the leader lock if free; otherwise waits for it on a connection of its own (no
-   * statement timeout), so the next node leads as soon as the leader's session ends.
+   * statement timeout), so the next node leads as soon as the leader's session ends, and
+   * then builds the newest version (changes may have landed while nobody led).
    */
   async #campaign(): Promise<void> {
     const client = await this.options.store.pool.connect();
@@ -321,6 +442,15 @@ export class FleetNode {
     };
     if (got) return lead();
     this.options.log?.(`node ${this.options.node}: follows the leader`);
-    client.query('SELECT pg_advisory_lock($1)', [LEADER_LOCK]).then(lead, () => {});
+    client.query('SELECT pg_advisory_lock($1)', [LEADER_LOCK]).then(() => {
+      lead();
+      this.#onChange();
+    }, () => {});
   }
+}
+
+/** A served view's snapshot, as the Directory hands snapshots out. */
+function snapshotOfView(view: { epoch: number; snapshot: { version: number; encoding: EncodingKind; count: number; digest: Uint8Array; bytes: Uint8Array } }): DirectorySnapshot {
+  const s = view.snapshot;
+  return { epoch: view.epoch, version: s.version, kind: s.encoding, count: s.count, digest: hex(s.digest), bytes: s.bytes };
 }

@@ -10,7 +10,7 @@
 import type { PoolClient } from 'pg';
 import { ContactPsiError } from '../../errors.js';
 
-export const PG_SCHEMA_VERSION = 3;
+export const PG_SCHEMA_VERSION = 4;
 
 /** Any constant: the advisory lock every migrating node takes (pg_advisory_xact_lock). */
 const MIGRATION_LOCK = 0x63707369; // "cpsi"
@@ -133,6 +133,16 @@ export const PG_MIGRATIONS: readonly string[] = [
     envelope bytea NOT NULL
   );
   CREATE UNIQUE INDEX announcement_log_by_version ON announcement_log (kind, epoch, version);
+  `,
+  // 3 -> 4: what lets the fleet leader build a changed view without scanning. The tags of a
+  // user found by index: the incremental pass (incremental-pass.ts) brings only the tags of
+  // the users a change names up to date. The first 16 bytes of each logged tag (what a
+  // snapshot is encoded from; the 8-byte prefix stays what clients get): the leader's copy of
+  // the tag set moves by the log (leader-tag-set.ts). Rows logged before have none (NULL):
+  // the leader then reads the whole set once.
+  `
+  CREATE INDEX tags_by_user ON tags (epoch, user_id);
+  ALTER TABLE tag_log ADD COLUMN snapshot_prefix bytea CHECK (length(snapshot_prefix) = 16);
   `,
 ];
 

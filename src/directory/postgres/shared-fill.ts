@@ -33,6 +33,11 @@ export interface SharedFillOptions {
   readonly evaluator?: TagEvaluator;
   /** Called after each range this node completes. */
   readonly onRange?: (computed: number) => void;
+  /**
+   * Plan the ranges if no node has (default true). False: only help with a fill another node
+   * planned, and return at once when there is none (a node starting up).
+   */
+  readonly plan?: boolean;
 }
 
 export interface SharedFillResult {
@@ -71,7 +76,7 @@ export async function sharedFill(options: SharedFillOptions): Promise<SharedFill
   const size = options.rangeSize;
   if (size !== undefined && !(Number.isSafeInteger(size) && size >= 1)) throw new ContactPsiError('invalid_option', 'rangeSize must be a positive integer');
   const job = fillJobName(options.epoch);
-  await planRanges(options, job);
+  if (options.plan ?? true) await planRanges(options, job);
   let ranges = 0;
   let computed = 0;
   for (;;) {
@@ -99,7 +104,10 @@ async function planRanges(options: SharedFillOptions, job: string): Promise<void
   try {
     await c.query('BEGIN');
     await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 1))', [job]);
-    if ((await c.query('SELECT 1 FROM work_items WHERE job = $1 AND done_by IS NULL LIMIT 1', [job])).rows.length === 0) {
+    // Tags complete at the current version: nothing is missing, and the scan below (0.7 s at
+    // 100,000 users) is not needed.
+    const complete = (await c.query('SELECT 1 FROM epochs e JOIN state s ON s.id = 1 WHERE e.epoch = $1 AND e.tag_version = s.version', [options.epoch])).rows.length > 0;
+    if (!complete && (await c.query('SELECT 1 FROM work_items WHERE job = $1 AND done_by IS NULL LIMIT 1', [job])).rows.length === 0) {
       await c.query('DELETE FROM work_items WHERE job = $1', [job]);
       // Only the range ends: every size-th missing identifier, in identifier order.
       const ends = await c.query<{ identifier: string }>(

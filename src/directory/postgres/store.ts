@@ -45,6 +45,15 @@ import { migratePostgres } from './schema.js';
 /** The NOTIFY channel; the payload is the new directory version in decimal. */
 export const CHANGE_CHANNEL = 'contact_psi_changes';
 
+/** Bytes of each tag the tag log also keeps for the fleet leader's copy of the tag set (schema 4). */
+export const SNAPSHOT_PREFIX_BYTES = 16;
+
+/** One tag-log row as the fleet leader reads it: the tag's first SNAPSHOT_PREFIX_BYTES. */
+export interface TagLogPrefix {
+  readonly prefix: Uint8Array;
+  readonly op: TagOp;
+}
+
 export interface PostgresStoreOptions {
   /** Connections in the pool (default 8). */
   readonly maxConnections?: number;
@@ -309,10 +318,59 @@ export class PostgresStore implements DirectoryStore {
     );
   }
 
-  async pruneTags(epoch: number): Promise<number> {
+  pruneTags(epoch: number): Promise<number> {
+    return this.#prune(epoch, undefined);
+  }
+
+  /**
+   * The users named by change-log rows in (after, through]: the only users whose tags the
+   * changes since `after` can have touched (the fleet leader's incremental pass).
+   */
+  async changedUsers(after: number, through: number): Promise<string[]> {
+    const rows = await this.#pool.query<{ user_id: string }>(
+      'SELECT DISTINCT user_id FROM changes WHERE version > $1 AND version <= $2 ORDER BY user_id',
+      [after, through],
+    );
+    return rows.rows.map((r) => r.user_id);
+  }
+
+  /** pruneTags for the tags of `userIds` only (found by tags_by_user, not by a scan). */
+  pruneTagsOf(epoch: number, userIds: readonly string[]): Promise<number> {
+    return userIds.length === 0 ? Promise.resolve(0) : this.#prune(epoch, userIds);
+  }
+
+  /** The discoverable pairs of `userIds` without a tag of `epoch`, in identifier order. */
+  async missingTagsOf(epoch: number, userIds: readonly string[]): Promise<MissingTag[]> {
+    if (userIds.length === 0) return [];
+    const rows = await this.#pool.query<{ identifier: string; userId: string; label: Buffer; labelVersion: number }>(
+      `SELECT i.identifier AS identifier, i.user_id AS "userId", u.label AS label, u.label_version AS "labelVersion"
+       FROM identifiers i JOIN users u ON u.user_id = i.user_id
+       WHERE i.user_id = ANY($2::text[]) AND u.discoverable AND NOT ${HAS_TAG}
+       ORDER BY i.identifier`,
+      [epoch, userIds],
+    );
+    return rows.rows.map((r) => ({ ...r, label: bytes(r.label) }));
+  }
+
+  /** The tags of `userIds`' discoverable pairs whose label changed since it was sealed (or was never sealed). */
+  async unsealedTagsOf(epoch: number, userIds: readonly string[]): Promise<UnsealedTag[]> {
+    if (userIds.length === 0) return [];
+    const rows = await this.#pool.query<{ identifier: string; userId: string; tag: Buffer; label: Buffer; labelVersion: number }>(
+      `SELECT t.identifier AS identifier, t.user_id AS "userId", t.tag AS tag, u.label AS label, u.label_version AS "labelVersion"
+       FROM ${TAG_OF_DISCOVERABLE_PAIR}
+       WHERE t.epoch = $1 AND t.user_id = ANY($2::text[]) AND ${NEEDS_SEAL} ORDER BY t.identifier`,
+      [epoch, userIds],
+    );
+    return rows.rows.map((r) => ({ ...r, tag: bytes(r.tag), label: bytes(r.label) }));
+  }
+
+  async #prune(epoch: number, userIds: readonly string[] | undefined): Promise<number> {
     return this.#tx(async (c) => {
       const version = await PostgresStore.#lockVersion(c, 'SHARE');
-      const removed = await c.query<{ tag: Buffer }>(`DELETE FROM tags AS t WHERE t.epoch = $1 AND NOT ${PAIR_IS_DISCOVERABLE} RETURNING tag`, [epoch]);
+      const removed = await c.query<{ tag: Buffer }>(
+        `DELETE FROM tags AS t WHERE t.epoch = $1 ${userIds === undefined ? '' : 'AND t.user_id = ANY($2::text[])'} AND NOT ${PAIR_IS_DISCOVERABLE} RETURNING tag`,
+        userIds === undefined ? [epoch] : [epoch, userIds],
+      );
       if (await this.#logging(c, epoch)) await this.#logTags(c, epoch, version, removed.rows.map((r) => [r.tag, 'removed']));
       return removed.rows.length;
     });
@@ -425,24 +483,10 @@ export class PostgresStore implements DirectoryStore {
     return this.#tx(
       async (c) => {
         const version = (await c.query<{ version: number }>('SELECT version FROM state WHERE id = 1')).rows[0]!.version;
-        const count = (await c.query<{ n: number }>('SELECT count(*)::bigint AS n FROM tags WHERE epoch = $1', [epoch])).rows[0]!.n;
-        let tagLength = 0;
-        let packed = new Uint8Array(0);
-        let i = 0;
-        // COPY cannot take parameters: epoch and width are checked integers.
-        const column = prefixBytes === undefined ? 'tag' : `substring(tag from 1 for ${prefixBytes})`;
-        await copyOutBytea(c, `SELECT ${column} AS p FROM tags WHERE epoch = ${epoch} ORDER BY p`, (tag) => {
-          if (i === 0) {
-            tagLength = tag.length;
-            packed = new Uint8Array(count * tagLength);
-          }
-          if (tag.length !== tagLength) throw new ContactPsiError('store_corrupt', `tags of epoch ${epoch} differ in length`);
-          packed.set(tag, i * tagLength);
-          i++;
-        });
+        const tags = await PostgresStore.#copyTags(c, epoch, prefixBytes);
         const tagVersion = (await c.query<{ tag_version: number | null }>('SELECT tag_version FROM epochs WHERE epoch = $1', [epoch])).rows[0]?.tag_version;
         // Complete at this very version: nothing can be missing, stale or unsealed (as in SQLite).
-        if (tagVersion === version) return { version, packed, tagLength, count, missing: 0, stale: 0, unsealed: 0 };
+        if (tagVersion === version) return { version, ...tags, missing: 0, stale: 0, unsealed: 0 };
         const counts = await c.query<{ missing: number; stale: number; unsealed: number }>(
           `SELECT
              (SELECT count(*) FROM identifiers i JOIN users u ON u.user_id = i.user_id WHERE u.discoverable AND NOT ${HAS_TAG})::bigint AS missing,
@@ -450,11 +494,87 @@ export class PostgresStore implements DirectoryStore {
              (SELECT count(*) FROM ${TAG_OF_DISCOVERABLE_PAIR} WHERE t.epoch = $1 AND ${NEEDS_SEAL})::bigint AS unsealed`,
           [epoch],
         );
-        return { version, packed, tagLength, count, ...counts.rows[0]! };
+        return { version, ...tags, ...counts.rows[0]! };
       },
       'REPEATABLE READ',
       true,
     );
+  }
+
+  /**
+   * The tag set of `epoch` exactly at directory version `version`: read only while the
+   * directory is still at it and the epoch's tags are complete at it (one snapshot of the
+   * database), else undefined (a change landed: catch up first). What the fleet leader
+   * builds a snapshot from, without readTagSet's three counting scans.
+   */
+  async readTagSetAt(epoch: number, version: number, prefixBytes?: number): Promise<TagSet | undefined> {
+    checkPrefixBytes(prefixBytes);
+    checkEpoch(epoch);
+    return this.#tx(
+      async (c) => {
+        const row = (
+          await c.query<{ version: number; tag_version: number | null }>(
+            'SELECT s.version, e.tag_version FROM state s LEFT JOIN epochs e ON e.epoch = $1 WHERE s.id = 1',
+            [epoch],
+          )
+        ).rows[0]!;
+        if (row.version !== version || row.tag_version !== version) return undefined;
+        return { version, ...(await PostgresStore.#copyTags(c, epoch, prefixBytes)), missing: 0, stale: 0, unsealed: 0 };
+      },
+      'REPEATABLE READ',
+      true,
+    );
+  }
+
+  /**
+   * The tag-log rows of `epoch` in (fromVersion, version], in log order, with their first 16
+   * bytes, and the epoch's tag count: what moves the fleet leader's copy of the tag set
+   * (leader-tag-set.ts). Read only while the directory is at `version` with the tags complete
+   * at it, and the log reaches back to `fromVersion` with prefixes; else undefined.
+   */
+  async tagLogSince(epoch: number, fromVersion: number, version: number, width: number): Promise<{ rows: TagLogPrefix[]; count: number } | undefined> {
+    checkEpoch(epoch);
+    if (width !== SNAPSHOT_PREFIX_BYTES) return undefined;
+    return this.#tx(
+      async (c) => {
+        const row = (
+          await c.query<{ version: number; tag_version: number | null; delta_floor: number | null }>(
+            'SELECT s.version, e.tag_version, e.delta_floor FROM state s LEFT JOIN epochs e ON e.epoch = $1 WHERE s.id = 1',
+            [epoch],
+          )
+        ).rows[0]!;
+        if (row.version !== version || row.tag_version !== version || row.delta_floor === null || row.delta_floor > fromVersion) return undefined;
+        const log = await c.query<{ prefix: Buffer | null; op: TagOp }>(
+          'SELECT snapshot_prefix AS prefix, op FROM tag_log WHERE epoch = $1 AND version > $2 AND version <= $3 ORDER BY version, seq',
+          [epoch, fromVersion, version],
+        );
+        if (log.rows.some((r) => r.prefix === null)) return undefined;
+        const count = (await c.query<{ n: number }>('SELECT count(*)::bigint AS n FROM tags WHERE epoch = $1', [epoch])).rows[0]!.n;
+        return { rows: log.rows.map((r) => ({ prefix: bytes(r.prefix!), op: r.op })), count };
+      },
+      'REPEATABLE READ',
+      true,
+    );
+  }
+
+  /** Every tag of `epoch` (or its first `prefixBytes`), sorted, packed; inside the caller's transaction. */
+  static async #copyTags(c: PoolClient, epoch: number, prefixBytes: number | undefined): Promise<{ packed: Uint8Array; tagLength: number; count: number }> {
+    const count = (await c.query<{ n: number }>('SELECT count(*)::bigint AS n FROM tags WHERE epoch = $1', [epoch])).rows[0]!.n;
+    let tagLength = 0;
+    let packed = new Uint8Array(0);
+    let i = 0;
+    // COPY cannot take parameters: epoch and width are checked integers.
+    const column = prefixBytes === undefined ? 'tag' : `substring(tag from 1 for ${prefixBytes})`;
+    await copyOutBytea(c, `SELECT ${column} AS p FROM tags WHERE epoch = ${epoch} ORDER BY p`, (tag) => {
+      if (i === 0) {
+        tagLength = tag.length;
+        packed = new Uint8Array(count * tagLength);
+      }
+      if (tag.length !== tagLength) throw new ContactPsiError('store_corrupt', `tags of epoch ${epoch} differ in length`);
+      packed.set(tag, i * tagLength);
+      i++;
+    });
+    return { packed, tagLength, count };
   }
 
   async listEpochs(): Promise<EpochRecord[]> {
@@ -574,6 +694,27 @@ export class PostgresStore implements DirectoryStore {
     return out;
   }
 
+  /** One query for the whole batch: each 8-byte wire key as the index range of the 16-byte lookup keys it starts. */
+  async lookupSealedByPrefix(epoch: number, prefixes: readonly Uint8Array[], limit: number): Promise<SealedMatch[][]> {
+    const out: SealedMatch[][] = prefixes.map(() => []);
+    if (prefixes.length === 0) return out;
+    const rows = await this.#pool.query<{ ord: number; user_id: string; label: Buffer; tag: Buffer; sealed: Buffer | null }>(
+      `SELECT k.ord, t.user_id, u.label, t.tag,
+         CASE WHEN t.sealed_version IS NOT DISTINCT FROM u.label_version THEN t.sealed END AS sealed
+       FROM unnest($2::bytea[], $3::bytea[]) WITH ORDINALITY AS k (low, high, ord)
+         JOIN tags t ON t.epoch = $1 AND t.lookup_key BETWEEN k.low AND k.high
+         JOIN identifiers i ON i.identifier = t.identifier AND i.user_id = t.user_id
+         JOIN users u ON u.user_id = t.user_id AND u.discoverable
+       ORDER BY k.ord, t.lookup_key`,
+      [epoch, prefixes.map((p) => Buffer.concat([p, Buffer.alloc(8)])), prefixes.map((p) => Buffer.concat([p, Buffer.alloc(8, 0xff)]))],
+    );
+    for (const r of rows.rows) {
+      const list = out[Number(r.ord) - 1];
+      if (list.length < limit) list.push({ userId: r.user_id, label: bytes(r.label), tag: bytes(r.tag), sealed: r.sealed === null ? undefined : bytes(r.sealed) });
+    }
+    return out;
+  }
+
   async getSnapshot(epoch: number, version: number, kind: EncodingKind): Promise<SnapshotRecord | undefined> {
     const row = (
       await this.#pool.query<{ epoch: number; version: number; kind: EncodingKind; count: number; digest: string; bytes: Buffer }>(
@@ -584,10 +725,27 @@ export class PostgresStore implements DirectoryStore {
     return row === undefined ? undefined : { ...row, bytes: bytes(row.bytes) };
   }
 
+  /**
+   * The newest snapshot stored for an epoch and kind, whatever its version: what a fleet
+   * follower serves (the leader built and announced it; fleet-node.ts).
+   */
+  async newestSnapshot(epoch: number, kind: EncodingKind): Promise<SnapshotRecord | undefined> {
+    const row = (
+      await this.#pool.query<{ epoch: number; version: number; kind: EncodingKind; count: number; digest: string; bytes: Buffer }>(
+        'SELECT epoch, version, kind, count, digest, bytes FROM snapshots WHERE epoch = $1 AND kind = $2',
+        [epoch, kind],
+      )
+    ).rows[0];
+    return row === undefined ? undefined : { ...row, bytes: bytes(row.bytes) };
+  }
+
   async putSnapshot(r: SnapshotRecord): Promise<void> {
+    // Never back to an older version: a slow builder finishing late (a CLI import, a node
+    // that lost the lead) must not replace what the fleet's followers were told to load.
     await this.#pool.query(
       `INSERT INTO snapshots (epoch, kind, version, count, digest, bytes) VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (epoch, kind) DO UPDATE SET version = excluded.version, count = excluded.count, digest = excluded.digest, bytes = excluded.bytes`,
+       ON CONFLICT (epoch, kind) DO UPDATE SET version = excluded.version, count = excluded.count, digest = excluded.digest, bytes = excluded.bytes
+       WHERE snapshots.version <= excluded.version`,
       [r.epoch, r.kind, r.version, r.count, r.digest, buffer(r.bytes)],
     );
   }
@@ -694,27 +852,6 @@ export class PostgresStore implements DirectoryStore {
   async #logging(c: PoolClient, epoch: number): Promise<boolean> {
     const row = (await c.query<{ logging: boolean }>('SELECT delta_floor IS NOT NULL AS logging FROM epochs WHERE epoch = $1', [epoch])).rows[0];
     return row?.logging === true;
-  /** One query for the whole batch: each 8-byte wire key as the index range of the 16-byte lookup keys it starts. */
-  async lookupSealedByPrefix(epoch: number, prefixes: readonly Uint8Array[], limit: number): Promise<SealedMatch[][]> {
-    const out: SealedMatch[][] = prefixes.map(() => []);
-    if (prefixes.length === 0) return out;
-    const rows = await this.#pool.query<{ ord: number; user_id: string; label: Buffer; tag: Buffer; sealed: Buffer | null }>(
-      `SELECT k.ord, t.user_id, u.label, t.tag,
-         CASE WHEN t.sealed_version IS NOT DISTINCT FROM u.label_version THEN t.sealed END AS sealed
-       FROM unnest($2::bytea[], $3::bytea[]) WITH ORDINALITY AS k (low, high, ord)
-         JOIN tags t ON t.epoch = $1 AND t.lookup_key BETWEEN k.low AND k.high
-         JOIN identifiers i ON i.identifier = t.identifier AND i.user_id = t.user_id
-         JOIN users u ON u.user_id = t.user_id AND u.discoverable
-       ORDER BY k.ord, t.lookup_key`,
-      [epoch, prefixes.map((p) => Buffer.concat([p, Buffer.alloc(8)])), prefixes.map((p) => Buffer.concat([p, Buffer.alloc(8, 0xff)]))],
-    );
-    for (const r of rows.rows) {
-      const list = out[Number(r.ord) - 1];
-      if (list.length < limit) list.push({ userId: r.user_id, label: bytes(r.label), tag: bytes(r.tag), sealed: r.sealed === null ? undefined : bytes(r.sealed) });
-    }
-    return out;
-  }
-
   }
 
   /** Inside the write transaction, at the version it locked. */
@@ -723,8 +860,8 @@ export class PostgresStore implements DirectoryStore {
     await copyRows(
       c,
       'tag_log',
-      ['epoch', 'version', 'prefix', 'op'],
-      entries.map(([tag, op]) => [epoch, version, tagPrefix(tag), op]),
+      ['epoch', 'version', 'prefix', 'op', 'snapshot_prefix'],
+      entries.map(([tag, op]) => [epoch, version, tagPrefix(tag), op, tag.subarray(0, SNAPSHOT_PREFIX_BYTES)]),
     );
   }
 }

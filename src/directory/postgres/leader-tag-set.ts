@@ -1,0 +1,143 @@
+/**
+ * The fleet leader's copy of the current epoch's tag set (16-byte prefixes, sorted, packed:
+ * what a snapshot is encoded from), moved from version to version by the tag log instead of
+ * read again: reading 137,000 prefixes back from PostgreSQL costs 0.3 to 1.5 s on a loaded
+ * machine (ten times that at 1M users), applying a small change to the copy under a
+ * millisecond. The move is checked: every removed prefix must be there, every added one
+ * absent, and the count must equal the table's; anything else (a trimmed log, rows logged
+ * before schema 4 without a snapshot prefix, another epoch) reads the whole set again.
+ */
+import type { PostgresStore, TagLogPrefix } from './store.js';
+
+export interface PackedTags {
+  readonly version: number;
+  /** Sorted, `tagLength` bytes each; tagLength 0 when there are none (as readTagSet). */
+  readonly packed: Uint8Array;
+  readonly tagLength: number;
+  readonly count: number;
+}
+
+const compareBytes = (a: Uint8Array, b: Uint8Array): number => Buffer.compare(a, b);
+
+// latin1 maps each byte to one UTF-16 unit of the same value, so string order = byte order.
+const keyOf = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+
+/** The net change of log rows in log order (as tag-delta.ts netTagDelta, at any width): sorted, packed. */
+export function netPrefixes(rows: readonly TagLogPrefix[], width: number): { added: Uint8Array; removed: Uint8Array } {
+  const seen = new Map<string, { first: TagLogPrefix['op']; last: TagLogPrefix['op'] }>();
+  for (const row of rows) {
+    const key = keyOf(row.prefix);
+    const entry = seen.get(key);
+    if (entry === undefined) seen.set(key, { first: row.op, last: row.op });
+    else entry.last = row.op;
+  }
+  const added: string[] = [];
+  const removed: string[] = [];
+  for (const [key, { first, last }] of seen) {
+    if (first === 'added' && last === 'added') added.push(key);
+    else if (first === 'removed' && last === 'removed') removed.push(key);
+  }
+  const pack = (keys: string[]) => {
+    keys.sort();
+    const out = new Uint8Array(keys.length * width);
+    keys.forEach((k, i) => out.set(Buffer.from(k, 'latin1'), i * width));
+    return out;
+  };
+  return { added: pack(added), removed: pack(removed) };
+}
+
+/**
+ * `packed` (sorted, `width` bytes each) without `removed` and with `added` (both sorted,
+ * packed); undefined when a removed entry is not there or an added one already is (the copy
+ * and the log disagree: read the set again).
+ */
+export function applyPrefixDelta(packed: Uint8Array, width: number, added: Uint8Array, removed: Uint8Array): Uint8Array | undefined {
+  const n = packed.length / width;
+  const a = added.length / width;
+  const r = removed.length / width;
+  const size = n + a - r;
+  if (size < 0) return undefined;
+  const out = new Uint8Array(size * width);
+  const at = (buf: Uint8Array, i: number) => buf.subarray(i * width, (i + 1) * width);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  let o = 0;
+  while (i < n) {
+    // The next position where something happens: an entry to drop or one to insert before.
+    const nextRemoved = k < r ? lowerBound(packed, width, at(removed, k), i) : n;
+    const nextAdded = j < a ? lowerBound(packed, width, at(added, j), i) : n;
+    const stop = Math.min(nextRemoved, nextAdded);
+    // More kept than fits: some removed entry was not there.
+    if (o + (stop - i) > size) return undefined;
+    out.set(packed.subarray(i * width, stop * width), o * width);
+    o += stop - i;
+    i = stop;
+    if (i === n) break;
+    if (nextAdded === i) {
+      if (compareBytes(at(added, j), at(packed, i)) === 0 || o >= size) return undefined; // already there
+      out.set(at(added, j), o * width);
+      o++;
+      j++;
+      continue;
+    }
+    if (compareBytes(at(removed, k), at(packed, i)) !== 0) return undefined; // not there
+    i++;
+    k++;
+  }
+  if (k < r || o + (a - j) !== size) return undefined; // removed entries past the end: not there
+  for (; j < a; j++, o++) out.set(at(added, j), o * width);
+  return o * width === out.length ? out : undefined;
+}
+
+/** The first index >= from whose entry is >= key. */
+function lowerBound(packed: Uint8Array, width: number, key: Uint8Array, from: number): number {
+  let lo = from;
+  let hi = packed.length / width;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareBytes(packed.subarray(mid * width, (mid + 1) * width), key) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+export class LeaderTagSet {
+  #epoch: number | undefined;
+  #tags: PackedTags | undefined;
+  /** Sets moved by the log, and read whole (for tests and logs). */
+  moved = 0;
+  read = 0;
+
+  constructor(
+    private readonly store: PostgresStore,
+    private readonly width: number,
+  ) {}
+
+  /** The epoch's tag set at exactly `version` (complete there); undefined when the directory moved past it. */
+  async at(epoch: number, version: number): Promise<PackedTags | undefined> {
+    const held = this.#epoch === epoch ? this.#tags : undefined;
+    if (held !== undefined && held.version === version) return held;
+    if (held !== undefined && held.version < version) {
+      const log = await this.store.tagLogSince(epoch, held.version, version, this.width);
+      if (log !== undefined) {
+        const { added, removed } = netPrefixes(log.rows, this.width);
+        const packed = applyPrefixDelta(held.tagLength === 0 ? new Uint8Array(0) : held.packed, this.width, added, removed);
+        if (packed !== undefined && packed.length / this.width === log.count) {
+          this.moved++;
+          return this.#keep(epoch, { version, packed, tagLength: log.count === 0 ? 0 : this.width, count: log.count });
+        }
+      }
+    }
+    const set = await this.store.readTagSetAt(epoch, version, this.width);
+    if (set === undefined) return undefined;
+    this.read++;
+    return this.#keep(epoch, { version, packed: set.packed, tagLength: set.tagLength, count: set.count });
+  }
+
+  #keep(epoch: number, tags: PackedTags): PackedTags {
+    this.#epoch = epoch;
+    this.#tags = tags;
+    return tags;
+  }
+}
