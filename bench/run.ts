@@ -20,6 +20,7 @@ import { sessionPsiGrid } from './session-psi.js';
 import { targetsScenario } from './targets.js';
 import { throughputScenario } from './throughput.js';
 import { scaleScenario } from './scale.js';
+import { importScenario } from './import.js';
 import { resyncScenario } from './resync.js';
 import { peersScenario } from './peers.js';
 import { modelScenario } from './model.js';
@@ -170,6 +171,16 @@ const SCENARIOS: Record<string, { help: string; run(o: Options): Promise<Report 
         contacts: o.number('contacts', o.smoke ? 64 : 1024),
         added: o.number('added', 10),
         reps: o.number('reps', o.smoke ? 1 : 5),
+        smoke: o.smoke,
+      }),
+  },
+  import: {
+    help: '`directory import` of one generated CSV into SQLite and into PostgreSQL (embedded) in the same run: wall, CPU, peak RSS, load; 10M extrapolated; psi.js setup per element after  [--users=1000000 --no-postgres --peer-elements=10000]',
+    run: (o) =>
+      importScenario({
+        users: o.number('users', o.smoke ? 2000 : 1_000_000),
+        postgres: o.get('no-postgres') === undefined,
+        peerElements: o.number('peer-elements', o.smoke ? 200 : 10_000),
         smoke: o.smoke,
       }),
   },

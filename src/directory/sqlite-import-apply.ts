@@ -25,6 +25,9 @@ const OPT_IN = 4;
 const IDENTIFIERS = 8;
 const LABEL = 16;
 
+/** Page cache of the apply, in KiB as PRAGMA cache_size takes it (negative): 128 MiB. */
+const APPLY_CACHE_KIB = -131072;
+
 const IDS_DIFFER = `((SELECT COUNT(*) FROM main.identifiers mi WHERE mi.user_id = s.user_id) <> (SELECT COUNT(*) FROM st.ids si WHERE si.row = s.row)
   OR EXISTS (SELECT 1 FROM st.ids si WHERE si.row = s.row
     AND NOT EXISTS (SELECT 1 FROM main.identifiers mi WHERE mi.identifier = si.identifier AND mi.user_id = s.user_id)))`;
@@ -49,9 +52,13 @@ const PLAN = `CREATE TEMP TABLE import_plan AS
 
 export function applyStageSqlite(db: Database.Database, stagePath: string, tagEpoch: number | undefined): StageApplyResult {
   db.prepare('ATTACH DATABASE ? AS st').run(stagePath);
+  // A larger page cache for the one big transaction (the store's default is SQLite's 2 MiB).
+  const cache = db.pragma('cache_size', { simple: true }) as number;
+  db.pragma(`cache_size = ${APPLY_CACHE_KIB}`);
   try {
     return db.transaction((): StageApplyResult => apply(db, tagEpoch)).immediate();
   } finally {
+    db.pragma(`cache_size = ${cache}`);
     db.exec('DROP TABLE IF EXISTS temp.import_plan');
     db.exec('DETACH DATABASE st');
   }
