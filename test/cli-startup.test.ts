@@ -117,6 +117,8 @@ describe('the bin (the bundled CLI)', () => {
     for (const command of ['directory', 'serve', 'sync', 'demo', 'keygen', 'vectors']) expect(r.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
     expect(r.loaded.filter((f) => f.startsWith('dist/src/cli/commands/'))).toEqual([]);
     expect(serverSide(r.loaded)).toEqual([]);
+    // Nor libphonenumber's metadata (option-syntax.ts checks a region's form only).
+    expect(r.loaded.filter((f) => f.includes('libphonenumber-js'))).toEqual([]);
   });
 });
 

@@ -5,11 +5,20 @@
  * Every command's module is imported when that command runs, never up front (issue 13 §1,
  * start-up): `sync` loads only the client (no server, SQLite, PostgreSQL, pino, prom-client),
  * `--help` and `--version` load none. `typeof import(...)` below is a type, not a load.
+ * Options are checked here by their form (option-syntax.ts); a region's numbering plan
+ * (libphonenumber) by the command, before it reads or sends anything.
  * test/cli-startup.test.ts fails when a static import of a command comes back.
  */
 import { Command } from 'commander';
-import { asParser, asRepeatable, durationValue, hexKeyValue, integerValue, portValue, regionValue, workersValue, wsUrlValue } from './option-values.js';
+// Not option-values.ts: its region check loads libphonenumber's metadata, which no command needs before it runs.
+import { asParser, asRepeatable, durationValue, hexKeyValue, integerValue, portValue, regionSyntaxValue, workersValue, wsUrlValue } from './option-syntax.js';
 import { escapeControlChars } from './terminal-text.js';
+import * as nodeModule from 'node:module';
+
+// Node >= 22.1 keeps V8's compiled code of the modules loaded from here on (the command's
+// chunks) in a cache on disk (NODE_DISABLE_COMPILE_CACHE=1 turns it off). Node 20 has no
+// such API for ES modules: there this does nothing.
+(nodeModule as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 
 type Commands = {
   demo: typeof import('./commands/demo.js');
@@ -35,7 +44,7 @@ directory
   .argument('<file>', 'file.csv or file.json')
   .requiredOption('--db <url>', DB_HELP)
   .option('--kek-file <file>', KEK_HELP)
-  .option('--region <CC>', 'default region for phone numbers in national format (e.g. CH or ch)', asParser(regionValue))
+  .option('--region <CC>', 'default region for phone numbers in national format (e.g. CH or ch)', asParser(regionSyntaxValue))
   .option('--fill-range <n>', 'with PostgreSQL: identifiers per precompute range claimed (the fleet\'s nodes share the ranges)', asParser((v) => integerValue(v, '--fill-range')))
   .option('--strict', 'refuse the whole file (exit 1, nothing imported) when any row is rejected')
   .option('--batch-rows <n>', 'records read, checked, evaluated and committed together (bounds memory; default 4096)', asParser((v) => integerValue(v, '--batch-rows')))
@@ -91,7 +100,7 @@ program
   .description('find which contacts of an address book are registered')
   .requiredOption('--server <ws-url>', 'directory server, e.g. ws://127.0.0.1:7878', asParser((v) => wsUrlValue(v, '--server')))
   .requiredOption('--contacts <file>', 'address book: vCard (.vcf, .vcard) or CSV (.csv); other names: told apart by content')
-  .option('--region <CC>', 'default region for phone numbers in national format (e.g. CH or ch)', asParser(regionValue))
+  .option('--region <CC>', 'default region for phone numbers in national format (e.g. CH or ch)', asParser(regionSyntaxValue))
   .option('--json', 'print one JSON array of { name, identifier, userId, label }')
   .option('--cache <dir>', 'snapshot cache (default: contact-psi in the user cache directory)')
   .option('--token-file <file>', 'file holding the bearer token (or set CONTACT_PSI_TOKEN)')
@@ -105,8 +114,10 @@ program
   .action(async (options: Parameters<Commands['sync']['sync']>[0]) => {
     // The connection first (early-connect.ts: it opens while the client code loads and the
     // book and cache are read), except with --strict: nothing leaves before the book is checked.
+    // The region's numbering plan is checked (option-values.ts) before anything leaves; the command checks it again.
+    if (options.region !== undefined) (await import('./option-values.js')).regionValue(options.region);
     const early = options.strict ? undefined : (await import('./early-connect.js')).connectForSync(options);
-    return (await import('./commands/sync.js')).sync(options, early);
+    return (await import('./commands/sync.js')).syncOver(options, early);
   });
 
 program

@@ -59,7 +59,13 @@ export interface EarlySync {
   connection: EarlyConnection;
 }
 
-export async function sync(options: SyncCliOptions, early?: EarlySync): Promise<void> {
+/** `contact-psi sync` connecting when the client is ready (as `.action(sync)` calls it: one argument that counts). */
+export function sync(options: SyncCliOptions): Promise<void> {
+  return syncOver(options, undefined);
+}
+
+/** `contact-psi sync` over the connection main.ts started (early-connect.ts), or a new one. */
+export async function syncOver(options: SyncCliOptions, early: EarlySync | undefined): Promise<void> {
   try {
     await syncBook(options, early);
   } finally {
