@@ -6,13 +6,15 @@
  * the duplicate check's fingerprint table never takes two different strings for one.
  */
 import fc from 'fast-check';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseCsvRecords } from '../src/contacts/csv-records.js';
+import { csvRecord } from '../src/directory/import-csv.js';
 import { parseCsvChunk } from '../src/directory/import-csv-stream.js';
 import { parseDirectoryFile } from '../src/directory/import-file.js';
+import { openDirectorySource, START, type SourcePosition } from '../src/directory/import-source.js';
 import { SeenTable } from '../src/directory/import-seen.js';
 import { ImportStage } from '../src/directory/import-stage.js';
 import { stageDirectoryFile } from '../src/directory/import-stream.js';
@@ -54,6 +56,44 @@ describe('CSV records in chunks', () => {
       { numRuns: 2000, seed: 7 },
     );
     expect(multi).toBeGreaterThan(500); // texts of several records, not just one
+  });
+});
+
+describe('a directory file read in batches', () => {
+  it('resumed from any committed position (multi-byte text, BOM, invalid UTF-8) gives the records of one straight read', async () => {
+    const cell = fc.constantFrom('u1', 'é', '€', '😀', '"a,\nb"', '', ' x ', '\uFEFF', ';');
+    const rowText = fc.array(cell, { minLength: 1, maxLength: 6 }).map((c) => c.join(','));
+    let resumedInexact = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(rowText, { maxLength: 12 }), fc.boolean(), fc.boolean(), fc.integer({ min: 1, max: 3 }), async (rows, bom, broken, batch) => {
+        const text = `${bom ? '\uFEFF' : ''}${[HEADER, ...rows].join('\r\n')}`;
+        const bytes = Buffer.from(text, 'utf8');
+        // A lone continuation byte is invalid UTF-8: offsets after it are not trusted (exact = false).
+        const file = join(work, `r${files++}.csv`);
+        writeFileSync(file, broken ? Buffer.concat([bytes, Buffer.from([0x0a, 0x80, 0x2c, 0x61])]) : bytes);
+        const straight = await openDirectorySource(file, 'csv', START);
+        const all = (await straight.next(1000)).records;
+        straight.close();
+        // ... which are the whole text's records (as parseDirectoryFile reads them).
+        const whole = parseCsvRecords(readFileSync(file, 'utf8').replace(/^\uFEFF/, ''), ',').slice(1);
+        expect(all).toEqual(whole.map((r, i) => csvRecord(r.fields, i + 2, r.line, r.unterminated)));
+        // Read `batch` records, reopen at the position, read on: as a resumed import does.
+        const got: unknown[] = [];
+        let position: SourcePosition = START;
+        for (;;) {
+          const source = await openDirectorySource(file, 'csv', position);
+          const r = await source.next(batch);
+          source.close();
+          if (r.records.length === 0) break;
+          got.push(...r.records);
+          if (!r.position.exact) resumedInexact++;
+          position = r.position;
+        }
+        expect(got).toEqual(all);
+      }),
+      { numRuns: 150, seed: 3 },
+    );
+    expect(resumedInexact).toBeGreaterThan(10);
   });
 });
 
