@@ -146,6 +146,26 @@ describe('sodium group batch fast paths vs noble', () => {
     expect(got.composite).toEqual(sodium.multiScalarMultiply(weightsOf(evaluated), packed));
   });
 
+  it('hashToGroupMultiplyEach (fused blinding) equals multiplyEach of hashToGroupBatch; with a bad scalar it leaves the errors to them', () => {
+    const arb = fc.array(fc.uint8Array({ maxLength: 40 }), { minLength: 0, maxLength: 14 }).chain((msgs) =>
+      fc.tuple(fc.constant(msgs), fc.array(scalarArb, { minLength: msgs.length, maxLength: msgs.length }), fc.boolean()),
+    );
+    const dst = Uint8Array.from([1, 2, 3]);
+    fc.assert(
+      fc.property(arb, ([msgs, scalars, asBytes]) => {
+        const given = asBytes ? scalars.map((s) => scalarToBytes(s)) : scalars;
+        const want = noble.multiplyEach(scalars, noble.hashToGroupBatch(msgs, dst));
+        const fused = sodium.hashToGroupMultiplyEach!(given, msgs, dst);
+        if (msgs.length >= 3) expect(fused).toEqual(want); // the SIMD path starts at 3
+        else expect(fused ?? want).toEqual(want);
+      }),
+      { numRuns: 40 },
+    );
+    const msgs = [Uint8Array.of(1), Uint8Array.of(2), Uint8Array.of(3)];
+    expect(sodium.hashToGroupMultiplyEach!([1n, 0n, 2n], msgs, dst)).toBeUndefined();
+    expect(sodium.hashToGroupMultiplyEach!([1n, 2n, scalarToBytes(L)], msgs, dst)).toBeUndefined();
+  });
+
   it('multiplyPackedComposite: an identity composite is null (a slice partial sum), bad scalars as multiplyPacked says', () => {
     const g = noble.generator;
     const three = new Uint8Array([...g, ...g, ...g]);

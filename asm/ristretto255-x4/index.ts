@@ -235,6 +235,33 @@ export function hashMulCommon(n: i32, scalar: usize, uniform: usize, out: usize)
   return status;
 }
 
+/**
+ * out[i] = encode(scalars[i] * OneWayMap(uniform[i])) for i < n: the client's blinding
+ * (RFC 9497 Blind: r_i * H(x_i)) without encoding and decoding H(x_i) in between. An
+ * identity map output gives an identity result, reported as +(i + 1).
+ */
+export function hashMulEach(n: i32, scalars: usize, uniform: usize, out: usize): i32 {
+  let status = 0;
+  for (let i = 0; i < n && status == 0; i += 4) {
+    const lanes = min(4, n - i);
+    let sc = scalars + ((<usize>i) << 5);
+    let u = uniform + ((<usize>i) << 6);
+    if (lanes < 4) {
+      stage(STAGE_IN, u, lanes, 64, 0);
+      stage(STAGE_SCALARS, sc, lanes, 32, 0);
+      for (let k = lanes; k < 4; k++) store<u8>(STAGE_SCALARS + (<usize>k << 5), 1); // scalar 1
+      sc = STAGE_SCALARS;
+      u = STAGE_IN;
+    }
+    oneWayMap4(POINT, u, 64);
+    for (let k = 0; k < 4; k++) setLaneScalar(k, sc + ((<usize>k) << 5));
+    scalarmult4(POINT);
+    status = finishPass(out, i, lanes);
+  }
+  wipeAll();
+  return status;
+}
+
 /** out[i] = encode(OneWayMap(uniform[i])) for i < n; +(i + 1) when output i is the identity. */
 export function fromHash(n: i32, uniform: usize, out: usize): i32 {
   let status = 0;

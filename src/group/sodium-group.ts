@@ -275,6 +275,15 @@ export function makeSodiumGroup(p: SodiumPrimitives, wasm: WasmMsm | null, x4: W
       }
       return nonIdentity(acc);
     },
+    hashToGroupMultiplyEach(scalars, msgs, dst) {
+      const n = msgs.length;
+      if (scalars.length !== n || n < X4_MIN_BATCH) return undefined;
+      // Only when every scalar is valid: otherwise the two calls name the error as they do.
+      const valid = scalars.every((sc) => (sc instanceof Uint8Array ? scalarBytesValid(MODULUS, sc) : validScalar(sc)));
+      if (!valid) return undefined;
+      // The blinds and the uniform strings (H of the contacts) are wiped after use.
+      return withWiped(packScalars(scalars), (packedScalars) => withWiped(expandEach(msgs, dst), (uniform) => useX4(n, (m) => m.hashMulEach(packedScalars, uniform))));
+    },
     multiplyPackedComposite(s, packed, weightsOf) {
       const n = packedCount(packed, ELEMENT_SIZE);
       // One decoding per element on the SIMD module, whose affine coordinates feed the MSM.

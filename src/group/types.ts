@@ -106,6 +106,12 @@ export interface Group {
    */
   hashToGroupMultiply?(scalar: ScalarInput, msgs: readonly Uint8Array[], dst: Uint8Array): Uint8Array;
   /**
+   * multiplyEach(scalars, hashToGroupBatch(msgs, dst)), byte for byte (RFC 9497 Blind:
+   * r_i * H(x_i)); a backend may fuse the two. Undefined when it cannot here (then the
+   * caller takes the two calls, which also name any error).
+   */
+  hashToGroupMultiplyEach?(scalars: readonly ScalarInput[], msgs: readonly Uint8Array[], dst: Uint8Array): Uint8Array | undefined;
+  /**
    * sum scalars[i] * elements[i]; public inputs only (DLEQ composites), may be variable-time.
    * Scalars as bigints, or packed SerializeScalar bytes (n x scalar.byteLength, what
    * RFC 9497 §2.2.1 ComputeComposites hashes to: no BigInt per weight); each in [1, order).

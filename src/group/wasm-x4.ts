@@ -40,6 +40,11 @@ export interface WasmX4 {
    * without decoding them again (RFC 9497 §2.2.1 on the server).
    */
   mulCommonXY(scalar: bigint | Uint8Array, packed: Uint8Array): { evaluated: Uint8Array; xy: Uint8Array };
+  /**
+   * scalars[i] * OneWayMap(uniform[i]) (client blinding, fused: no encoding of H(x_i) in
+   * between); scalars as n x 32 bytes little-endian, each in [1, L) (else `bad_scalar`).
+   */
+  hashMulEach(scalars: Uint8Array, uniform: Uint8Array): Uint8Array;
 }
 
 /** The module's exports (asm/ristretto255-x4/index.ts). */
@@ -52,9 +57,10 @@ export interface WasmX4Exports {
   fromHash(n: number, uniform: number, out: number): number;
   validate(n: number, points: number): number;
   mulCommonXY(n: number, scalar: number, points: number, out: number, xy: number): number;
+  hashMulEach(n: number, scalars: number, uniform: number, out: number): number;
 }
 
-const EXPORTS = ['alloc', 'mulEach', 'mulCommon', 'hashMulCommon', 'fromHash', 'validate', 'mulCommonXY'] as const;
+const EXPORTS = ['alloc', 'mulEach', 'mulCommon', 'hashMulCommon', 'fromHash', 'validate', 'mulCommonXY', 'hashMulEach'] as const;
 
 const ELEMENT_SIZE = 32;
 const UNIFORM_SIZE = 64;
@@ -343,7 +349,19 @@ function makeWasmX4(ex: WasmX4Exports): WasmX4 {
     return { evaluated, xy };
   };
 
-  return Object.freeze({ mulEach, mulCommon, hashMulCommon, fromHash, firstInvalid, mulCommonXY });
+  const hashMulEach = (scalars: Uint8Array, uniform: Uint8Array): Uint8Array => {
+    const n = checkPacked(uniform, UNIFORM_SIZE, 'uniform batch');
+    if (!(scalars instanceof Uint8Array) || scalars.length !== 32 * n) throw new GroupError('bad_length', 'one scalar per element expected');
+    for (let i = 0; i < n; i++) if (!bytesScalarValid(scalars, 32 * i)) throw new GroupError('bad_scalar', BAD_SCALAR);
+    if (n === 0) return new Uint8Array(0);
+    // Inputs of a slice: its scalars, then its uniform strings (secret: blinds, H(contact); wiped by sliced).
+    return sliced(n, 0, 32 + UNIFORM_SIZE, (H, _fixed, inputs, first, count) => {
+      H.set(scalars.subarray(32 * first, 32 * (first + count)), inputs);
+      H.set(uniform.subarray(first * UNIFORM_SIZE, (first + count) * UNIFORM_SIZE), inputs + 32 * count);
+    }, (count, _fixed, inputs, o) => ex.hashMulEach(count, inputs, inputs + 32 * count, o));
+  };
+
+  return Object.freeze({ mulEach, mulCommon, hashMulCommon, fromHash, firstInvalid, mulCommonXY, hashMulEach });
 }
 
 function writeScalar(H: Uint8Array, at: number, s: bigint): void {

@@ -119,8 +119,8 @@ export function createSuite(id: SuiteId, mode: Mode, group: Group): OprfSuite {
   const blindWith = (inputs: readonly Uint8Array[], blinds: readonly ScalarInput[]): BlindState => {
     inputs.forEach(checkInput);
     if (blinds.length !== inputs.length) throw new OprfError('bad_input', 'one blind per input expected');
-    const points = group.hashToGroupBatch(inputs, hashToGroupDST);
-    const blinded = group.multiplyEach(blinds, points);
+    // Fused where the backend can (no encoding and decoding of H(x_i) in between), else the two calls.
+    const blinded = group.hashToGroupMultiplyEach?.(blinds, inputs, hashToGroupDST) ?? group.multiplyEach(blinds, group.hashToGroupBatch(inputs, hashToGroupDST));
     // All in [1, order) now (multiplyEach checked them); copies, so the state owns its secrets.
     return { inputs: [...inputs], blinds: blinds.map((b) => (b instanceof Uint8Array ? b.slice() : scalar.toBytes(b))), blinded };
   };
