@@ -7,6 +7,7 @@
  */
 import { EncodingKinds, type EncodingKind } from '../src/setenc/index.js';
 import { discoverySyncScenario } from './discovery-sync.js';
+import { labelWireScenario } from './label-wire.js';
 import { hostileScenario } from './hostile.js';
 import { memoryScenario } from './memory.js';
 import { ensureFixture } from './child-process.js';
@@ -95,6 +96,18 @@ const SCENARIOS: Record<string, { help: string; run(o: Options): Promise<Report 
         registeredShare: 0.25,
         smoke: o.smoke,
         pool: o.pool,
+      }),
+  },
+  'label-wire': {
+    help: 'wire bytes per contact of a first sync with the snapshot cached, by message type, real sessions over a signed directory in memory, user ids as in 10^4, 10^6, 10^8 users (issue 13: <= 80)  [--users= --contacts= --shapes=]',
+    run: (o) =>
+      labelWireScenario({
+        users: o.number('users', o.smoke ? 400 : 20_000),
+        contacts: o.number('contacts', o.smoke ? 200 : 10_000),
+        shapes: o.list('shapes', o.smoke ? [10_000] : [10_000, 1_000_000, 100_000_000]),
+        registeredShare: 0.25,
+        chunkItems: 1024,
+        smoke: o.smoke,
       }),
   },
   throughput: {
@@ -227,7 +240,7 @@ const SCENARIOS: Record<string, { help: string; run(o: Options): Promise<Report 
   },
 };
 
-const ORDER = ['micro', 'peers', 'session-psi', 'precompute', 'discovery-sync', 'throughput', 'hostile', 'memory', 'scale', 'startup', 'resync', 'model', 'targets'];
+const ORDER = ['micro', 'peers', 'session-psi', 'precompute', 'discovery-sync', 'label-wire', 'throughput', 'hostile', 'memory', 'scale', 'startup', 'resync', 'model', 'targets'];
 
 function usage(): string {
   return [
