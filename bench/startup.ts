@@ -114,6 +114,38 @@ function profileBefore(profile: Profile, cutUs: number): { rows: Row[]; sampledM
   return { rows, sampledMs: total / 1000, top };
 }
 
+/** Steps of the start-up by the functions that do them (inclusive time: a sample counts for every step on its stack). */
+const STEPS: [string, RegExp][] = [
+  ['module loading (resolve, read, compile, link)', /^(loadAndTranslate|getModuleJobForImport|compileForInternalLoader|compileForPublicLoader)$/],
+  ['address book: read and parse (libphonenumber)', /^readBook$/],
+  ['WASM group: load libsodium, decode + compile the inlined modules', /^loadGroup$/],
+  ['  of which: base64 decode of the inlined WASM', /^decodeWasmBase64$/],
+  ['snapshot cache: read and check', /^loadSnapshot$/],
+  ['pins: read and verify the signed statements', /^loadPins$/],
+  ['OPRF outputs cache: read, key every identifier', /^loadOutputs$/],
+  ['garbage collection', /^\(garbage collector\)$/],
+];
+
+/** Inclusive time of each step in the samples taken before `cutUs`. */
+function stepsBefore(profile: Profile, cutUs: number): Row[] {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes as (Profile['nodes'][number] & { children?: number[] })[]) for (const c of n.children ?? []) parent.set(c, n.id);
+  const us = STEPS.map(() => 0);
+  let t = profile.startTime;
+  profile.samples.forEach((id, i) => {
+    const dt = profile.timeDeltas[i] ?? 0;
+    t += dt;
+    if (t > cutUs) return;
+    const names = new Set<string>();
+    for (let x: number | undefined = id; x !== undefined; x = parent.get(x)) names.add(byId.get(x)?.callFrame.functionName ?? '');
+    STEPS.forEach(([, re], k) => {
+      if ([...names].some((n) => re.test(n))) us[k] += dt;
+    });
+  });
+  return STEPS.map(([step], k) => ({ step, 'ms (inclusive)': round(us[k] / 1000) }));
+}
+
 export async function startupScenario(o: StartupOptions): Promise<Report> {
   const work = mkdtempSync(join(tmpdir(), 'contact-psi-startup-'));
   const meta = await ensureFixture(o.users, o.smoke);
@@ -225,6 +257,13 @@ export async function startupScenario(o: StartupOptions): Promise<Report> {
           rows: p.rows,
           notes: [`${round(p.sampledMs)} ms sampled from the profile's start to the ${what} (the profiler slows the run). Top functions: ${p.top}.`],
         });
+        if (at === cutMessage) {
+          sections.push({
+            title: `Before the ${what}: the bin's main thread by step (the same run)`,
+            rows: stepsBefore(profile, at),
+            notes: ['Inclusive: a step\'s callees count for it (module loading inside a step counts twice). After the first byte these run while the upgrade travels; before the first message they are all done.'],
+          });
+        }
       }
     }
     return {
