@@ -140,14 +140,19 @@ const SCENARIOS: Record<string, { help: string; run(o: Options): Promise<Report 
       }),
   },
   fleet: {
-    help: 'contacts/s with 1, 2 and 3 serve processes on an embedded PostgreSQL (CPU-normalised), and a change reaching every node  [--users= --nodes= --clients= --seconds=]',
+    help: 'contacts/s with 1, 2 and 3 serve processes on an embedded PostgreSQL (CPU-normalised); a change reaching every node at 100k and 1M users; sync latency PostgreSQL vs SQLite against 1M users  [--users= --nodes= --clients= --seconds= --change-users= --change-reps= --sync-users= --sync-contacts= --sync-reps=]',
     run: (o) =>
       fleetScenario({
-        users: o.number('users', o.smoke ? 500 : 20_000),
+        throughputUsers: o.number('users', o.smoke ? 1000 : 100_000),
         nodes: o.list('nodes', o.smoke ? [1, 2] : [1, 2, 3]),
         clients: o.number('clients', o.smoke ? 2 : 6),
         contactsPerSession: o.number('contacts', o.smoke ? 32 : 1024),
         seconds: o.number('seconds', o.smoke ? 1 : 10),
+        changeUsers: o.list('change-users', o.smoke ? [1000] : [100_000, 1_000_000]),
+        changeReps: o.number('change-reps', o.smoke ? 1 : 5),
+        syncUsers: o.number('sync-users', o.smoke ? 1000 : 1_000_000),
+        syncContacts: o.list('sync-contacts', o.smoke ? [32] : [1024, 10_000]),
+        syncReps: o.number('sync-reps', o.smoke ? 1 : 3),
         smoke: o.smoke,
       }),
   },

@@ -14,7 +14,8 @@ export interface NodeProcessOptions {
   readonly cli?: string;
   readonly name: string;
   readonly db: string;
-  readonly kekFile: string;
+  /** The fleet's key-encryption key (PostgreSQL); none for a `serve` on a SQLite file (bench -- fleet compares the two). */
+  readonly kekFile?: string;
   /** 0: any free port (the default); a fixed one to restart a node where clients expect it. */
   readonly port?: number;
   readonly args?: readonly string[];
@@ -41,7 +42,8 @@ export interface NodeProcess {
 }
 
 export async function startNodeProcess(options: NodeProcessOptions): Promise<NodeProcess> {
-  const args = [options.cli ?? CLI_PATH, 'serve', '--db', options.db, '--kek-file', options.kekFile, '--node', options.name, '--port', String(options.port ?? 0), ...(options.args ?? [])];
+  const kek = options.kekFile === undefined ? [] : ['--kek-file', options.kekFile];
+  const args = [options.cli ?? CLI_PATH, 'serve', '--db', options.db, ...kek, '--node', options.name, '--port', String(options.port ?? 0), ...(options.args ?? [])];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
   const lines: string[] = [];
   const waiters: { pattern: RegExp; resolve: (m: RegExpExecArray) => void; reject: (err: Error) => void }[] = [];

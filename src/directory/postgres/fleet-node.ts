@@ -314,7 +314,10 @@ export class FleetNode {
       if (!pass.complete) continue;
       const stored = await store.getSnapshot(epoch, pass.version, kind);
       // Built before (by this node, a CLI import, or the leader before): reused if intact.
-      if (stored !== undefined && snapshotDigest(stored.bytes) === stored.digest) return stored;
+      if (stored !== undefined && snapshotDigest(stored.bytes) === stored.digest) {
+        this.#tags.prefetch(epoch, pass.version);
+        return stored;
+      }
       const set = await this.#tags.at(epoch, pass.version);
       if (set === undefined) continue;
       const bytes = encodeSnapshot(kind, set.packed, set.tagLength);

@@ -114,8 +114,27 @@ export class LeaderTagSet {
     private readonly width: number,
   ) {}
 
+  /** One move or read at a time: a prefetch and a build never race to keep an older copy. */
+  #queue: Promise<unknown> = Promise.resolve();
+
   /** The epoch's tag set at exactly `version` (complete there); undefined when the directory moved past it. */
-  async at(epoch: number, version: number): Promise<PackedTags | undefined> {
+  at(epoch: number, version: number): Promise<PackedTags | undefined> {
+    const run = this.#queue.then(() => this.#at(epoch, version));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Reads the set in the background if the copy is not of `epoch` (a leader that starts
+   * serving a stored snapshot), so that the first change after it moves the copy instead of
+   * reading 1M prefixes. Failures are only a missed head start.
+   */
+  prefetch(epoch: number, version: number): void {
+    if (this.#epoch === epoch && this.#tags !== undefined) return;
+    this.at(epoch, version).catch(() => undefined);
+  }
+
+  async #at(epoch: number, version: number): Promise<PackedTags | undefined> {
     const held = this.#epoch === epoch ? this.#tags : undefined;
     if (held !== undefined && held.version === version) return held;
     if (held !== undefined && held.version < version) {
