@@ -20,6 +20,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SourceMap } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { syntheticBook } from './address-book.js';
 import { ensureFixture, serveInChild } from './child-process.js';
@@ -76,7 +77,31 @@ async function eagerMain(work: string): Promise<string | undefined> {
   return path;
 }
 
-type Profile = { nodes: { id: number; callFrame: { url: string; functionName: string } }[]; samples: number[]; timeDeltas: number[]; startTime: number };
+type Profile = { nodes: { id: number; callFrame: { url: string; functionName: string; lineNumber: number; columnNumber: number } }[]; samples: number[]; timeDeltas: number[]; startTime: number };
+
+const BUNDLE_DIR = join(repoRoot, 'dist', 'src', 'cli', 'bundle');
+const bundleMaps = new Map<string, SourceMap | null>();
+
+/**
+ * The source file behind a profiled function: for the bin's chunks, from their source maps
+ * (scripts/bundle-cli.mjs keeps them in dist/cli-bundle-maps/), so a profile of the bundle
+ * is told apart by package as one of the unbundled CLI is.
+ */
+function sourceUrl(frame: Profile['nodes'][number]['callFrame']): string {
+  const m = /\/dist\/src\/cli\/bundle\/([^/]+\.js)$/.exec(frame.url);
+  if (!m) return frame.url;
+  let map = bundleMaps.get(m[1]);
+  if (map === undefined) {
+    try {
+      map = new SourceMap(JSON.parse(readFileSync(join(repoRoot, 'dist', 'cli-bundle-maps', `${m[1]}.map`), 'utf8')));
+    } catch {
+      map = null;
+    }
+    bundleMaps.set(m[1], map);
+  }
+  const entry = map?.findEntry(frame.lineNumber, frame.columnNumber) as { originalSource?: string } | undefined;
+  return entry?.originalSource ? new URL(entry.originalSource, pathToFileURL(`${BUNDLE_DIR}/`)).href : frame.url;
+}
 
 /** Self time by package of the samples taken before `cutUs` (monotonic µs). */
 function profileBefore(profile: Profile, cutUs: number): { rows: Row[]; sampledMs: number; top: string } {
@@ -97,9 +122,9 @@ function profileBefore(profile: Profile, cutUs: number): { rows: Row[]; sampledM
     if (t > cutUs) return;
     total += dt;
     const frame = frameOf.get(id);
-    const b = bucketOf(frame?.url ?? '');
+    const b = bucketOf(frame ? sourceUrl(frame) : '');
     buckets.set(b, (buckets.get(b) ?? 0) + dt);
-    const fn = `${frame?.functionName || '(anonymous)'} (${(frame?.url ?? '').replace(/^file:\/\/.*?\/(dist|node_modules)\//, '$1/') || 'V8'})`;
+    const fn = `${frame?.functionName || '(anonymous)'} (${(frame ? sourceUrl(frame) : '').replace(/^file:\/\/.*?\/(dist|node_modules)\//, '$1/') || 'V8'})`;
     fns.set(fn, (fns.get(fn) ?? 0) + dt);
   });
   const rows = [...buckets]

@@ -19,12 +19,14 @@
 //   the ESM chunks a real `require`.
 //
 // esbuild's metafile (which source file went into which chunk, and each chunk's imports) is
-// kept in dist/cli-bundle-meta.json, outside the package's files: test/cli-startup.test.ts
-// reads it to name the source modules behind the chunks a command loaded.
+// kept in dist/cli-bundle-meta.json, and the chunks' source maps in dist/cli-bundle-maps/,
+// both outside the package's files: test/cli-startup.test.ts reads the metafile to name the
+// source modules behind the chunks a command loaded, bench/startup.ts the maps to name the
+// package behind each profiled function.
 //
 //   node scripts/bundle-cli.mjs
 import { build } from 'esbuild';
-import { readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { writeFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,6 +35,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const BUNDLE_DIR = join(root, 'dist', 'src', 'cli', 'bundle');
 export const BUNDLE_ENTRY = join(BUNDLE_DIR, 'main.js');
 export const BUNDLE_META = join(root, 'dist', 'cli-bundle-meta.json');
+export const BUNDLE_MAPS = join(root, 'dist', 'cli-bundle-maps');
 const distSrc = join(root, 'dist', 'src');
 
 /** Left to Node at run time (see above). */
@@ -74,6 +77,7 @@ const keepModuleLocation = {
 
 export async function bundleCli() {
   await rm(BUNDLE_DIR, { recursive: true, force: true });
+  await rm(BUNDLE_MAPS, { recursive: true, force: true });
   const result = await build({
     entryPoints: { main: join(distSrc, 'cli', 'main.js') },
     outdir: BUNDLE_DIR,
@@ -89,10 +93,14 @@ export async function bundleCli() {
     banner: { js: "import { createRequire as __bundleCreateRequire } from 'node:module';\nconst require = __bundleCreateRequire(import.meta.url);" },
     plugins: [keepModuleLocation],
     metafile: true,
+    // No sourceMappingURL comment: the maps are moved out of the package (below).
+    sourcemap: 'external',
     logLevel: 'warning',
     legalComments: 'none',
   });
   writeFileSync(BUNDLE_META, JSON.stringify(result.metafile));
+  await mkdir(BUNDLE_MAPS, { recursive: true });
+  for (const f of await readdir(BUNDLE_DIR)) if (f.endsWith('.map')) await rename(join(BUNDLE_DIR, f), join(BUNDLE_MAPS, f));
   return result.metafile;
 }
 
