@@ -444,3 +444,47 @@ describe('label format 2: clients of another format', () => {
     expect(out.clientError?.code).toBe('unsupported');
   });
 });
+
+describe('label format 2: a PostgreSQL directory sealed in format 1', () => {
+  it('is migrated (migration 5) like SQLite: seals dropped, served in format 2 on the fly, re-sealed without relabel markers', async () => {
+    const { freshDatabase, stopPostgres } = await import('./helpers/postgres.js');
+    const { PostgresStore } = await import('../src/directory/postgres/store.js');
+    const { Directory } = await import('../src/directory/registry.js');
+    const { loadGroup } = await import('../src/group/index.js');
+    const { createSuite, Modes } = await import('../src/oprf/index.js');
+    const { identifierBytes } = await import('../src/contacts/identifier.js');
+    const { default: pg } = await import('pg');
+    try {
+      const suite = createSuite('ristretto255-SHA512', Modes.VOPRF, await loadGroup('ristretto255', 'sodium'));
+      const url = await freshDatabase();
+      const users = Array.from({ length: 6 }, (_, i) => ({ userId: `u${i}`, identifiers: [`tel:+4179124${String(i).padStart(4, '0')}`], label: utf8.encode(`pk-${i}`) }));
+      const ids = users.map((u) => u.identifiers[0]);
+      const keyPath = join(tmp, 'pg.key');
+      let directory = await Directory.open({ store: await PostgresStore.open(url, { maxConnections: 2 }), suite, keyPath });
+      await directory.importUsers(users);
+      await directory.precompute();
+      const epoch = directory.currentEpoch;
+      const tags = suite.evaluate(directory.epochKeyPair().secretKey, ids.map(identifierBytes));
+      const version = await directory.store.version();
+      await directory.close();
+      // Any bytes of format 1's length (42 + |id| + |label|) stand for a format 1 seal here.
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      for (const [i, u] of users.entries()) await client.query('UPDATE tags SET sealed = $1 WHERE epoch = $2 AND identifier = $3', [Buffer.alloc(42 + u.userId.length + u.label.length, 7), epoch, ids[i]]);
+      await client.query('UPDATE contact_psi_schema SET version = 4');
+      await client.end();
+
+      directory = await Directory.open({ store: await PostgresStore.open(url, { maxConnections: 2 }), suite, keyPath });
+      const served = async () => (await directory.lookupSealedCandidates(epoch, tags.map(wireLookupKeyOf))).map((c, i) => openLabel(tags[i], c[0]!));
+      expect(await served()).toEqual(users.map((u) => ({ userId: u.userId, label: u.label })));
+      await directory.precompute();
+      expect((await directory.store.readTagSet(epoch)).unsealed).toBe(0);
+      expect(await served()).toEqual(users.map((u) => ({ userId: u.userId, label: u.label })));
+      const delta = await directory.servedTagDelta(epoch, version);
+      expect(delta && [delta.added.length, delta.removed.length, delta.relabeled?.length ?? 0]).toEqual([0, 0, 0]);
+      await directory.close();
+    } finally {
+      await stopPostgres();
+    }
+  }, 240_000);
+});

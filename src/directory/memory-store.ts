@@ -258,10 +258,13 @@ export class MemoryStore implements DirectoryStore {
     for (const r of records) {
       const record = tags?.get(r.identifier);
       if (record === undefined || record.userId !== r.userId) continue;
+      const relabeled = record.labelVersion !== r.labelVersion;
       record.sealed = new Uint8Array(r.sealed);
       record.labelVersion = r.labelVersion;
       stored++;
-      // A label change reaches clients as `relabeled` (tag-delta.ts): a removed + added pair.
+      // A label change reaches clients as `relabeled` (tag-delta.ts): a removed + added pair;
+      // a re-seal of the version already sealed changes nothing a client opened (as the SQL stores).
+      if (!relabeled) continue;
       this.#logTag(epoch, record.tag, 'removed');
       this.#logTag(epoch, record.tag, 'added');
     }

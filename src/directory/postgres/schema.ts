@@ -10,7 +10,7 @@
 import type { PoolClient } from 'pg';
 import { ContactPsiError } from '../../errors.js';
 
-export const PG_SCHEMA_VERSION = 4;
+export const PG_SCHEMA_VERSION = 5;
 
 /** Any constant: the advisory lock every migrating node takes (pg_advisory_xact_lock). */
 const MIGRATION_LOCK = 0x63707369; // "cpsi"
@@ -143,6 +143,11 @@ export const PG_MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX tags_by_user ON tags (epoch, user_id);
   ALTER TABLE tag_log ADD COLUMN snapshot_prefix bytea CHECK (length(snapshot_prefix) = 16);
+  `,
+  // 4 -> 5: label format 2 (spec/discovery.md §1). Seals of format 1 are dropped: lookups seal
+  // on the fly until the next precompute re-seals them (sealed_version kept: no relabel marker).
+  `
+  UPDATE tags SET sealed = NULL WHERE sealed IS NOT NULL;
   `,
 ];
 

@@ -462,16 +462,21 @@ export class PostgresStore implements DirectoryStore {
     if (records.length === 0) return 0;
     return this.#tx(async (c) => {
       const version = await PostgresStore.#lockVersion(c, 'SHARE');
-      const result = await c.query<{ tag: Buffer }>(
+      // `o` is the row as it was (the statement's snapshot): its sealed_version says whether the label changed.
+      const result = await c.query<{ tag: Buffer; relabeled: boolean }>(
         `UPDATE tags t SET sealed = s.sealed, sealed_version = s.label_version
-         FROM unnest($2::text[], $3::text[], $4::bytea[], $5::bigint[]) AS s (identifier, user_id, sealed, label_version)
+         FROM unnest($2::text[], $3::text[], $4::bytea[], $5::bigint[]) AS s (identifier, user_id, sealed, label_version), tags o
          WHERE t.epoch = $1 AND t.identifier = s.identifier AND t.user_id = s.user_id
-         RETURNING t.tag`,
+           AND o.epoch = t.epoch AND o.identifier = t.identifier AND o.user_id = t.user_id
+         RETURNING t.tag, o.sealed_version IS DISTINCT FROM s.label_version AS relabeled`,
         [epoch, records.map((r) => r.identifier), records.map((r) => r.userId), records.map((r) => buffer(r.sealed)), records.map((r) => r.labelVersion)],
       );
-      // A label change reaches clients as `relabeled` (tag-delta.ts): a removed + added pair.
-      if (result.rows.length > 0 && (await this.#logging(c, epoch))) {
-        await this.#logTags(c, epoch, version, result.rows.flatMap((r): [Uint8Array, TagOp][] => [[bytes(r.tag), 'removed'], [bytes(r.tag), 'added']]));
+      // A label change reaches clients as `relabeled` (tag-delta.ts): a removed + added pair. A
+      // re-seal of the label version already sealed (label format 2's migration 5 drops format 1
+      // seals) changes nothing a client opened: no marker.
+      const relabeled = result.rows.filter((r) => r.relabeled);
+      if (relabeled.length > 0 && (await this.#logging(c, epoch))) {
+        await this.#logTags(c, epoch, version, relabeled.flatMap((r): [Uint8Array, TagOp][] => [[bytes(r.tag), 'removed'], [bytes(r.tag), 'added']]));
       }
       return result.rowCount ?? 0;
     });
