@@ -12,6 +12,12 @@ import { benchCompiled, repoRoot } from './paths.js';
 
 export const cliMain = join(repoRoot, 'dist', 'src', 'cli', 'main.js');
 
+/** The package's `bin` (what `npx contact-psi` and an installed package run): the bundle of scripts/bundle-cli.mjs. */
+export function cliBin(): string {
+  const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+  return join(repoRoot, pkg.bin['contact-psi']);
+}
+
 export interface CliRun {
   wallMs: number;
   code: number | null;

@@ -31,7 +31,7 @@ import { createSuite, Modes } from '../src/oprf/index.js';
 import { runClientSession } from '../src/transport/ws/index.js';
 import { syntheticBook } from './address-book.js';
 import { serveInChild, type ServingChild } from './child-process.js';
-import { runCli } from './cli-run.js';
+import { cliBin, runCli } from './cli-run.js';
 import { registeredIdentifier, removeSqlite } from './directory-fixture.js';
 import { LoadSession } from './load-client.js';
 import { cacheDir } from './paths.js';
@@ -330,8 +330,10 @@ export async function scaleScenario(o: ScaleOptions): Promise<Report> {
     contactsCsv(csvPath, book);
     const cache = mkdtempSync(join(work, 'cli-cache-'));
     const args = ['sync', '--server', proxy.url, '--contacts', csvPath, '--cache', cache, '--json'];
+    // The bin (the bundled CLI), as a user runs it; `bench -- startup` sets it beside the unbundled and the old path.
+    const bin = [cliBin()];
     try {
-      const fill = await runCli(args);
+      const fill = await runCli(args, undefined, [], bin);
       if (fill.code !== 0) throw new Error(`contact-psi sync exited ${fill.code}: ${fill.stderrTail.slice(-1000)}`);
       const firstByte: number[] = [];
       const total: number[] = [];
@@ -340,7 +342,7 @@ export async function scaleScenario(o: ScaleOptions): Promise<Report> {
       for (let r = 0; r < o.startupRuns; r++) {
         proxy.reset();
         let spawnedAt = 0;
-        const run = await runCli(args, (t) => (spawnedAt = t));
+        const run = await runCli(args, (t) => (spawnedAt = t), [], bin);
         if (run.code !== 0) throw new Error(`contact-psi sync exited ${run.code}: ${run.stderrTail.slice(-1000)}`);
         const fb = proxy.firstByteAt();
         if (fb !== undefined) firstByte.push(fb - spawnedAt);
@@ -359,7 +361,7 @@ export async function scaleScenario(o: ScaleOptions): Promise<Report> {
       // One more run under --cpu-prof: where the main thread's time goes, by package and
       // by function (the whole run; the first byte comes after module load and set-up).
       const profDir = mkdtempSync(join(work, 'prof-'));
-      await runCli(args, undefined, ['--cpu-prof', `--cpu-prof-dir=${profDir}`]);
+      await runCli(args, undefined, ['--cpu-prof', `--cpu-prof-dir=${profDir}`], bin);
       const profFile = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
       let profileSection: Report['sections'][number] | undefined;
       if (profFile) {

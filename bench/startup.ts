@@ -24,7 +24,7 @@ import { SourceMap } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { syntheticBook } from './address-book.js';
 import { ensureFixture, serveInChild } from './child-process.js';
-import { cliMain, runCli, type CliRun } from './cli-run.js';
+import { cliBin, cliMain, runCli, type CliRun } from './cli-run.js';
 import { firstByteProxy } from './first-byte-proxy.js';
 import { repoRoot } from './paths.js';
 import type { Report, Row } from './report.js';
@@ -49,11 +49,6 @@ interface Variant {
   bare?: boolean;
 }
 
-/** The package's `bin` (what `npx contact-psi` and an installed package run). */
-export function binPath(): string {
-  const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { bin: Record<string, string> };
-  return join(repoRoot, pkg.bin['contact-psi']);
-}
 
 /**
  * main.ts of EAGER_MAIN_COMMIT, types stripped, its relative imports pointed at today's
@@ -184,7 +179,7 @@ export async function startupScenario(o: StartupOptions): Promise<Report> {
     contactsCsv(csvPath, book);
     const cache = mkdtempSync(join(work, 'cli-cache-'));
     const args = ['sync', '--server', proxy.url, '--contacts', csvPath, '--cache', cache, '--json'];
-    const bin = binPath();
+    const bin = cliBin();
     const variants: Variant[] = [{ name: '`node -e 0` (Node alone)', entry: ['-e', '0'], bare: true }];
     const eager = await eagerMain(work);
     if (eager) variants.push({ name: `eager CLI (main.ts of ${EAGER_MAIN_COMMIT}, unbundled)`, entry: [eager] });
