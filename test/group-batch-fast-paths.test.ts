@@ -16,6 +16,9 @@ import { nobleRistretto255 } from '../src/group/noble.js';
 import { loadSodiumRistretto255 } from '../src/group/sodium.js';
 import type { Group } from '../src/group/types.js';
 import { scalarToBytes } from '../src/group/wasm-bytes.js';
+import { createSuite, Modes } from '../src/oprf/index.js';
+import { OprfError } from '../src/errors.js';
+import { seededRng } from './helpers/rng.js';
 
 const noble = nobleRistretto255;
 const L = noble.scalar.order;
@@ -166,6 +169,34 @@ describe('sodium group batch fast paths vs noble', () => {
     expect(sodium.hashToGroupMultiplyEach!([1n, 2n, scalarToBytes(L)], msgs, dst)).toBeUndefined();
   });
 
+  it('multiplyEachComposite (unblinding and Z from one decoding) equals multiplyEach and multiScalarMultiply, element errors included', () => {
+    const arb = batchArb.chain((packed) => {
+      const n = packed.length / 32;
+      return fc.tuple(fc.constant(packed), fc.array(scalarArb, { minLength: n, maxLength: n }), fc.array(scalarArb, { minLength: n, maxLength: n }));
+    });
+    fc.assert(
+      fc.property(arb, ([packed, scalars, weights]) => {
+        const reference = (): { evaluated: Uint8Array; composite: Uint8Array | null } => ({
+          evaluated: sodium.multiplyEach(scalars, packed),
+          composite: sodium.multiScalarMultiply(weights, packed),
+        });
+        const fused = (): { evaluated: Uint8Array; composite: Uint8Array | null } => {
+          const r = sodium.multiplyEachComposite!(scalars.map((x) => scalarToBytes(x)), packed, packScalars(weights));
+          if (!r) throw new Error('not taken');
+          return { evaluated: r.products, composite: r.composite };
+        };
+        expect(outcome(fused)).toBe(outcome(reference));
+      }),
+      { numRuns: 60 },
+    );
+    const g = noble.generator;
+    const three = new Uint8Array([...g, ...g, ...g]);
+    // Weights summing to 0 mod L: an identity Z is null; a bad scalar or weight: not taken (undefined).
+    expect(sodium.multiplyEachComposite!([1n, 2n, 3n], three, packScalars([1n, 1n, L - 2n]))?.composite).toBeNull();
+    expect(sodium.multiplyEachComposite!([1n, 0n, 3n], three, packScalars([1n, 1n, 1n]))).toBeUndefined();
+    expect(sodium.multiplyEachComposite!([1n, 2n, 3n], three, new Uint8Array(96))).toBeUndefined();
+  });
+
   it('multiplyPackedComposite: an identity composite is null (a slice partial sum), bad scalars as multiplyPacked says', () => {
     const g = noble.generator;
     const three = new Uint8Array([...g, ...g, ...g]);
@@ -177,5 +208,41 @@ describe('sodium group batch fast paths vs noble', () => {
     expect(zero.evaluated).toEqual(noble.multiplyPacked(5n, three));
     expect(outcome(() => sodium.multiplyPackedComposite!(0n, three, () => packScalars([1n, 1n, 1n])))).toBe(outcome(() => sodium.multiplyPacked(0n, three)));
     expect(outcome(() => sodium.multiplyPackedComposite!(L, three, () => packScalars([1n, 1n, 1n])))).toMatch(/^bad_scalar/);
+  });
+
+  it("VOPRF finalize on the fused path (sodium) gives noble's general path's outputs and errors, tampered evaluations and proofs included", () => {
+    const fast = createSuite('ristretto255-SHA512', Modes.VOPRF, sodium);
+    const reference = createSuite('ristretto255-SHA512', Modes.VOPRF, noble);
+    const describeFinalize = (f: () => Uint8Array[]): string => {
+      try {
+        return `ok:${f().map((o) => Buffer.from(o).toString('hex')).join(',')}`;
+      } catch (err) {
+        return err instanceof OprfError ? `${err.code}:${err.message}` : `other:${(err as Error).message}`;
+      }
+    };
+    const arb = fc.record({
+      xs: fc.array(fc.uint8Array({ maxLength: 12 }), { minLength: 3, maxLength: 9 }),
+      seed: fc.integer(),
+      tamper: fc.constantFrom('none', 'evaluated', 'proof', 'identity', 'swap'),
+      pos: fc.nat(),
+      bit: fc.integer({ min: 0, max: 7 }),
+    });
+    fc.assert(
+      fc.property(arb, ({ xs, seed, tamper, pos, bit }) => {
+        const rng = seededRng(seed);
+        const keys = fast.generateKeyPair(rng);
+        const state = fast.blind(xs, rng);
+        const { evaluated, proof } = fast.blindEvaluateVerifiable(keys.secretKey, state.blinded, rng);
+        const ev = evaluated.slice();
+        const pr = proof.slice();
+        if (tamper === 'evaluated') ev[pos % ev.length] ^= 1 << bit;
+        if (tamper === 'proof') pr[pos % pr.length] ^= 1 << bit;
+        if (tamper === 'identity') ev.fill(0, 32 * (pos % xs.length), 32 * (pos % xs.length) + 32);
+        if (tamper === 'swap') ev.set(evaluated.subarray(0, 32), 32); // a valid element in the wrong place
+        const verify = { proof: pr, publicKey: keys.publicKey };
+        expect(describeFinalize(() => fast.finalize(state, ev, verify))).toBe(describeFinalize(() => reference.finalize(state, ev, verify)));
+      }),
+      { numRuns: 40 },
+    );
   });
 });

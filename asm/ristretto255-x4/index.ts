@@ -157,6 +157,41 @@ export function mulEach(n: i32, scalars: usize, points: usize, out: usize): i32 
   return status;
 }
 
+/**
+ * mulEach, and also the affine coordinates (x || y, 64 canonical bytes) of each decoded
+ * input at xy + 64 i: the client's unblinding (RFC 9497 Finalize) and its proof's
+ * composite Z = sum d_i D_i (§2.2.2, the MSM's msmAffine) from one decoding of each D_i.
+ */
+export function mulEachXY(n: i32, scalars: usize, points: usize, out: usize, xy: usize): i32 {
+  let status = 0;
+  for (let i = 0; i < n && status == 0; i += 4) {
+    const lanes = min(4, n - i);
+    let sc = scalars + ((<usize>i) << 5);
+    let pts = points + ((<usize>i) << 5);
+    if (lanes < 4) {
+      stage(STAGE_IN, pts, lanes, 32, GENERATOR);
+      stage(STAGE_SCALARS, sc, lanes, 32, 0);
+      for (let k = lanes; k < 4; k++) store<u8>(STAGE_SCALARS + (<usize>k << 5), 1); // scalar 1
+      sc = STAGE_SCALARS;
+      pts = STAGE_IN;
+    }
+    const bad = decodePass(pts, lanes);
+    if (bad != 0) {
+      status = -(i + firstLane(bad) + 1);
+      break;
+    }
+    const dst = lanes < 4 ? STAGE_XY : xy + ((<usize>i) << 6);
+    fe4ToBytes(dst, 64, POINT + X);
+    fe4ToBytes(dst + 32, 64, POINT + Y);
+    if (lanes < 4) memory.copy(xy + ((<usize>i) << 6), STAGE_XY, (<usize>lanes) << 6);
+    for (let k = 0; k < 4; k++) setLaneScalar(k, sc + ((<usize>k) << 5));
+    scalarmult4(POINT);
+    status = finishPass(out, i, lanes);
+  }
+  wipeAll();
+  return status;
+}
+
 /** out[i] = encode(scalar * decode(points[i])) for i < n, one scalar (recoded once). */
 export function mulCommon(n: i32, scalar: usize, points: usize, out: usize): i32 {
   let status = 0;

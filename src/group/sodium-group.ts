@@ -284,6 +284,27 @@ export function makeSodiumGroup(p: SodiumPrimitives, wasm: WasmMsm | null, x4: W
       // The blinds and the uniform strings (H of the contacts) are wiped after use.
       return withWiped(packScalars(scalars), (packedScalars) => withWiped(expandEach(msgs, dst), (uniform) => useX4(n, (m) => m.hashMulEach(packedScalars, uniform))));
     },
+    multiplyEachComposite(scalars, packed, weights) {
+      const n = packedCount(packed, ELEMENT_SIZE);
+      if (wasm === null || x4 === null || n < X4_MIN_BATCH || scalars.length !== n) return undefined;
+      if (!(weights instanceof Uint8Array) || weights.length !== n * SCALAR_SIZE) return undefined;
+      for (let i = 0; i < n; i++) if (!scalarBytesValid(MODULUS, weights.subarray(i * SCALAR_SIZE, (i + 1) * SCALAR_SIZE))) return undefined;
+      if (!scalars.every((sc) => (sc instanceof Uint8Array ? scalarBytesValid(MODULUS, sc) : validScalar(sc)))) return undefined;
+      let fast: { products: Uint8Array; xy: Uint8Array };
+      try {
+        fast = withWiped(packScalars(scalars), (packedScalars) => x4.mulEachXY(packedScalars, packed));
+      } catch (err) {
+        if (err instanceof ContactPsiError && !(err instanceof GroupError) && err.code === 'backend_unavailable') return undefined;
+        throw err;
+      }
+      try {
+        return { products: fast.products, composite: wasm.msmAffine(weights, fast.xy) };
+      } catch (err) {
+        if (err instanceof GroupError && err.code === 'identity_element') return { products: fast.products, composite: null };
+        if (err instanceof ContactPsiError && !(err instanceof GroupError) && err.code === 'backend_unavailable') return undefined;
+        throw err;
+      }
+    },
     multiplyPackedComposite(s, packed, weightsOf) {
       const n = packedCount(packed, ELEMENT_SIZE);
       // One decoding per element on the SIMD module, whose affine coordinates feed the MSM.

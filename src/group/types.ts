@@ -125,6 +125,19 @@ export interface Group {
    * may decode each element once for both (the weights depend on the products, so they are
    * asked for in between). Errors are multiplyPacked's, then multiScalarMultiply's.
    */
+  /**
+   * The VOPRF client's batch (RFC 9497 §2.2.2 and Finalize): `products =
+   * multiplyEach(scalars, packed)` and `composite = multiScalarMultiply(weights, packed)`,
+   * byte for byte, null for an identity composite; a backend may decode each element once
+   * for both. Undefined when it cannot here (an invalid scalar or weight, a small batch):
+   * the caller then makes the two calls, which name any error. Element errors are
+   * multiplyEach's (the first bad element, by index).
+   */
+  multiplyEachComposite?(
+    scalars: readonly ScalarInput[],
+    packed: Uint8Array,
+    weights: readonly bigint[] | Uint8Array,
+  ): { products: Uint8Array; composite: Uint8Array | null } | undefined;
   multiplyPackedComposite?(
     scalar: ScalarInput,
     packed: Uint8Array,

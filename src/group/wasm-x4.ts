@@ -45,6 +45,11 @@ export interface WasmX4 {
    * between); scalars as n x 32 bytes little-endian, each in [1, L) (else `bad_scalar`).
    */
   hashMulEach(scalars: Uint8Array, uniform: Uint8Array): Uint8Array;
+  /**
+   * mulEach with n x 32 bytes of scalars, each in [1, L) (else `bad_scalar`), plus the
+   * affine coordinates of each decoded input (as mulCommonXY), for WasmMsm.msmAffine.
+   */
+  mulEachXY(scalars: Uint8Array, packed: Uint8Array): { products: Uint8Array; xy: Uint8Array };
 }
 
 /** The module's exports (asm/ristretto255-x4/index.ts). */
@@ -58,9 +63,10 @@ export interface WasmX4Exports {
   validate(n: number, points: number): number;
   mulCommonXY(n: number, scalar: number, points: number, out: number, xy: number): number;
   hashMulEach(n: number, scalars: number, uniform: number, out: number): number;
+  mulEachXY(n: number, scalars: number, points: number, out: number, xy: number): number;
 }
 
-const EXPORTS = ['alloc', 'mulEach', 'mulCommon', 'hashMulCommon', 'fromHash', 'validate', 'mulCommonXY', 'hashMulEach'] as const;
+const EXPORTS = ['alloc', 'mulEach', 'mulCommon', 'hashMulCommon', 'fromHash', 'validate', 'mulCommonXY', 'hashMulEach', 'mulEachXY'] as const;
 
 const ELEMENT_SIZE = 32;
 const UNIFORM_SIZE = 64;
@@ -361,7 +367,36 @@ function makeWasmX4(ex: WasmX4Exports): WasmX4 {
     }, (count, _fixed, inputs, o) => ex.hashMulEach(count, inputs, inputs + 32 * count, o));
   };
 
-  return Object.freeze({ mulEach, mulCommon, hashMulCommon, fromHash, firstInvalid, mulCommonXY, hashMulEach });
+  const mulEachXY = (scalars: Uint8Array, packed: Uint8Array): { products: Uint8Array; xy: Uint8Array } => {
+    const n = checkPacked(packed, ELEMENT_SIZE, 'packed batch');
+    if (!(scalars instanceof Uint8Array) || scalars.length !== 32 * n) throw new GroupError('bad_length', 'one scalar per element expected');
+    for (let i = 0; i < n; i++) if (!bytesScalarValid(scalars, 32 * i)) throw new GroupError('bad_scalar', BAD_SCALAR);
+    const products = new Uint8Array(n * ELEMENT_SIZE);
+    const xy = new Uint8Array(n * 2 * ELEMENT_SIZE);
+    for (let first = 0; first < n; first += SLICE) {
+      const count = Math.min(SLICE, n - first);
+      // Layout: scalars 32 count | inputs 32 count | out 32 count | xy 64 count (secrets: wiped after).
+      const used = count * 5 * ELEMENT_SIZE;
+      const sc = alloc(used);
+      const inputs = sc + count * 32;
+      const outAt = inputs + count * ELEMENT_SIZE;
+      const xyAt = outAt + count * ELEMENT_SIZE;
+      try {
+        const H = heap();
+        H.set(scalars.subarray(32 * first, 32 * (first + count)), sc);
+        H.set(packed.subarray(first * ELEMENT_SIZE, (first + count) * ELEMENT_SIZE), inputs);
+        const status = ex.mulEachXY(count, sc, inputs, outAt, xyAt);
+        if (status !== 0) raise(status, first, inputs);
+        products.set(heap().subarray(outAt, outAt + count * ELEMENT_SIZE), first * ELEMENT_SIZE);
+        xy.set(heap().subarray(xyAt, xyAt + count * 2 * ELEMENT_SIZE), first * 2 * ELEMENT_SIZE);
+      } finally {
+        heap().fill(0, sc, sc + used);
+      }
+    }
+    return { products, xy };
+  };
+
+  return Object.freeze({ mulEach, mulCommon, hashMulCommon, fromHash, firstInvalid, mulCommonXY, hashMulEach, mulEachXY });
 }
 
 function writeScalar(H: Uint8Array, at: number, s: bigint): void {

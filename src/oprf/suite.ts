@@ -7,7 +7,7 @@
 import { sha256, sha512 } from '@noble/hashes/sha2.js';
 import { GroupError, OprfError } from '../errors.js';
 import type { Group, Rng, ScalarInput } from '../group/types.js';
-import { compositeWeights, proveFromComposite, verifyFromComposites } from './dleq.js';
+import { compositeWeights, MAX_PROOF_BATCH, proveFromComposite, verifyFromComposites } from './dleq.js';
 import { ascii, concat, i2osp, lengthPrefixed } from './encoding.js';
 
 export const SuiteIds = ['ristretto255-SHA512', 'P256-SHA256'] as const;
@@ -18,7 +18,7 @@ export type Mode = (typeof Modes)[keyof typeof Modes];
 
 /** RFC 9497 §1.2: inputs are length-prefixed with two bytes, so at most 2^16 - 1 bytes. */
 export const MAX_INPUT_BYTES = 0xffff;
-export { MAX_PROOF_BATCH } from './dleq.js';
+export { MAX_PROOF_BATCH };
 
 export interface KeyPair {
   readonly secretKey: Uint8Array;
@@ -195,6 +195,10 @@ export function createSuite(id: SuiteId, mode: Mode, group: Group): OprfSuite {
 
     finalize(state, evaluated, verify) {
       const n = state.inputs.length;
+      if (mode === Modes.VOPRF && verify) {
+        const fused = finalizeFused(state, evaluated, verify);
+        if (fused) return fused;
+      }
       let count: number;
       try {
         count = group.validatePacked(evaluated);
@@ -223,6 +227,47 @@ export function createSuite(id: SuiteId, mode: Mode, group: Group): OprfSuite {
       return inputs.map((input, i) => finalizeOne(input, evaluated.subarray(i * size, (i + 1) * size)));
     },
   };
+
+  /**
+   * VOPRF Finalize where the group can unblind and compute Z = sum d_i D_i from one
+   * decoding of each D_i (multiplyEachComposite): the same outputs and, in the same order,
+   * the same errors as the general path below, which runs instead whenever this cannot
+   * (undefined: a small batch, malformed inputs, a bad blind). The unblinded elements are
+   * computed before the proof is checked, and returned only once it verifies.
+   */
+  function finalizeFused(state: BlindState, evaluated: Uint8Array, verify: { proof: Uint8Array; publicKey: Uint8Array }): Uint8Array[] | undefined {
+    const n = state.inputs.length;
+    const size = group.elementSize;
+    const C = state.blinded;
+    if (!group.multiplyEachComposite || n > MAX_PROOF_BATCH || !(evaluated instanceof Uint8Array) || evaluated.length !== n * size) return undefined;
+    if (!(C instanceof Uint8Array) || C.length !== n * size || state.blinds.length !== n || !(verify.publicKey instanceof Uint8Array)) return undefined;
+    let inverses: Uint8Array[];
+    try {
+      inverses = scalar.invertEach(state.blinds);
+    } catch {
+      return undefined; // a bad blind: the general path reports it, after the evaluated elements
+    }
+    const weights = compositeWeights(suite, verify.publicKey, C, evaluated, 0);
+    let both: { products: Uint8Array; composite: Uint8Array | null } | undefined;
+    try {
+      both = group.multiplyEachComposite(inverses, evaluated, weights);
+    } catch (err) {
+      // The first bad evaluated element, named as validatePacked names it.
+      if (err instanceof GroupError && err.message.startsWith('element at index')) {
+        throw new OprfError('bad_evaluation', `evaluated elements rejected: ${err.message}`, { cause: err });
+      }
+      throw err;
+    } finally {
+      for (const inverse of inverses) inverse.fill(0);
+    }
+    if (!both) return undefined;
+    const { products, composite } = both;
+    verifyFromComposites(suite, verify.publicKey, verify.proof, () => {
+      if (composite === null) throw new GroupError('identity_element', 'result is the identity');
+      return { M: group.multiScalarMultiply(weights, C), Z: composite };
+    });
+    return state.inputs.map((input, i) => finalizeOne(input, products.subarray(i * size, (i + 1) * size)));
+  }
 
   /** Each evaluated element times the inverse of its blind (RFC 9497 §3.3.1 Finalize); the inverses are wiped. */
   function unblind(blinds: readonly Uint8Array[], evaluated: Uint8Array): Uint8Array {

@@ -87,6 +87,8 @@ type FinalizeTask = Extract<Task, { op: 'finalize' }>;
 function finalizeSlice(suite: OprfSuite, task: FinalizeTask): TaskResult {
   const { group } = suite;
   const blinds = withWiped(task.blinds, () => parseScalars(group, task.blinds));
+  const fused = task.composite !== undefined ? finalizeSliceFused(suite, task, task.composite.publicKey, blinds) : undefined;
+  if (fused) return fused;
   try {
     group.validatePacked(task.evaluated);
   } catch (err) {
@@ -119,6 +121,49 @@ function finalizeSlice(suite: OprfSuite, task: FinalizeTask): TaskResult {
   const size = group.elementSize;
   const outputs = inputs.map((input, i) => suite.finalizeUnblinded(input, elementAt(unblinded, i, size)));
   return { bytes: packOutputs(outputs, suite.outputSize), m, z };
+}
+
+/**
+ * finalizeSlice where the group unblinds and sums Z = sum d_i D_i from one decoding of each
+ * D_i (multiplyEachComposite, as suite.finalize does): same outputs, partial sums and
+ * errors; undefined (and the blinds untouched) when it cannot, for the general path.
+ */
+function finalizeSliceFused(suite: OprfSuite, task: FinalizeTask, publicKey: Uint8Array, blinds: Uint8Array[]): TaskResult | undefined {
+  const { group } = suite;
+  const size = group.elementSize;
+  const n = blinds.length;
+  if (!group.multiplyEachComposite || task.evaluated.length !== n * size || task.blinded.length !== n * size) return undefined;
+  let weights: Uint8Array;
+  try {
+    weights = compositeWeights(suite, publicKey, task.blinded, task.evaluated, task.offset);
+  } catch {
+    return undefined;
+  }
+  const inverses = group.scalar.invertEach(blinds);
+  let both: { products: Uint8Array; composite: Uint8Array | null } | undefined;
+  try {
+    both = group.multiplyEachComposite(inverses, task.evaluated, weights);
+  } catch (err) {
+    // The first bad evaluated element, named as the general path's validatePacked names it.
+    if (err instanceof GroupError && err.message.startsWith('element at index')) {
+      throw new OprfError('bad_evaluation', `evaluated elements rejected: ${err.message}`, { cause: err });
+    }
+    throw err;
+  } finally {
+    wipeAll(inverses);
+  }
+  if (!both) return undefined;
+  wipeAll(blinds);
+  let m: Uint8Array | null;
+  try {
+    m = partialSum(group, weights, task.blinded);
+  } catch (err) {
+    if (err instanceof GroupError) throw new OprfError('proof_invalid', `DLEQ proof rejected: ${err.message}`, { cause: err });
+    throw err;
+  }
+  const inputs = unpackInputs(task.inputs);
+  const outputs = inputs.map((input, i) => suite.finalizeUnblinded(input, elementAt(both.products, i, size)));
+  return { bytes: packOutputs(outputs, suite.outputSize), m, z: both.composite };
 }
 
 /** The key checked as the suite checks it (`bad_key`), kept in bytes. */
