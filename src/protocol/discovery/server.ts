@@ -369,7 +369,11 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
       this.sinceReceipt += next.count;
       // A running receipt every few chunks, so a sync cut off by a dropped connection does
       // not pay again for what was charged (the token costs a sort of the charged set).
-      if (this.ledger && this.nextAnswer % RECEIPT_EVERY_CHUNKS === 0 && this.sinceReceipt >= RECEIPT_MIN_ITEMS) {
+      // And one after the first chunk when the client's receipt was accepted: that charge bumped
+      // its generation, so the receipt it holds is stale from here on; a sync cut off before
+      // the next one would otherwise lose the whole set it paid for (spec/sync-failover.md).
+      const staleHeld = this.nextAnswer === 1 && this.ledger?.tokenAccepted === true;
+      if (this.ledger && ((this.nextAnswer % RECEIPT_EVERY_CHUNKS === 0 && this.sinceReceipt >= RECEIPT_MIN_ITEMS) || staleHeld)) {
         this.sinceReceipt = 0;
         this.sendReceipt();
       }
