@@ -188,6 +188,14 @@ export async function fleetScenario(o: FleetBenchOptions): Promise<Report> {
       const sqlite = await start('sqlite', sqlitePath, undefined, []);
       const postgres = await start('postgres', url);
       const pgDigest = (await postgres.waitFor(/serving epoch \d+ version \d+ digest ([0-9a-f]{64})/))[1];
+      // The leader reads its copy of the tag set in the background after starting: not during the syncs.
+      let timer: NodeJS.Timeout | undefined;
+      const held = await Promise.race([
+        postgres.waitFor(/holds the tag set of epoch/).then(() => true),
+        new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), 300_000))),
+      ]);
+      clearTimeout(timer);
+      if (!held) notes.push('The PostgreSQL node had not read its copy of the tag set within 5 minutes of starting: the syncs ran while it did.');
       if (pgDigest !== copied.digest) throw new Error(`PostgreSQL serves digest ${pgDigest}, SQLite ${copied.digest}: not the same directory`);
       const rows: Row[] = [];
       const sync: Record<string, unknown> = { digest: copied.digest };

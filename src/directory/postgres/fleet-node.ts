@@ -315,7 +315,9 @@ export class FleetNode {
       const stored = await store.getSnapshot(epoch, pass.version, kind);
       // Built before (by this node, a CLI import, or the leader before): reused if intact.
       if (stored !== undefined && snapshotDigest(stored.bytes) === stored.digest) {
-        this.#tags.prefetch(epoch, pass.version);
+        void this.#tags.prefetch(epoch, pass.version).then((set) => {
+          if (set !== undefined) this.options.log?.(`node ${this.options.node}: holds the tag set of epoch ${epoch} version ${set.version} (${set.count} tags)`);
+        });
         return stored;
       }
       const set = await this.#tags.at(epoch, pass.version);

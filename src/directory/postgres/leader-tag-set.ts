@@ -127,11 +127,12 @@ export class LeaderTagSet {
   /**
    * Reads the set in the background if the copy is not of `epoch` (a leader that starts
    * serving a stored snapshot), so that the first change after it moves the copy instead of
-   * reading 1M prefixes. Failures are only a missed head start.
+   * reading 1M prefixes. Resolves with the set read, or undefined if none was needed or it
+   * failed (only a missed head start).
    */
-  prefetch(epoch: number, version: number): void {
-    if (this.#epoch === epoch && this.#tags !== undefined) return;
-    this.at(epoch, version).catch(() => undefined);
+  async prefetch(epoch: number, version: number): Promise<PackedTags | undefined> {
+    if (this.#epoch === epoch && this.#tags !== undefined) return undefined;
+    return this.at(epoch, version).catch(() => undefined);
   }
 
   async #at(epoch: number, version: number): Promise<PackedTags | undefined> {
