@@ -115,4 +115,14 @@ it('directory import --db postgres:// stages the tags and gives the snapshot SQL
   for (const r of [pg, sqlite]) expect(r.stdout).toMatch(/imported 500 users \(500 changes, 0 rejected rows\); tags: 700 computed, 0 pruned; .* snapshot 700 entries/);
   // The tags came from the stage: the shared precompute after the apply found nothing to do.
   expect(pg.stderr).toContain('this process computed 0 tags');
+  // The load dropped the indexes and the foreign key of identifiers and tags and built them
+  // again: the schema is the one a migrated database has.
+  const schema = async (store: PostgresStore) =>
+    (
+      await store.pool.query(`SELECT indexdef AS d FROM pg_indexes WHERE tablename IN ('tags', 'identifiers')
+        UNION ALL SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid IN ('tags'::regclass, 'identifiers'::regclass)
+        ORDER BY 1`)
+    ).rows.map((r: { d: string }) => r.d);
+  expect(await schema(viaStage)).toEqual(await schema(viaUpsert));
+  expect((await schema(viaStage)).some((d) => d.includes('FOREIGN KEY'))).toBe(true);
 }, 300_000);

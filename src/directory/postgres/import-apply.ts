@@ -60,6 +60,7 @@ function* paged<T>(stage: Database.Database, sql: string, keyOf: (row: T) => unk
 
 async function apply(c: PoolClient, stage: Database.Database, tagEpoch: number | undefined): Promise<StageApplyResult> {
   const base = Number((await c.query<{ version: string }>('SELECT version::text AS version FROM state WHERE id = 1 FOR UPDATE')).rows[0]!.version);
+  if ((await c.query('SELECT 1 FROM users LIMIT 1')).rowCount === 0) return applyFresh(c, stage, tagEpoch, base);
   await c.query(`CREATE TEMP TABLE import_users (row bigint NOT NULL, user_id text COLLATE "C" NOT NULL, label bytea NOT NULL, discoverable boolean NOT NULL) ON COMMIT DROP`);
   await c.query(`CREATE TEMP TABLE import_ids (identifier text COLLATE "C" NOT NULL, row bigint NOT NULL, tag bytea, lookup_key bytea, sealed bytea) ON COMMIT DROP`);
   type U = { row: number; user_id: string; label: Buffer; discoverable: number };
@@ -85,11 +86,10 @@ async function apply(c: PoolClient, stage: Database.Database, tagEpoch: number |
   await c.query('CREATE UNIQUE INDEX ON import_users (row)');
   await c.query('CREATE UNIQUE INDEX ON import_users (user_id)');
   await c.query('CREATE INDEX ON import_ids (row)');
-  await c.query('CREATE UNIQUE INDEX ON import_ids (identifier)');
   await c.query('ANALYZE import_users');
   await c.query('ANALYZE import_ids');
 
-  const existing = (await c.query('SELECT 1 FROM users LIMIT 1')).rowCount! > 0;
+  const existing = true; // a directory without users takes applyFresh
   if (existing) {
     const clash = await c.query<{ identifier: string; claimant: string; holder: string }>(`SELECT i.identifier, u.user_id AS claimant, m.user_id AS holder
       FROM import_ids i JOIN identifiers m ON m.identifier = i.identifier JOIN import_users u ON u.row = i.row
@@ -162,4 +162,104 @@ async function storeStagedTags(c: PoolClient, epoch: number | undefined, version
     [epoch],
   );
   return stored.rowCount ?? 0;
+}
+
+/**
+ * Into a directory without users: every staged user is new, so the plan is known without a
+ * query (one `register` each, versions base + 1, base + 2, ... in file order) and the rows
+ * go by COPY straight into users, changes, identifiers and tags, with no temporary copy.
+ * Into an empty tags table, its secondary indexes are dropped for the load and rebuilt
+ * after from their own definitions (pg_indexes), a sorted build instead of a random insert
+ * per row: inside this transaction, so nothing outside ever sees the table without them.
+ */
+async function applyFresh(c: PoolClient, stage: Database.Database, tagEpoch: number | undefined, base: number): Promise<StageApplyResult> {
+  type U = { row: number; user_id: string; label: Buffer; discoverable: number };
+  const users = (): Generator<U> => stage.prepare('SELECT row, user_id, label, discoverable FROM users ORDER BY row').iterate() as Generator<U>;
+  let version = base;
+  await copyRows(c, 'users', ['user_id', 'label', 'discoverable', 'label_version'], (function* () {
+    for (const u of users()) yield [u.user_id, u.label, u.discoverable === 1, ++version];
+  })());
+  const changes = version - base;
+  version = base;
+  await copyRows(c, 'changes', ['version', 'kind', 'user_id'], (function* () {
+    for (const u of users()) yield [++version, 'register', u.user_id];
+  })());
+  // Identifiers (and tags) of each user in row order, merged with the users' versions.
+  type I = { row: number; identifier: string; tag: Buffer | null; lookup_key: Buffer | null; sealed: Buffer | null };
+  function* joined(): Generator<{ i: I; u: U; labelVersion: number }> {
+    const us = users();
+    let u = us.next();
+    let k = base + 1;
+    for (const i of stage.prepare('SELECT row, identifier, tag, lookup_key, sealed FROM ids ORDER BY row').iterate() as Generator<I>) {
+      while (!u.done && u.value.row < i.row) {
+        u = us.next();
+        k++;
+      }
+      if (u.done || u.value.row !== i.row) throw new Error(`internal: stage identifier of row ${i.row} has no user`);
+      yield { i, u: u.value, labelVersion: k };
+    }
+    us.return?.(undefined);
+  }
+  // Checked per row, the foreign key to users was most of the load (an RI query per
+  // identifier): dropped for the COPY and added back, which checks every row in one join.
+  await withoutIndexes(c, 'identifiers', true, () =>
+    copyRows(c, 'identifiers', ['identifier', 'user_id'], (function* () {
+      for (const { i, u } of joined()) yield [i.identifier, u.user_id];
+    })()),
+  );
+  let tagsStored = 0;
+  // Tags left by removed users (not pruned yet) would clash with a COPY: then precompute
+  // computes this file's tags instead (a directory emptied and refilled, rare).
+  const empty = tagEpoch !== undefined && (await c.query('SELECT 1 FROM tags LIMIT 1')).rowCount === 0;
+  if (tagEpoch !== undefined && empty) {
+    const logging = (await c.query('SELECT 1 FROM epochs WHERE epoch = $1 AND delta_floor IS NOT NULL', [tagEpoch])).rowCount! > 0;
+    await withoutIndexes(c, 'tags', false, () =>
+      copyRows(c, 'tags', ['epoch', 'identifier', 'user_id', 'tag', 'lookup_key', 'sealed', 'sealed_version'], (function* () {
+        for (const { i, u, labelVersion } of joined()) {
+          if (i.tag === null || i.lookup_key === null || i.sealed === null || u.discoverable !== 1) continue;
+          tagsStored++;
+          yield [tagEpoch, i.identifier, u.user_id, i.tag, i.lookup_key, i.sealed, labelVersion];
+        }
+      })()),
+    );
+    // The delta log (an epoch that served before, now without users): each new tag `added`.
+    if (logging) await c.query(`INSERT INTO tag_log (epoch, version, prefix, op) SELECT $1, $2, substring(t.tag FROM 1 FOR 8), 'added' FROM tags t WHERE t.epoch = $1 ORDER BY t.identifier`, [tagEpoch, base + changes]);
+  }
+  if (changes > 0) {
+    await c.query('UPDATE state SET version = $1 WHERE id = 1', [base + changes]);
+    await c.query('SELECT pg_notify($1, $2)', [CHANGE_CHANNEL, String(base + changes)]);
+  }
+  return { changes, version: base + changes, tagsStored };
+}
+
+const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
+
+/**
+ * Runs a bulk load of `table` without its secondary indexes (and, with `foreignKeys`, its
+ * foreign keys), then builds them again from their own definitions (pg_indexes,
+ * pg_get_constraintdef), so the schema after is the schema before whatever migrations made
+ * it. Inside the caller's transaction: no other session sees the table without them.
+ */
+async function withoutIndexes(c: PoolClient, table: string, foreignKeys: boolean, load: () => Promise<void>): Promise<void> {
+  const indexes = (
+    await c.query<{ name: string; def: string }>(
+      `SELECT i.indexname AS name, i.indexdef AS def FROM pg_indexes i
+        WHERE i.schemaname = current_schema() AND i.tablename = $1
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conname = i.indexname)`,
+      [table],
+    )
+  ).rows;
+  const keys = foreignKeys
+    ? (
+        await c.query<{ name: string; def: string }>(
+          `SELECT conname AS name, pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'f'`,
+          [table],
+        )
+      ).rows
+    : [];
+  for (const { name } of keys) await c.query(`ALTER TABLE ${quoteIdent(table)} DROP CONSTRAINT ${quoteIdent(name)}`);
+  for (const { name } of indexes) await c.query(`DROP INDEX ${quoteIdent(name)}`);
+  await load();
+  for (const { def } of indexes) await c.query(def);
+  for (const { name, def } of keys) await c.query(`ALTER TABLE ${quoteIdent(table)} ADD CONSTRAINT ${quoteIdent(name)} ${def}`);
 }
