@@ -52,8 +52,20 @@ export function defaultStagePath(db: string): string {
 
 export async function directoryImport(file: string, options: ImportOptions): Promise<void> {
   const region = options.region === undefined ? undefined : (regionValue(options.region) as CountryCode);
-  const batchRows = options.batchRows === undefined ? undefined : Number(options.batchRows);
   const stagePath = options.stage ?? defaultStagePath(options.db);
+  // One import per stage file at a time: a second run would reset the stage under the first
+  // (another file) or append the same rows again, and the first would then apply a mix of
+  // both files. An OS lock (<stage>.lock), released when this process ends however it ends.
+  const lock = lockDirectory(stagePath, 'directory import');
+  try {
+    await importLocked(file, options, region, stagePath);
+  } finally {
+    lock.release();
+  }
+}
+
+async function importLocked(file: string, options: ImportOptions, region: CountryCode | undefined, stagePath: string): Promise<void> {
+  const batchRows = options.batchRows === undefined ? undefined : Number(options.batchRows);
   const printError = (e: Parameters<typeof rejectedRowLine>[1]) => console.error(rejectedRowLine(file, e)); // escaped: row contents come from the file
   const onBatch = options.logBatches ? (p: Parameters<typeof batchLine>[0]) => console.error(batchLine(p)) : undefined;
   let printed = false;
