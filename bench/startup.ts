@@ -25,6 +25,7 @@ import { pathToFileURL } from 'node:url';
 import { syntheticBook } from './address-book.js';
 import { ensureFixture, serveInChild } from './child-process.js';
 import { cliBin, cliMain, runCli, type CliRun } from './cli-run.js';
+import { fixturePath } from './directory-fixture.js';
 import { firstByteProxy } from './first-byte-proxy.js';
 import { repoRoot } from './paths.js';
 import type { Report, Row } from './report.js';
@@ -168,8 +169,9 @@ function stepsBefore(profile: Profile, cutUs: number): Row[] {
 
 export async function startupScenario(o: StartupOptions): Promise<Report> {
   const work = mkdtempSync(join(tmpdir(), 'contact-psi-startup-'));
-  const meta = await ensureFixture(o.users, o.smoke);
-  const server = await serveInChild(meta.path);
+  await ensureFixture(o.users, o.smoke);
+  // The file in this run's cache folder ($BENCH_CACHE: a private copy keeps a shared fixture untouched).
+  const server = await serveInChild(fixturePath(o.users, o.smoke));
   const proxy = await firstByteProxy(server.url);
   const data: Record<string, number | string> = {};
   const notes: string[] = [];
