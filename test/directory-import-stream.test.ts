@@ -212,3 +212,35 @@ describe('a file staged in batches and applied set-wise', () => {
     expect(taken).toBeGreaterThan(3);
   }, 120_000);
 });
+
+describe('limits of the streaming import', () => {
+  it('maxUsers: N data rows (blank lines not counted) are staged, N + 1 are too_large; batchRows and depth must be positive', async () => {
+    const rows = ['u1,+41791234567,,,', '', 'u2,+41791234568,,,', 'u3,+41791234569,,,'];
+    const file = join(work, `limit${files++}.csv`);
+    writeFileSync(file, [HEADER, ...rows].join('\n'));
+    const stageAt = (_n: number) => ImportStage.open(join(work, `limit-stage-${files++}`));
+    for (const [maxUsers, ok] of [
+      [3, true],
+      [2, false],
+    ] as const) {
+      for (const batchRows of [1, 4096]) {
+        const stage = stageAt(maxUsers);
+        try {
+          const staged = stageDirectoryFile({ file, stage, maxUsers, batchRows });
+          if (ok) expect((await staged).users).toBe(3);
+          else await expect(staged).rejects.toMatchObject({ code: 'too_large' });
+        } finally {
+          stage.close();
+        }
+      }
+    }
+    for (const bad of [{ batchRows: 0 }, { depth: 0 }, { maxUsers: -1 }]) {
+      const stage = stageAt(0);
+      try {
+        await expect(stageDirectoryFile({ file, stage, ...bad })).rejects.toMatchObject({ code: 'invalid_option' });
+      } finally {
+        stage.close();
+      }
+    }
+  });
+});
