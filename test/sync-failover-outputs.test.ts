@@ -21,8 +21,9 @@
  *   reuses nothing: the whole book is evaluated, with blinded elements unrelated to A's, and
  *   A's receipt is not presented to it.
  * Also: a returning account cut after its first answers keeps what its held receipt covered
- * (the server's receipt after the first chunk), and a cache of the earlier layout (outputs
- * and receipt under the URL) is still used.
+ * (the server's receipt after the first chunk); a cache of the earlier layout (outputs and
+ * receipt under the URL) is still used; a server claiming the identity without its
+ * signatures (forged, unsigned) is sent no receipt, no element, no lookup key.
  * On the code before this change (outputs and receipt per URL), the retry on B evaluated the
  * whole book again: the second property fails for every cut inside or after evaluation.
  */
@@ -42,10 +43,12 @@ import { seededRng } from '../src/contacts/generate.js';
 import { DirectoryDiscoveryBackend } from '../src/directory/discovery-backend.js';
 import type { Directory } from '../src/directory/index.js';
 import type { DirectoryUser } from '../src/directory/types.js';
+import type { DiscoveryBackend } from '../src/protocol/discovery/backend.js';
 import { chargeHash, hexOf, type BucketPolicy, type QuotaConfig } from '../src/protocol/discovery/quota.js';
 import { DiscoveryServerSession } from '../src/protocol/discovery/server.js';
 import { BEARER_PROTOCOL_PREFIX } from '../src/transport/ws/auth.js';
 import type { WebSocketConstructor } from '../src/transport/ws/client-socket.js';
+import { HostileBackend, identityOf } from './helpers/verify-integration.js';
 import { buildDirectory, decodeDiscovery, expectedRows, generateUsers, openSqliteDirectory, parsePlanned, smallBook, type PlannedContact } from './helpers/service.js';
 
 const work = mkdtempSync(join(tmpdir(), 'contact-psi-failover-'));
@@ -59,7 +62,7 @@ const ELEMENT = 32;
 let same: Directory;
 let other: Directory;
 /** url -> the backend and quota store behind it. */
-const nodes = new Map<string, { backend: DirectoryDiscoveryBackend; quota: QuotaConfig }>();
+const nodes = new Map<string, { backend: DiscoveryBackend; quota: QuotaConfig }>();
 
 beforeAll(async () => {
   same = await buildDirectory(join(work, 'a'), users);
@@ -74,6 +77,10 @@ beforeAll(async () => {
   nodes.set('mem://a', { backend: shared, quota });
   nodes.set('mem://b', { backend: shared, quota });
   nodes.set('mem://c', { backend: await DirectoryDiscoveryBackend.open(other), quota: { store: other, tokenKey, sync: POLICY } });
+  // Servers that claim A's identity without its signatures (spec/verifiability.md attacks).
+  for (const kind of ['forgedSignature', 'unsigned'] as const) {
+    nodes.set(`mem://${kind}`, { backend: new HostileBackend(shared, identityOf(1), { kind, plant: 'tel:+41790000000', hide: 0, flip: 7 }), quota });
+  }
 }, 120_000);
 
 afterAll(async () => {
@@ -426,6 +433,27 @@ describe('a sync cut off part-way, retried on another server of the directory', 
     expect(rowsOf(outcome.matches)).toEqual(rowsOf(first.matches));
     expect(net.sent()).toEqual([]);
     expect(await spent(same, account)).toBe(before);
+  }, 300_000);
+
+  it('a server that claims the identity without its signatures gets nothing of its cache: no receipt, no element', async () => {
+    const plan = bookOf('small');
+    const book = parsePlanned(plan, 'csv', 'CH');
+    const account = `hostile-${++accounts}`;
+    const root = join(work, account);
+    const run = async (url: string) => {
+      const net = new Net();
+      const outcome = await runSync({ server: url, book, cache: new FileSyncCache(root, url), rng: secureRng, token: account, backend: 'sodium', WebSocket: net.WebSocket }).catch((err: { code?: string }) => err);
+      await net.settled();
+      return { outcome, net };
+    };
+    const honest = await run('mem://a');
+    expect(honest.outcome).toHaveProperty('matches');
+    for (const kind of ['forgedSignature', 'unsigned']) {
+      const { outcome, net } = await run(`mem://${kind}`);
+      expect((outcome as { code?: string }).code).toBe('bad_signature');
+      // It saw a hello, then the client's error: no receipt, no blinded element, no lookup key.
+      expect(net.log.filter((m) => m.dir === 'up').map((m) => m.t)).toEqual(['dir.hello', 'error']);
+    }
   }, 300_000);
 });
 
