@@ -237,8 +237,7 @@ describe('oversized batches', () => {
     send(part, { t: 'dir.snapshot.get', epoch: info.epoch, version: info.version, offset: 0, length: 4 * 1024 * 1024 + 1 });
     await expectCodedClose(part, 'too_large');
     // More label keys than this session may ask for: without quotas, the identifiers it
-    // evaluated plus maxQueryItems (an incremental re-sync asks for changed labels of earlier
-    // matches without evaluating them again).
+    // evaluated (no delta, no download in this session; test/label-allowance-unpaid.test.ts).
     const { peer: keys } = await greeted();
     send(keys, { t: 'dir.evaluate', epoch: info.epoch, seq: 0, blinded: blinded(2) });
     await keys.received(2);

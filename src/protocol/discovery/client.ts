@@ -22,7 +22,7 @@ import { ascii, concat } from '../../oprf/encoding.js';
 import { checkDelta, DeltaView, packSorted } from './delta.js';
 import { chargeHash, hexOf, nextReceiptSets, CHARGE_HASH_BYTES, type QuotaReceipt } from './quota.js';
 import { outputsToReevaluate } from './label-allowance.js';
-import { decideKnown, outputsUsable, prefixMarks, type KnownOutput, type KnownOutputs, type SnapshotChange } from './known-outputs.js';
+import { decideKnown, outputsUsable, prefixMarks, unpaidLabelAllowance, type KnownOutput, type KnownOutputs, type SnapshotChange } from './known-outputs.js';
 import { ProtocolError } from '../errors.js';
 import { ContactPsiError } from '../../errors.js';
 import type { Announcement, Signed } from './announcement.js';
@@ -530,6 +530,10 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     const blindSecret = info.identity && this.options.blindSecretFor ? this.options.blindSecretFor(info.identity) : this.options.blindSecret;
     // Known outputs whose labels would not fit the server's allowance are evaluated again (label-allowance.ts).
     if (usable && this.options.quotaApplies) this.reevaluated = new Set(this.beyondAllowance(usable, blindSecret));
+    // Without a quota the server takes as many label keys as elements evaluated, plus the
+    // delta's added and relabeled prefixes (all after a download): known outputs asked beyond
+    // that (a cut-off sync's, or outputs checked at another version) are evaluated again, free.
+    else if (usable) this.reevaluated = new Set(this.beyondUnpaidAllowance(usable, unpaidLabelAllowance(!fromCache, delta, Infinity)));
     this.toEvaluate = usable ? this.identifiers.filter((id) => !usable.entries.has(id) || this.reevaluated.has(id)) : this.identifiers;
     if (this.toEvaluate.length === 0) return this.requestLabels();
     this.sendQuota();
@@ -649,6 +653,17 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
 
   private onReceipt(msg: DirReceipt): void {
     this.runningReceipts.push({ upTo: this.evaluatedCount, receipt: this.receiptFrom(msg.quotaToken, msg.tokenAccepted, msg.quotaGeneration, msg.quotaChain, this.evaluatedCount) });
+  }
+
+  /** Known outputs whose labels this sync must fetch, past the first `allowed`: evaluated again instead (no quota: no charge). */
+  private beyondUnpaidAllowance(usable: KnownOutputs, allowed: number): string[] {
+    const encoding = this.encoding!;
+    const marks = prefixMarks(this.change);
+    const needed = this.identifiers.filter((id) => {
+      const entry = usable.entries.get(id);
+      return entry !== undefined && encoding.contains(entry.output) && decideKnown(entry, this.change, marks) === 'fetch';
+    });
+    return needed.slice(Math.max(0, allowed));
   }
 
   /**

@@ -69,6 +69,20 @@ export function decideKnown(entry: KnownOutput, change: SnapshotChange, marks: P
   return marks.added.has(prefixKey(entry.output)) || marks.relabeled.has(prefixKey(entry.output)) ? 'fetch' : 'none';
 }
 
+/**
+ * Label keys a session without quotas may send beyond the elements it had evaluated
+ * (spec/discovery.md §9; server.ts onLabelsGet enforces it, the client stays within it):
+ * the added and relabeled prefixes of the delta served in the session (an honest client
+ * asks again only for tags those name, known-outputs decideKnown), and `wide` only once the
+ * whole snapshot was downloaded in the session (then every match may be asked again). With
+ * nothing downloaded and no delta: none. A lookup costs the server a store read; without
+ * this, a session could ask `maxQueryItems` of them without evaluating anything.
+ */
+export function unpaidLabelAllowance(downloaded: boolean, delta: { readonly added: Uint8Array; readonly relabeled?: Uint8Array } | undefined, wide: number): number {
+  if (downloaded) return wide;
+  return delta ? (delta.added.length + (delta.relabeled?.length ?? 0)) / DELTA_PREFIX_BYTES : 0;
+}
+
 export interface PrefixMarks {
   readonly added: ReadonlySet<string>;
   readonly relabeled: ReadonlySet<string>;

@@ -26,6 +26,7 @@ import type { DiscoveryBackend, EpochView, TagDelta } from './backend.js';
 import type { DownloadBudget } from './download-budget.js';
 import { LABEL_FORMAT } from './labels.js';
 import { packLabelAnswers, splitWireKeys } from './label-wire.js';
+import { unpaidLabelAllowance } from './known-outputs.js';
 import {
   DEFAULT_DISCOVERY_LIMITS,
   discoverySchemas,
@@ -141,6 +142,11 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
   private tokenAccepted: boolean | undefined;
   private announced: EpochView | undefined;
   private deltaServed = false;
+  /** The delta sent in this session (available), for the label-key allowance without quotas. */
+  private deltaSent: { added: Uint8Array; relabeled: Uint8Array } | undefined;
+  /** Snapshot bytes sent from offset 0 without a gap: the whole snapshot once it reaches its size. */
+  private downloadedUpTo = 0;
+  private downloadedAll = false;
   private labelsAsked = false;
   /** Charge hashes of every element evaluated in this session (duplicates are refused). */
   private readonly sessionElements = new Set<string>();
@@ -265,6 +271,7 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
       deltaBytes < view.snapshot.bytes.length &&
       deltaBytes + relabeled.length + 4096 <= this.limits.maxMessageBytes;
     const empty = new Uint8Array(0);
+    if (available) this.deltaSent = { added: delta.added, relabeled };
     this.send({
       t: 'dir.delta',
       epoch: msg.epoch,
@@ -292,6 +299,9 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
     if (this.downloads && this.quota) this.downloads.charge(this.quota.account, data.length, now);
     this.snapshotCost += cost;
     this.stats.snapshotBytesSent += data.length;
+    // The whole snapshot of the announced view, in parts from 0 on (what a download is): it opens the wide label allowance.
+    if (get.offset <= this.downloadedUpTo) this.downloadedUpTo = Math.max(this.downloadedUpTo, get.offset + data.length);
+    if (this.downloadedUpTo >= snapshot.bytes.length && snapshot === this.announced?.snapshot) this.downloadedAll = true;
     this.send({ t: 'dir.snapshot.part', offset: get.offset, data });
   }
 
@@ -438,8 +448,9 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
     const keys = splitWireKeys(msg.keys.slice()); // ours, whatever the transport does with its buffer
     // A client can only have matched what it evaluated in this session or paid for before
     // (its receipt's set: an incremental sync refetches changed labels of earlier matches
-    // without evaluating them again). Without quotas, the session's item limit.
-    const allowance = this.stats.evaluated + (this.ledger ? this.ledger.presentedSize : this.limits.maxQueryItems);
+    // without evaluating them again). Without quotas: the tags the delta of this session
+    // names, or every match after a whole download in this session (known-outputs.ts).
+    const allowance = this.stats.evaluated + (this.ledger ? this.ledger.presentedSize : unpaidLabelAllowance(this.downloadedAll, this.deltaSent, this.limits.maxQueryItems));
     if (keys.length > allowance) {
       throw new ProtocolError('too_large', 'more label keys than identifiers evaluated or paid for');
     }
