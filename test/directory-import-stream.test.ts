@@ -244,3 +244,14 @@ describe('limits of the streaming import', () => {
     }
   });
 });
+
+it('one import per stage file: a second opener is refused with directory_busy until the first closes', () => {
+  const path = join(work, `busy${files++}.stage`);
+  const first = ImportStage.open(path);
+  try {
+    expect(() => ImportStage.open(path)).toThrow(expect.objectContaining({ code: 'directory_busy' }));
+  } finally {
+    first.close();
+  }
+  ImportStage.open(path).close();
+});

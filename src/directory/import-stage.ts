@@ -15,6 +15,7 @@
  */
 import Database from 'better-sqlite3';
 import { rmSync } from 'node:fs';
+import { ContactPsiError } from '../errors.js';
 import { prepareDirectoryFile, secureDirectoryFiles, SQLITE_COMPANIONS } from './file-mode.js';
 import type { DirectoryImportError, EarlierRows } from './import-rows.js';
 import { SeenTable } from './import-seen.js';
@@ -159,8 +160,11 @@ export class ImportStage implements EarlierRows {
 
   static #open(path: string): ImportStage {
     prepareDirectoryFile(path);
-    const db = new Database(path);
+    const db = new Database(path, { timeout: 0 }); // a stage in use is refused at once, not after 5 s
     try {
+      // One import per stage: a second process running the same import would read the same
+      // position and stage its batches twice. The first write takes the lock for good.
+      db.pragma('locking_mode = EXCLUSIVE');
       db.pragma('journal_mode = WAL');
       // No fsync: a kill -9 loses nothing committed (the pages are the OS's once written),
       // which is what resuming needs; a power cut may damage the stage, which is then
@@ -173,6 +177,7 @@ export class ImportStage implements EarlierRows {
       secureDirectoryFiles(path);
     } catch (err) {
       db.close();
+      if ((err as { code?: unknown }).code === 'SQLITE_BUSY') throw new ContactPsiError('directory_busy', `another import is running with the stage file ${path}`);
       throw err;
     }
     return new ImportStage(path, db);
