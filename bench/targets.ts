@@ -218,7 +218,7 @@ const TARGETS: Target[] = [
   },
   {
     issue: 13,
-    bound: "module loading (Node's loader 38% of the main thread), V8 compile/GC/WASM 28%, @noble hashes and curves 15% (results/scale-startup-10k.md); Node itself starts in 0.86 s at that load",
+    bound: "Node's own start-up: `node -e 0` takes most of it (446 ms wall at load ~5, ~125 ms idle); the bin adds 74 ms before its first byte (commander, ws and the Node built-ins ws loads). The client's work (module loading, pins verified on noble ed25519, address book parse, WASM group, cache read) now runs while the upgrade travels: the first message leaves at 1.49 s (results/startup.md)",
     target: 'whole-process `contact-psi sync` start-up to the first byte sent (snapshot cached)',
     goal: '<= 150 ms',
     kind: 'max',
