@@ -8,7 +8,10 @@
 import { createServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
+import fc from 'fast-check';
 import { connectEarly } from '../src/cli/early-connect.js';
+import { DEFAULT_LIMITS } from '../src/protocol/limits.js';
+import { SUBPROTOCOL } from '../src/transport/ws/auth.js';
 import { nobleRistretto255 } from '../src/group/noble.js';
 import { createSuite, Modes } from '../src/oprf/index.js';
 import { ClientSession } from '../src/protocol/client-session.js';
@@ -133,5 +136,40 @@ describe('the early connection of contact-psi sync', () => {
     early.discard();
     await early.closed;
     expect(early.state).toBe('discarded');
+  });
+  it('a server that sends before the handover (out of turn: the client speaks first) gets its early socket dropped, nothing held; the transport connects afresh', async () => {
+    // Red team, wave 3: the early socket held whatever the server sent while the process
+    // loaded, without bound (64 MiB in the repro). Any message before the handover now
+    // drops the early socket, however many or large.
+    const { server } = await serve();
+    const flood = new WebSocketServer({ port: 0, handleProtocols: () => SUBPROTOCOL });
+    await new Promise<void>((r) => flood.once('listening', () => r()));
+    const floodUrl = `ws://127.0.0.1:${(flood.address() as AddressInfo).port}`;
+    let plan = { messages: 1, bytes: 1 };
+    flood.on('connection', (ws) => {
+      for (let i = 0; i < plan.messages; i++) ws.send(new Uint8Array(plan.bytes));
+    });
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.integer({ min: 1, max: 16 }), fc.integer({ min: 1, max: 1 << 20 }), async (messages, bytes) => {
+          plan = { messages, bytes };
+          const early = connectEarly(floodUrl, undefined);
+          await early.closed; // dropped by the client as soon as the first out-of-turn message arrived
+          // Asked exactly as the transport asks, it is no longer alive: replaced by a fresh socket.
+          const fresh = new early.WebSocket(floodUrl, [SUBPROTOCOL], { headers: {}, maxPayload: DEFAULT_LIMITS.maxMessageBytes, perMessageDeflate: false }) as unknown as WebSocket;
+          expect(early.state).toBe('replaced');
+          fresh.on('error', () => undefined); // terminated while connecting: ws reports it as an error
+          fresh.terminate();
+        }),
+        { numRuns: 6 },
+      );
+    } finally {
+      await new Promise((r) => flood.close(r));
+    }
+    // An honest server never speaks first: its early socket is still handed over.
+    const early = connectEarly(server.url, undefined);
+    expect(await early.opened).toBe(true);
+    await expect(runClientSession(server.url, client(), { WebSocket: early.WebSocket })).resolves.toMatchObject({ matches: expected });
+    expect(early.state).toBe('handed-over');
   });
 });

@@ -48,8 +48,8 @@ function transportArgs(url: string, token: string | undefined): [string, string[
 
 /**
  * A ws socket whose events wait for listeners: everything it emits before release() is
- * queued, then dispatched in order to the listeners attached by then; afterwards events
- * pass straight through (still in order: one queue).
+ * queued (but a message: see emit), then dispatched in order to the listeners attached by
+ * then; afterwards events pass straight through (still in order: one queue).
  */
 class HeldSocket {
   private readonly queue: [string, unknown[]][] = [];
@@ -70,6 +70,14 @@ class HeldSocket {
   }
 
   private emit(type: string, args: unknown[]): void {
+    // The client speaks first in this protocol (dir.info.get): a server that sends before
+    // the handover is out of turn, and whatever it sends would be held in memory while this
+    // process loads (red team, wave 3: 64 MiB held, unbounded). The early socket is dropped
+    // instead; the transport then connects afresh and meets that server itself.
+    if (type === 'message' && !this.released) {
+      this.ws.terminate();
+      return;
+    }
     this.queue.push([type, args]);
     if (this.released) this.flush();
   }
