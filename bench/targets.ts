@@ -73,7 +73,7 @@ function cachedSync(files: Record<string, ResultFile | undefined>, contacts: num
 const TARGETS: Target[] = [
   {
     issue: 13,
-    bound: "hash + multiply on the SIMD module (~58 µs, 1.03x native libsodium) plus GCS encoding; the peer's setup is one thread",
+    bound: "fused hash + multiply on the SIMD module (~55 µs CPU) and F(k, y) on the pool, 63 µs of CPU per element over all threads (32.9 µs wall on 2 threads at load 1.8, was 41.5: results/ab-issue13.md), plus GCS encoding on one thread; the ratio moves with the load on this shared machine (the peer's setup is one thread)",
     target: 'session-PSI server setup per element vs @openmined/psi.js (same run)',
     goal: '>= 15x faster',
     kind: 'min',
@@ -120,7 +120,7 @@ const TARGETS: Target[] = [
   },
   {
     issue: 13,
-    bound: 'CPU: client 2.77 s + server 1.58 s on the same 2 cores (blind, unblind, proof check, label opening; evaluation, proofs, label lookups)',
+    bound: 'CPU on the same 2 cores: client 2.6-2.9 s + server 1.1-1.2 s after the issue-13 changes (results/ab-issue13.md, 1M users, load 9-10; was 2.77 s + 1.58 s), so at least ~1.9 s wall on 2 idle cores; the crypto floor alone (two SIMD multiplications per contact on the client, one on the server, the DLEQ MSMs) is ~1.5 s of CPU',
     target: 'client: 10,000 contacts vs 1M users, snapshot cached, first sync in the epoch, with pools',
     goal: '<= 1.0 s wall',
     kind: 'max',
@@ -130,7 +130,7 @@ const TARGETS: Target[] = [
   },
   {
     issue: 13,
-    bound: 'per contact: one multiply (~49 µs on the SIMD module) + proof composites (~14 µs) + decoding, framing and label lookups',
+    bound: 'per contact: one decode + multiply on the SIMD module (~50 µs), the composite MSM from its decoded coordinates (~8 µs), the batch check (~4 µs), DLEQ weights (~4 µs), framing and the event loop (results/ab-issue13.md); the same code measured 11,940 and 12,890 in two runs at load 8-9',
     target: 'server evaluation, VOPRF with proofs, contacts per server CPU-second',
     goal: '>= 12,000 contacts/s',
     kind: 'min',
