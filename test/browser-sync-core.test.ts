@@ -56,8 +56,9 @@ describe('runSync over a SyncCache', () => {
     const afterFirst = await charged();
     expect(afterFirst).toBe(first.identifiersChecked);
     expect(await cache.loadSnapshot(server)).toBeDefined();
-    // Outputs and receipt are the directory identity's (spec/sync-failover.md), not the URL's.
-    expect(await cache.loadReceipt(identityScope(first.result.outputs.identity!))).toBeDefined();
+    // A URL not declared to be the identity's keeps its receipt (spec/sync-failover.md §1); its verified outputs are shared.
+    expect(await cache.loadReceipt(server)).toBeDefined();
+    expect(await cache.loadReceipt(identityScope(first.result.outputs.identity!))).toBeUndefined();
     expect((await cache.loadPins(server))?.identityKey).toHaveLength(32);
     expect((await cache.loadPin(server))?.publicKey).toEqual(first.result.snapshot.publicKey);
 

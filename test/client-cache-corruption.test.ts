@@ -15,7 +15,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveDirectory, type RunningServer } from '../src/cli/commands/serve.js';
 import { CacheFileError } from '../src/client/cache-record.js';
 import { tempPathFor, writeFileAtomic } from '../src/client/local-file.js';
-import { identityScope } from '../src/browser/sync-cache.js';
 import { deviceSecret, PIN_FILE, RECEIPT_FILE, SNAPSHOT_FILE, SnapshotCache } from '../src/client/snapshot-cache.js';
 import { seededRng } from '../src/contacts/generate.js';
 import type { CachedSnapshot } from '../src/protocol/discovery/client.js';
@@ -244,8 +243,8 @@ describe('syncAddressBook with a corrupted cache (real server)', () => {
     expect(reset.matches).toEqual(expected);
     expect(readFileSync(pinPath)).toEqual(pinFile);
 
-    // The receipt is the directory identity's (spec/sync-failover.md), in the identity's folder.
-    const receiptPath = join(new SnapshotCache(cacheDir, identityScope(first.result.outputs.identity!)).dir, RECEIPT_FILE);
+    // The receipt of a URL not declared to be the identity's is in the URL's folder (spec/sync-failover.md §1).
+    const receiptPath = join(new SnapshotCache(cacheDir, server.server.url).dir, RECEIPT_FILE);
     writeFileSync(receiptPath, 'garbage');
     await expect(sync(server.server.url, book, cacheDir)).rejects.toMatchObject({ code: 'cache_corrupt', path: receiptPath });
   });

@@ -16,8 +16,8 @@ import WebSocket from 'ws';
 import { SERVER_DEFAULTS } from '../src/transport/ws/options.js';
 import { SUBPROTOCOL } from '../src/transport/ws/index.js';
 import { serveDirectory, type RunningServer } from '../src/cli/commands/serve.js';
-import { identityScope } from '../src/browser/sync-cache.js';
 import { OUTPUTS_FILE } from '../src/client/output-cache.js';
+import { identityScope } from '../src/browser/sync-cache.js';
 import { SnapshotCache } from '../src/client/snapshot-cache.js';
 import { seededRng } from '../src/contacts/generate.js';
 import { uniqueIdentifiers } from '../src/contacts/index.js';
@@ -60,17 +60,21 @@ it('unchanged re-syncs evaluate nothing; a damaged outputs cache is discarded, t
   expect(await charged()).toBe(n);
 
   // The file: 0600, and no identifier of the book in it (keyed hashes only).
-  // In the directory identity's folder (spec/sync-failover.md: outputs are the identity's, not a URL's).
-  const folder = new SnapshotCache(cacheDir, identityScope(first.result.outputs.identity!)).dir;
+  // In the URL's folder: a URL not declared to be the identity's (no fleet list, identity
+  // pinned on first use) keeps its label checks to itself (spec/sync-failover.md §1).
+  const folder = new SnapshotCache(cacheDir, url).dir;
   const file = join(folder, OUTPUTS_FILE);
   expect(statSync(file).mode & 0o777).toBe(0o600);
   const text = Buffer.from(readFileSync(file)).toString('latin1');
   for (const id of uniqueIdentifiers(book)) expect(text.includes(id.slice(4))).toBe(false);
 
-  // Damaged: one byte flipped. Discarded (reported), the book evaluated again, charged (same epoch).
-  const bytes = readFileSync(file);
-  bytes[bytes.length - 40] ^= 0xff;
-  writeFileSync(file, bytes);
+  // Damaged: one byte flipped, in the URL's file and in the copy of its verified outputs the
+  // identity's folder holds. Discarded (reported), the book evaluated again, charged (same epoch).
+  for (const damaged of [file, join(new SnapshotCache(cacheDir, identityScope(first.result.outputs.identity!)).dir, OUTPUTS_FILE)]) {
+    const bytes = readFileSync(damaged);
+    bytes[bytes.length - 40] ^= 0xff;
+    writeFileSync(damaged, bytes);
+  }
   const discarded: string[] = [];
   const rebuilt = await sync(url, book, cacheDir, { token: TOKEN, onCacheDiscarded: (why) => discarded.push(why) });
   expect(discarded.some((why) => why.includes(OUTPUTS_FILE))).toBe(true);

@@ -10,7 +10,6 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { serveDirectory, type RunningServer } from '../src/cli/commands/serve.js';
-import { identityScope } from '../src/browser/sync-cache.js';
 import { deviceSecret, SnapshotCache } from '../src/client/snapshot-cache.js';
 import { seededRng } from '../src/contacts/generate.js';
 import { uniqueIdentifiers } from '../src/contacts/index.js';
@@ -38,9 +37,8 @@ const BOB = 'token-bob-0123456789';
 const quotaKey = new Uint8Array(randomBytes(32));
 const db = join(tmp.path, 'directory.db');
 const suite = directorySuite();
-/** The receipt kept for the directory identity (spec/sync-failover.md: receipts are the identity's, not a URL's). */
-let identity: Uint8Array | undefined;
-const receiptIn = (cacheDir: string) => new SnapshotCache(cacheDir, identityScope(identity!)).loadReceipt();
+/** The receipt kept for the server URL (spec/sync-failover.md §1: a URL not declared to be the identity's keeps its own). */
+const receiptIn = (cacheDir: string) => new SnapshotCache(cacheDir, running.server.url).loadReceipt();
 let running: RunningServer;
 let port = 0;
 
@@ -114,7 +112,6 @@ describe('quotas over a socket', () => {
     // A fresh bucket starts full; the first charge is exact (no time has passed for it).
     expect(afterFirst.tokens).toBe(SYNC.capacity - n);
     expect(first.result.quotaReceipt?.set.length).toBe(8 * n);
-    identity = first.result.outputs.identity;
     expect(receiptIn(aliceCache)?.set.length).toBe(8 * n);
 
     // The same book again: nothing charged, the bucket is not even written.

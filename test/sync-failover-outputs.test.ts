@@ -258,7 +258,11 @@ async function runCase(c: Case) {
   const expected = rowsOf(expectedRows(plan, users));
   const account = `acct-${++accounts}`;
   const root = join(work, account);
-  const sync = (url: string, net: Net, b = book) => runSync({ server: url, book: b, cache: new FileSyncCache(root, url), rng: secureRng, token: account, backend: 'sodium', chunkItems: c.chunk, WebSocket: net.WebSocket });
+  // A and B are declared nodes of one directory (what syncAcrossFleet passes): they share outputs,
+  // label checks and receipt under the identity (spec/sync-failover.md §1). C is in the list too:
+  // a declaration is by URL, and C's other identity still finds nothing of A's.
+  const fleet = ['mem://a', 'mem://b', 'mem://c'];
+  const sync = (url: string, net: Net, b = book) => runSync({ server: url, book: b, cache: new FileSyncCache(root, url), rng: secureRng, token: account, backend: 'sodium', chunkItems: c.chunk, WebSocket: net.WebSocket, fleet });
   const receiptSet = async (identity: Uint8Array | undefined): Promise<Set<string>> => {
     const receipt = identity ? await new FileSyncCache(root, 'mem://a').loadReceipt(identityScope(identity)) : undefined;
     const set = new Set<string>();
@@ -412,7 +416,8 @@ describe('a sync cut off part-way, retried on another server of the directory', 
     const url = 'mem://a';
     const sync = async () => {
       const net = new Net();
-      const outcome = await runSync({ server: url, book, cache: new FileSyncCache(root, url), rng: secureRng, token: account, backend: 'sodium', WebSocket: net.WebSocket });
+      // Declared (a fleet of one): the layout read from the URL is the declared URL's legacy path.
+      const outcome = await runSync({ server: url, book, cache: new FileSyncCache(root, url), rng: secureRng, token: account, backend: 'sodium', WebSocket: net.WebSocket, fleet: [url] });
       await net.settled();
       return { outcome, net };
     };

@@ -20,11 +20,15 @@
  * - witnesses are asked for their signed announcement before anything is evaluated;
  * - the pins move only after a whole verified sync; the snapshot is saved when it was
  *   downloaded or moved by a delta.
- * - the OPRF outputs of the epoch and the quota receipt belong to the directory identity,
- *   not to the server URL (spec/sync-failover.md): they are read once dir.info is verified,
- *   under the identity that signed it (`identityScope`), so every node of a fleet, or a load
+ * - the OPRF outputs of the epoch are facts about the directory identity (their DLEQ proofs
+ *   verify against the epoch key it signed): they are read once dir.info is verified, under
+ *   the identity that signed it (`identityScope`), so every node of a fleet, or a load
  *   balancer in front of it, finds the same ones, and a server that cannot sign as the
- *   identity finds none. A re-sync evaluates, and is charged for, only new identifiers;
+ *   identity finds none. What the client cannot verify (a label answered "none", the quota
+ *   receipt) is written there only by a URL the user declared to be the identity's (`fleet`,
+ *   a configured `pinnedIdentityKey`); any other URL keeps it under its own URL, since a relay
+ *   can present the identity's public signed documents (identity-share.ts). A re-sync
+ *   evaluates, and is charged for, only new identifiers;
  * - a sync cut off part-way (connection closed, node killed, timeout, refusal) saves every
  *   output it received and verified, then the newest receipt whose elements all have one:
  *   outputs first, so a receipt never covers an element whose output was lost (that element
@@ -42,6 +46,7 @@ import type { Announcement, Signed } from '../protocol/discovery/announcement.js
 import { blindSecretFor } from '../protocol/discovery/blind-secret.js';
 import { DiscoveryClientSession, type DiscoveryResult } from '../protocol/discovery/client.js';
 import { newPins, type PinState } from '../protocol/discovery/identity-pins.js';
+import { outputsUsable } from '../protocol/discovery/known-outputs.js';
 import type { VerifiabilityError } from '../protocol/discovery/verify-error.js';
 import { compareWithWitnesses, type WitnessComparison } from '../protocol/discovery/witness.js';
 import { WitnessQuerySession } from '../protocol/discovery/witness-query.js';
@@ -49,6 +54,7 @@ import type { OprfOffload } from '../protocol/offload.js';
 import type { SessionEvent } from '../protocol/session-core.js';
 import { runClientSession } from '../transport/ws/client.js';
 import type { WebSocketConstructor } from '../transport/ws/client-socket.js';
+import { declaredForIdentity, withVerifiedOutputs } from './identity-share.js';
 import { DEVICE_SECRET_BYTES, identityScope, type KeyPin, type SyncCache } from './sync-cache.js';
 import type { KnownOutputs, QuotaReceipt } from '../protocol/discovery/client.js';
 
@@ -65,8 +71,21 @@ export interface SyncCoreOptions {
   backend?: BackendName;
   /** A public key from configuration: the directory must present exactly this key. */
   pinnedPublicKey?: Uint8Array;
-  /** The directory identity (Ed25519, 32 bytes) from configuration; default: pinned on first use. */
+  /**
+   * The directory identity (Ed25519, 32 bytes) from configuration; default: pinned on first
+   * use. Configured, it also declares `server` a URL of that identity: what the client cannot
+   * verify (label absences, the quota receipt) is then shared with the identity's other
+   * declared URLs (identity-share.ts). Pinned on first use, it declares nothing.
+   */
   pinnedIdentityKey?: Uint8Array;
+  /**
+   * URLs the user declared to be nodes of one directory (syncAcrossFleet passes its list):
+   * when `server` is one of them, its outputs, label checks and receipt are kept under the
+   * directory identity it verifies as, shared by every node (spec/sync-failover.md). Any other
+   * URL keeps them under its own URL, and adds to the identity's only OPRF outputs whose DLEQ
+   * proof verified (a relay at another URL can present X's public signed documents).
+   */
+  fleet?: readonly string[];
   onEvent?: (event: SessionEvent<DiscoveryResult>) => void;
   /** Called when the directory's key differs from the one seen before (a new epoch). */
   onKeyChange?: (previous: { epoch: number }, current: { epoch: number }) => void;
@@ -178,25 +197,36 @@ export async function runSync(options: SyncCoreOptions): Promise<CoreSyncOutcome
   const quotaApplies = options.token !== undefined;
   const incremental = (options.purpose ?? 'sync') === 'sync';
   const cacheKeyFor = (identity: Uint8Array | undefined) => outputCacheKey(deviceSecret, identity, account);
-  // Where this sync's outputs and receipt live: the verified identity's scope, set by knownFor.
+  const declared = declaredForIdentity(server, options);
+  // Where this sync's outputs and receipt are written, set by knownFor: the verified
+  // identity's scope for a declared URL, else the URL's own (identity-share.ts).
   let scope: string | undefined;
+  // The verified identity's scope and what it held, for an undeclared URL's verified outputs.
+  let shared: { scope: string; outputs: KnownOutputs | undefined } | undefined;
   // knownFor runs as the session's deferred work, where an error becomes a protocol error:
   // a damaged receipt is rethrown as it was (`cache_corrupt`, naming its file).
   let cacheError: unknown;
-  const knownFor = async (view: { identity: Uint8Array | undefined }): Promise<{ outputs?: KnownOutputs; quotaReceipt?: QuotaReceipt }> => {
+  const knownFor = async (view: { identity: Uint8Array | undefined; epoch: number; publicKey: Uint8Array }): Promise<{ outputs?: KnownOutputs; quotaReceipt?: QuotaReceipt }> => {
     try {
-      scope = view.identity ? identityScope(view.identity) : server;
-      if (options.resetCache && scope !== server) await cache.reset(scope);
-      // Caches of earlier versions kept both per server URL: read there when the identity has
-      // none yet (the outputs carry their identity, checked by the session; a receipt only if
-      // the URL's pins name this identity, or none).
+      const identityOf = view.identity ? identityScope(view.identity) : undefined;
+      if (options.resetCache && identityOf !== undefined) await cache.reset(identityOf);
+      scope = identityOf !== undefined && declared ? identityOf : server;
+      // Read first where this sync writes; then the other place. The identity's scope is written
+      // only by declared URLs, so what it holds may be read by any URL of the identity (read
+      // only: an undeclared URL's answers go to its own scope). A declared URL reads the URL's
+      // too: caches of earlier versions kept both there (the outputs carry their identity,
+      // checked by the session; a receipt only if the URL's pins name this identity, or none).
+      const other = identityOf === undefined ? undefined : scope === server ? identityOf : server;
       const legacy = scope !== server && (cachedPins?.identityKey === undefined || (view.identity !== undefined && equalBytes(cachedPins.identityKey, view.identity)));
       let quotaReceipt = await cache.loadReceipt(scope);
-      if (quotaReceipt === undefined && legacy) quotaReceipt = await cache.loadReceipt(server);
+      if (quotaReceipt === undefined && other !== undefined && (other !== server || legacy)) quotaReceipt = await cache.loadReceipt(other);
       let outputs: KnownOutputs | undefined;
       if (incremental) {
-        outputs = await cache.loadOutputs(scope, identifiers, cacheKeyFor, options.onCacheDiscarded);
-        if (outputs === undefined && scope !== server) outputs = await cache.loadOutputs(server, identifiers, cacheKeyFor, options.onCacheDiscarded);
+        const own = await cache.loadOutputs(scope, identifiers, cacheKeyFor, options.onCacheDiscarded);
+        const theirs = other === undefined ? undefined : await cache.loadOutputs(other, identifiers, cacheKeyFor, options.onCacheDiscarded);
+        // The first usable for this identity, epoch and key (an old epoch's file is not).
+        outputs = [own, theirs].find((o) => outputsUsable(o, view)) ?? own ?? theirs;
+        if (identityOf !== undefined && scope === server) shared = { scope: identityOf, outputs: theirs };
       }
       return { outputs, quotaReceipt };
     } catch (err) {
@@ -231,6 +261,12 @@ export async function runSync(options: SyncCoreOptions): Promise<CoreSyncOutcome
     // Smaller chunks let blinding, evaluation and finalizing overlap (one proof per chunk).
     chunkItems: options.chunkItems ?? (options.offload ? OFFLOAD_CHUNK_ITEMS : undefined),
   });
+  // An undeclared URL adds its verified outputs (only those) to the identity's (identity-share.ts).
+  const shareVerified = async (outputs: KnownOutputs): Promise<void> => {
+    if (shared === undefined) return;
+    const merged = withVerifiedOutputs(shared.outputs, outputs);
+    if (merged) await cache.saveOutputs(shared.scope, merged, cacheKeyFor(merged.identity));
+  };
   let result: DiscoveryResult;
   try {
     result = await runClientSession(server, session, { token: options.token, onEvent: options.onEvent, WebSocket: options.WebSocket, timeoutMs: options.timeoutMs });
@@ -240,12 +276,17 @@ export async function runSync(options: SyncCoreOptions): Promise<CoreSyncOutcome
     // verified, then the receipt for what was charged, so none of it is evaluated (and
     // charged) again in this epoch, on this node or another of the directory. Outputs
     // first: a receipt saved ahead of the outputs it covers is a double charge.
-    if (scope !== undefined) await savePartial(cache, scope, session, incremental, cacheKeyFor);
+    if (scope !== undefined) {
+      await savePartial(cache, scope, session, incremental, cacheKeyFor);
+      const partial = incremental ? session.partialOutputs : undefined;
+      if (partial) await shareVerified(partial);
+    }
     throw err;
   }
   const where = scope ?? server;
   if (incremental) await cache.saveOutputs(where, result.outputs, cacheKeyFor(result.outputs.identity));
   if (result.quotaReceipt) await cache.saveReceipt(where, result.quotaReceipt);
+  if (incremental) await shareVerified(result.outputs);
   if (result.refusedDelta) options.onDeltaRefused?.(result.refusedDelta);
 
   // The pin state moves only after a whole verified sync (witnesses included).

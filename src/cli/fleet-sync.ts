@@ -4,7 +4,10 @@
  * over: the OPRF outputs the first node answered and the quota receipt it issued were saved
  * as it failed (outputs first) under the directory identity, not the node's URL
  * (spec/sync-failover.md), and every node serves that identity and accepts the receipt (one
- * quota key, sealed in the database). So the retry evaluates only what the first node did
+ * quota key, sealed in the database). That sharing holds for the listed nodes only: the list
+ * is the user's word that they are the directory's (a signed dir.info is no such proof: any
+ * URL can relay or replay it), so a label absence or a receipt of another URL never reaches
+ * them. So the retry evaluates only what the first node did
  * not answer, and what it receipted is not charged again.
  */
 import { ContactPsiError } from '../errors.js';
@@ -13,7 +16,7 @@ import { syncAddressBook, type SyncOptions, type SyncOutcome } from '../client/s
 /** Failures of the node, not of the request: another node may well answer. */
 const RETRYABLE = new Set(['closed', 'timeout', 'overloaded', 'connect_refused', 'dns_failure', 'tls_failure', 'connect_failed']);
 
-export interface FleetSyncOptions extends Omit<SyncOptions, 'server'> {
+export interface FleetSyncOptions extends Omit<SyncOptions, 'server' | 'fleet'> {
   /** Node URLs in the order to try them. */
   readonly servers: readonly string[];
   /** Told of each node given up on, with the error's code; the retry waits for it. */
@@ -34,7 +37,9 @@ export async function syncAcrossFleet(options: FleetSyncOptions): Promise<FleetS
   for (let i = 0; ; i++) {
     const server = servers[i]!;
     try {
-      const outcome = await syncAddressBook({ ...rest, server });
+      // The list is the user's declaration that these URLs are one directory's nodes: what the
+      // client cannot verify (label absences, receipts) is shared among them (identity-share.ts).
+      const outcome = await syncAddressBook({ ...rest, server, fleet: servers });
       return { ...outcome, server, failed };
     } catch (err) {
       const code = err instanceof ContactPsiError ? err.code : undefined;

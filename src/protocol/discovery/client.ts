@@ -769,11 +769,16 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     let oversizedLabels = 0;
     answers.forEach((candidates, j) => {
       const { identifier, output } = this.asked[j];
-      this.nextKnown.set(identifier, { output, labelChecked: true });
-      if (candidates.length === 0) return void falsePositives++;
+      // No label that opens for a tag the signed snapshot holds: a filter false positive, or a
+      // server hiding the match (absence is not authenticated; spec/sync-failover.md §1). Not
+      // kept as a checked non-match (asked again next sync: false positives are rare, a lookup
+      // is cheap), and a known match is not dropped without a newer signed version.
       // Several candidates only when directory entries share the 8-byte key: ours is the
       // one that opens under our own OPRF output (the others belong to other tags).
-      const opened = openFirst(output, candidates, maxLabel);
+      const opened = candidates.length === 0 ? undefined : openFirst(output, candidates, maxLabel);
+      if (this.keepKnownMatch(identifier, opened, matches)) return;
+      this.nextKnown.set(identifier, { output, labelChecked: false });
+      if (candidates.length === 0) return void falsePositives++;
       if (opened === 'oversized') return void oversizedLabels++;
       // None opens: corrupt or forged; dropped and counted, the other matches stand.
       if (opened === undefined) return void badLabels++;
@@ -782,6 +787,22 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
       this.nextKnown.set(identifier, { output, labelChecked: true, match: { userId, label } });
     });
     this.finish(matches, falsePositives, badLabels, oversizedLabels, quotaReceipt);
+  }
+
+  /**
+   * For an asked label that did not open (`opened` undefined or 'oversized'): whether the known
+   * match of `identifier` stands. It does while the directory's signed version is not newer
+   * than the one it was checked at: a server cannot turn a match into "no match" by answering
+   * nothing (a removed user leaves the signed snapshot, so its tag is no longer asked for).
+   */
+  private keepKnownMatch(identifier: string, opened: Label | 'oversized' | undefined, matches: DiscoveryMatch[]): boolean {
+    if (opened !== undefined && opened !== 'oversized') return false;
+    const known = this.known;
+    const entry = known?.entries.get(identifier);
+    if (!known || !entry?.match || this.info!.version > known.version) return false;
+    matches.push({ identifier, userId: entry.match.userId, label: entry.match.label });
+    this.nextKnown.set(identifier, entry);
+    return true;
   }
 
   private finish(matches: DiscoveryMatch[], falsePositives: number, badLabels: number, oversizedLabels: number, quotaReceipt: QuotaReceipt | undefined): void {
