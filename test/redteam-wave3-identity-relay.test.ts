@@ -215,4 +215,10 @@ describe('a relay at another URL that verifies as directory X falsifies what the
       for (const fleet of [false, true]) await runCase({ falsify, fleet, evilDeclared: false, steps: ['mem://x', 'mem://evil', 'mem://x'] });
     }
   }, 300_000);
+
+  it('defence in depth, even for a relay the user declared a node: its "none" answers hide no match at X (asked again; a known match stands at the same signed version)', async () => {
+    for (const steps of [['mem://x', 'mem://evil', 'mem://x'], ['mem://evil', 'mem://x'], ['mem://x', 'mem://evil', 'mem://evil', 'mem://y']] as Url[][]) {
+      await runCase({ falsify: 'labels', fleet: true, evilDeclared: true, steps });
+    }
+  }, 300_000);
 });
