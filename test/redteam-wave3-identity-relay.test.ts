@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSync } from '../src/browser/sync-core.js';
-import { identityScope } from '../src/browser/sync-cache.js';
+import { identityScope, MemorySyncCache, type SyncCache } from '../src/browser/sync-cache.js';
 import { FileSyncCache } from '../src/client/file-sync-cache.js';
 import { seededRng } from '../src/contacts/generate.js';
 import { DirectoryDiscoveryBackend } from '../src/directory/discovery-backend.js';
@@ -124,6 +124,8 @@ interface Case {
   fleet: boolean;
   /** The user also put the relay in that list (its receipt is then the user's choice; its "none" still hides nothing). */
   evilDeclared: boolean;
+  /** The browser's cache (one MemorySyncCache, as IndexedDbSyncCache: one store keyed by scope) or the Node folders. */
+  memory: boolean;
   steps: Url[];
 }
 
@@ -132,6 +134,7 @@ const caseArb: fc.Arbitrary<Case> = fc
     falsify: fc.constantFrom<Falsify>('labels', 'token', 'both'),
     fleet: fc.boolean(),
     evilDeclared: fc.boolean(),
+    memory: fc.boolean(),
     steps: fc.array(fc.constantFrom<Url>('mem://x', 'mem://y', 'mem://evil'), { minLength: 1, maxLength: 5 }),
   })
   // The relay syncs at least once, and a URL of X after it.
@@ -150,11 +153,13 @@ async function runCase(c: Case): Promise<void> {
   const account = `victim-${runs}`;
   const WebSocket = network(c.falsify);
   const fleet: string[] = c.fleet ? ['mem://x', 'mem://y', ...(c.evilDeclared ? ['mem://evil'] : [])] : [];
+  const memory = new MemorySyncCache();
+  const cacheOf = (url: Url): SyncCache => (c.memory ? memory : new FileSyncCache(root, url));
   const sync = (url: Url, p = plan) =>
-    runSync({ server: url, book: parsePlanned(p, 'csv', 'CH'), cache: new FileSyncCache(root, url), rng: seededRng(9), token: account, backend: 'sodium', WebSocket, fleet });
+    runSync({ server: url, book: parsePlanned(p, 'csv', 'CH'), cache: cacheOf(url), rng: seededRng(9), token: account, backend: 'sodium', WebSocket, fleet });
   let scope: string | undefined;
   // Where a URL of X keeps the receipt it presents: the identity's for a declared fleet, else its own.
-  const receiptOf = async (url: Url) => new FileSyncCache(root, url).loadReceipt(c.fleet ? scope! : url);
+  const receiptOf = async (url: Url) => cacheOf(url).loadReceipt(c.fleet ? scope! : url);
   const expected = rowsOf(expectedRows(plan, users));
   const held = new Map<Url, Set<string>>();
   for (const url of c.steps) {
@@ -177,7 +182,7 @@ async function runCase(c: Case): Promise<void> {
   }
   // The identity's scope never holds what only the relay asserted, unless the user declared it.
   scope ??= identityScope((await sync('mem://x')).result.outputs.identity!);
-  if (!c.evilDeclared) expect(isBogus(await new FileSyncCache(root, 'mem://x').loadReceipt(scope))).toBe(false);
+  if (!c.evilDeclared) expect(isBogus(await cacheOf('mem://x').loadReceipt(scope))).toBe(false);
   // One more contact at X (charged, so X reads the receipt): everything receipted before is still covered.
   const before = held.get('mem://x') ?? new Set<string>();
   const last = await sync('mem://x', [...plan, ...extra]);
@@ -194,13 +199,14 @@ describe('a relay at another URL that verifies as directory X falsifies what the
     for (const c of fc.sample(caseArb, { numRuns: 60, seed: 4 })) {
       seen.add(c.falsify);
       seen.add(c.fleet ? 'fleet' : 'tofu');
+      seen.add(c.memory ? 'browser cache' : 'files');
       if (c.evilDeclared) seen.add('evil declared');
       const firstEvil = c.steps.indexOf('mem://evil');
       if (c.steps.slice(0, firstEvil).some((u) => u !== 'mem://evil')) seen.add('X before the relay');
       if (firstEvil === 0) seen.add('the relay first');
       if (c.steps.includes('mem://y')) seen.add('second URL of X');
     }
-    expect([...seen].sort()).toEqual(['X before the relay', 'both', 'evil declared', 'fleet', 'labels', 'second URL of X', 'the relay first', 'tofu', 'token'].sort());
+    expect([...seen].sort()).toEqual(['X before the relay', 'both', 'browser cache', 'files', 'evil declared', 'fleet', 'labels', 'second URL of X', 'the relay first', 'tofu', 'token'].sort());
   });
 
   it('matches at X stay whole and X presents only receipts X issued, covering all it receipted', async () => {
@@ -212,13 +218,14 @@ describe('a relay at another URL that verifies as directory X falsifies what the
 
   it('the reported sequences: X, relay answering "none", X (7 matches stay); X, relay with a made-up token, X (22 hashes stay)', async () => {
     for (const falsify of ['labels', 'token'] as const) {
-      for (const fleet of [false, true]) await runCase({ falsify, fleet, evilDeclared: false, steps: ['mem://x', 'mem://evil', 'mem://x'] });
+      for (const fleet of [false, true]) for (const memory of [false, true]) await runCase({ falsify, fleet, evilDeclared: false, memory, steps: ['mem://x', 'mem://evil', 'mem://x'] });
     }
   }, 300_000);
 
   it('defence in depth, even for a relay the user declared a node: its "none" answers hide no match at X (asked again; a known match stands at the same signed version)', async () => {
     for (const steps of [['mem://x', 'mem://evil', 'mem://x'], ['mem://evil', 'mem://x'], ['mem://x', 'mem://evil', 'mem://evil', 'mem://y']] as Url[][]) {
-      await runCase({ falsify: 'labels', fleet: true, evilDeclared: true, steps });
+      await runCase({ falsify: 'labels', fleet: true, evilDeclared: true, memory: false, steps });
+      await runCase({ falsify: 'labels', fleet: true, evilDeclared: true, memory: true, steps });
     }
   }, 300_000);
 });
