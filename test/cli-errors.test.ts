@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -158,6 +158,15 @@ describe('option values are checked before anything runs', () => {
     const r = await run(sync('http://127.0.0.1:1'));
     expect(codeOf(r), r.stderr).toBe('invalid_option');
     expect(r.stderr).toMatch(/--server takes a ws:\/\/ or wss:\/\/ URL/);
+  });
+
+  it('directory import --fleet-precompute into a SQLite file: invalid_option, and no directory file is created', async () => {
+    const db = join(work, 'fleet-precompute.db');
+    writeFileSync(join(work, 'users.csv'), 'user_id,phones,emails,label,discoverable\nu1,+41791234567,,,true\n');
+    const r = await run(['directory', 'import', join(work, 'users.csv'), '--db', db, '--fleet-precompute']);
+    expect(codeOf(r), r.stderr).toBe('invalid_option');
+    expect(r.stderr).toMatch(/--fleet-precompute needs a PostgreSQL directory/);
+    expect(existsSync(db)).toBe(false);
   });
 
   it('serve --port out of range, a negative --grace-hours, a zero --quota; directory rotate --grace-hours', async () => {

@@ -59,10 +59,10 @@ const toJson = (list: readonly DirectoryUser[]) =>
   );
 
 /** `directory import` through the CLI; resolves with what it printed and when it exited. */
-function importFile(name: string, list: readonly DirectoryUser[]): Promise<{ version: number; digest: string; exitedAt: number }> {
+function importFile(name: string, list: readonly DirectoryUser[], extra: readonly string[] = []): Promise<{ version: number; digest: string; exitedAt: number }> {
   const file = join(work, name);
   writeFileSync(file, toJson(list));
-  const child = spawn(process.execPath, [cli, 'directory', 'import', file, '--db', db, '--kek-file', kekFile, '--fill-range', '50'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cli, 'directory', 'import', file, '--db', db, '--kek-file', kekFile, '--fill-range', '50', ...extra], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout.on('data', (d) => (out += d));
@@ -151,7 +151,9 @@ describe('a fleet of three serve processes on one PostgreSQL', () => {
 
   it('a change reaches every node through the change feed (their fallback timer is an hour), with the precompute shared', async () => {
     const started = performance.now();
-    const imported = await importFile('later.json', later);
+    // --fleet-precompute: the import stages users only and the running nodes share its tags
+    // (without it the import computes them while staging, and nothing is left to share).
+    const imported = await importFile('later.json', later, ['--fleet-precompute']);
     const serving = new RegExp(`serving epoch 1 version ${imported.version} digest ${imported.digest}`);
     const seenAt = await Promise.all(nodes.map((n) => n.waitFor(serving).then(() => performance.now())));
     const lag = Math.max(...seenAt) - imported.exitedAt;

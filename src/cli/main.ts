@@ -50,6 +50,7 @@ directory
   .option('--batch-rows <n>', 'records read, checked, evaluated and committed together (bounds memory; default 4096)', asParser((v) => integerValue(v, '--batch-rows')))
   .option('--stage <file>', 'the stage file an interrupted import resumes from (default: <db>.import, or one in the temp directory for PostgreSQL)')
   .option('--log-batches', 'a line on stderr per committed batch')
+  .option('--fleet-precompute', 'with PostgreSQL: stage the users only and leave their tags to the shared precompute (the running nodes and this process claim ranges), instead of computing them while staging')
   .action(async (...a: Parameters<Commands['directoryImport']['directoryImport']>) => (await import('./commands/directory-import.js')).directoryImport(...a));
 
 directory

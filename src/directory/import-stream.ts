@@ -29,6 +29,12 @@ export interface StageTagging {
   /** Hex, recorded with the tags: a stage of another key is re-tagged, not applied. */
   readonly publicKey: string;
   readonly evaluator?: TagEvaluator;
+  /**
+   * Stage no new tags: the fleet's shared precompute computes them after the apply (issue 11
+   * §4, `--fleet-precompute`). The stage is still bound to this epoch's key, so tags an
+   * earlier run staged under another key are dropped, never applied.
+   */
+  readonly leaveToFleet?: boolean;
 }
 
 export interface StageFileOptions {
@@ -165,7 +171,7 @@ export async function stageDirectoryFile(options: StageFileOptions): Promise<Sta
           users.push({ row: raw.row, user: checked.user });
         }
         inFlight.pop();
-        const tagged = tagging === undefined ? Promise.resolve() : tagBatch(tagging, users).then((n) => void (tagsComputed += n));
+        const tagged = tagging === undefined || tagging.leaveToFleet === true ? Promise.resolve() : tagBatch(tagging, users).then((n) => void (tagsComputed += n));
         tagged.catch(() => undefined); // awaited in commitOldest; a failure surfaces there
         inFlight.push({ users, errors, position, dataRows, userIds, claims, tagged });
         while (inFlight.length > depth) await commitOldest();

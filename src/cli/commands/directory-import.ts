@@ -42,6 +42,12 @@ export interface ImportOptions {
   stage?: string;
   /** A line on stderr per committed batch (for scripts that follow the import, and the kill -9 test). */
   logBatches?: boolean;
+  /**
+   * With PostgreSQL: the stage holds no tags; after the apply, the fleet's nodes (told by the
+   * change feed) and this process split the tags by claimed ranges (issue 11 §4: the precompute
+   * of a large import is shared). Without it this process computes them while staging.
+   */
+  fleetPrecompute?: boolean;
 }
 
 /** Where an import into `db` stages its file: beside a SQLite file, else in the temp directory (keyed by the URL's hash: no password in a file name). */
@@ -51,6 +57,9 @@ export function defaultStagePath(db: string): string {
 }
 
 export async function directoryImport(file: string, options: ImportOptions): Promise<void> {
+  if (options.fleetPrecompute && !isPostgresUrl(options.db)) {
+    throw new ContactPsiError('invalid_option', '--fleet-precompute needs a PostgreSQL directory (--db postgres://...): a fleet shares one database');
+  }
   const region = options.region === undefined ? undefined : (regionValue(options.region) as CountryCode);
   const stagePath = options.stage ?? defaultStagePath(options.db);
   // One import per stage file at a time: a second run would reset the stage under the first
@@ -94,7 +103,7 @@ async function importLocked(file: string, options: ImportOptions, region: Countr
     const stage = ImportStage.open(stagePath);
     let staged: StageSummary;
     try {
-      const tagging = { suite, secretKey, epoch, publicKey: publicHex, evaluator: opened.pool ? poolEvaluator(opened.pool, suite) : undefined };
+      const tagging = { suite, secretKey, epoch, publicKey: publicHex, evaluator: opened.pool ? poolEvaluator(opened.pool, suite) : undefined, leaveToFleet: options.fleetPrecompute === true };
       staged = await stageDirectoryFile({ file, stage, defaultRegion: region, batchRows, tagging, onError: printed ? undefined : printError, onBatch });
     } finally {
       stage.close();
