@@ -13,13 +13,15 @@
  * | quota receipt | contacts charged before are not charged again | `cache_corrupt`: dropping it charges every contact once more |
  * | device secret | deterministic blinds, so the server recognizes (and does not charge) a contact seen before | `cache_corrupt`: a new one would charge every contact once more |
  *
- * The OPRF outputs and the quota receipt belong to the directory, not to a URL: they are
- * stored under the scope `identityScope(identity key)` (the identity that signed dir.info),
- * which the `server` argument of loadOutputs, saveOutputs, loadReceipt, saveReceipt and reset
- * then holds; every node of a fleet serves one identity, so a retry on another node finds
- * what the first one answered (spec/sync-failover.md). The other items stay per server URL.
- * A store keyed by that string needs nothing more; older caches kept outputs and receipt
- * under the URL, and are read there until the identity's own are saved.
+ * The OPRF outputs and the quota receipt of a URL the user declared to be the directory's (a
+ * fleet node, a configured identity key) are stored under the scope `identityScope(identity
+ * key)` (the identity that signed dir.info), which the `server` argument of loadOutputs,
+ * saveOutputs, loadReceipt, saveReceipt and reset then holds; every node of a fleet serves one
+ * identity, so a retry on another node finds what the first one answered. Any other URL keeps
+ * them under its URL and adds only its DLEQ-verified outputs to the identity's: a signed
+ * dir.info is replayable, and a relay's "none" answers or made-up receipt must not reach the
+ * identity's other URLs (spec/sync-failover.md §1, identity-share.ts). The other items stay
+ * per server URL. A store keyed by that string needs nothing more.
  *
  * Without the last two every contact is charged on every sync (issue 12 §3). The device
  * secret is as sensitive as the address book: it never leaves the device and is never

@@ -47,6 +47,9 @@ export interface ContactDiscoveryClientOptions {
   /**
    * The directory identity key (32 bytes, from `contact-psi directory info`): every signed
    * key statement and announcement must come from it. Default: pinned on first use.
+   * Configured, it also declares the server URL to be that identity's: its receipt and label
+   * checks are shared with the identity's other declared URLs (spec/sync-failover.md §1);
+   * pinned on first use, they stay with the URL.
    */
   pinnedIdentityKey?: Uint8Array;
   /**
