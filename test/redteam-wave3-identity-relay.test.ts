@@ -16,13 +16,14 @@
  * fail: 7 matches -> 0, and a receipt of 22 hashes -> 3.
  */
 import fc from 'fast-check';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runSync } from '../src/browser/sync-core.js';
 import { identityScope, MemorySyncCache, type SyncCache } from '../src/browser/sync-cache.js';
 import { FileSyncCache } from '../src/client/file-sync-cache.js';
+import { RECEIPT_FILE, SnapshotCache } from '../src/client/snapshot-cache.js';
 import { seededRng } from '../src/contacts/generate.js';
 import { DirectoryDiscoveryBackend } from '../src/directory/discovery-backend.js';
 import type { Directory } from '../src/directory/index.js';
@@ -220,6 +221,25 @@ describe('a relay at another URL that verifies as directory X falsifies what the
     for (const falsify of ['labels', 'token'] as const) {
       for (const fleet of [false, true]) for (const memory of [false, true]) await runCase({ falsify, fleet, evilDeclared: false, memory, steps: ['mem://x', 'mem://evil', 'mem://x'] });
     }
+  }, 300_000);
+
+  it('an undeclared URL cannot have the identity\'s receipt deleted (--reset-cache) and is not stopped by a damaged one; a declared URL is', async () => {
+    const root = join(work, 'reset');
+    const account = 'victim-reset';
+    const fleet = ['mem://x', 'mem://y'];
+    const sync = (url: Url, resetCache = false) =>
+      runSync({ server: url, book: parsePlanned(plan, 'csv', 'CH'), cache: new FileSyncCache(root, url), rng: seededRng(9), token: account, backend: 'sodium', WebSocket: network('labels'), fleet, resetCache });
+    const first = await sync('mem://x');
+    const scope = identityScope(first.result.outputs.identity!);
+    const held = await new FileSyncCache(root, 'mem://x').loadReceipt(scope);
+    expect(held).toBeDefined();
+    await sync('mem://evil', true);
+    expect(await new FileSyncCache(root, 'mem://x').loadReceipt(scope)).toEqual(held);
+    writeFileSync(join(new SnapshotCache(root, scope).dir, RECEIPT_FILE), 'garbage');
+    rmSync(join(new SnapshotCache(root, 'mem://evil').dir, RECEIPT_FILE), { force: true });
+    await sync('mem://evil');
+    await expect(sync('mem://y')).rejects.toMatchObject({ code: 'cache_corrupt' });
+    expect(rowsOf((await sync('mem://y', true)).matches)).toEqual(rowsOf(expectedRows(plan, users)));
   }, 300_000);
 
   it('defence in depth, even for a relay the user declared a node: its "none" answers hide no match at X (asked again; a known match stands at the same signed version)', async () => {

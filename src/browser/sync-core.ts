@@ -206,11 +206,23 @@ export async function runSync(options: SyncCoreOptions): Promise<CoreSyncOutcome
   // knownFor runs as the session's deferred work, where an error becomes a protocol error:
   // a damaged receipt is rethrown as it was (`cache_corrupt`, naming its file).
   let cacheError: unknown;
+  // The identity's receipt read from an undeclared URL: damaged, it is the declared URLs' to
+  // recover (`cache_corrupt` there, with --reset-cache); here it is as good as none.
+  const loadOtherReceipt = async (other: string, tolerant: boolean): Promise<QuotaReceipt | undefined> => {
+    try {
+      return await cache.loadReceipt(other);
+    } catch (err) {
+      if (tolerant && err instanceof ContactPsiError && err.code === 'cache_corrupt') return undefined;
+      throw err;
+    }
+  };
   const knownFor = async (view: { identity: Uint8Array | undefined; epoch: number; publicKey: Uint8Array }): Promise<{ outputs?: KnownOutputs; quotaReceipt?: QuotaReceipt }> => {
     try {
       const identityOf = view.identity ? identityScope(view.identity) : undefined;
-      if (options.resetCache && identityOf !== undefined) await cache.reset(identityOf);
       scope = identityOf !== undefined && declared ? identityOf : server;
+      // The identity's folder is reset only from a declared URL: any URL that verifies as X
+      // could otherwise have the fleet's receipt deleted.
+      if (options.resetCache && scope !== server) await cache.reset(scope);
       // Read first where this sync writes; then the other place. The identity's scope is written
       // only by declared URLs, so what it holds may be read by any URL of the identity (read
       // only: an undeclared URL's answers go to its own scope). A declared URL reads the URL's
@@ -219,7 +231,7 @@ export async function runSync(options: SyncCoreOptions): Promise<CoreSyncOutcome
       const other = identityOf === undefined ? undefined : scope === server ? identityOf : server;
       const legacy = scope !== server && (cachedPins?.identityKey === undefined || (view.identity !== undefined && equalBytes(cachedPins.identityKey, view.identity)));
       let quotaReceipt = await cache.loadReceipt(scope);
-      if (quotaReceipt === undefined && other !== undefined && (other !== server || legacy)) quotaReceipt = await cache.loadReceipt(other);
+      if (quotaReceipt === undefined && other !== undefined && (other !== server || legacy)) quotaReceipt = await loadOtherReceipt(other, scope === server);
       let outputs: KnownOutputs | undefined;
       if (incremental) {
         const own = await cache.loadOutputs(scope, identifiers, cacheKeyFor, options.onCacheDiscarded);
