@@ -36,9 +36,11 @@ export function writeFileAtomic(path: string, parts: readonly Uint8Array[]): voi
   const fd = openSync(tmp, 'wx', 0o600);
   try {
     try {
-      for (const part of parts) {
-        for (let off = 0; off < part.length; ) off += writeSync(fd, part, off, part.length - off);
-      }
+      // One buffer, one write: the record writers hand in a part per field, and a write
+      // each made saving 20,000 cached outputs ~100,000 system calls (~0.3-0.5 s per save,
+      // the largest cost of a 10,000-contact sync's client after the group work).
+      const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+      for (let off = 0; off < data.length; ) off += writeSync(fd, data, off, data.length - off);
       fsyncSync(fd);
     } finally {
       closeSync(fd);

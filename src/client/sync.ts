@@ -4,7 +4,7 @@
  * up to date, and map matches back to address-book entries. The steps are
  * src/browser/sync-core.ts's, shared with contact-psi/browser; this file gives them files.
  */
-import { randomBytes } from 'node:crypto';
+import { pooledRandom } from './pooled-random.js';
 import { runSync, type SyncCoreOptions } from '../browser/sync-core.js';
 import type { DiscoveryResult } from '../protocol/discovery/client.js';
 import { labelDisplay } from '../protocol/discovery/label-text.js';
@@ -47,7 +47,7 @@ export { checkWitnesses } from '../browser/sync-core.js';
  */
 export async function syncAddressBook(options: SyncOptions): Promise<SyncOutcome> {
   const { cacheDir, ...rest } = options;
-  const outcome = await runSync({ ...rest, cache: new FileSyncCache(cacheDir, options.server), rng: (n) => new Uint8Array(randomBytes(n)) });
+  const outcome = await runSync({ ...rest, cache: new FileSyncCache(cacheDir, options.server), rng: pooledRandom() });
   const matches: SyncMatch[] = outcome.matches.map((m) => ({ name: m.name, identifier: m.identifier, userId: m.userId, label: labelDisplay(m.label), labelBytes: m.label }));
   return { matches, result: outcome.result, identifiersChecked: outcome.identifiersChecked };
 }
