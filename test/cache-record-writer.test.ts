@@ -1,0 +1,68 @@
+/**
+ * The cache files' RecordWriter writes into one growing buffer (it kept an array per field);
+ * the bytes must stay exactly the format every existing cache file is in (cache-record.ts
+ * header), whatever the fields and however often the buffer grows. The reference below is
+ * the format written out field by field.
+ */
+import { createHash } from 'node:crypto';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { RecordWriter } from '../src/client/cache-record.js';
+
+type Field = { t: 'u8'; v: number } | { t: 'uint'; v: number } | { t: 'bytes'; v: Uint8Array } | { t: 'text'; v: string };
+
+function reference(fields: readonly Field[], kind: string): Buffer {
+  const parts: Buffer[] = [];
+  const u64 = (v: number) => {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64BE(BigInt(v));
+    return b;
+  };
+  for (const f of fields) {
+    if (f.t === 'u8') parts.push(Buffer.from([f.v]));
+    if (f.t === 'uint') parts.push(u64(f.v));
+    if (f.t === 'bytes') parts.push(u64(f.v.length), Buffer.from(f.v));
+    if (f.t === 'text') {
+      const b = Buffer.from(new TextEncoder().encode(f.v));
+      parts.push(u64(b.length), b);
+    }
+  }
+  const payload = Buffer.concat(parts);
+  const header = Buffer.concat([Buffer.from('CPSI'), Buffer.from([kind.charCodeAt(0), 1, 0, 0]), u64(payload.length)]);
+  return Buffer.concat([header, payload, createHash('sha256').update(header).update(payload).digest()]);
+}
+
+const field: fc.Arbitrary<Field> = fc.oneof(
+  fc.integer({ min: 0, max: 255 }).map((v) => ({ t: 'u8' as const, v })),
+  fc.oneof(fc.integer({ min: 0, max: 0xffffffff }), fc.maxSafeNat()).map((v) => ({ t: 'uint' as const, v })),
+  fc.oneof(fc.uint8Array({ maxLength: 64 }), fc.uint8Array({ minLength: 500, maxLength: 3000 })).map((v) => ({ t: 'bytes' as const, v })),
+  fc.string({ unit: 'grapheme', maxLength: 50 }).map((v) => ({ t: 'text' as const, v })),
+);
+
+describe('cache record writer', () => {
+  it('any fields: the same bytes as the format written field by field (buffer growth included)', () => {
+    const fields = fc.array(field, { maxLength: 40 });
+    // Reaches payloads past the initial 1 KiB buffer (growth) and integers above 2^32.
+    const sample = fc.sample(fields, { numRuns: 100, seed: 3 });
+    expect(sample.some((fs) => fs.reduce((n, f) => n + (f.t === 'bytes' ? f.v.length : 8), 0) > 1024)).toBe(true);
+    expect(sample.some((fs) => fs.some((f) => f.t === 'uint' && f.v > 0xffffffff))).toBe(true);
+    fc.assert(
+      fc.property(fields, fc.constantFrom('S', 'T', 'R'), (fs, kind) => {
+        const w = new RecordWriter();
+        for (const f of fs) {
+          if (f.t === 'u8') w.u8(f.v);
+          if (f.t === 'uint') w.uint(f.v);
+          if (f.t === 'bytes') w.bytes(f.v);
+          if (f.t === 'text') w.text(f.v);
+        }
+        const file = Buffer.concat(w.finish(kind as 'S'));
+        expect(file.equals(reference(fs, kind))).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('an integer that is not a safe non-negative integer is refused, not wrapped', () => {
+    for (const bad of [-1, 1.5, 2 ** 53, Number.NaN]) expect(() => new RecordWriter().uint(bad)).toThrow(RangeError);
+  });
+});
