@@ -134,6 +134,11 @@ export class PostgresStore implements DirectoryStore {
     // An idle client's error (the server restarted) must not crash the process: the pool
     // drops that client and the next query opens a new one.
     pool.on('error', () => {});
+    // The same for a client checked out between two queries (a transaction, a LISTEN): pg
+    // emits a fatal server error (57P01 on a restart or pg_terminate_backend) on the client,
+    // and with no listener that is an uncaught exception that ends the node; the next query
+    // on it fails with the error instead (a test's teardown found it, CI of 5db0c8e).
+    pool.on('connect', (client) => client.on('error', () => {}));
     try {
       const client = await pool.connect();
       try {
