@@ -17,17 +17,15 @@
  * segmentCount u32, seed u32, then ceil(arrayLength f / 8) bytes.
  */
 import { SetEncodingError } from '../errors.js';
-import { MAX_BODY_BITS, READ_PADDING, readBits, writeBits, zeroBits } from './bits.js';
-import { checkParams, FUSE_ARITY, FUSE_MAX_FINGERPRINT_BITS, FUSE_MAX_SEGMENT_LENGTH_LOG2, fuseLayout, PARAM_BYTES } from './params.js';
+import { MAX_BODY_BITS, READ_PADDING, readBits, zeroBits } from './bits.js';
+import { constructFuse, packCells } from './fuse-build.js';
+import { checkParams, FUSE_ARITY, FUSE_MAX_FINGERPRINT_BITS, FUSE_MAX_SEGMENT_LENGTH_LOG2, PARAM_BYTES } from './params.js';
 import { allocateEncoding, checkTotalLength, copyPadded, need, type Header, type ResolvedLimits } from './serialize.js';
-import { checkTag, distinctKeys, fmix32, KEY_BYTES, mulHi32, u32le } from './tags.js';
+import { checkTag, fmix32, KEY_BYTES, mulHi32, u32le } from './tags.js';
 import type { FuseParams, SetEncoding, TagInput } from './types.js';
 
 const BODY = PARAM_BYTES.fuse;
-/** Reference implementations stop at 100 seeds: each succeeds with probability well above 1/2. */
-export const FUSE_MAX_ATTEMPTS = 100;
-/** Seeds are tried in the order seed, seed + phi, seed + 2 phi, ... (phi = 2^32 / golden ratio). */
-const SEED_STEP = 0x9e3779b9;
+export { FUSE_MAX_ATTEMPTS } from './fuse-build.js';
 
 /** Where a key's four cells are and what its fingerprint is, for one seed and layout. */
 interface Probe {
@@ -90,89 +88,19 @@ export class FuseEncoding implements SetEncoding {
   }
 }
 
-/**
- * Peels the 4-uniform hypergraph (keys = edges, cells = vertices): repeatedly take a cell
- * that one remaining key touches, and assign cells in reverse peeling order. Returns the
- * cell values, or undefined when the graph has a non-empty 2-core for this seed.
- */
-function peel(keys: Uint32Array, n: number, seed: number, segmentCount: number, log2L: number, f: number): Uint32Array | undefined {
-  const A = (segmentCount + FUSE_ARITY - 1) * 2 ** log2L;
-  const pos = new Uint32Array(4 * n);
-  const fps = new Uint32Array(n);
-  const degree = new Uint32Array(A);
-  const xorKey = new Uint32Array(A); // XOR of the ids of the keys touching a cell: the id once degree is 1
-  const h: Probe = { p0: 0, p1: 0, p2: 0, p3: 0, fp: 0 };
-  for (let k = 0; k < n; k++) {
-    probe(keys[4 * k], keys[4 * k + 1], keys[4 * k + 2], keys[4 * k + 3], seed, segmentCount, log2L, f, h);
-    pos[4 * k] = h.p0;
-    pos[4 * k + 1] = h.p1;
-    pos[4 * k + 2] = h.p2;
-    pos[4 * k + 3] = h.p3;
-    fps[k] = h.fp;
-    degree[h.p0]++;
-    degree[h.p1]++;
-    degree[h.p2]++;
-    degree[h.p3]++;
-    xorKey[h.p0] ^= k;
-    xorKey[h.p1] ^= k;
-    xorKey[h.p2] ^= k;
-    xorKey[h.p3] ^= k;
-  }
-  // A cell enters the queue when its degree reaches 1, which happens at most once.
-  const queue = new Uint32Array(A);
-  let qlen = 0;
-  for (let c = 0; c < A; c++) if (degree[c] === 1) queue[qlen++] = c;
-  const stackKey = new Uint32Array(n);
-  const stackCell = new Uint32Array(n);
-  let sp = 0;
-  while (qlen > 0) {
-    const c = queue[--qlen];
-    if (degree[c] !== 1) continue;
-    const k = xorKey[c];
-    stackKey[sp] = k;
-    stackCell[sp++] = c;
-    for (let j = 0; j < 4; j++) {
-      const p = pos[4 * k + j];
-      degree[p]--;
-      xorKey[p] ^= k;
-      if (degree[p] === 1) queue[qlen++] = p;
-    }
-  }
-  if (sp !== n) return undefined;
-  // Reverse order: when key k is assigned its cell, the cell is still 0 and the key's other
-  // cells are final, so XOR-ing all four gives the fingerprint.
-  const cells = new Uint32Array(A);
-  for (let i = n - 1; i >= 0; i--) {
-    const k = stackKey[i];
-    const o = 4 * k;
-    cells[stackCell[i]] = (fps[k] ^ cells[pos[o]] ^ cells[pos[o + 1]] ^ cells[pos[o + 2]] ^ cells[pos[o + 3]]) >>> 0;
-  }
-  return cells;
-}
-
 export function buildFuse(params: FuseParams, input: TagInput): FuseEncoding {
   checkParams(params);
   const f = params.fingerprintBits;
-  const keys = distinctKeys(input); // a repeated key would make the hypergraph unpeelable for every seed
-  const n = keys.length / 4;
-  const { segmentLengthLog2, segmentCount, arrayLength } = fuseLayout(n);
-  if (arrayLength * f > MAX_BODY_BITS) throw new SetEncodingError('too_large', `fuse array of ${arrayLength * f} bits exceeds the format limit`);
-  let seed = (params.seed ?? 0) >>> 0;
-  let cells: Uint32Array | undefined = n === 0 ? new Uint32Array(0) : undefined;
-  for (let attempt = 1; cells === undefined; attempt++) {
-    cells = peel(keys, n, seed, segmentCount, segmentLengthLog2, f);
-    if (cells !== undefined) break;
-    if (attempt >= FUSE_MAX_ATTEMPTS) throw new SetEncodingError('build_failed', `fuse construction failed for ${FUSE_MAX_ATTEMPTS} seeds`);
-    seed = (seed + SEED_STEP) >>> 0;
-  }
-  const { buf, view } = allocateEncoding('fuse', n, BODY + Math.ceil((arrayLength * f) / 8), READ_PADDING);
+  // Construction (and its cost) lives in fuse-build.ts; duplicates count once.
+  const built = constructFuse(input, f, (params.seed ?? 0) >>> 0);
+  const { segmentLengthLog2, segmentCount, arrayLength } = built.layout;
+  const { buf, view } = allocateEncoding('fuse', built.count, BODY + Math.ceil((arrayLength * f) / 8), READ_PADDING);
   buf[BODY - 10] = f;
   buf[BODY - 9] = segmentLengthLog2;
   view.setUint32(BODY - 8, segmentCount, true);
-  view.setUint32(BODY - 4, seed, true);
-  const body = buf.subarray(BODY);
-  for (let i = 0; i < arrayLength; i++) if (cells[i] !== 0) writeBits(body, i * f, cells[i], f);
-  return new FuseEncoding(Object.freeze({ kind: 'fuse', fingerprintBits: f, seed }), n, segmentLengthLog2, segmentCount, buf);
+  view.setUint32(BODY - 4, built.seed, true);
+  packCells(built.cells, f, buf.subarray(BODY));
+  return new FuseEncoding(Object.freeze({ kind: 'fuse', fingerprintBits: f, seed: built.seed }), built.count, segmentLengthLog2, segmentCount, buf);
 }
 
 export function parseFuse(bytes: Uint8Array, header: Header, limits: ResolvedLimits): FuseEncoding {
