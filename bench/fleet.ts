@@ -39,6 +39,7 @@ import { syntheticBook } from './address-book.js';
 import { ensureFixture } from './child-process.js';
 import { copySqliteToPostgres, type CopiedFixture } from './fleet-fixture.js';
 import { LoadSession } from './load-client.js';
+import { resultsDir } from './paths.js';
 import type { Report, ReportSection, Row } from './report.js';
 import { median, round } from './timing.js';
 
@@ -58,6 +59,78 @@ export interface FleetBenchOptions {
   syncContacts: readonly number[];
   syncReps: number;
   smoke: boolean;
+  /**
+   * Only the propagation section, with the timeline of each change (the nodes' trace of
+   * every step, fleet-timeline-node.ts): written as `fleet-timeline`, and its propagation
+   * rows into `fleet` beside the rows of the earlier full run.
+   */
+  timeline: boolean;
+  /** A build of another commit's timeline node (its dist/bench/fleet-timeline-node.js), run in turn with this one on the same database. */
+  timelineBaseline?: string;
+  /** Turns of (baseline, this build) when a baseline is given. */
+  timelineRounds: number;
+}
+
+/** The node process of --timeline (the CLI's `serve` with the node's trace printed). */
+const TIMELINE_NODE = join(import.meta.dirname, 'fleet-timeline-node.js');
+const PROPAGATION_TITLE = 'A directory change reaching every node of 3 (change feed; polling fallback 1 h): commit by a writer outside the fleet -> every node serves the new (epoch, version, digest)';
+
+interface TraceEvent {
+  stage: string;
+  at: number;
+  cpuMs: number;
+  version?: number;
+  bytes?: number;
+  count?: number;
+}
+
+const traceEvents = (lines: readonly string[]): TraceEvent[] =>
+  lines.filter((l) => l.startsWith('trace {')).map((l) => JSON.parse(l.slice('trace '.length)) as TraceEvent);
+
+/**
+ * One row per step of a node (the leader, then the followers), in the order the change
+ * took them: when it ended (ms after the commit), how long it took since the node's
+ * previous step and the CPU the node spent in it (so wall minus CPU is waiting: on
+ * PostgreSQL, the notification, the queue, or the machine's other jobs), medians over the
+ * changes. Bytes where a step moves a snapshot.
+ */
+function timelineRows(runs: readonly { committedAt: number; steps: TraceEvent[][] }[]): Row[] {
+  const out: Row[] = [];
+  const roles = [{ name: 'leader', nodes: [0] }, { name: 'follower', nodes: [1, 2] }];
+  const push = (m: Map<string, number[]>, k: string, v: number) => (m.get(k) ?? m.set(k, []).get(k)!).push(v);
+  for (const role of roles) {
+    const at = new Map<string, number[]>();
+    const step = new Map<string, number[]>();
+    const cpu = new Map<string, number[]>();
+    const bytes = new Map<string, number>();
+    for (const r of runs) {
+      for (const i of role.nodes) {
+        const events = r.steps[i] ?? [];
+        const seen = new Set<string>();
+        events.forEach((e, k) => {
+          if (seen.has(e.stage)) return; // the first time a step ends in this change
+          seen.add(e.stage);
+          const prev = events[k - 1];
+          push(at, e.stage, e.at - r.committedAt);
+          push(step, e.stage, prev === undefined ? e.at - r.committedAt : e.at - prev.at);
+          push(cpu, e.stage, prev === undefined ? 0 : e.cpuMs - prev.cpuMs);
+          if (e.bytes !== undefined) bytes.set(e.stage, e.bytes);
+        });
+      }
+    }
+    const ordered = [...at.keys()].sort((a, b) => median(at.get(a)!) - median(at.get(b)!));
+    for (const stage of ordered) {
+      out.push({
+        node: role.name,
+        step: stage,
+        'ends at, ms after commit': round(median(at.get(stage)!)),
+        'step ms': round(median(step.get(stage)!)),
+        'step CPU ms': round(median(cpu.get(stage)!)),
+        bytes: bytes.get(stage) ?? null,
+      });
+    }
+  }
+  return out;
 }
 
 /** utime + stime of a process in seconds, every thread included (Linux /proc; 0 elsewhere). */
@@ -80,7 +153,7 @@ interface Store {
   copied: CopiedFixture;
 }
 
-export async function fleetScenario(o: FleetBenchOptions): Promise<Report> {
+export async function fleetScenario(o: FleetBenchOptions): Promise<Report | Report[]> {
   const work = mkdtempSync(join(tmpdir(), 'contact-psi-bench-fleet-'));
   const server = await startEmbeddedPostgres();
   const kekFile = join(work, 'kek');
@@ -91,8 +164,8 @@ export async function fleetScenario(o: FleetBenchOptions): Promise<Report> {
   const notes: string[] = [];
   const stores = new Map<number, Store>();
   const running: NodeProcess[] = [];
-  const start = async (name: string, db: string, kekPath: string | undefined = kekFile, args: string[] = ['--refresh-seconds', '3600']) => {
-    const node = await startNodeProcess({ name, db, kekFile: kekPath, args });
+  const start = async (name: string, db: string, kekPath: string | undefined = kekFile, args: string[] = ['--refresh-seconds', '3600'], cli?: string) => {
+    const node = await startNodeProcess({ name, db, kekFile: kekPath, args, cli });
     running.push(node);
     return node;
   };
@@ -132,7 +205,7 @@ export async function fleetScenario(o: FleetBenchOptions): Promise<Report> {
 
   try {
     // 1. Throughput with 1, 2, 3 nodes.
-    {
+    if (!o.timeline) {
       const { url } = await storeOf(o.throughputUsers);
       const suite = createSuite('ristretto255-SHA512', Modes.VOPRF, await loadGroup('ristretto255', 'auto'));
       const { book } = syntheticBook(o.contactsPerSession, o.throughputUsers, 0.25);
@@ -183,7 +256,7 @@ export async function fleetScenario(o: FleetBenchOptions): Promise<Report> {
     }
 
     // 2. Sync latency, PostgreSQL vs SQLite, same directory (unchanged yet), same run.
-    {
+    if (!o.timeline) {
       const { sqlitePath, url, copied } = await storeOf(o.syncUsers);
       const sqlite = await start('sqlite', sqlitePath, undefined, []);
       const postgres = await start('postgres', url);
@@ -252,66 +325,93 @@ export async function fleetScenario(o: FleetBenchOptions): Promise<Report> {
     // 3. A change reaching every node (last: it changes the directories).
     {
       const rows: Row[] = [];
+      const timelineSections: ReportSection[] = [];
       const propagation: Record<string, unknown> = {};
+      // Variants run in turn on the same database (a baseline build first, when given), each with nodes of its own.
+      const variants = o.timelineBaseline === undefined ? [{ name: 'this build', cli: o.timeline ? TIMELINE_NODE : undefined }] : [
+        { name: 'baseline', cli: o.timelineBaseline },
+        { name: 'this build', cli: TIMELINE_NODE },
+      ];
       for (const users of o.changeUsers) {
         const { url } = await storeOf(users);
-        const nodes: NodeProcess[] = [];
         const writer = await PostgresStore.open(url, { maxConnections: 2 });
+        let serial = 0;
         try {
-          for (const name of ['leader', 'follower1', 'follower2']) nodes.push(await start(`${name}-${users}`, url)); // the first one leads
-          let serial = 0;
-          const change = async (kind: 'add 1' | 'add 100' | 'remove 1') => {
-            const t0 = performance.now();
-            let version: number;
-            if (kind === 'remove 1') {
-              const victim = (await writer.pool.query<{ user_id: string }>("SELECT user_id FROM users WHERE user_id LIKE 'bench-change-%' LIMIT 1")).rows[0]!.user_id;
-              await writer.removeUser(victim);
-              version = await writer.version();
-            } else {
-              const n = kind === 'add 1' ? 1 : 100;
-              ({ version } = await writer.upsertUsers(
-                Array.from({ length: n }, () => {
-                  const s = serial++;
-                  return { userId: `bench-change-${s}`, identifiers: [`mailto:bench-change-${s}@example.org`], label: new Uint8Array(randomBytes(32)), discoverable: true };
-                }),
-              ));
+          for (let turn = 0; turn < o.timelineRounds; turn++) {
+            for (const variant of variants) {
+              const nodes: NodeProcess[] = [];
+              try {
+                for (const name of ['leader', 'follower1', 'follower2']) nodes.push(await start(`${name}-${users}`, url, kekFile, ['--refresh-seconds', '3600'], variant.cli)); // the first one leads
+                const traced = nodes.map(() => 0);
+                const change = async (kind: 'add 1' | 'add 100' | 'remove 1') => {
+                  traced.forEach((_, i) => (traced[i] = nodes[i]!.lines.length));
+                  const t0 = performance.now();
+                  let version: number;
+                  if (kind === 'remove 1') {
+                    const victim = (await writer.pool.query<{ user_id: string }>("SELECT user_id FROM users WHERE user_id LIKE 'bench-change-%' LIMIT 1")).rows[0]!.user_id;
+                    await writer.removeUser(victim);
+                    version = await writer.version();
+                  } else {
+                    const n = kind === 'add 1' ? 1 : 100;
+                    ({ version } = await writer.upsertUsers(
+                      Array.from({ length: n }, () => {
+                        const s = serial++;
+                        return { userId: `bench-change-${s}`, identifiers: [`mailto:bench-change-${s}@example.org`], label: new Uint8Array(randomBytes(32)), discoverable: true };
+                      }),
+                    ));
+                  }
+                  const committed = performance.now();
+                  const seen = await Promise.all(nodes.map((n) => n.waitFor(servingLine(version)).then((m) => ({ at: performance.now(), digest: m[1]! }))));
+                  if (new Set(seen.map((s) => s.digest)).size !== 1) throw new Error(`nodes serve different digests for version ${version}`);
+                  // The nodes' steps of this change: every trace line printed since it began (changes run one at a time).
+                  const steps = nodes.map((n, i) => traceEvents(n.lines.slice(traced[i])));
+                  return { commitMs: committed - t0, allMs: Math.max(...seen.map((s) => s.at)) - committed, leaderMs: seen[0]!.at - committed, committedAt: performance.timeOrigin + committed, steps };
+                };
+                await change('add 1'); // warm-up: the leader's first build reads its copy of the tag set whole
+                const loadBefore = load();
+                const cpuBefore = nodes.map((n) => cpuSeconds(n.child.pid!));
+                const kinds = ['add 1', 'add 100', 'remove 1'] as const;
+                const results = new Map<string, Awaited<ReturnType<typeof change>>[]>(kinds.map((k) => [k, []]));
+                for (let r = 0; r < o.changeReps; r++) for (const kind of kinds) results.get(kind)!.push(await change(kind));
+                const cpu = nodes.map((n, i) => (cpuSeconds(n.child.pid!) - cpuBefore[i]!) * 1000 / (o.changeReps * kinds.length));
+                const label = variants.length > 1 ? `${variant.name}, round ${turn + 1}` : undefined;
+                for (const kind of kinds) {
+                  const runs = results.get(kind)!;
+                  const row: Row = {
+                    ...(label === undefined ? {} : { build: label }),
+                    users,
+                    change: kind,
+                    changes: runs.length,
+                    'commit ms (median)': round(median(runs.map((r) => r.commitMs))),
+                    'commit -> leader serves it, ms (median)': round(median(runs.map((r) => r.leaderMs))),
+                    'commit -> every node serves it, ms (median)': round(median(runs.map((r) => r.allMs))),
+                    'every node, ms (max)': round(Math.max(...runs.map((r) => r.allMs))),
+                  };
+                  rows.push(row);
+                  propagation[`${label ?? ''}${users}:${kind}`] = row;
+                  if (o.timeline) {
+                    timelineSections.push({
+                      title: `Timeline of one change, ${kind} at ${users.toLocaleString('en-US')} users${label === undefined ? '' : ` (${label})`}: median of ${runs.length} changes, ms after the writer's commit`,
+                      rows: timelineRows(runs),
+                      notes: [`load average before: ${loadBefore}`],
+                    });
+                  }
+                }
+                const cpuRow = { users, 'leader CPU ms per change': round(cpu[0]!), 'follower CPU ms per change (mean)': round((cpu[1]! + cpu[2]!) / 2), 'load avg (1/5/15 min) before': loadBefore };
+                propagation[`${label ?? ''}${users}:cpu`] = cpuRow;
+                notes.push(`Change propagation at ${users.toLocaleString('en-US')} users${label === undefined ? '' : ` (${label})`}: the leader spent ${cpuRow['leader CPU ms per change']} ms of CPU per change (incremental pass, its copy of the tag set moved, snapshot encoded and stored, announcement signed), each follower ${cpuRow['follower CPU ms per change (mean)']} ms (stored snapshot loaded and checked); load average before: ${loadBefore}.`);
+              } finally {
+                await stop(nodes);
+              }
             }
-            const committed = performance.now();
-            const seen = await Promise.all(nodes.map((n) => n.waitFor(servingLine(version)).then((m) => ({ at: performance.now(), digest: m[1]! }))));
-            if (new Set(seen.map((s) => s.digest)).size !== 1) throw new Error(`nodes serve different digests for version ${version}`);
-            return { commitMs: committed - t0, allMs: Math.max(...seen.map((s) => s.at)) - committed, leaderMs: seen[0]!.at - committed };
-          };
-          await change('add 1'); // warm-up: the leader's first build reads its copy of the tag set whole
-          const loadBefore = load();
-          const cpuBefore = nodes.map((n) => cpuSeconds(n.child.pid!));
-          const kinds = ['add 1', 'add 100', 'remove 1'] as const;
-          const results = new Map<string, Awaited<ReturnType<typeof change>>[]>(kinds.map((k) => [k, []]));
-          for (let r = 0; r < o.changeReps; r++) for (const kind of kinds) results.get(kind)!.push(await change(kind));
-          const cpu = nodes.map((n, i) => (cpuSeconds(n.child.pid!) - cpuBefore[i]!) * 1000 / (o.changeReps * kinds.length));
-          for (const kind of kinds) {
-            const runs = results.get(kind)!;
-            const row: Row = {
-              users,
-              change: kind,
-              changes: runs.length,
-              'commit ms (median)': round(median(runs.map((r) => r.commitMs))),
-              'commit -> leader serves it, ms (median)': round(median(runs.map((r) => r.leaderMs))),
-              'commit -> every node serves it, ms (median)': round(median(runs.map((r) => r.allMs))),
-              'every node, ms (max)': round(Math.max(...runs.map((r) => r.allMs))),
-            };
-            rows.push(row);
-            propagation[`${users}:${kind}`] = row;
           }
-          const cpuRow = { users, 'leader CPU ms per change': round(cpu[0]!), 'follower CPU ms per change (mean)': round((cpu[1]! + cpu[2]!) / 2), 'load avg (1/5/15 min) before': loadBefore };
-          propagation[`${users}:cpu`] = cpuRow;
-          notes.push(`Change propagation at ${users.toLocaleString('en-US')} users: the leader spent ${cpuRow['leader CPU ms per change']} ms of CPU per change (incremental pass, its copy of the tag set moved, snapshot encoded and stored, announcement signed), each follower ${cpuRow['follower CPU ms per change (mean)']} ms (stored snapshot loaded and checked); load average before: ${loadBefore}.`);
         } finally {
           await writer.close();
-          await stop(nodes);
         }
       }
       data.changePropagation = propagation;
-      sections.push({ title: 'A directory change reaching every node of 3 (change feed; polling fallback 1 h): commit by a writer outside the fleet -> every node serves the new (epoch, version, digest)', rows });
+      sections.push({ title: PROPAGATION_TITLE, rows });
+      sections.push(...timelineSections);
     }
 
   } finally {
@@ -321,6 +421,27 @@ export async function fleetScenario(o: FleetBenchOptions): Promise<Report> {
   }
   data.loadAtEnd = load();
   const cores = availableParallelism();
+  const common = [
+    'The directories are the cached SQLite fixtures (user i holds tel:+4179 i), copied into PostgreSQL with their keys, tags, snapshot and announcement log (bench/fleet-fixture.ts): the stores serve the same snapshot bytes.',
+    'A change is built once, by the leader: tags of the changed users only, its in-memory copy of the tag set moved by the tag log, snapshot encoded and stored, announcement signed; followers load the stored bytes (digest checked) once the announcement is in the log (spec/directory.md, PostgreSQL store).',
+  ];
+  if (o.timeline) {
+    const timeline: Report = {
+      name: 'fleet-timeline',
+      title: 'Fleet: the timeline of a directory change through the leader and the followers',
+      smoke: o.smoke,
+      parameters: { ...o, cores },
+      notes: [
+        'Command: `npm run bench -- fleet --timeline [--timeline-baseline=<dist/bench/fleet-timeline-node.js of another build>] [--change-users=] [--change-reps=]`. The nodes are fleet-timeline-node.ts: what `serve --db postgres://` runs, without its WebSocket server, with the FleetNode trace hook printed (steps, versions, sizes; no identifiers). Wall clocks of the writer and the nodes are one machine\'s (performance.timeOrigin + now).',
+        '"step ms" is the wall time since the node\'s previous step, "step CPU ms" what the node\'s process (every thread) spent in it: the rest is waiting (PostgreSQL working, a notification in flight, the machine\'s other jobs).',
+        ...common,
+        ...notes,
+      ],
+      data,
+      sections,
+    };
+    return [timeline, mergedFleetReport(o, sections.find((x) => x.title === PROPAGATION_TITLE)!, notes, data)];
+  }
   return {
     name: 'fleet',
     title: 'Fleet: serve processes on one PostgreSQL',
@@ -328,11 +449,39 @@ export async function fleetScenario(o: FleetBenchOptions): Promise<Report> {
     parameters: { ...o, cores },
     notes: [
       `This machine has ${cores} cores, shared by the nodes, the load clients, PostgreSQL and (here) other jobs: wall-clock contacts/s cannot grow with nodes past the cores; "contacts per node CPU-s" is the CPU-normalised figure (what each node does per core it gets). Each node evaluates on its own worker pool (one thread per core), so even one node uses every core: on one machine more nodes add availability, not throughput; on separate machines throughput adds up per node.`,
-      'The directories are the cached SQLite fixtures (user i holds tel:+4179 i), copied into PostgreSQL with their keys, tags, snapshot and announcement log (bench/fleet-fixture.ts): the stores serve the same snapshot bytes.',
-      'A change is built once, by the leader: tags of the changed users only, its in-memory copy of the tag set moved by the tag log, snapshot encoded and stored, announcement signed; followers load the stored bytes (digest checked) once the announcement is in the log (spec/directory.md, PostgreSQL store).',
+      ...common,
       ...notes,
     ],
     data,
     sections,
+  };
+}
+
+/**
+ * The `fleet` report of a --timeline run: the propagation rows of this build from this run,
+ * the throughput and sync rows (and their notes) of the last full run kept as they were, and
+ * said to be from then.
+ */
+function mergedFleetReport(o: FleetBenchOptions, propagation: ReportSection, notes: readonly string[], data: Record<string, unknown>): Report {
+  const file = join(resultsDir(o.smoke), 'fleet.json');
+  const earlier = existsSync(file)
+    ? (JSON.parse(readFileSync(file, 'utf8')) as { machine?: { date?: string; loadAverageAtStart?: number[] }; notes?: string[]; data?: Record<string, unknown>; sections?: ReportSection[]; parameters?: Record<string, unknown> })
+    : {};
+  const ours = (r: Row) => r.build === undefined || String(r.build).startsWith('this build');
+  const rows = propagation.rows.filter(ours).map(({ build: _build, ...rest }) => rest);
+  const kept = (earlier.sections ?? []).filter((x) => x.title !== PROPAGATION_TITLE);
+  const from = earlier.machine?.date ?? 'an earlier run';
+  return {
+    name: 'fleet',
+    title: 'Fleet: serve processes on one PostgreSQL',
+    smoke: o.smoke,
+    parameters: { ...(earlier.parameters ?? {}), propagation: { changeUsers: o.changeUsers, changeReps: o.changeReps, timeline: true } },
+    notes: [
+      ...(earlier.notes ?? []).filter((n) => !n.startsWith('Change propagation at')),
+      `The propagation rows and notes are from \`npm run bench -- fleet --timeline\` (this run; steps in fleet-timeline.md); ${kept.map((x) => `"${x.title.split(',')[0]}"`).join(' and ')} are from the full run of ${from} (load average ${earlier.machine?.loadAverageAtStart?.join(' / ') ?? 'not recorded'} at its start).`,
+      ...notes.filter((n) => !/\((baseline|this build), round/.test(n) || n.includes('(this build')),
+    ],
+    data: { ...(earlier.data ?? {}), changePropagation: data.changePropagation },
+    sections: [...kept.map((x) => ({ ...x, notes: [...(x.notes ?? []), `From the full run of ${from}.`] })), { ...propagation, rows }],
   };
 }

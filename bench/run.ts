@@ -27,6 +27,7 @@ import { peersScenario } from './peers.js';
 import { modelScenario } from './model.js';
 import { fleetScenario } from './fleet.js';
 import { startupScenario } from './startup.js';
+import { fuseBuildScenario } from './fuse-build.js';
 
 interface Options {
   smoke: boolean;
@@ -140,7 +141,7 @@ const SCENARIOS: Record<string, { help: string; run(o: Options): Promise<Report 
       }),
   },
   fleet: {
-    help: 'contacts/s with 1, 2 and 3 serve processes on an embedded PostgreSQL (CPU-normalised); a change reaching every node at 100k and 1M users; sync latency PostgreSQL vs SQLite against 1M users  [--users= --nodes= --clients= --seconds= --change-users= --change-reps= --sync-users= --sync-contacts= --sync-reps=]',
+    help: 'contacts/s with 1, 2 and 3 serve processes on an embedded PostgreSQL (CPU-normalised); a change reaching every node at 100k and 1M users; sync latency PostgreSQL vs SQLite against 1M users  [--users= --nodes= --clients= --seconds= --change-users= --change-reps= --sync-users= --sync-contacts= --sync-reps=; --timeline: the change only, step by step, --timeline-baseline=<another build: dist/bench/fleet-timeline-node.js> --timeline-rounds=]',
     run: (o) =>
       fleetScenario({
         throughputUsers: o.number('users', o.smoke ? 1000 : 100_000),
@@ -154,6 +155,9 @@ const SCENARIOS: Record<string, { help: string; run(o: Options): Promise<Report 
         syncContacts: o.list('sync-contacts', o.smoke ? [32] : [1024, 10_000]),
         syncReps: o.number('sync-reps', o.smoke ? 1 : 3),
         smoke: o.smoke,
+        timeline: o.get('timeline') !== undefined,
+        timelineBaseline: o.get('timeline-baseline'),
+        timelineRounds: o.number('timeline-rounds', 1),
       }),
   },
   memory: {
@@ -239,13 +243,17 @@ const SCENARIOS: Record<string, { help: string; run(o: Options): Promise<Report 
     help: 'cost model from bench/results/*.json: server CPU-hours, bandwidth, storage per day at 10^7 and 10^8 users, with and without incremental sync  [--contacts=300 --new=2 --churn=0.001]',
     run: async (o) => modelScenario({ dir: resultsDir(o.smoke), contacts: o.number('contacts', 300), newPerDay: o.number('new', 2), churn: o.number('churn', 0.001), smoke: o.smoke }),
   },
+  'fuse-build': {
+    help: 'fuse filter construction, the lean builder vs the old one in the same run: ns per key at 10^5 and 10^6 keys, peak extra RSS per key at 4*10^6  [--sizes= --memory-sizes= --reps=]',
+    run: (o) => fuseBuildScenario({ timeSizes: o.list('sizes', o.smoke ? [2000] : [100_000, 1_000_000]), memorySizes: o.list('memory-sizes', o.smoke ? [5000] : [4_000_000]), reps: o.number('reps', o.smoke ? 1 : 3), smoke: o.smoke }),
+  },
   targets: {
     help: "the issue's targets from the latest result files: measured, goal, ratio, pass/fail",
     run: async (o) => targetsScenario(resultsDir(o.smoke), o.smoke),
   },
 };
 
-const ORDER = ['micro', 'peers', 'session-psi', 'precompute', 'discovery-sync', 'label-wire', 'throughput', 'hostile', 'memory', 'scale', 'startup', 'resync', 'model', 'targets'];
+const ORDER = ['micro', 'peers', 'session-psi', 'precompute', 'discovery-sync', 'label-wire', 'throughput', 'hostile', 'memory', 'scale', 'startup', 'resync', 'fuse-build', 'model', 'targets'];
 
 function usage(): string {
   return [

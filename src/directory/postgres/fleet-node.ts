@@ -25,6 +25,7 @@
  *   keys from the vault and serve the new epoch.
  */
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import type { PoolClient } from 'pg';
 import { ContactPsiError } from '../../errors.js';
 import type { OprfSuite } from '../../oprf/suite.js';
@@ -66,6 +67,34 @@ export interface FleetNodeOptions {
   readonly log?: (line: string) => void;
   /** Called after each refresh with the view now served. */
   readonly onServing?: (view: { epoch: number; version: number; digest: string; count: number }) => void;
+  /**
+   * The steps of a change through this node, as they happen (`bench -- fleet --timeline`):
+   * stage names, versions, sizes and counts only, never an identifier, tag or key.
+   */
+  readonly trace?: (event: FleetTraceEvent) => void;
+}
+
+/** One step of a change through a node (FleetNodeOptions.trace). */
+export interface FleetTraceEvent {
+  readonly stage: string;
+  /** Wall clock, ms since the Unix epoch with sub-ms precision (performance.timeOrigin + now): comparable across processes. */
+  readonly at: number;
+  /** CPU of the whole process (every thread) so far, ms. */
+  readonly cpuMs: number;
+  readonly version?: number;
+  readonly bytes?: number;
+  readonly count?: number;
+}
+
+/** A trace function that fills in time and CPU, or undefined when nobody listens (free then). */
+export type FleetTrace = ((stage: string, detail?: Omit<FleetTraceEvent, 'stage' | 'at' | 'cpuMs'>) => void) | undefined;
+
+export function fleetTrace(sink: ((event: FleetTraceEvent) => void) | undefined): FleetTrace {
+  if (sink === undefined) return undefined;
+  return (stage, detail) => {
+    const cpu = process.cpuUsage();
+    sink({ stage, at: performance.timeOrigin + performance.now(), cpuMs: (cpu.user + cpu.system) / 1000, ...detail });
+  };
 }
 
 export interface FleetWork {
@@ -96,6 +125,7 @@ export class FleetNode {
   #closed = false;
   /** The leader's copy of the current tag set, moved by the tag log (leader-tag-set.ts). */
   readonly #tags: LeaderTagSet;
+  readonly #trace: FleetTrace;
 
   private constructor(
     private readonly options: FleetNodeOptions,
@@ -103,7 +133,8 @@ export class FleetNode {
     private readonly identity: IdentityKey,
   ) {
     this.#directory = directory;
-    this.#tags = new LeaderTagSet(options.store, SNAPSHOT_TAG_BYTES);
+    this.#trace = fleetTrace(options.trace);
+    this.#tags = new LeaderTagSet(options.store, SNAPSHOT_TAG_BYTES, this.#trace);
   }
 
   static async start(options: FleetNodeOptions): Promise<FleetNode> {
@@ -277,9 +308,13 @@ export class FleetNode {
     this.work.refreshes++;
     const view = this.backend.current();
     const served = { epoch: view.epoch, version: view.snapshot.version, digest: hex(view.snapshot.digest), count: view.snapshot.count };
+    this.#trace?.('serving', { version: served.version, count: served.count, bytes: view.snapshot.bytes.length });
     this.options.log?.(`node ${this.options.node}: serving epoch ${served.epoch} version ${served.version} digest ${served.digest} (${served.count} entries)`);
     this.options.onServing?.(served);
-    if (this.#leader) await this.#notify(`view:${served.epoch}:${served.version}`);
+    if (this.#leader) {
+      await this.#notify(`view:${served.epoch}:${served.version}`);
+      this.#trace?.('view notified', { version: served.version });
+    }
   }
 
   /**
@@ -303,6 +338,7 @@ export class FleetNode {
     const epoch = directory.currentEpoch;
     const secretKey = directory.epochKeyPair(epoch).secretKey;
     for (let attempt = 0; attempt < BUILD_ATTEMPTS; attempt++) {
+      this.#trace?.('build');
       let pass = await this.#incremental(epoch, secretKey);
       if (pass === undefined) {
         // Many tags missing (a large import): evaluated by every node, in claimed ranges.
@@ -320,11 +356,16 @@ export class FleetNode {
         });
         return stored;
       }
+      this.#trace?.('stored snapshot looked up', { version: pass.version });
       const set = await this.#tags.at(epoch, pass.version);
       if (set === undefined) continue;
+      this.#trace?.('tag set at version', { version: pass.version, count: set.count });
       const bytes = encodeSnapshot(kind, set.packed, set.tagLength);
+      this.#trace?.('encoded', { version: pass.version, bytes: bytes.length });
       const record = { epoch, version: pass.version, kind, count: set.count, digest: snapshotDigest(bytes), bytes };
+      this.#trace?.('digest', { version: pass.version });
       await store.putSnapshot(record);
+      this.#trace?.('snapshot stored', { version: pass.version, bytes: bytes.length });
       this.work.built++;
       return record;
     }
@@ -334,7 +375,7 @@ export class FleetNode {
 
   async #incremental(epoch: number, secretKey: Uint8Array): Promise<IncrementalPass | undefined> {
     const { store, suite, evaluator, rangeSize } = this.options;
-    const pass = await incrementalPass({ store, suite, secretKey, epoch, evaluator, maxMissing: rangeSize ?? DEFAULT_PRECOMPUTE_BATCH });
+    const pass = await incrementalPass({ store, suite, secretKey, epoch, evaluator, maxMissing: rangeSize ?? DEFAULT_PRECOMPUTE_BATCH, trace: this.#trace });
     if (pass !== undefined) this.work.incremental += pass.computed;
     return pass;
   }
@@ -350,7 +391,9 @@ export class FleetNode {
     const epoch = directory.currentEpoch;
     const view = this.#backend?.directory === directory ? this.#backend.current() : undefined;
     const served = view?.epoch === epoch ? snapshotOfView(view) : undefined;
+    this.#trace?.('load');
     const stored = await store.newestSnapshot(epoch, kind);
+    this.#trace?.('snapshot read', { version: stored?.version, bytes: stored?.bytes.length });
     if (stored === undefined) {
       if (served !== undefined) return served;
       this.work.built++;
@@ -360,7 +403,9 @@ export class FleetNode {
     if (snapshotDigest(stored.bytes) !== stored.digest) {
       throw new ContactPsiError('store_corrupt', `the stored snapshot of epoch ${epoch} version ${stored.version} does not match its digest`);
     }
+    this.#trace?.('digest checked', { version: stored.version });
     if (served !== undefined && (await store.findLogEntry('announcement', epoch, stored.version)) === undefined) return served;
+    this.#trace?.('announcement found', { version: stored.version });
     this.work.loaded++;
     return stored;
   }
@@ -378,6 +423,7 @@ export class FleetNode {
     void this.#run(async () => {
       this.#catchUpPending = false;
       if (this.#closed) return;
+      this.#trace?.('catch-up');
       await this.#refreshBackend();
     }).catch((err: unknown) => this.options.log?.(`node ${this.options.node}: catch-up failed: ${(err as Error).message}`));
   }
@@ -389,6 +435,7 @@ export class FleetNode {
     if (m[1] === 'view') {
       // The leader built and announced a view: a follower loads it (coalesced like changes).
       const version = Number(m[3]);
+      this.#trace?.('view heard', { version });
       const served = this.#backend?.current();
       if (!this.#leader && (served === undefined || epoch !== served.epoch || version > served.snapshot.version)) this.#onChange();
       return;
@@ -408,7 +455,13 @@ export class FleetNode {
     const { store } = this.options;
     const lost = (err: Error) => this.options.log?.(`node ${this.options.node}: change feed lost (${err.message}); the refresh timer covers until restart`);
     // Directory changes: the leader builds on them; followers wait for its `view:` event.
-    this.#unwatch.push(await store.watchChanges(() => this.#leader && this.#onChange(), lost));
+    this.#unwatch.push(
+      await store.watchChanges((version) => {
+        if (!this.#leader) return;
+        this.#trace?.('change heard', { version });
+        this.#onChange();
+      }, lost),
+    );
     const client = await store.pool.connect();
     const onNotification = (message: { channel: string; payload?: string }) => {
       if (message.channel === FLEET_CHANNEL && message.payload !== undefined) this.#onFleetEvent(message.payload);

@@ -14,6 +14,7 @@
 import type { OprfSuite } from '../../oprf/suite.js';
 import { evaluateAndSeal, tagRecordsOf, type TagEvaluator } from '../precompute.js';
 import { sealLabels } from '../seal.js';
+import type { FleetTrace } from './fleet-node.js';
 import type { PostgresStore } from './store.js';
 
 /** Change-log rows past which the full pass is used instead (default): a large import is split across nodes (shared-fill.ts). */
@@ -32,6 +33,8 @@ export interface IncrementalPassOptions {
    * before evaluating, and the caller splits the work across the fleet (shared-fill.ts).
    */
   readonly maxMissing?: number;
+  /** Each step as it ends (bench -- fleet --timeline). */
+  readonly trace?: FleetTrace;
 }
 
 export interface IncrementalPass {
@@ -62,13 +65,21 @@ export async function incrementalPass(options: IncrementalPassOptions): Promise<
   if (version === from) return { version, complete: true, users: 0, computed: 0, pruned: 0, resealed: 0 };
   // Versions are dense (one per change-log row): the number of changes without counting them.
   if (version < from || version - from > maxChanges) return undefined;
+  const trace = options.trace;
+  trace?.('pass: version read', { version });
   const users = await store.changedUsers(from, version);
+  trace?.('pass: changed users', { count: users.length });
   const pruned = await store.pruneTagsOf(epoch, users);
+  trace?.('pass: pruned', { count: pruned });
   const missing = await store.missingTagsOf(epoch, users);
+  trace?.('pass: missing found', { count: missing.length });
   if (missing.length > (options.maxMissing ?? Number.POSITIVE_INFINITY)) return undefined;
   if (missing.length > 0) {
     const job = { store, suite: options.suite, secretKey: options.secretKey, epoch, evaluator: options.evaluator };
-    await store.putTags(epoch, tagRecordsOf(missing, await evaluateAndSeal(job, missing)));
+    const evaluated = await evaluateAndSeal(job, missing);
+    trace?.('pass: evaluated', { count: missing.length });
+    await store.putTags(epoch, tagRecordsOf(missing, evaluated));
+    trace?.('pass: tags stored', { count: missing.length });
   }
   const unsealed = await store.unsealedTagsOf(epoch, users);
   if (unsealed.length > 0) {
@@ -78,6 +89,8 @@ export async function incrementalPass(options: IncrementalPassOptions): Promise<
       unsealed.map((e, i) => ({ identifier: e.identifier, userId: e.userId, sealed: sealed[i], labelVersion: e.labelVersion })),
     );
   }
+  trace?.('pass: resealed', { count: unsealed.length });
   const complete = await store.completeTags(epoch, version, true);
+  trace?.('pass: complete', { version, count: complete ? 1 : 0 });
   return { version, complete, users: users.length, computed: missing.length, pruned, resealed: unsealed.length };
 }

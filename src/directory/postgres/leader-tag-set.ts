@@ -7,6 +7,7 @@
  * absent, and the count must equal the table's; anything else (a trimmed log, rows logged
  * before schema 4 without a snapshot prefix, another epoch) reads the whole set again.
  */
+import type { FleetTrace } from './fleet-node.js';
 import type { PostgresStore, TagLogPrefix } from './store.js';
 
 export interface PackedTags {
@@ -112,6 +113,7 @@ export class LeaderTagSet {
   constructor(
     private readonly store: PostgresStore,
     private readonly width: number,
+    private readonly trace?: FleetTrace,
   ) {}
 
   /** One move or read at a time: a prefetch and a build never race to keep an older copy. */
@@ -140,6 +142,7 @@ export class LeaderTagSet {
     if (held !== undefined && held.version === version) return held;
     if (held !== undefined && held.version < version) {
       const log = await this.store.tagLogSince(epoch, held.version, version, this.width);
+      this.trace?.('tag log read', { version, count: log?.rows.length });
       if (log !== undefined) {
         const { added, removed } = netPrefixes(log.rows, this.width);
         const packed = applyPrefixDelta(held.tagLength === 0 ? new Uint8Array(0) : held.packed, this.width, added, removed);
@@ -150,6 +153,7 @@ export class LeaderTagSet {
       }
     }
     const set = await this.store.readTagSetAt(epoch, version, this.width);
+    this.trace?.('tag set read whole', { version, count: set?.count });
     if (set === undefined) return undefined;
     this.read++;
     return this.#keep(epoch, { version, packed: set.packed, tagLength: set.tagLength, count: set.count });
