@@ -6,7 +6,7 @@
 import { WIRE_LOOKUP_KEY_BYTES } from '../protocol/discovery/labels.js';
 import { ContactPsiError } from '../errors.js';
 import type { EncodingKind } from '../setenc/types.js';
-import { checkAccount, checkBucket } from './buckets.js';
+import { appendedRecord, checkAccount, checkBucket, checkQuotaWrite } from './buckets.js';
 import { netTagDelta, tagPrefix, type TagOp } from './tag-delta.js';
 import { checkPrefixBytes } from './tag-set.js';
 import { checkLogEntry, checkLogRange } from './log-entries.js';
@@ -31,6 +31,8 @@ import type {
   TagSet,
   UnsealedTag,
   UpsertResult,
+  ChargedRecord,
+  QuotaWrite,
 } from './types.js';
 import { changeKinds, compareCodePoints, identifierTaken, normalizeBatch } from './users.js';
 
@@ -84,6 +86,7 @@ export class MemoryStore implements DirectoryStore {
   /** `${epoch}:${kind}` -> snapshot */
   readonly #snapshots = new Map<string, SnapshotRecord>();
   readonly #buckets = new Map<string, BucketState>();
+  readonly #charged = new Map<string, ChargedRecord>();
   /** The announcement log, append-only. */
   readonly #announcements: LogEntryRecord[] = [];
   /** Discoverable pairs in identifier order; rebuilt lazily after a change. */
@@ -475,6 +478,30 @@ export class MemoryStore implements DirectoryStore {
     const next = checkBucket(update(this.#readBucket(account)));
     this.#buckets.set(account, next);
     return { ...next };
+  }
+
+  async writeQuota(write: QuotaWrite): Promise<BucketState[]> {
+    this.#open();
+    checkQuotaWrite(write);
+    // Everything computed first (an update or the record may throw), then written in one synchronous step.
+    const staged = new Map<string, BucketState>();
+    const written = write.buckets.map(({ key, update }) => {
+      const next = checkBucket(update(staged.get(key) ?? this.#readBucket(key)));
+      staged.set(key, next);
+      return { ...next };
+    });
+    const record = write.record === undefined ? undefined : appendedRecord(this.#charged.get(write.record.key), write.record);
+    for (const [key, state] of staged) this.#buckets.set(key, state);
+    if (record !== undefined) this.#charged.set(write.record!.key, record);
+    for (const key of write.clear ?? []) this.#charged.delete(key);
+    return written;
+  }
+
+  async chargedRecord(key: string): Promise<ChargedRecord | undefined> {
+    this.#open();
+    checkAccount(key);
+    const record = this.#charged.get(key);
+    return record === undefined ? undefined : { generation: record.generation, hashes: record.hashes.slice() };
   }
 
   #readBucket(account: string): BucketState | undefined {

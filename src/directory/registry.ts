@@ -20,6 +20,8 @@ import { sealLabels } from './seal.js';
 import { DIRECTORY_RAW_TAG_BYTES, encodeSnapshot, snapshotDigest } from './snapshot.js';
 import type {
   BucketState,
+  ChargedRecord,
+  QuotaWrite,
   ChangeRecord,
   DirectoryStore,
   DirectoryUser,
@@ -346,6 +348,15 @@ export class Directory {
    */
   updateBucket(account: string, update: (state: BucketState | undefined) => BucketState): Promise<BucketState> {
     return this.store.updateBucket(account, update);
+  }
+
+  /** The quota ledger's charge with its chain record, in one store transaction (spec/sync-failover.md §4). */
+  writeQuota(write: QuotaWrite): Promise<BucketState[]> {
+    return this.store.writeQuota(write);
+  }
+
+  chargedRecord(key: string): Promise<ChargedRecord | undefined> {
+    return this.store.chargedRecord(key);
   }
 
   /** Waits for pending work (a rotation included), then closes the store. */

@@ -6,7 +6,7 @@
 import type Database from 'better-sqlite3';
 import { ContactPsiError } from '../errors.js';
 
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /** Migration i takes a file from user_version i to i + 1 (exported for the migration tests). */
 export const MIGRATIONS: readonly string[] = [
@@ -127,6 +127,16 @@ export const MIGRATIONS: readonly string[] = [
   // (sealed_version kept: no relabel marker), a lookup seals the label on the fly.
   `
   UPDATE tags SET sealed = NULL WHERE sealed IS NOT NULL;
+  `,
+  // 4 -> 5: what each receipt chain's latest session charged (spec/sync-failover.md §4), so a
+  // sync cut off before its answers arrived is not charged again on its retry. One row per
+  // chain (key charged:<account>:<chain>), replaced by the chain's next session.
+  `
+  CREATE TABLE quota_charged (
+    key        TEXT PRIMARY KEY,
+    generation INTEGER NOT NULL,
+    hashes     BLOB NOT NULL CHECK (length(hashes) % 8 = 0)
+  ) WITHOUT ROWID;
   `,
 ];
 

@@ -7,7 +7,7 @@
 import Database from 'better-sqlite3';
 import { ContactPsiError } from '../errors.js';
 import type { EncodingKind } from '../setenc/types.js';
-import { checkAccount, checkBucket } from './buckets.js';
+import { appendedRecord, checkAccount, checkBucket, checkQuotaWrite } from './buckets.js';
 import { prepareDirectoryFile, secureDirectoryFiles } from './file-mode.js';
 import { ensureLookupIndex, LOOKUP_INDEX, migrate } from './sqlite-schema.js';
 import { netTagDelta, tagPrefix, type TagLogRow, type TagOp } from './tag-delta.js';
@@ -16,6 +16,8 @@ import { checkLogEntry, checkLogRange, logEntry, type RawLogEntry } from './log-
 import type {
   BucketState,
   ChangeKind,
+  ChargedRecord,
+  QuotaWrite,
   ChangeRecord,
   DirectoryStore,
   DirectoryUser,
@@ -216,6 +218,10 @@ export class SqliteStore implements DirectoryStore {
       getBucket: p('SELECT tokens, updated_at AS updatedAt FROM quota_buckets WHERE account = ?'),
       putBucket: p(`INSERT INTO quota_buckets (account, tokens, updated_at) VALUES (?, ?, ?)
         ON CONFLICT (account) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at`),
+      getCharged: p('SELECT generation, hashes FROM quota_charged WHERE key = ?'),
+      putCharged: p(`INSERT INTO quota_charged (key, generation, hashes) VALUES (?, ?, ?)
+        ON CONFLICT (key) DO UPDATE SET generation = excluded.generation, hashes = excluded.hashes`),
+      dropCharged: p('DELETE FROM quota_charged WHERE key = ?'),
     };
   }
 
@@ -621,6 +627,37 @@ export class SqliteStore implements DirectoryStore {
         return next;
       })
       .immediate();
+  }
+
+  async writeQuota(write: QuotaWrite): Promise<BucketState[]> {
+    checkQuotaWrite(write);
+    // IMMEDIATE: the write lock is taken before the first read, as in updateBucket.
+    return this.#db
+      .transaction((): BucketState[] => {
+        const written = write.buckets.map(({ key, update }) => {
+          const next = checkBucket(update(this.#readBucket(key)));
+          this.#q.putBucket.run(key, next.tokens, next.updatedAt);
+          return next;
+        });
+        const record = write.record;
+        if (record !== undefined) {
+          const next = appendedRecord(this.#readCharged(record.key), record);
+          this.#q.putCharged.run(record.key, next.generation, blob(next.hashes));
+        }
+        for (const key of write.clear ?? []) this.#q.dropCharged.run(key);
+        return written;
+      })
+      .immediate();
+  }
+
+  async chargedRecord(key: string): Promise<ChargedRecord | undefined> {
+    return this.#readCharged(key);
+  }
+
+  #readCharged(key: string): ChargedRecord | undefined {
+    checkAccount(key);
+    const row = this.#q.getCharged.get(key) as { generation: number; hashes: Buffer } | undefined;
+    return row === undefined ? undefined : { generation: row.generation, hashes: new Uint8Array(row.hashes) };
   }
 
   async close(): Promise<void> {

@@ -151,6 +151,19 @@ export interface BucketState {
   readonly updatedAt: number;
 }
 
+/** What a receipt chain's latest charging session charged: packed 8-byte charge hashes. */
+export interface ChargedRecord {
+  readonly generation: number;
+  readonly hashes: Uint8Array;
+}
+
+/** One quota transaction (see DirectoryStore.writeQuota). */
+export interface QuotaWrite {
+  readonly buckets: readonly { readonly key: string; readonly update: (state: BucketState | undefined) => BucketState }[];
+  readonly record?: { readonly key: string; readonly generation: number; readonly hashes: Uint8Array };
+  readonly clear?: readonly string[];
+}
+
 export interface SnapshotRecord {
   readonly epoch: number;
   readonly version: number;
@@ -319,6 +332,17 @@ export interface DirectoryStore extends AnnouncementStore {
    * state (it may throw to refuse: nothing is written then).
    */
   updateBucket(account: string, update: (state: BucketState | undefined) => BucketState): Promise<BucketState>;
+  /**
+   * One transaction over several bucket rows and a receipt chain's charged record (the quota
+   * ledger's charge, spec/sync-failover.md §4): the updates run in order on the stored states
+   * (one that throws refuses the whole write: nothing is written), then the record is appended
+   * to (or replaced, when it holds another generation), then the `clear` records are deleted.
+   * Returns the bucket states written. Keys are checked as account ids; the record as whole
+   * 8-byte hashes of at most MAX_CHARGED_RECORD_BYTES (`invalid_record`).
+   */
+  writeQuota(write: QuotaWrite): Promise<BucketState[]>;
+  /** A charged record, or undefined. Read only. */
+  chargedRecord(key: string): Promise<ChargedRecord | undefined>;
 
   close(): Promise<void>;
 }

@@ -56,7 +56,7 @@ export function observedBackend(backend: DiscoveryBackend, counts: SessionCounts
 export function observedQuotaStore(store: QuotaStore, policies: { sync?: BucketPolicy; lookup?: BucketPolicy }, onCharge: (purpose: 'sync' | 'lookup', tokens: number) => void): QuotaStore {
   const purposeOf = (key: string): 'sync' | 'lookup' | undefined => (key.startsWith('sync:') ? 'sync' : key.startsWith('lookup:') ? 'lookup' : undefined);
   const policyOf = (purpose: 'sync' | 'lookup') => (purpose === 'sync' ? (policies.sync ?? DEFAULT_SYNC_POLICY) : (policies.lookup ?? DEFAULT_LOOKUP_POLICY));
-  const taken = (purpose: 'sync' | 'lookup', before: BucketState | undefined, after: BucketState) => Math.max(0, Math.round(balance(policyOf(purpose), before, after.updatedAt) - after.tokens));
+  const tokensTaken = (purpose: 'sync' | 'lookup', before: BucketState | undefined, after: BucketState) => Math.max(0, Math.round(balance(policyOf(purpose), before, after.updatedAt) - after.tokens));
   const observed: QuotaStore = {
     getBucket: (account) => store.getBucket(account),
     putBucket: (account, state) => store.putBucket(account, state),
@@ -70,10 +70,33 @@ export function observedQuotaStore(store: QuotaStore, policies: { sync?: BucketP
       let tokens = 0;
       const result = await update(account, (state) => {
         const next = fn(state);
-        tokens = taken(purpose, state, next);
+        tokens = tokensTaken(purpose, state, next);
         return next;
       });
       onCharge(purpose, tokens);
+      return result;
+    };
+  }
+  if (store.writeQuota && store.chargedRecord) {
+    const write = store.writeQuota.bind(store);
+    observed.chargedRecord = store.chargedRecord.bind(store);
+    observed.writeQuota = async (request) => {
+      // The transaction may run the updates more than once (a retry): only the last run counts.
+      const taken = new Map<string, { purpose: 'sync' | 'lookup'; tokens: number }>();
+      const buckets = request.buckets.map(({ key, update }) => {
+        const purpose = purposeOf(key);
+        if (!purpose) return { key, update };
+        return {
+          key,
+          update: (state: BucketState | undefined) => {
+            const next = update(state);
+            taken.set(key, { purpose, tokens: tokensTaken(purpose, state, next) });
+            return next;
+          },
+        };
+      });
+      const result = await write({ ...request, buckets });
+      for (const { purpose, tokens } of taken.values()) onCharge(purpose, tokens);
       return result;
     };
   }

@@ -10,7 +10,7 @@
 import type { PoolClient } from 'pg';
 import { ContactPsiError } from '../../errors.js';
 
-export const PG_SCHEMA_VERSION = 5;
+export const PG_SCHEMA_VERSION = 6;
 
 /** Any constant: the advisory lock every migrating node takes (pg_advisory_xact_lock). */
 const MIGRATION_LOCK = 0x63707369; // "cpsi"
@@ -148,6 +148,15 @@ export const PG_MIGRATIONS: readonly string[] = [
   // on the fly until the next precompute re-seals them (sealed_version kept: no relabel marker).
   `
   UPDATE tags SET sealed = NULL WHERE sealed IS NOT NULL;
+  `,
+  // 5 -> 6: what each receipt chain's latest session charged (spec/sync-failover.md §4), so a
+  // sync cut off on a node that died is not charged again on its retry at another node.
+  `
+  CREATE TABLE quota_charged (
+    key        text PRIMARY KEY,
+    generation bigint NOT NULL,
+    hashes     bytea NOT NULL CHECK (length(hashes) % 8 = 0)
+  );
   `,
 ];
 

@@ -12,7 +12,7 @@
 import pg, { type Pool, type PoolClient, type PoolConfig } from 'pg';
 import { ContactPsiError } from '../../errors.js';
 import type { EncodingKind } from '../../setenc/types.js';
-import { checkAccount, checkBucket } from '../buckets.js';
+import { appendedRecord, checkAccount, checkBucket, checkQuotaWrite } from '../buckets.js';
 import { netTagDelta, tagPrefix, type TagLogRow, type TagOp } from '../tag-delta.js';
 import { checkPrefixBytes } from '../tag-set.js';
 import { checkLogEntry, checkLogRange, logEntry, type RawLogEntry } from '../log-entries.js';
@@ -37,6 +37,8 @@ import type {
   TagSet,
   UnsealedTag,
   UpsertResult,
+  ChargedRecord,
+  QuotaWrite,
 } from '../types.js';
 import { changeKinds, identifierTaken, normalizeBatch } from '../users.js';
 import { copyOutBytea, copyRows } from './copy.js';
@@ -829,6 +831,56 @@ export class PostgresStore implements DirectoryStore {
       );
       return next;
     });
+  }
+
+  async writeQuota(write: QuotaWrite): Promise<BucketState[]> {
+    checkQuotaWrite(write);
+    return this.#tx(async (c) => {
+      // The same per-key lock as updateBucket, taken in key order (no two writers wait on each other in a cycle).
+      const keys = [...new Set([...write.buckets.map((b) => b.key), ...(write.record ? [write.record.key] : [])])].sort();
+      for (const key of keys) await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [key]);
+      const staged = new Map<string, BucketState>();
+      const written: BucketState[] = [];
+      for (const { key, update } of write.buckets) {
+        let state = staged.get(key);
+        if (state === undefined) {
+          const row = (await c.query<{ tokens: number; updated_at: number }>('SELECT tokens, updated_at FROM quota_buckets WHERE account = $1', [key])).rows[0];
+          state = row === undefined ? undefined : { tokens: row.tokens, updatedAt: row.updated_at };
+        }
+        const next = checkBucket(update(state));
+        staged.set(key, next);
+        written.push(next);
+      }
+      for (const [key, next] of staged) {
+        await c.query(
+          `INSERT INTO quota_buckets (account, tokens, updated_at) VALUES ($1, $2, $3)
+           ON CONFLICT (account) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at`,
+          [key, next.tokens, next.updatedAt],
+        );
+      }
+      const record = write.record;
+      if (record !== undefined) {
+        const next = appendedRecord(await PostgresStore.#readCharged(c, record.key), record);
+        await c.query(
+          `INSERT INTO quota_charged (key, generation, hashes) VALUES ($1, $2, $3)
+           ON CONFLICT (key) DO UPDATE SET generation = excluded.generation, hashes = excluded.hashes`,
+          [record.key, next.generation, Buffer.from(next.hashes)],
+        );
+      }
+      const clear = write.clear ?? [];
+      if (clear.length > 0) await c.query('DELETE FROM quota_charged WHERE key = ANY($1::text[])', [clear]);
+      return written;
+    });
+  }
+
+  async chargedRecord(key: string): Promise<ChargedRecord | undefined> {
+    checkAccount(key);
+    return this.#tx((c) => PostgresStore.#readCharged(c, key), 'READ COMMITTED', true);
+  }
+
+  static async #readCharged(c: PoolClient, key: string): Promise<ChargedRecord | undefined> {
+    const row = (await c.query<{ generation: string; hashes: Buffer }>('SELECT generation, hashes FROM quota_charged WHERE key = $1', [key])).rows[0];
+    return row === undefined ? undefined : { generation: Number(row.generation), hashes: new Uint8Array(row.hashes) };
   }
 
   /**

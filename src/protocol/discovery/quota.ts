@@ -70,7 +70,36 @@ export interface QuotaStore {
    * tokens; `update` may throw to refuse, and then nothing is written.
    */
   updateBucket?(account: string, update: (state: BucketState | undefined) => BucketState): Promise<BucketState>;
+  /**
+   * Several bucket rows and a chain's charged record in one transaction (spec/sync-failover.md
+   * §4): all or nothing. With `chargedRecord`, the ledger records what each session of a chain
+   * charged, so a sync cut off before its answers arrived is not charged again on its retry.
+   */
+  writeQuota?(write: QuotaWrite): Promise<BucketState[]>;
+  /** The charged record under `key`, if any. */
+  chargedRecord?(key: string): Promise<ChargedRecord | undefined>;
 }
+
+/** What the latest charging session of a receipt chain charged (packed 8-byte charge hashes, in charge order). */
+export interface ChargedRecord {
+  readonly generation: number;
+  readonly hashes: Uint8Array;
+}
+
+/** One quota transaction: every bucket update (in order), the record append and the clears, or none of them. */
+export interface QuotaWrite {
+  /** Read-modify-write of bucket rows; an update that throws refuses the whole write. */
+  readonly buckets: readonly { readonly key: string; readonly update: (state: BucketState | undefined) => BucketState }[];
+  /** Appended to the record `key`; a record of another generation is replaced, not appended to. */
+  readonly record?: { readonly key: string; readonly generation: number; readonly hashes: Uint8Array };
+  /** Records deleted (a chain the session left for a new one). */
+  readonly clear?: readonly string[];
+}
+
+/** Key of a chain's charged record. */
+export const chargedRecordKey = (account: string, chain: Uint8Array): string => `${CHARGED_RECORD_PREFIX}${account}:${hexOf(chain)}`;
+/** Key prefix of the charged records (a key space of its own, apart from the bucket rows). */
+export const CHARGED_RECORD_PREFIX = 'charged:';
 
 /** The balance at `now`: the stored tokens plus what refilled since, capped. */
 export function balance(policy: BucketPolicy, state: BucketState | undefined, now: number): number {
@@ -244,6 +273,9 @@ export interface QuotaConfig {
   lookup?: BucketPolicy;
 }
 
+/** A drawn chain id is in use already (writeCharge draws another). */
+class ChainTaken extends Error {}
+
 /**
  * One session's view of an account's quota: takes the client's receipt, charges each
  * element by the rules of the header (free once per epoch if paid for in an earlier one,
@@ -259,10 +291,21 @@ export class QuotaLedger {
   private chain: Uint8Array | undefined;
   /** Elements evaluated in this session (charged or free): never free again in this epoch. */
   private readonly sessionSeen = new Set<string>();
+  /**
+   * Hashes the presented chain's latest session charged that the presented receipt does not
+   * cover (its answers were cut off, spec/sync-failover.md §4): free once in this session.
+   */
+  private readonly credit = new Set<string>();
+  /** The presented chain's charged record: cleared by this session's first write. */
+  private creditedRecord: string | undefined;
+  /** Whether this session wrote its first quota transaction (which replaces or clears the old record). */
+  private wroteFirst = false;
+  /** The new chain announced before the first charge (openChain): tried first when the chain is created. */
+  private proposedChain: Uint8Array | undefined;
   /** Each answered-or-not chunk's hashes, in order. */
   private readonly chunks: string[][] = [];
   /** Evaluations charged and evaluated free in this session (for tests and figures). */
-  readonly counts = { charged: 0, free: 0 };
+  readonly counts = { charged: 0, free: 0, credited: 0 };
 
   constructor(
     private readonly config: QuotaConfig,
@@ -306,7 +349,7 @@ export class QuotaLedger {
    */
   private async claim(now: number): Promise<void> {
     if (!this.presented) {
-      // No receipt (or a forged one): a new chain, written after the first charge (startChain).
+      // No receipt (or a forged one): a new chain, written with the first charge (openChain, writeCharge).
       this.accepted = false;
       return;
     }
@@ -317,9 +360,52 @@ export class QuotaLedger {
       return stored + 1;
     });
     this.accepted = this.presented.receipt.generation === current;
-    if (this.accepted) {
-      this.chain = chain;
-      this.generation = current + 1;
+    // A stale receipt (another session of the chain came after it) is refused: nothing is free
+    // by it. Its MAC still shows the chain is this account's device's, so the chain goes on
+    // at the bumped generation with the set started over: the device names the same chain at
+    // its next sync, and what this session charges is credited then if it is cut off.
+    this.chain = chain;
+    this.generation = current + 1;
+    await this.takeCredit(chain);
+  }
+
+  /**
+   * For a session without a receipt (a device's first sync): the chain its charges will be
+   * recorded under, announced before anything is charged (the server sends this receipt of an
+   * empty set before the first chunk's charge), so a sync cut off before its first answer
+   * names the chain at its retry and is credited what was charged (spec/sync-failover.md §4).
+   * The chain's row is written only with the first charge (rows cost tokens); presented
+   * before then, the receipt is refused and the chain goes on (claim).
+   */
+  openChain(): { token: Uint8Array; generation: number; chain: Uint8Array } | undefined {
+    if (this.purpose !== 'sync' || this.presented || this.accepted !== undefined || this.chain || this.proposedChain) return undefined;
+    if (!this.config.store.writeQuota || !this.config.store.chargedRecord) return undefined;
+    this.proposedChain = this.random(RECEIPT_CHAIN_BYTES).slice(0, RECEIPT_CHAIN_BYTES);
+    const sets = nextReceiptSets(undefined, false, this.epoch, []);
+    const body = { ...sets, chain: this.proposedChain, epoch: this.epoch, generation: 1 };
+    return { token: quotaToken(this.config.tokenKey, this.account, body), generation: 1, chain: this.proposedChain };
+  }
+
+  /**
+   * Reads what the presented chain's latest session charged. The receipt's MAC shows the
+   * client holds this chain; what that session charged beyond the receipt (all of it when the
+   * receipt is stale: that session bumped the generation and was cut off before the client
+   * heard of it) was paid for and its answers may never have arrived, so it is free once here.
+   * Once only: the record is cleared by this session's first write and credited hashes are
+   * not recorded again, so cutting connections on purpose gets at most one free re-evaluation
+   * per paid one (same element, same output: nothing learned).
+   */
+  private async takeCredit(chain: Uint8Array): Promise<void> {
+    const { store } = this.config;
+    if (!store.chargedRecord || !store.writeQuota || !this.presented) return;
+    const key = chargedRecordKey(this.account, chain);
+    const record = await store.chargedRecord(key);
+    if (!record) return;
+    this.creditedRecord = key;
+    const receipted = this.accepted ? this.presented.set : undefined;
+    for (let off = 0; off + CHARGE_HASH_BYTES <= record.hashes.length; off += CHARGE_HASH_BYTES) {
+      const h = hexOf(record.hashes.subarray(off, off + CHARGE_HASH_BYTES));
+      if (!receipted?.has(h)) this.credit.add(h);
     }
   }
 
@@ -361,21 +447,89 @@ export class QuotaLedger {
     // `precomputed`: chargeHashesHex(blinded, size), when the caller has them already (the session's duplicate check).
     const hashes = precomputed && precomputed.length === blinded.length / size ? [...precomputed] : chargeHashesHex(blinded, size);
     const previous = this.accepted ? this.presented : undefined;
-    let charged = 0;
+    const charged: string[] = [];
+    const credited: string[] = [];
+    // What the next session of the chain may credit if this one is cut off: all but the credited.
+    const recorded: string[] = [];
     for (const h of new Set(hashes)) {
+      if (this.sessionSeen.has(h)) {
+        charged.push(h);
+        continue;
+      }
+      // Free: charged by the chain's session that was cut off (takeCredit), once.
+      if (this.credit.has(h)) {
+        credited.push(h);
+        continue;
+      }
+      recorded.push(h);
       // Free: paid for before, not yet evaluated in this epoch (the one free re-evaluation per rotation).
-      const free = previous !== undefined && previous.set.has(h) && !previous.evaluated.has(h) && !this.sessionSeen.has(h);
-      if (!free) charged++;
+      if (previous !== undefined && previous.set.has(h) && !previous.evaluated.has(h)) continue;
+      charged.push(h);
     }
-    if (charged > 0) {
-      const policy = this.purpose === 'lookup' ? (this.config.lookup ?? DEFAULT_LOOKUP_POLICY) : (this.config.sync ?? DEFAULT_SYNC_POLICY);
-      await chargeBucket(this.config.store, `${this.purpose}:${this.account}`, policy, charged, now);
+    const policy = this.purpose === 'lookup' ? (this.config.lookup ?? DEFAULT_LOOKUP_POLICY) : (this.config.sync ?? DEFAULT_SYNC_POLICY);
+    const { store } = this.config;
+    if (this.purpose === 'sync' && store.writeQuota && store.chargedRecord) await this.writeCharge(store.writeQuota.bind(store), policy, charged.length, recorded, now);
+    else {
+      if (charged.length > 0) await chargeBucket(store, `${this.purpose}:${this.account}`, policy, charged.length, now);
+      if (this.purpose === 'sync' && !this.chain) await this.startChain(now);
     }
-    if (this.purpose === 'sync' && !this.chain) await this.startChain(now);
-    this.counts.charged += charged;
-    this.counts.free += hashes.length - charged;
+    for (const h of credited) this.credit.delete(h);
+    this.counts.charged += charged.length;
+    this.counts.free += hashes.length - charged.length;
+    this.counts.credited += credited.length;
     for (const h of hashes) this.sessionSeen.add(h);
     this.chunks.push(hashes);
+  }
+
+  /**
+   * One transaction: the tokens, the new chain's generation row (the session's first write
+   * without an accepted receipt: rows cost tokens), and the charged hashes appended to the
+   * chain's record (the first write replaces the record of the chain's previous session, or
+   * clears the presented chain's when the session starts a new chain).
+   */
+  private async writeCharge(
+    writeQuota: (write: QuotaWrite) => Promise<BucketState[]>,
+    policy: BucketPolicy,
+    charged: number,
+    recorded: readonly string[],
+    now: number,
+  ): Promise<void> {
+    if (charged === 0 && recorded.length === 0 && this.wroteFirst) return;
+    const tokens = charged === 0 ? [] : [{ key: `sync:${this.account}`, update: (state: BucketState | undefined) => takeTokens(policy, state, charged, now) }];
+    const hashes = canonicalChargeSet(recorded);
+    // A chain id already in use (an rng that repeats) is never reset: another is drawn.
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const chain = this.chain ?? (attempt === 0 && this.proposedChain ? this.proposedChain : this.random(RECEIPT_CHAIN_BYTES).slice(0, RECEIPT_CHAIN_BYTES));
+      const generation = this.chain ? this.generation : 1;
+      const key = chargedRecordKey(this.account, chain);
+      const newChain = this.chain
+        ? []
+        : [
+            {
+              key: `${RECEIPT_GENERATION_PREFIX}${this.account}:${hexOf(chain)}`,
+              update: (state: BucketState | undefined): BucketState => {
+                if (state !== undefined) throw new ChainTaken();
+                return { tokens: 1, updatedAt: now };
+              },
+            },
+          ];
+      const clear = !this.wroteFirst && this.creditedRecord !== undefined && this.creditedRecord !== key ? [this.creditedRecord] : [];
+      try {
+        await writeQuota({ buckets: [...tokens, ...newChain], record: { key, generation, hashes }, clear });
+      } catch (err) {
+        if (err instanceof ChainTaken) continue;
+        throw err;
+      }
+      this.wroteFirst = true;
+      if (!this.chain) {
+        this.chain = chain;
+        this.generation = 1;
+      }
+      return;
+    }
+    // Four chain ids in use: the charge stands without a chain (no receipt), as startChain does.
+    if (tokens.length > 0) await writeQuota({ buckets: tokens, clear: [] });
+    this.wroteFirst = true;
   }
 
   /**

@@ -326,6 +326,8 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
     }
     const seq = this.nextSeq++;
     this.accepted += count;
+    // A device's first sync (no receipt): its new chain is announced before anything is charged.
+    if (seq === 0) this.sendIssued(this.ledger?.openChain());
     const { suite, keys } = view;
     const blinded = msg.blinded.slice(); // ours, whatever the transport does with its buffer
     const turn = this.chargeTurn;
@@ -359,6 +361,12 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
     try {
       this.gate?.(count, now);
       await this.ledger?.charge(blinded, size, now, hashes);
+      // The session's first charge settled the receipt chain (the presented one, its
+      // generation bumped, or a new one): the client hears of it before any answer, so a
+      // sync cut off from here on presents this chain at its retry, whose charges the next
+      // session credits (spec/sync-failover.md §4). Nothing is answered yet: it covers the
+      // presented receipt's set only.
+      if (seq === 0 && !this.ended) this.sendReceipt();
       return true;
     } catch (err) {
       this.refusal = err;
@@ -377,13 +385,9 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
       this.nextAnswer++;
       this.stats.evaluated += next.count;
       this.sinceReceipt += next.count;
-      // A running receipt every few chunks, so a sync cut off by a dropped connection does
-      // not pay again for what was charged (the token costs a sort of the charged set).
-      // And one after the first chunk when the client's receipt was accepted: that charge bumped
-      // its generation, so the receipt it holds is stale from here on; a sync cut off before
-      // the next one would otherwise lose the whole set it paid for (spec/sync-failover.md).
-      const staleHeld = this.nextAnswer === 1 && this.ledger?.tokenAccepted === true;
-      if (this.ledger && ((this.nextAnswer % RECEIPT_EVERY_CHUNKS === 0 && this.sinceReceipt >= RECEIPT_MIN_ITEMS) || staleHeld)) {
+      // A running receipt every few chunks, so a sync cut off by a dropped connection keeps a
+      // receipt for most of what it was answered (the token costs a sort of the charged set).
+      if (this.ledger && this.nextAnswer % RECEIPT_EVERY_CHUNKS === 0 && this.sinceReceipt >= RECEIPT_MIN_ITEMS) {
         this.sinceReceipt = 0;
         this.sendReceipt();
       }
@@ -407,7 +411,10 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
 
   /** A receipt over the chunks answered so far: the set the client can compute. */
   private sendReceipt(): void {
-    const issued = this.ledger?.issueToken(this.nextAnswer);
+    this.sendIssued(this.ledger?.issueToken(this.nextAnswer));
+  }
+
+  private sendIssued(issued: { token: Uint8Array; generation: number; chain: Uint8Array } | undefined): void {
     if (issued) this.send({ t: 'dir.receipt', quotaToken: issued.token, tokenAccepted: this.ledger?.tokenAccepted ?? false, quotaGeneration: issued.generation, quotaChain: issued.chain });
   }
 
