@@ -247,7 +247,7 @@ function wsOverUpgraded(url: string, socket: Socket, maxPayload: number, held: H
   if (typeof internals.setSocket !== 'function' || internals._isServer !== true) throw new Error('ws: setSocket is gone (see WS_CLIENT_DEFAULTS)');
   internals._isServer = false;
   internals._protocol = SUBPROTOCOL;
-  internals._url = url;
+  internals._url = new URL(url).href; // as ws keeps it
   held.attach(ws);
   internals.setSocket(socket, Buffer.alloc(0), { ...WS_RECEIVER_DEFAULTS, maxPayload });
 }
