@@ -16,7 +16,9 @@
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import type { Rng } from '../../group/types.js';
-import { Modes, randomScalar, type BlindState, type OprfSuite } from '../../oprf/suite.js';
+import { Modes, type BlindState, type OprfSuite } from '../../oprf/suite.js';
+import { randomScalars } from '../../group/random-scalar-limbs.js';
+import { pipelinedChunks, uniformChunks } from './chunk-plan.js';
 import { parseEncoding } from '../../setenc/index.js';
 import { ascii, concat } from '../../oprf/encoding.js';
 import { checkDelta, DeltaView, packSorted } from './delta.js';
@@ -218,6 +220,8 @@ export interface DiscoveryResult {
 }
 
 const BLIND_DST = ascii('contact-psi-v1-deterministic-blind');
+/** Chunks blinded ahead of the one being sent when the group work is offloaded (the pool is never idle for want of one). */
+const BLIND_AHEAD = 2;
 
 const utf8 = new TextEncoder();
 
@@ -269,7 +273,14 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
   private reevaluated: ReadonlySet<string> = new Set();
   /** Chunks answered whose deferred finalize (offload) has not come back: finalizeReceived() finishes them. */
   private readonly unfinalized = new Map<number, { part: BlindState; evaluated: Uint8Array; verify: { proof: Uint8Array; publicKey: Uint8Array } }>();
-  private chunk = 0;
+  /** Chunk boundaries of dir.evaluate: [0, ..., toEvaluate.length] (chunk-plan.ts). */
+  private bounds: number[] = [0];
+  /** Chunks whose blinds are drawn and whose blinding was handed to the offload. */
+  private blindsDrawn = 0;
+  /** blindState.blinds of a pipelined sync, filled chunk by chunk as the blinds are drawn. */
+  private allBlinds: Uint8Array[] = [];
+  /** The blinding secret of this sync (deterministic blinds), if any. */
+  private blindSecret: Uint8Array | undefined;
   private nextSeq = 0;
   /** Chunks sent as dir.evaluate (deferred blinding sends them as they are ready). */
   private sentChunks = 0;
@@ -280,6 +291,8 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
   /** Items whose OPRF output is known (answered, proof verified, finalized). */
   private finalizedCount = 0;
   private outputs: Uint8Array[] = [];
+  /** This sync's outputs that the snapshot's filter holds, by index in toEvaluate, with their wire lookup keys. */
+  private readonly hitKeys = new Map<number, Uint8Array>();
   /** The identifiers this sync evaluates: those without a usable known output. */
   private toEvaluate: string[] = [];
   /** Usable outputs of earlier syncs (same identity, epoch, key). */
@@ -528,6 +541,7 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     this.change = { fresh: !fromCache || !sameBase, delta: delta ? { added: delta.added, relabeled: delta.relabeled } : undefined };
     // Blinds: per (identity, account) where a quota applies, random where none does (issue 10 §3).
     const blindSecret = info.identity && this.options.blindSecretFor ? this.options.blindSecretFor(info.identity) : this.options.blindSecret;
+    this.blindSecret = blindSecret;
     // Known outputs whose labels would not fit the server's allowance are evaluated again (label-allowance.ts).
     if (usable && this.options.quotaApplies) this.reevaluated = new Set(this.beyondAllowance(usable, blindSecret));
     // Without a quota the server takes as many label keys as elements evaluated, plus the
@@ -538,28 +552,51 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     if (this.toEvaluate.length === 0) return this.requestLabels();
     this.sendQuota();
     const inputs = this.toEvaluate.map((s) => utf8.encode(s));
-    this.chunk = Math.min(info.chunk, this.limits.maxChunkItems, this.options.chunkItems ?? Infinity);
+    const chunk = Math.min(info.chunk, this.limits.maxChunkItems, this.options.chunkItems ?? Infinity);
     this.outputs = new Array<Uint8Array>(inputs.length);
     this.state = 'awaiting_evaluations';
     const { offload } = this.options;
+    // Blinds in input order, exactly as suite.blind draws them (randomScalars: the same draws
+    // and scalars as scalar.random, three bytes per reduction step).
+    const drawBlinds = (start: number, end: number): Uint8Array[] =>
+      blindSecret ? inputs.slice(start, end).map((x) => deterministicBlind(suite, blindSecret, x)) : randomScalars(suite.group.scalar, rng, end - start);
     if (!offload) {
-      this.blindState = blindSecret
-        ? suite.blindWith(inputs, inputs.map((x) => deterministicBlind(suite, blindSecret, x)))
-        : suite.blind(inputs, rng);
-      for (let seq = 0; seq * this.chunk < inputs.length; seq++) this.sendChunk(seq);
+      this.bounds = uniformChunks(inputs.length, chunk);
+      this.blindState = suite.blindWith(inputs, drawBlinds(0, inputs.length));
+      for (let seq = 0; seq + 1 < this.bounds.length; seq++) this.sendChunk(seq);
       return;
     }
-    // Blinds are drawn here, in order, exactly as suite.blind would; only the group work moves.
-    const blinds = inputs.map((x) => (blindSecret ? deterministicBlind(suite, blindSecret, x) : randomScalar(suite.group, rng)));
+    // Pipelined: a short first chunk goes out as soon as it is blinded, and a few chunks are
+    // blinded ahead (their blinds drawn only then), so the server evaluates chunk k while the
+    // pool blinds the next ones and finalizes those answered; a short last chunk keeps the
+    // wait between the server's last answer and the label request short (chunk-plan.ts).
+    this.bounds = pipelinedChunks(inputs.length, chunk);
     const size = suite.group.elementSize;
-    this.blindState = { inputs, blinds, blinded: new Uint8Array(inputs.length * size) };
-    for (let seq = 0, start = 0; start < inputs.length; seq++, start += this.chunk) {
-      const end = Math.min(start + this.chunk, inputs.length);
-      this.defer(
-        () => offload.blindWith(suite, inputs.slice(start, end), blinds.slice(start, end)),
-        (part) => this.chunkBlinded(seq, part.blinded),
-      );
-    }
+    this.allBlinds = new Array<Uint8Array>(inputs.length);
+    this.blindState = { inputs, blinds: this.allBlinds, blinded: new Uint8Array(inputs.length * size) };
+    for (let k = 0; k < BLIND_AHEAD; k++) this.blindNextChunk();
+  }
+
+  /** Draws the blinds of the next chunk not yet blinded and hands its blinding to the offload. */
+  private blindNextChunk(): void {
+    const seq = this.blindsDrawn;
+    if (seq + 1 >= this.bounds.length) return;
+    this.blindsDrawn++;
+    const { suite, offload, rng } = this.options;
+    const state = this.blindState!;
+    const start = this.bounds[seq];
+    const end = this.bounds[seq + 1];
+    const inputs = state.inputs.slice(start, end);
+    const blindSecret = this.blindSecret;
+    const blinds = blindSecret ? inputs.map((x) => deterministicBlind(suite, blindSecret, x)) : randomScalars(suite.group.scalar, rng, end - start);
+    for (let i = 0; i < blinds.length; i++) this.allBlinds[start + i] = blinds[i];
+    this.defer(
+      () => offload!.blindWith(suite, inputs, blinds),
+      (part) => {
+        this.chunkBlinded(seq, part.blinded);
+        this.blindNextChunk();
+      },
+    );
   }
 
   /** Deferred blinding finished for chunk `seq`: send every chunk that is now ready, in order. */
@@ -568,15 +605,14 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     const size = this.options.suite.group.elementSize;
     for (let ready = this.blindedAhead.get(this.sentChunks); ready; ready = this.blindedAhead.get(this.sentChunks)) {
       this.blindedAhead.delete(this.sentChunks);
-      this.blindState!.blinded.set(ready, this.sentChunks * this.chunk * size);
+      this.blindState!.blinded.set(ready, this.bounds[this.sentChunks] * size);
       this.sendChunk(this.sentChunks);
     }
   }
 
   private sendChunk(seq: number): void {
     const size = this.options.suite.group.elementSize;
-    const start = seq * this.chunk * size;
-    const blinded = this.blindState!.blinded.subarray(start, start + this.chunk * size);
+    const blinded = this.blindState!.blinded.subarray(this.bounds[seq] * size, this.bounds[seq + 1] * size);
     this.send({ t: 'dir.evaluate', epoch: this.info!.epoch, seq, blinded });
     this.sentChunks = seq + 1;
   }
@@ -587,7 +623,7 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     const seq = this.nextSeq++;
     if (msg.seq !== seq || seq >= this.sentChunks) throw new ProtocolError('unexpected_message', `expected evaluation ${seq}, got ${msg.seq}`);
     const start = this.evaluatedCount;
-    const count = Math.min(this.chunk, this.toEvaluate.length - start);
+    const count = this.bounds[seq + 1] - this.bounds[seq];
     if (msg.evaluated.length !== count * size) throw new ProtocolError('bad_field', `evaluation ${seq} must hold ${count} elements`);
     this.evaluatedCount += count;
     const state = this.blindState!;
@@ -609,7 +645,14 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
 
   private chunkFinalized(start: number, outputs: Uint8Array[]): void {
     this.unfinalized.delete(start);
-    outputs.forEach((o, i) => (this.outputs[start + i] = o));
+    const encoding = this.encoding!;
+    // The filter lookups and the hits' label keys now, while other chunks are still out:
+    // requestLabels, which waits for the last chunk, then only collects them.
+    for (let i = 0; i < outputs.length; i++) {
+      const o = outputs[i];
+      this.outputs[start + i] = o;
+      if (encoding.contains(o)) this.hitKeys.set(start + i, wireLookupKeyOf(o));
+    }
     this.finalizedCount += outputs.length;
     this.emit({ type: 'progress', phase: 'evaluate', done: this.finalizedCount, total: this.toEvaluate.length });
     if (this.finalizedCount === this.toEvaluate.length) this.requestLabels();
@@ -725,10 +768,11 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
   private requestLabels(): void {
     const encoding = this.encoding!;
     const marks = prefixMarks(this.change);
-    const asked: { identifier: string; output: Uint8Array }[] = [];
+    const asked: { identifier: string; output: Uint8Array; key?: Uint8Array }[] = [];
     this.toEvaluate.forEach((identifier, i) => {
       const output = this.outputs[i];
-      if (encoding.contains(output)) asked.push({ identifier, output });
+      const key = this.hitKeys.get(i);
+      if (key !== undefined) asked.push({ identifier, output, key });
       else this.nextKnown.set(identifier, { output, labelChecked: true });
     });
     const known = this.known;
@@ -750,7 +794,7 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     // its result. The receipt goes along only if labels are asked for (their allowance).
     if (asked.length > 0) this.sendQuota();
     const keys = new Uint8Array(asked.length * WIRE_LOOKUP_KEY_BYTES);
-    asked.forEach(({ output }, j) => keys.set(wireLookupKeyOf(output), j * WIRE_LOOKUP_KEY_BYTES));
+    asked.forEach(({ output, key }, j) => keys.set(key ?? wireLookupKeyOf(output), j * WIRE_LOOKUP_KEY_BYTES));
     this.send({ t: 'dir.labels.get', epoch: this.info!.epoch, keys, format: LABEL_FORMAT });
     this.state = 'awaiting_labels';
   }
