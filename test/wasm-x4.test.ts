@@ -4,7 +4,9 @@
  * to 13 (so each tail of 1-3 padded lanes is covered) and one of 257, random and edge-case
  * scalars; the fused hash-to-group and the bare one-way map against noble's RFC 9496
  * element derivation and libsodium's from_hash; RFC 9496 Appendix A vectors; strict
- * decoding with the sodium backend's error codes, messages and order; wiping of secrets.
+ * decoding with the sodium backend's error codes, messages and order; wiping of secrets;
+ * the batch encoding of doubled points across its groups of passes, torsion (identity)
+ * results, and evaluation from the coordinates validateXY decoded.
  *
  * The .wasm is build output: if it is missing it is built here (scripts/build-wasm-x4.mjs).
  */
@@ -159,6 +161,91 @@ describe('wasm-x4: agreement with noble', () => {
     const els = Array.from({ length: 64 }, (_, i) => noble.hashToGroup(new Uint8Array([i, 7]), new Uint8Array([2])));
     const scalars = els.map((_, i) => (BigInt(i + 3) ** 40n) % L);
     expect(toHex(x4.mulEach(scalars, pack(els)))).toBe(toHex(sodium.multiplyEach(scalars, pack(els))));
+  });
+});
+
+describe('wasm-x4: batch encoding of doubled points and evaluation from decoded coordinates', () => {
+  // The multiplications compute (s / 2) P and encode 2 (s / 2) P = s P with one inversion per
+  // group of 64 passes (asm/ristretto255-x4/batch-encode4.ts); validateXY and
+  // mulCommonFromXY let a server decode each element once between its check and its evaluation.
+  const fieldP = 2n ** 255n - 19n;
+  const fe = (v: bigint): Uint8Array => le32(((v % fieldP) + fieldP) % fieldP);
+  // sqrt(-1) mod p (RFC 9496 §4.1 SQRT_M1)
+  const SQRT_M1 = 19681161376707505956807079304988542015446066515923890162744021073123829784752n;
+
+  it('sizes around the groups of 64 passes (255, 256, 257, 513, 1025): mulCommon, mulEach and hashMulCommon equal noble', () => {
+    const els = Array.from({ length: 1025 }, (_, i) => noble.hashToGroup(new Uint8Array([i & 0xff, i >> 8, 3]), new Uint8Array([4])));
+    const k = L - 0x1234567890abcdef1234567890abcdefn; // odd, near L: the halving adds L
+    const scalars = els.map((_, i) => (BigInt(i + 5) * 0x9e3779b97f4a7c15f39cc0605cedc835n) % L);
+    const uniform = new Uint8Array(64 * 1025).map((_, i) => (i * 131 + 17) & 0xff);
+    const common = x4.mulCommon(k, pack(els));
+    const each = x4.mulEach(scalars, pack(els));
+    const fused = x4.hashMulCommon(k, uniform);
+    for (let i = 0; i < 1025; i++) {
+      expect(toHex(at(common, i))).toBe(toHex(noble.multiply(k, els[i])));
+      if (i % 7 === 0) {
+        expect(toHex(at(each, i))).toBe(toHex(noble.multiply(scalars[i], els[i])));
+        expect(toHex(at(fused, i))).toBe(toHex(ristretto255_hasher.deriveToCurve!(at(uniform, i, 64)).multiply(k).toBytes()));
+      }
+    }
+    for (const n of [255, 256, 257, 513]) {
+      expect(toHex(x4.mulCommon(k, pack(els.slice(0, n))))).toBe(toHex(common.subarray(0, 32 * n)));
+      expect(toHex(x4.mulEach(scalars.slice(0, n), pack(els.slice(0, n))))).toBe(toHex(each.subarray(0, 32 * n)));
+    }
+  });
+
+  it('validateXY gives mulCommonXY\'s coordinates; mulCommonFromXY of them equals mulCommon and noble (random batches and scalars)', () => {
+    fc.assert(
+      fc.property(batchArb(1, 13), scalarArb, ([els], k) => {
+        const packed = pack(els);
+        const { firstInvalid, xy } = x4.validateXY(packed);
+        expect(firstInvalid).toBe(-1);
+        expect(toHex(xy!)).toBe(toHex(x4.mulCommonXY(k, packed).xy));
+        expect(toHex(x4.mulCommonFromXY(k, xy!))).toBe(toHex(noble.multiplyPacked(k, packed)));
+      }),
+      RUNS,
+    );
+  });
+
+  it('validateXY names the first bad element as firstInvalid does, at every lane position and past a slice', () => {
+    const g = ristretto255.Point.BASE.toBytes();
+    for (const n of [3, 6, 9]) {
+      for (let index = 0; index < n; index++) {
+        const els = Array.from({ length: n }, () => g);
+        els[index] = index % 2 ? new Uint8Array(32) : Uint8Array.from([1, ...new Array<number>(31).fill(0)]);
+        expect(x4.validateXY(pack(els))).toEqual({ firstInvalid: index, xy: null });
+        expect(x4.firstInvalid(pack(els))).toBe(index);
+      }
+    }
+    expect(x4.validateXY(new Uint8Array(0))).toEqual({ firstInvalid: -1, xy: new Uint8Array(0) });
+    expect(failure(() => x4.validateXY(new Uint8Array(31)))).toMatch(/^bad_length/);
+  });
+
+  it('a torsion point gives an identity result (e g = 0 in the batch inversion), reported with its index; scalars are checked', () => {
+    const g = ristretto255.Point.BASE;
+    // Affine coordinates of points of order 1, 2 and 4: (0, 1), (0, -1), (sqrt(-1), 0).
+    for (const [x, y] of [[0n, 1n], [0n, -1n], [SQRT_M1, 0n]] as const) {
+      for (const index of [0, 3, 6, 300]) {
+        const n = Math.max(8, index + 2);
+        const coords = new Uint8Array(64 * n);
+        for (let i = 0; i < n; i++) {
+          const p = g.multiply(BigInt(i + 2)).toAffine();
+          coords.set(i === index ? fe(x) : fe(p.x), 64 * i);
+          coords.set(i === index ? fe(y) : fe(p.y), 64 * i + 32);
+        }
+        expect(failure(() => x4.mulCommonFromXY(3n, coords))).toBe('identity_element: result is the identity');
+        const base = raw.alloc(32 + 96 * n);
+        const H = new Uint8Array(raw.memory.buffer);
+        H.set(le32(3n), base);
+        H.set(coords, base + 32);
+        expect(raw.mulCommonFromXY(n, base, base + 32, base + 32 + 64 * n)).toBe(index + 1);
+        new Uint8Array(raw.memory.buffer).fill(0, base, base + 32 + 96 * n);
+      }
+    }
+    const coords = x4.validateXY(pack([g.toBytes(), g.toBytes(), g.toBytes()])).xy!;
+    for (const bad of [0n, L, -1n]) expect(failure(() => x4.mulCommonFromXY(bad, coords))).toMatch(/^bad_scalar/);
+    expect(failure(() => x4.mulCommonFromXY(1n, new Uint8Array(65)))).toMatch(/^bad_length/);
+    expect(x4.mulCommonFromXY(1n, new Uint8Array(0)).length).toBe(0);
   });
 });
 
@@ -327,6 +414,10 @@ describe('wasm-x4: secrets do not stay in WASM memory', () => {
     const each = x4.mulEach([k, k + 1n], els);
     const memory = new Uint8Array(raw.memory.buffer);
     expect(contains(memory, le32(k))).toBe(false);
+    // the halved scalars of the batch encoding (k / 2 mod L) are secret too
+    const half = (s: bigint) => (s % 2n === 0n ? s / 2n : (s + L) / 2n);
+    expect(contains(memory, le32(half(k)))).toBe(false);
+    expect(contains(memory, le32(half(k + 1n)))).toBe(false);
     expect(contains(memory, le32(k + 1n))).toBe(false);
     expect(contains(memory, at(uniform, 2, 64))).toBe(false);
     expect(contains(memory, at(fused, 3))).toBe(false);

@@ -12,6 +12,11 @@
  * staged in a 4-lane buffer padded with a valid dummy (the generator, scalar 1, or zero
  * uniform bytes) whose results are discarded and never reported.
  *
+ * Every multiplication multiplies by s / 2 mod L and encodes the doubled point, the
+ * encodings of up to 64 passes sharing one field inversion (batch-encode4.ts): no inverse
+ * square root per result. validateXY / mulCommonFromXY split a check from a later
+ * evaluation without decoding twice.
+ *
  * Return value: 0 on success; -(i + 1) when element i is not a valid encoding (RFC 9496
  * §4.3.1: non-canonical, negative, not on the curve) or is the identity (RFC 9497 §3.3
  * forbids it as an input); +(i + 1) when result i is the identity. Within one pass of
@@ -20,12 +25,13 @@
  * own I/O area.
  */
 import { initConstants } from './constants';
-import { fe4ToBytes, fe4WipeScratch } from './fe4';
+import { fe4Carry, fe4FromBytes, fe4Mul, fe4One, fe4ToBytes, fe4WipeScratch } from './fe4';
 import { powWipeScratch } from './fe4-pow';
-import { P3, X, Y, ge4WipeScratch } from './ge4';
+import { P3, T, X, Y, Z, ge4WipeScratch } from './ge4';
 import { ensureMemory, heapStart } from './memory';
 import { decode4, encode4, oneWayMap4, ristrettoWipeScratch } from './ristretto4';
-import { scalarmult4, scalarmultWipe, setCommonScalar, setLaneScalar } from './scalarmult4';
+import { BATCH_PASSES, batchAdd, batchBegin, batchFlush, batchPasses, batchWipe } from './batch-encode4';
+import { scalarmult4, scalarmultWipe, setCommonScalarHalf, setLaneScalarHalf } from './scalarmult4';
 
 initConstants();
 
@@ -80,6 +86,7 @@ function decodePass(pts: usize, lanes: i32): i32 {
 }
 
 function wipeAll(): void {
+  batchWipe();
   scalarmultWipe();
   ristrettoWipeScratch();
   ge4WipeScratch();
@@ -103,6 +110,35 @@ function finishPass(out: usize, i: i32, lanes: i32): i32 {
   const identity = laneBits(encode4(dst, 32, POINT), lanes);
   if (lanes < 4) memory.copy(out + ((<usize>i) << 5), STAGE_OUT, (<usize>lanes) << 5);
   return identity == 0 ? 0 : i + firstLane(identity) + 1;
+}
+
+/** Index of the first element of the batch encoding's current group of passes. */
+let groupFirst: i32 = 0;
+
+function startBatch(): void {
+  batchBegin();
+  groupFirst = 0;
+}
+
+/**
+ * The multiplying passes end here: POINT holds Q = (s / 2) P for the pass of elements i..,
+ * recorded for the batch encoding of 2Q = s P (batch-encode4.ts); a full group is encoded
+ * into out. Returns +(j + 1) for the first element j whose result is the identity, else 0.
+ */
+function batchPass(out: usize, i: i32, n: i32): i32 {
+  const lanes = min(4, n - i);
+  const identity = laneBits(batchAdd(POINT), lanes);
+  if (identity != 0) return i + firstLane(identity) + 1;
+  if (batchPasses() == BATCH_PASSES) {
+    batchFlush(out, groupFirst, n, STAGE_OUT);
+    groupFirst = i + 4;
+  }
+  return 0;
+}
+
+/** Encodes the passes left in the group (nothing after an error: the caller discards out). */
+function endBatch(out: usize, n: i32, status: i32): void {
+  if (status == 0 && batchPasses() > 0) batchFlush(out, groupFirst, n, STAGE_OUT);
 }
 
 /**
@@ -130,9 +166,74 @@ export function validate(n: i32, points: usize): i32 {
   return status;
 }
 
+/**
+ * validate, and also the affine coordinates (x || y, 64 canonical bytes) of each element at
+ * xy + 64 i, for mulCommonFromXY: a server checks a chunk of blinded elements when it
+ * arrives and evaluates it later, and keeps the coordinates in between so that each
+ * element is decoded (a square root) once, not twice. On failure xy is incomplete.
+ */
+export function validateXY(n: i32, points: usize, xy: usize): i32 {
+  let status = 0;
+  for (let i = 0; i < n; i += 4) {
+    const lanes = min(4, n - i);
+    let pts = points + ((<usize>i) << 5);
+    if (lanes < 4) {
+      stage(STAGE_IN, pts, lanes, 32, GENERATOR);
+      pts = STAGE_IN;
+    }
+    const bad = decodePass(pts, lanes);
+    if (bad != 0) {
+      status = -(i + firstLane(bad) + 1);
+      break;
+    }
+    const dst = lanes < 4 ? STAGE_XY : xy + ((<usize>i) << 6);
+    fe4ToBytes(dst, 64, POINT + X);
+    fe4ToBytes(dst + 32, 64, POINT + Y);
+    if (lanes < 4) memory.copy(xy + ((<usize>i) << 6), STAGE_XY, (<usize>lanes) << 6);
+  }
+  wipeAll();
+  return status;
+}
+
+/**
+ * out[i] = encode(scalar * P_i) for the points given by their affine coordinates (x || y at
+ * xy + 64 i, as validateXY and mulCommonXY write them: decoded, checked, never the
+ * identity). The extended coordinates are (x : y : 1 : x y). Only for coordinates this
+ * module wrote: nothing here checks that they are on the curve.
+ */
+export function mulCommonFromXY(n: i32, scalar: usize, xy: usize, out: usize): i32 {
+  let status = 0;
+  startBatch();
+  setCommonScalarHalf(scalar);
+  for (let i = 0; i < n && status == 0; i += 4) {
+    const lanes = min(4, n - i);
+    let src = xy + ((<usize>i) << 6);
+    if (lanes < 4) {
+      // Padding lanes repeat the first point of the pass (results discarded).
+      memory.copy(STAGE_XY, src, (<usize>lanes) << 6);
+      for (let k = lanes; k < 4; k++) memory.copy(STAGE_XY + ((<usize>k) << 6), src, 64);
+      src = STAGE_XY;
+    }
+    // Loaded limbs are unsigned 26/25-bit fields; carried into ref10's signed range, as
+    // the point formulas add two coordinates before multiplying (X + Y in a doubling).
+    fe4FromBytes(POINT + X, src, 64);
+    fe4Carry(POINT + X, POINT + X);
+    fe4FromBytes(POINT + Y, src + 32, 64);
+    fe4Carry(POINT + Y, POINT + Y);
+    fe4One(POINT + Z);
+    fe4Mul(POINT + T, POINT + X, POINT + Y);
+    scalarmult4(POINT);
+    status = batchPass(out, i, n);
+  }
+  endBatch(out, n, status);
+  wipeAll();
+  return status;
+}
+
 /** out[i] = encode(scalars[i] * decode(points[i])) for i < n; see the file comment for the result. */
 export function mulEach(n: i32, scalars: usize, points: usize, out: usize): i32 {
   let status = 0;
+  startBatch();
   for (let i = 0; i < n && status == 0; i += 4) {
     const lanes = min(4, n - i);
     let sc = scalars + ((<usize>i) << 5);
@@ -149,10 +250,11 @@ export function mulEach(n: i32, scalars: usize, points: usize, out: usize): i32 
       status = -(i + firstLane(bad) + 1);
       break;
     }
-    for (let k = 0; k < 4; k++) setLaneScalar(k, sc + ((<usize>k) << 5));
+    for (let k = 0; k < 4; k++) setLaneScalarHalf(k, sc + ((<usize>k) << 5));
     scalarmult4(POINT);
-    status = finishPass(out, i, lanes);
+    status = batchPass(out, i, n);
   }
+  endBatch(out, n, status);
   wipeAll();
   return status;
 }
@@ -164,6 +266,7 @@ export function mulEach(n: i32, scalars: usize, points: usize, out: usize): i32 
  */
 export function mulEachXY(n: i32, scalars: usize, points: usize, out: usize, xy: usize): i32 {
   let status = 0;
+  startBatch();
   for (let i = 0; i < n && status == 0; i += 4) {
     const lanes = min(4, n - i);
     let sc = scalars + ((<usize>i) << 5);
@@ -184,10 +287,11 @@ export function mulEachXY(n: i32, scalars: usize, points: usize, out: usize, xy:
     fe4ToBytes(dst, 64, POINT + X);
     fe4ToBytes(dst + 32, 64, POINT + Y);
     if (lanes < 4) memory.copy(xy + ((<usize>i) << 6), STAGE_XY, (<usize>lanes) << 6);
-    for (let k = 0; k < 4; k++) setLaneScalar(k, sc + ((<usize>k) << 5));
+    for (let k = 0; k < 4; k++) setLaneScalarHalf(k, sc + ((<usize>k) << 5));
     scalarmult4(POINT);
-    status = finishPass(out, i, lanes);
+    status = batchPass(out, i, n);
   }
+  endBatch(out, n, status);
   wipeAll();
   return status;
 }
@@ -195,7 +299,8 @@ export function mulEachXY(n: i32, scalars: usize, points: usize, out: usize, xy:
 /** out[i] = encode(scalar * decode(points[i])) for i < n, one scalar (recoded once). */
 export function mulCommon(n: i32, scalar: usize, points: usize, out: usize): i32 {
   let status = 0;
-  setCommonScalar(scalar);
+  startBatch();
+  setCommonScalarHalf(scalar);
   for (let i = 0; i < n && status == 0; i += 4) {
     const lanes = min(4, n - i);
     let pts = points + ((<usize>i) << 5);
@@ -209,8 +314,9 @@ export function mulCommon(n: i32, scalar: usize, points: usize, out: usize): i32
       break;
     }
     scalarmult4(POINT);
-    status = finishPass(out, i, lanes);
+    status = batchPass(out, i, n);
   }
+  endBatch(out, n, status);
   wipeAll();
   return status;
 }
@@ -223,7 +329,8 @@ export function mulCommon(n: i32, scalar: usize, points: usize, out: usize): i32
  */
 export function mulCommonXY(n: i32, scalar: usize, points: usize, out: usize, xy: usize): i32 {
   let status = 0;
-  setCommonScalar(scalar);
+  startBatch();
+  setCommonScalarHalf(scalar);
   for (let i = 0; i < n && status == 0; i += 4) {
     const lanes = min(4, n - i);
     let pts = points + ((<usize>i) << 5);
@@ -241,8 +348,9 @@ export function mulCommonXY(n: i32, scalar: usize, points: usize, out: usize, xy
     fe4ToBytes(dst + 32, 64, POINT + Y);
     if (lanes < 4) memory.copy(xy + ((<usize>i) << 6), STAGE_XY, (<usize>lanes) << 6);
     scalarmult4(POINT);
-    status = finishPass(out, i, lanes);
+    status = batchPass(out, i, n);
   }
+  endBatch(out, n, status);
   wipeAll();
   return status;
 }
@@ -254,7 +362,8 @@ export function mulCommonXY(n: i32, scalar: usize, points: usize, out: usize, xy
  */
 export function hashMulCommon(n: i32, scalar: usize, uniform: usize, out: usize): i32 {
   let status = 0;
-  setCommonScalar(scalar);
+  startBatch();
+  setCommonScalarHalf(scalar);
   for (let i = 0; i < n && status == 0; i += 4) {
     const lanes = min(4, n - i);
     let u = uniform + ((<usize>i) << 6);
@@ -264,8 +373,9 @@ export function hashMulCommon(n: i32, scalar: usize, uniform: usize, out: usize)
     }
     oneWayMap4(POINT, u, 64);
     scalarmult4(POINT);
-    status = finishPass(out, i, lanes);
+    status = batchPass(out, i, n);
   }
+  endBatch(out, n, status);
   wipeAll();
   return status;
 }
@@ -277,6 +387,7 @@ export function hashMulCommon(n: i32, scalar: usize, uniform: usize, out: usize)
  */
 export function hashMulEach(n: i32, scalars: usize, uniform: usize, out: usize): i32 {
   let status = 0;
+  startBatch();
   for (let i = 0; i < n && status == 0; i += 4) {
     const lanes = min(4, n - i);
     let sc = scalars + ((<usize>i) << 5);
@@ -289,10 +400,11 @@ export function hashMulEach(n: i32, scalars: usize, uniform: usize, out: usize):
       u = STAGE_IN;
     }
     oneWayMap4(POINT, u, 64);
-    for (let k = 0; k < 4; k++) setLaneScalar(k, sc + ((<usize>k) << 5));
+    for (let k = 0; k < 4; k++) setLaneScalarHalf(k, sc + ((<usize>k) << 5));
     scalarmult4(POINT);
-    status = finishPass(out, i, lanes);
+    status = batchPass(out, i, n);
   }
+  endBatch(out, n, status);
   wipeAll();
   return status;
 }

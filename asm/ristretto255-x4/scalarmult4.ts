@@ -77,6 +77,46 @@ export function setLaneScalar(lane: i32, a: usize): void {
   for (let i: usize = 0; i < 64; i++) store<i32>(DIGITS + (i << 4) + l, <i32>load<i8>(RECODED + i));
 }
 
+/** RFC 9496 §4.4: the group order L, 32 bytes little-endian. */
+const ORDER: usize = memory.data<u8>([
+  0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+]);
+/** A halved scalar (secret: wiped by scalarmultWipe). */
+const HALF: usize = memory.data(32, 16);
+
+/**
+ * HALF = a / 2 mod L for the 32-byte little-endian a < L: (a + (a odd ? L : 0)) / 2,
+ * with L added under a mask and a byte-wise carry and shift (no branch or index on a).
+ * a + L < 2^254, so the sum fits the 32 bytes. The batch encoding multiplies by a / 2
+ * and encodes the doubled result (batch-encode4.ts).
+ */
+function halve(a: usize): void {
+  const odd = 0 - (<i32>load<u8>(a) & 1);
+  let carry: i32 = 0;
+  for (let i: usize = 0; i < 32; i++) {
+    const sum = <i32>load<u8>(a + i) + (<i32>load<u8>(ORDER + i) & odd) + carry;
+    store<u8>(HALF + i, <u8>sum);
+    carry = sum >> 8;
+  }
+  for (let i: usize = 0; i < 31; i++) {
+    store<u8>(HALF + i, <u8>((<i32>load<u8>(HALF + i) >> 1) | (<i32>load<u8>(HALF + i + 1) << 7)));
+  }
+  store<u8>(HALF + 31, <u8>(<i32>load<u8>(HALF + 31) >> 1));
+}
+
+/** Digits of a / 2 mod L (a at `a`) into lane `lane` of DIGITS. */
+export function setLaneScalarHalf(lane: i32, a: usize): void {
+  halve(a);
+  setLaneScalar(lane, HALF);
+}
+
+/** Digits of a / 2 mod L into all four lanes of DIGITS. */
+export function setCommonScalarHalf(a: usize): void {
+  halve(a);
+  setCommonScalar(HALF);
+}
+
 /** Digits of the scalar at a into all four lanes of DIGITS (one shared scalar). */
 export function setCommonScalar(a: usize): void {
   recode(a);
@@ -196,6 +236,7 @@ export function scalarmult4(p: usize): void {
 export function scalarmultWipe(): void {
   memory.fill(DIGITS, 0, 64 * 16);
   memory.fill(RECODED, 0, 64);
+  memory.fill(HALF, 0, 32);
   memory.fill(TABLE, 0, 8 * CACHED);
   memory.fill(SEL, 0, CACHED);
   memory.fill(ACC, 0, P3);

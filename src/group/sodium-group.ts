@@ -17,6 +17,7 @@
  * single elements and smaller batches stay on libsodium, which does one point per pass.
  */
 import { ContactPsiError, GroupError } from '../errors.js';
+import { DecodedBatches } from './decoded-batches.js';
 import { elementAt, packedCount } from './packed.js';
 import { ORDER } from './ristretto-order.js';
 import { byteModulus, bytesAreZero, scalarBytesValid } from './scalar-bytes.js';
@@ -41,6 +42,8 @@ const isZero = bytesAreZero;
 const EMPTY = new Uint8Array(0);
 
 export function makeSodiumGroup(p: SodiumPrimitives, wasm: WasmMsm | null, x4: WasmX4 | null): Group {
+  // Coordinates of batches validatePacked decoded, for their evaluation (decoded-batches.ts).
+  const decoded = new DecodedBatches();
   const scalar = makeScalarField(ORDER, SCALAR_SIZE, true, {
     constantTime: true,
     add: (a, b) => p.scalarAdd(a, b),
@@ -209,7 +212,14 @@ export function makeSodiumGroup(p: SodiumPrimitives, wasm: WasmMsm | null, x4: W
       const n = packedCount(packed, ELEMENT_SIZE);
       // Four square roots per pass on the SIMD module; libsodium's decode names the error
       // (same code, index and message) when one fails, or runs alone for small batches.
-      const valid = useX4(n, (m) => (m.firstInvalid(packed) < 0 ? packed : EMPTY));
+      // The decoded coordinates are kept for an evaluation of the same bytes (multiplyPacked,
+      // multiplyPackedComposite), which then skips the decoding.
+      const valid = useX4(n, (m) => {
+        const { firstInvalid, xy } = m.validateXY(packed);
+        if (firstInvalid >= 0 || xy === null) return EMPTY;
+        decoded.remember(packed, xy);
+        return packed;
+      });
       if (valid === packed) return n;
       for (let i = 0; i < n; i++) decode(elementAt(packed, i, ELEMENT_SIZE), i);
       return n;
@@ -217,7 +227,10 @@ export function makeSodiumGroup(p: SodiumPrimitives, wasm: WasmMsm | null, x4: W
     multiply: (s, element) => multiplyOne(s, element),
     multiplyPacked(s, packed) {
       const n = packedCount(packed, ELEMENT_SIZE);
-      const fast = useX4(n, (m) => m.mulCommon(s, packed));
+      const fast = useX4(n, (m) => {
+        const xy = decoded.take(packed);
+        return xy ? m.mulCommonFromXY(s, xy) : m.mulCommon(s, packed);
+      });
       if (fast !== undefined) return fast;
       const out = new Uint8Array(packed.length);
       let sb: Uint8Array | undefined; // converted once, checked after element 0 as noble does
@@ -311,7 +324,9 @@ export function makeSodiumGroup(p: SodiumPrimitives, wasm: WasmMsm | null, x4: W
       let fast: { evaluated: Uint8Array; xy: Uint8Array } | undefined;
       if (wasm !== null && x4 !== null && n >= X4_MIN_BATCH) {
         try {
-          fast = x4.mulCommonXY(s, packed);
+          // Checked by validatePacked just before (a server's chunk): no decoding at all.
+          const xy = decoded.take(packed);
+          fast = xy ? { evaluated: x4.mulCommonFromXY(s, xy), xy } : x4.mulCommonXY(s, packed);
         } catch (err) {
           if (!(err instanceof ContactPsiError && !(err instanceof GroupError) && err.code === 'backend_unavailable')) throw err;
         }

@@ -50,6 +50,18 @@ export interface WasmX4 {
    * affine coordinates of each decoded input (as mulCommonXY), for WasmMsm.msmAffine.
    */
   mulEachXY(scalars: Uint8Array, packed: Uint8Array): { products: Uint8Array; xy: Uint8Array };
+  /**
+   * firstInvalid, plus the affine coordinates (x || y, 64 bytes per element, as mulCommonXY
+   * gives them) of every element when all are valid (null otherwise): a server checks a
+   * chunk when it arrives and evaluates it later from these, decoding each element once.
+   */
+  validateXY(packed: Uint8Array): { firstInvalid: number; xy: Uint8Array | null };
+  /**
+   * scalar * each point given by its affine coordinates (n x 64 bytes), encoded: mulCommon
+   * without the decoding. Only for coordinates that validateXY or mulCommonXY returned
+   * (decoded, checked, not the identity): nothing here checks that they are on the curve.
+   */
+  mulCommonFromXY(scalar: bigint | Uint8Array, xy: Uint8Array): Uint8Array;
 }
 
 /** The module's exports (asm/ristretto255-x4/index.ts). */
@@ -64,9 +76,23 @@ export interface WasmX4Exports {
   mulCommonXY(n: number, scalar: number, points: number, out: number, xy: number): number;
   hashMulEach(n: number, scalars: number, uniform: number, out: number): number;
   mulEachXY(n: number, scalars: number, points: number, out: number, xy: number): number;
+  validateXY(n: number, points: number, xy: number): number;
+  mulCommonFromXY(n: number, scalar: number, xy: number, out: number): number;
 }
 
-const EXPORTS = ['alloc', 'mulEach', 'mulCommon', 'hashMulCommon', 'fromHash', 'validate', 'mulCommonXY', 'hashMulEach', 'mulEachXY'] as const;
+const EXPORTS = [
+  'alloc',
+  'mulEach',
+  'mulCommon',
+  'hashMulCommon',
+  'fromHash',
+  'validate',
+  'mulCommonXY',
+  'hashMulEach',
+  'mulEachXY',
+  'validateXY',
+  'mulCommonFromXY',
+] as const;
 
 const ELEMENT_SIZE = 32;
 const UNIFORM_SIZE = 64;
@@ -396,7 +422,44 @@ function makeWasmX4(ex: WasmX4Exports): WasmX4 {
     return { products, xy };
   };
 
-  return Object.freeze({ mulEach, mulCommon, hashMulCommon, fromHash, firstInvalid, mulCommonXY, hashMulEach, mulEachXY });
+  const validateXY = (packed: Uint8Array): { firstInvalid: number; xy: Uint8Array | null } => {
+    const n = checkPacked(packed, ELEMENT_SIZE, 'packed batch');
+    const xy = new Uint8Array(n * 2 * ELEMENT_SIZE);
+    for (let first = 0; first < n; first += SLICE) {
+      const count = Math.min(SLICE, n - first);
+      const used = count * 3 * ELEMENT_SIZE; // inputs 32 count | xy 64 count
+      const at = alloc(used);
+      try {
+        heap().set(packed.subarray(first * ELEMENT_SIZE, (first + count) * ELEMENT_SIZE), at);
+        const status = ex.validateXY(count, at, at + count * ELEMENT_SIZE);
+        if (status < 0) return { firstInvalid: first - status - 1, xy: null };
+        xy.set(heap().subarray(at + count * ELEMENT_SIZE, at + used), first * 2 * ELEMENT_SIZE);
+      } finally {
+        heap().fill(0, at, at + used);
+      }
+    }
+    return { firstInvalid: -1, xy };
+  };
+
+  const mulCommonFromXY = (scalar: bigint | Uint8Array, xy: Uint8Array): Uint8Array => {
+    const n = checkPacked(xy, 2 * ELEMENT_SIZE, 'affine coordinates');
+    const sb = commonScalarBytes(scalar);
+    if (sb === null) throw new GroupError('bad_scalar', BAD_SCALAR);
+    if (n === 0) {
+      sb.fill(0);
+      return new Uint8Array(0);
+    }
+    try {
+      return sliced(n, 32, 2 * ELEMENT_SIZE, (H, fixed, inputs, first, count) => {
+        H.set(sb, fixed);
+        H.set(xy.subarray(first * 2 * ELEMENT_SIZE, (first + count) * 2 * ELEMENT_SIZE), inputs);
+      }, (count, fixed, inputs, o) => ex.mulCommonFromXY(count, fixed, inputs, o));
+    } finally {
+      sb.fill(0);
+    }
+  };
+
+  return Object.freeze({ mulEach, mulCommon, hashMulCommon, fromHash, firstInvalid, mulCommonXY, hashMulEach, mulEachXY, validateXY, mulCommonFromXY });
 }
 
 function writeScalar(H: Uint8Array, at: number, s: bigint): void {
