@@ -366,7 +366,9 @@ export class QuotaLedger {
     // its next sync, and what this session charges is credited then if it is cut off.
     this.chain = chain;
     this.generation = current + 1;
-    await this.takeCredit(chain);
+    // The receipt the chain's latest session issued, or the one before it when that session was
+    // cut off before its first receipt reached the client (spec/sync-failover.md §4).
+    if (this.presented.receipt.generation >= current - 1) await this.takeCredit(chain, current);
   }
 
   /**
@@ -389,18 +391,20 @@ export class QuotaLedger {
   /**
    * Reads what the presented chain's latest session charged. The receipt's MAC shows the
    * client holds this chain; what that session charged beyond the receipt (all of it when the
-   * receipt is stale: that session bumped the generation and was cut off before the client
-   * heard of it) was paid for and its answers may never have arrived, so it is free once here.
-   * Once only: the record is cleared by this session's first write and credited hashes are
-   * not recorded again, so cutting connections on purpose gets at most one free re-evaluation
-   * per paid one (same element, same output: nothing learned).
+   * receipt is the one before: that session bumped the generation and was cut off before the
+   * client heard of it) was paid for and its answers may never have arrived, so it is free
+   * once here. Once only: the record is cleared by this session's first write and credited
+   * hashes are not recorded again, so a client cutting connections, or presenting its
+   * previous receipt, on purpose gets at most one free re-evaluation per paid one (the same
+   * element, the same output: nothing learned); an older receipt gets nothing.
    */
-  private async takeCredit(chain: Uint8Array): Promise<void> {
+  private async takeCredit(chain: Uint8Array, current: number): Promise<void> {
     const { store } = this.config;
     if (!store.chargedRecord || !store.writeQuota || !this.presented) return;
     const key = chargedRecordKey(this.account, chain);
     const record = await store.chargedRecord(key);
-    if (!record) return;
+    // Only the record of the chain's latest session (one that bumped it to `current`).
+    if (!record || record.generation !== current) return;
     this.creditedRecord = key;
     const receipted = this.accepted ? this.presented.set : undefined;
     for (let off = 0; off + CHARGE_HASH_BYTES <= record.hashes.length; off += CHARGE_HASH_BYTES) {
