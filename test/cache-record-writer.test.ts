@@ -37,6 +37,9 @@ const field: fc.Arbitrary<Field> = fc.oneof(
   fc.oneof(fc.integer({ min: 0, max: 0xffffffff }), fc.maxSafeNat()).map((v) => ({ t: 'uint' as const, v })),
   fc.oneof(fc.uint8Array({ maxLength: 64 }), fc.uint8Array({ minLength: 500, maxLength: 3000 })).map((v) => ({ t: 'bytes' as const, v })),
   fc.string({ unit: 'grapheme', maxLength: 50 }).map((v) => ({ t: 'text' as const, v })),
+  // Any UTF-16 code units (lone surrogates: U+FFFD, 3 bytes), and text longer than the buffer.
+  fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)), maxLength: 30 }).map((v) => ({ t: 'text' as const, v })),
+  fc.string({ unit: 'grapheme', minLength: 400, maxLength: 900 }).map((v) => ({ t: 'text' as const, v })),
 );
 
 describe('cache record writer', () => {
@@ -46,6 +49,9 @@ describe('cache record writer', () => {
     const sample = fc.sample(fields, { numRuns: 100, seed: 3 });
     expect(sample.some((fs) => fs.reduce((n, f) => n + (f.t === 'bytes' ? f.v.length : 8), 0) > 1024)).toBe(true);
     expect(sample.some((fs) => fs.some((f) => f.t === 'uint' && f.v > 0xffffffff))).toBe(true);
+    // Text encoded in place (encodeInto): lone surrogates, and text that grows the buffer.
+    expect(sample.some((fs) => fs.some((f) => f.t === 'text' && /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(f.v)))).toBe(true);
+    expect(sample.some((fs) => fs.some((f) => f.t === 'text' && new TextEncoder().encode(f.v).length > 1024))).toBe(true);
     fc.assert(
       fc.property(fields, fc.constantFrom('S', 'T', 'R'), (fs, kind) => {
         const w = new RecordWriter();

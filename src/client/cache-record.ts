@@ -83,8 +83,16 @@ export class RecordWriter {
     return this;
   }
 
+  /** UTF-8 with its length, encoded in place (an outputs file has a user id field per entry). */
   text(v: string): this {
-    return this.bytes(new TextEncoder().encode(v));
+    const lengthAt = this.reserve(8);
+    const room = 3 * v.length; // UTF-8 takes at most 3 bytes per UTF-16 unit
+    const at = this.reserve(room); // before reading this.buf: reserve may replace it
+    const { written } = utf8.encodeInto(v, this.buf.subarray(at, at + room));
+    this.length = at + written;
+    this.view.setUint32(lengthAt, Math.floor(written / 0x1_0000_0000), false);
+    this.view.setUint32(lengthAt + 4, written >>> 0, false);
+    return this;
   }
 
   /** The whole file: header, payload, checksum. */
@@ -98,6 +106,8 @@ export class RecordWriter {
     return [header, payload, sha256(header, payload)];
   }
 }
+
+const utf8 = new TextEncoder();
 
 /** Reads a payload field by field; any overrun is a CacheFileError. */
 export class RecordReader {

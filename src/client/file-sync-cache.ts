@@ -12,20 +12,22 @@ import { isIdentityScope, type SyncCache, type KeyPin } from '../browser/sync-ca
 import type { CachedSnapshot, QuotaReceipt } from '../protocol/discovery/client.js';
 import type { PinState } from '../protocol/discovery/identity-pins.js';
 import type { KnownOutputs } from '../protocol/discovery/known-outputs.js';
-import { OutputCache } from './output-cache.js';
+import { EntryKeys, OutputCache } from './output-cache.js';
 import { deviceSecret, SnapshotCache } from './snapshot-cache.js';
 
 export class FileSyncCache implements SyncCache {
   readonly files: SnapshotCache;
   private readonly outputs: OutputCache;
   private readonly scopes = new Map<string, { files: SnapshotCache; outputs: OutputCache }>();
+  /** The outputs files' entry keys, computed once per identifier for every scope (output-cache.ts EntryKeys). */
+  private readonly entryKeys = new EntryKeys();
 
   constructor(
     private readonly root: string,
     private readonly server: string,
   ) {
     this.files = new SnapshotCache(root, server);
-    this.outputs = new OutputCache(this.files.dir, server);
+    this.outputs = new OutputCache(this.files.dir, server, this.entryKeys);
     this.scopes.set(server, { files: this.files, outputs: this.outputs });
   }
 
@@ -40,7 +42,7 @@ export class FileSyncCache implements SyncCache {
     if (found) return found;
     if (!isIdentityScope(scope)) this.check(scope);
     const files = new SnapshotCache(this.root, scope);
-    found = { files, outputs: new OutputCache(files.dir, scope) };
+    found = { files, outputs: new OutputCache(files.dir, scope, this.entryKeys) };
     this.scopes.set(scope, found);
     return found;
   }

@@ -279,11 +279,22 @@ const failer =
 /** The file's bytes, or undefined when it does not exist. Other read errors are `cache_corrupt`. */
 function readIfExists(path: string): Uint8Array | undefined {
   try {
-    return new Uint8Array(readFileSync(path));
+    return ownedView(readFileSync(path));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new CacheFileError(path, `it cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`, `Check its permissions, or ${RESET_HINT}`);
   }
+}
+
+/**
+ * The file's bytes as a Uint8Array of their own: a view of a large Buffer (it owns its
+ * memory; the snapshot file of a 1M-user directory is ~4 MB, copied at every sync before),
+ * a copy of a small one (which may sit in Node's shared allocation pool).
+ */
+export function ownedView(file: Buffer): Uint8Array {
+  return file.byteLength >= 64 * 1024 && file.byteOffset === 0 && file.buffer.byteLength === file.byteLength
+    ? new Uint8Array(file.buffer, 0, file.byteLength)
+    : new Uint8Array(file);
 }
 
 function readLegacyJson(path: string, recovery: string): Record<string, unknown> | undefined {
