@@ -5,9 +5,12 @@
 // Why (issue 13 §1, start-up): Node resolves, reads and compiles every module of an
 // unbundled graph one by one: a few hundred files for `sync`, most of its start-up. Here
 // the pure-JS part of the graph is a handful of files:
-// - the entry (main.js) is src/cli/sync-entry.ts: for `sync` it puts the WebSocket upgrade
-//   on the wire with node:net / node:tls alone, then imports main.ts (commander, the
-//   commands), a chunk of its own; every other command goes straight to that chunk;
+// - the entry (main.js) is src/cli/sync-entry.ts, bundled on its own into that one file
+//   (a second build, no chunks to read before the first byte): for `sync` it puts the
+//   WebSocket upgrade on the wire with node:net / node:tls alone, then imports cli.js,
+//   main.ts's bundle (commander, the commands); every other command goes straight there.
+//   The few modules both use (errors, option checks, the token's source, the upgrade) are
+//   in both, so what the entry hands over passes through globalThis (early-upgrade.ts);
 // - code splitting: every command (imported lazily by main.ts) is its own chunk, so `sync`
 //   never reads the server, SQLite or PostgreSQL code, and `--help` reads no command;
 // - external (left to Node, resolved from node_modules at run time): native modules and
@@ -78,33 +81,54 @@ const keepModuleLocation = {
   },
 };
 
+/** The entry (sync-entry.js) imports main.js beside it: in the bundle, main.ts's own bundle is cli.js. */
+const entryImportsCli = {
+  name: 'entry-imports-cli',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/main\.js$/ }, () => ({ path: './cli.js', external: true }));
+  },
+};
+
+/** Settings both builds share (see above). */
+const common = {
+  bundle: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  // msgpackr and ws: their Node builds (conditions of their package.json).
+  conditions: ['node'],
+  external: EXTERNAL,
+  metafile: true,
+  // No sourceMappingURL comment: the maps are moved out of the package (below).
+  sourcemap: 'external',
+  logLevel: 'warning',
+  legalComments: 'none',
+};
+
 export async function bundleCli() {
   await rm(BUNDLE_DIR, { recursive: true, force: true });
   await rm(BUNDLE_MAPS, { recursive: true, force: true });
-  const result = await build({
-    entryPoints: { main: join(distSrc, 'cli', 'sync-entry.js') },
+  const cli = await build({
+    ...common,
+    entryPoints: { cli: join(distSrc, 'cli', 'main.js') },
     outdir: BUNDLE_DIR,
-    bundle: true,
     splitting: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    // msgpackr and ws: their Node builds (conditions of their package.json).
-    conditions: ['node'],
-    external: EXTERNAL,
     chunkNames: 'chunk-[hash]',
     banner: { js: "import { createRequire as __bundleCreateRequire } from 'node:module';\nconst require = __bundleCreateRequire(import.meta.url);" },
     plugins: [keepModuleLocation],
-    metafile: true,
-    // No sourceMappingURL comment: the maps are moved out of the package (below).
-    sourcemap: 'external',
-    logLevel: 'warning',
-    legalComments: 'none',
   });
-  writeFileSync(BUNDLE_META, JSON.stringify(result.metafile));
+  // The entry: one file, nothing CommonJS in it (no require banner), main.ts left to cli.js.
+  const entry = await build({
+    ...common,
+    entryPoints: { main: join(distSrc, 'cli', 'sync-entry.js') },
+    outdir: BUNDLE_DIR,
+    plugins: [entryImportsCli, keepModuleLocation],
+  });
+  const metafile = { inputs: { ...cli.metafile.inputs, ...entry.metafile.inputs }, outputs: { ...cli.metafile.outputs, ...entry.metafile.outputs } };
+  writeFileSync(BUNDLE_META, JSON.stringify(metafile));
   await mkdir(BUNDLE_MAPS, { recursive: true });
   for (const f of await readdir(BUNDLE_DIR)) if (f.endsWith('.map')) await rename(join(BUNDLE_DIR, f), join(BUNDLE_MAPS, f));
-  return result.metafile;
+  return metafile;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

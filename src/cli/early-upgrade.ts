@@ -157,17 +157,22 @@ export interface StartedSync {
   readonly upgrade: EarlyUpgrade;
 }
 
-let started: StartedSync | undefined;
+/**
+ * Kept on globalThis, not in this module: the bin's entry is bundled on its own (one file,
+ * scripts/bundle-cli.mjs), so it and main.ts's chunks each have a copy of this module.
+ */
+const STARTED = Symbol.for('contact-psi.started-sync');
+const registry = globalThis as { [STARTED]?: StartedSync };
 
 export function setStartedSync(s: StartedSync): void {
-  started?.upgrade.abort();
-  started = s;
+  registry[STARTED]?.upgrade.abort();
+  registry[STARTED] = s;
 }
 
 /** The started upgrade for `server`, once; one for another server is closed (never used for a URL it was not opened to). */
 export function takeStartedSync(server: string): StartedSync | undefined {
-  const s = started;
-  started = undefined;
+  const s = registry[STARTED];
+  registry[STARTED] = undefined;
   if (s && s.server !== server) {
     s.upgrade.abort();
     return undefined;
