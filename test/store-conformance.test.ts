@@ -20,7 +20,12 @@ const sqlite = async (): Promise<DirectoryStore> => SqliteStore.open(':memory:')
 describe('store conformance', () => {
   it('the command generator reaches every operation', () => {
     const kinds = new Set(fc.sample(storeCommandArb, { numRuns: 2000, seed: 1 }).map((c) => c.t));
-    expect(kinds.size).toBe(16);
+    expect(kinds.size).toBe(17);
+    // The quota write reaches a refusal, a record appended to and one replaced, and clears.
+    const writes = fc.sample(storeCommandArb, { numRuns: 4000, seed: 2 }).filter((c) => c.t === 'quotaWrite');
+    expect(writes.some((c) => c.buckets.some((b) => b.refuse))).toBe(true);
+    expect(writes.some((c) => c.record !== undefined && c.record.bytes.length > 0)).toBe(true);
+    expect(writes.some((c) => c.clear.length > 0)).toBe(true);
   });
 
   it('memory store answers like SQLite', async () => {
@@ -43,6 +48,6 @@ describe('store conformance', () => {
       await store.close();
     }
     for (const r of results.slice(1)) expect(r.codes).toEqual(results[0]!.codes);
-    expect(results[0]!.codes).toMatchObject({ emptyAccount: 'invalid_account', nanTokens: 'invalid_bucket', badIdentifier: 'invalid_identifier', duplicateUser: 'duplicate_user', badLogRange: 'invalid_input', emptyEnvelope: 'invalid_input', keyStatementWithVersion: 'invalid_input' });
+    expect(results[0]!.codes).toMatchObject({ emptyAccount: 'invalid_account', nanTokens: 'invalid_bucket', badIdentifier: 'invalid_identifier', duplicateUser: 'duplicate_user', badLogRange: 'invalid_input', emptyEnvelope: 'invalid_input', keyStatementWithVersion: 'invalid_input', partialHash: 'invalid_record', negativeGeneration: 'invalid_record', recordPastLimit: 'invalid_record', longRecordKey: 'invalid_account', refusedWriteKeepsNothing: 'accepted' });
   }, 300_000);
 });

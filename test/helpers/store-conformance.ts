@@ -12,6 +12,7 @@ import fc from 'fast-check';
 import { expect } from 'vitest';
 import { ContactPsiError } from '../../src/errors.js';
 import type { BucketState, DirectoryStore, DirectoryUserInput, LogEntryRecord, TagRecord } from '../../src/directory/types.js';
+import { MAX_CHARGED_RECORD_BYTES } from '../../src/directory/buckets.js';
 
 const USER_IDS = ['alice', 'bob', 'carol', 'dave'];
 // U+FF41 sorts after astral characters in UTF-16 order and before them in code point order:
@@ -26,6 +27,7 @@ const IDENTIFIERS = [
 ];
 const EPOCHS = [1, 2];
 const ACCOUNTS = ['acct-1', 'acct-2'];
+const RECORD_KEYS = ['charged:acct-1:00', 'charged:acct-1:01'];
 
 /** Deterministic tag bytes: a re-put with another `variant` changes the tag (a re-key). */
 const tagOf = (epoch: number, identifier: string, variant: number) =>
@@ -48,6 +50,7 @@ export type StoreCommand =
   | { t: 'snapshot'; epoch: number; byte: number }
   | { t: 'bucket'; account: string; tokens: number; updatedAt: number; refuse: boolean }
   | { t: 'putBucket'; account: string; tokens: number; updatedAt: number }
+  | { t: 'quotaWrite'; buckets: { account: string; tokens: number; refuse: boolean }[]; record?: { key: string; generation: number; bytes: number[] }; clear: string[]; updatedAt: number }
   | { t: 'appendLog'; seqOffset: number; kind: 'epoch-key' | 'announcement'; epoch: number; version: number; byte: number };
 
 const userArb = fc.record({
@@ -102,6 +105,22 @@ export const storeCommandArb: fc.Arbitrary<StoreCommand> = fc.oneof(
       epoch: epochArb,
       version: fc.integer({ min: 0, max: 2 }),
       byte: fc.integer({ min: 0, max: 255 }),
+    }),
+  },
+  {
+    // The quota ledger's charge (spec/sync-failover.md §4): several rows and a chain's charged
+    // record in one transaction; a refusal anywhere writes nothing; a record of the same
+    // generation is appended to, of another replaced; clears delete.
+    weight: 2,
+    arbitrary: fc.record({
+      t: fc.constant('quotaWrite' as const),
+      buckets: fc.array(fc.record({ account: fc.constantFrom(...ACCOUNTS), tokens: fc.double({ min: -10, max: 100, noNaN: true }), refuse: fc.integer({ min: 0, max: 5 }).map((n) => n === 0) }), { maxLength: 3 }),
+      record: fc.option(
+        fc.record({ key: fc.constantFrom(...RECORD_KEYS), generation: fc.integer({ min: 0, max: 2 }), bytes: fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 3 }).map((b) => Array.from({ length: b.length * 8 }, (_, i) => b[i >> 3]! ^ i)) }),
+        { nil: undefined },
+      ),
+      clear: fc.subarray(RECORD_KEYS),
+      updatedAt: fc.integer({ min: 0, max: 1e12 }),
     }),
   },
   {
@@ -214,6 +233,20 @@ async function apply(store: DirectoryStore, c: StoreCommand): Promise<unknown> {
     case 'putBucket':
       await store.putBucket(c.account, { tokens: c.tokens, updatedAt: c.updatedAt });
       return store.getBucket(c.account);
+    case 'quotaWrite':
+      return outcome(() =>
+        store.writeQuota({
+          buckets: c.buckets.map((b) => ({
+            key: b.account,
+            update: (state: BucketState | undefined) => {
+              if (b.refuse) throw new ContactPsiError('rate_limited', 'refused by the policy');
+              return { tokens: (state?.tokens ?? 0) + b.tokens, updatedAt: c.updatedAt };
+            },
+          })),
+          record: c.record && { key: c.record.key, generation: c.record.generation, hashes: Uint8Array.from(c.record.bytes) },
+          clear: c.clear,
+        }),
+      );
     case 'appendLog': {
       const seq = (await store.logLength()) + c.seqOffset;
       return outcome(() => store.appendLog({ seq, kind: c.kind, epoch: c.epoch, version: c.version, envelope: Uint8Array.of(c.byte, c.epoch, c.version) }));
@@ -277,6 +310,10 @@ async function observe(store: DirectoryStore): Promise<unknown> {
     epochs,
     perEpoch,
     buckets: await Promise.all(ACCOUNTS.map((a) => store.getBucket(a))),
+    charged: await Promise.all(RECORD_KEYS.map(async (k) => {
+      const r = await store.chargedRecord(k);
+      return r && { generation: r.generation, hashes: hex(r.hashes) };
+    })),
     log: await observeLog(store),
   };
 }
@@ -320,6 +357,14 @@ export async function checkStoreRefusals(store: DirectoryStore): Promise<Record<
     longAccount: await code(() => store.putBucket('x'.repeat(257), { tokens: 1, updatedAt: 0 })),
     nanTokens: await code(() => store.putBucket('a', { tokens: Number.NaN, updatedAt: 0 })),
     fractionalTime: await code(() => store.updateBucket('a', () => ({ tokens: 1, updatedAt: 0.5 }))),
+    partialHash: await code(() => store.writeQuota({ buckets: [], record: { key: 'charged:a', generation: 1, hashes: new Uint8Array(7) } })),
+    negativeGeneration: await code(() => store.writeQuota({ buckets: [], record: { key: 'charged:a', generation: -1, hashes: new Uint8Array(8) } })),
+    recordPastLimit: await code(() => store.writeQuota({ buckets: [], record: { key: 'charged:a', generation: 1, hashes: new Uint8Array(MAX_CHARGED_RECORD_BYTES + 8) } })),
+    longRecordKey: await code(() => store.chargedRecord('x'.repeat(257))),
+    refusedWriteKeepsNothing: await code(async () => {
+      await store.writeQuota({ buckets: [{ key: 'refusal-probe', update: () => ({ tokens: 5, updatedAt: 1 }) }, { key: 'b', update: () => { throw new ContactPsiError('rate_limited', 'no'); } }], record: { key: 'charged:probe', generation: 1, hashes: new Uint8Array(8) } }).catch(() => {});
+      if ((await store.getBucket('refusal-probe')) !== undefined || (await store.chargedRecord('charged:probe')) !== undefined) throw new ContactPsiError('partial_write', 'a refused quota write left rows behind');
+    }),
     badIdentifier: await code(() => store.upsertUsers([{ userId: 'x', identifiers: ['tel:0041'] }])),
     duplicateUser: await code(() => store.upsertUsers([{ userId: 'x', identifiers: [] }, { userId: 'x', identifiers: [] }])),
     badPrefix: await code(() => store.readTagSet(1, 0)),
