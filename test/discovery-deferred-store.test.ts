@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { DiscoveryClientSession, type CachedSnapshot, type DiscoveryResult, type QuotaReceipt } from '../src/protocol/discovery/client.js';
 import type { DiscoveryBackend, EpochView } from '../src/protocol/discovery/backend.js';
 import { DownloadBudget } from '../src/protocol/discovery/download-budget.js';
-import type { BucketState, QuotaStore } from '../src/protocol/discovery/quota.js';
+import type { BucketState, QuotaStore, QuotaWrite } from '../src/protocol/discovery/quota.js';
 import { DEFAULT_SNAPSHOT_DOWNLOAD_FACTOR, DiscoveryServerSession, MIN_SNAPSHOT_DOWNLOAD_BYTES } from '../src/protocol/discovery/server.js';
 import { decodeMessage, encodeMessage } from '../src/protocol/codec.js';
 import { DEFAULT_DISCOVERY_LIMITS, discoverySchemas } from '../src/protocol/discovery/messages.js';
@@ -59,6 +59,15 @@ function scheduledStore(inner: MapQuotaStore, s: fc.Scheduler): QuotaStore {
     putBucket: s.scheduleFunction(async function putBucket(account: string, state: BucketState) {
       noIoInHandle();
       return inner.putBucket(account, state);
+    }),
+    // The ledger's charge with the chain's record (spec/sync-failover.md §4), scheduled too.
+    writeQuota: s.scheduleFunction(async function writeQuota(write: QuotaWrite) {
+      noIoInHandle();
+      return inner.writeQuota(write);
+    }),
+    chargedRecord: s.scheduleFunction(async function chargedRecord(key: string) {
+      noIoInHandle();
+      return inner.chargedRecord(key);
     }),
   };
 }

@@ -2,7 +2,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { loadGroup } from '../../src/group/index.js';
 import { createSuite, Modes, type KeyPair, type OprfSuite } from '../../src/oprf/index.js';
 import type { DiscoveryBackend, EpochView } from '../../src/protocol/discovery/backend.js';
-import type { BucketState, QuotaStore } from '../../src/protocol/discovery/quota.js';
+import type { BucketState, ChargedRecord, QuotaStore, QuotaWrite } from '../../src/protocol/discovery/quota.js';
 import { sealLabel, wireLookupKeyOf } from '../../src/protocol/discovery/labels.js';
 import { bytesKey } from '../../src/protocol/server-set.js';
 import { buildEncoding, deriveParameters, type EncodingKind } from '../../src/setenc/index.js';
@@ -134,5 +134,30 @@ export class MapQuotaStore implements QuotaStore {
   }
   async putBucket(account: string, state: BucketState) {
     this.buckets.set(account, { ...state });
+  }
+  /** The charged records of receipt chains (spec/sync-failover.md §4), as the real stores keep them. */
+  readonly records = new Map<string, ChargedRecord>();
+  async writeQuota(write: QuotaWrite): Promise<BucketState[]> {
+    const staged = new Map<string, BucketState>();
+    const written = write.buckets.map(({ key, update }) => {
+      const next = update(staged.get(key) ?? this.buckets.get(key));
+      staged.set(key, next);
+      return next;
+    });
+    for (const [key, state] of staged) this.buckets.set(key, { ...state });
+    const record = write.record;
+    if (record) {
+      const stored = this.records.get(record.key);
+      const base = stored && stored.generation === record.generation ? stored.hashes : new Uint8Array(0);
+      const hashes = new Uint8Array(base.length + record.hashes.length);
+      hashes.set(base);
+      hashes.set(record.hashes, base.length);
+      this.records.set(record.key, { generation: record.generation, hashes });
+    }
+    for (const key of write.clear ?? []) this.records.delete(key);
+    return written;
+  }
+  async chargedRecord(key: string): Promise<ChargedRecord | undefined> {
+    return this.records.get(key);
   }
 }
