@@ -93,7 +93,7 @@ const SCENARIOS: Record<string, { help: string; run(o: Options): Promise<Report 
       discoverySyncScenario({
         directoryUsers: o.number('directory', o.smoke ? 1000 : 1_000_000),
         contactSizes: o.list('contacts', o.smoke ? [32] : [1024, 10_000]),
-        reps: o.number('reps', o.smoke ? 1 : 3),
+        reps: o.number('reps', o.smoke ? 1 : 5),
         registeredShare: 0.25,
         smoke: o.smoke,
         pool: o.pool,
@@ -245,7 +245,7 @@ const SCENARIOS: Record<string, { help: string; run(o: Options): Promise<Report 
   },
   'fuse-build': {
     help: 'fuse filter construction, the lean builder vs the old one in the same run: ns per key at 10^5 and 10^6 keys, peak extra RSS per key at 4*10^6  [--sizes= --memory-sizes= --reps=]',
-    run: (o) => fuseBuildScenario({ timeSizes: o.list('sizes', o.smoke ? [2000] : [100_000, 1_000_000]), memorySizes: o.list('memory-sizes', o.smoke ? [5000] : [4_000_000]), reps: o.number('reps', o.smoke ? 1 : 3), smoke: o.smoke }),
+    run: (o) => fuseBuildScenario({ timeSizes: o.list('sizes', o.smoke ? [2000] : [100_000, 1_000_000]), memorySizes: o.list('memory-sizes', o.smoke ? [5000] : [4_000_000]), reps: o.number('reps', o.smoke ? 1 : 5), smoke: o.smoke }),
   },
   targets: {
     help: "the issue's targets from the latest result files: measured, goal, ratio, pass/fail",

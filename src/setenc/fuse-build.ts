@@ -137,9 +137,30 @@ const DEGREE_OVERFLOW = -2;
  * DEGREE_OVERFLOW when an 8-bit degree would wrap (the caller retries with 32-bit degrees).
  */
 function peel(keys: KeyWords, seed: number, w: Work, fpMask: number): number {
-  const { words, stride, n } = keys;
-  const { degree, p0: P0, o12: O12, o3: O3, fp: FP, order, A } = w;
-  const { segmentCount, segmentLengthLog2: log2L } = w.layout;
+  return peelArrays(keys.words, keys.stride, keys.n, seed, w.layout.segmentCount, w.layout.segmentLengthLog2, fpMask, w.degree, w.p0, w.o12, w.o3, w.fp, w.order);
+}
+
+/**
+ * The body of peel, over arrays and numbers only: optimized code that reads objects embeds
+ * their maps weakly, and a map that dies between two builds (a literal's, once its objects
+ * are collected) throws the code away, so each build would start unoptimized again.
+ */
+function peelArrays(
+  words: Int32Array,
+  stride: number,
+  n: number,
+  seed: number,
+  segmentCount: number,
+  log2L: number,
+  fpMask: number,
+  degree: Uint8Array | Uint32Array,
+  P0: Int32Array,
+  O12: Int32Array,
+  O3: Uint16Array,
+  FP: Int32Array,
+  order: Uint32Array,
+): number {
+  const A = order.length;
   const L = 2 ** log2L;
   const mask = L - 1;
   const maxDegree = degree instanceof Uint8Array ? 0xff : 0xffff_ffff;
@@ -261,9 +282,8 @@ function peel(keys: KeyWords, seed: number, w: Work, fpMask: number): number {
  * or never peeled, whose XORs cancelled to 0). The XOR of the four cells is then the value
  * c needs for the key's four cells to XOR to its fingerprint.
  */
-function assign(n: number, w: Work): void {
-  const { p0: P0, o12: O12, o3: O3, fp: FP, order } = w;
-  const L = 2 ** w.layout.segmentLengthLog2;
+function assign(n: number, log2L: number, P0: Int32Array, O12: Int32Array, O3: Uint16Array, FP: Int32Array, order: Uint32Array): void {
+  const L = 2 ** log2L;
   const mask = L - 1;
   for (let i = n - 1; i >= 0; i--) {
     const c = order[i];
@@ -330,7 +350,7 @@ export function constructFuse(input: TagInput, f: number, firstSeed: number, max
         sp = peel(keys, seed, w, fpMask);
       }
       if (sp === keys.n) {
-        assign(keys.n, w);
+        assign(keys.n, layout.segmentLengthLog2, w.p0, w.o12, w.o3, w.fp, w.order);
         return { count: keys.n, layout, seed, cells: w.fp, attempts: attempt, dedupeRan: deduped, wideDegrees };
       }
       if (!deduped) {
