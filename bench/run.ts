@@ -93,7 +93,7 @@ const SCENARIOS: Record<string, { help: string; run(o: Options): Promise<Report 
       discoverySyncScenario({
         directoryUsers: o.number('directory', o.smoke ? 1000 : 1_000_000),
         contactSizes: o.list('contacts', o.smoke ? [32] : [1024, 10_000]),
-        reps: o.number('reps', o.smoke ? 1 : 5),
+        reps: o.number('reps', o.smoke ? 1 : 3),
         registeredShare: 0.25,
         smoke: o.smoke,
         pool: o.pool,
