@@ -42,6 +42,7 @@ import type {
 } from '../types.js';
 import { changeKinds, identifierTaken, normalizeBatch } from '../users.js';
 import { copyOutBytea, copyRows } from './copy.js';
+import { readSnapshotRow } from './snapshot-read.js';
 import { migratePostgres } from './schema.js';
 
 /** The NOTIFY channel; the payload is the new directory version in decimal. */
@@ -542,9 +543,11 @@ export class PostgresStore implements DirectoryStore {
    * The tag-log rows of `epoch` in (fromVersion, version], in log order, with their first 16
    * bytes, and the epoch's tag count: what moves the fleet leader's copy of the tag set
    * (leader-tag-set.ts). Read only while the directory is at `version` with the tags complete
-   * at it, and the log reaches back to `fromVersion` with prefixes; else undefined.
+   * at it, and the log reaches back to `fromVersion` with prefixes; else undefined. `count:
+   * false` leaves out the count (a scan of the epoch's tags: 0.1 s and more per million) for a
+   * caller that checks it later (countTagsAt).
    */
-  async tagLogSince(epoch: number, fromVersion: number, version: number, width: number): Promise<{ rows: TagLogPrefix[]; count: number } | undefined> {
+  async tagLogSince(epoch: number, fromVersion: number, version: number, width: number, options: { count?: boolean } = {}): Promise<{ rows: TagLogPrefix[]; count: number | undefined } | undefined> {
     checkEpoch(epoch);
     if (width !== SNAPSHOT_PREFIX_BYTES) return undefined;
     return this.#tx(
@@ -561,8 +564,22 @@ export class PostgresStore implements DirectoryStore {
           [epoch, fromVersion, version],
         );
         if (log.rows.some((r) => r.prefix === null)) return undefined;
-        const count = (await c.query<{ n: number }>('SELECT count(*)::bigint AS n FROM tags WHERE epoch = $1', [epoch])).rows[0]!.n;
+        const count = options.count === false ? undefined : (await c.query<{ n: number }>('SELECT count(*)::bigint AS n FROM tags WHERE epoch = $1', [epoch])).rows[0]!.n;
         return { rows: log.rows.map((r) => ({ prefix: bytes(r.prefix!), op: r.op })), count };
+      },
+      'REPEATABLE READ',
+      true,
+    );
+  }
+
+  /** The number of `epoch`'s tags while the directory is still at `version` with them complete there; else undefined. */
+  async countTagsAt(epoch: number, version: number): Promise<number | undefined> {
+    checkEpoch(epoch);
+    return this.#tx(
+      async (c) => {
+        const row = (await c.query<{ version: number; tag_version: number | null }>('SELECT s.version, e.tag_version FROM state s LEFT JOIN epochs e ON e.epoch = $1 WHERE s.id = 1', [epoch])).rows[0]!;
+        if (row.version !== version || row.tag_version !== version) return undefined;
+        return (await c.query<{ n: number }>('SELECT count(*)::bigint AS n FROM tags WHERE epoch = $1', [epoch])).rows[0]!.n;
       },
       'REPEATABLE READ',
       true,
@@ -736,13 +753,7 @@ export class PostgresStore implements DirectoryStore {
   }
 
   async getSnapshot(epoch: number, version: number, kind: EncodingKind): Promise<SnapshotRecord | undefined> {
-    const row = (
-      await this.#pool.query<{ epoch: number; version: number; kind: EncodingKind; count: number; digest: string; bytes: Buffer }>(
-        'SELECT epoch, version, kind, count, digest, bytes FROM snapshots WHERE epoch = $1 AND kind = $2 AND version = $3',
-        [epoch, kind, version],
-      )
-    ).rows[0];
-    return row === undefined ? undefined : { ...row, bytes: bytes(row.bytes) };
+    return this.#readSnapshot(epoch, kind, version);
   }
 
   /**
@@ -750,13 +761,20 @@ export class PostgresStore implements DirectoryStore {
    * follower serves (the leader built and announced it; fleet-node.ts).
    */
   async newestSnapshot(epoch: number, kind: EncodingKind): Promise<SnapshotRecord | undefined> {
-    const row = (
-      await this.#pool.query<{ epoch: number; version: number; kind: EncodingKind; count: number; digest: string; bytes: Buffer }>(
-        'SELECT epoch, version, kind, count, digest, bytes FROM snapshots WHERE epoch = $1 AND kind = $2',
-        [epoch, kind],
-      )
-    ).rows[0];
-    return row === undefined ? undefined : { ...row, bytes: bytes(row.bytes) };
+    return this.#readSnapshot(epoch, kind);
+  }
+
+  /** The bytes by binary COPY, not as hex text (snapshot-read.ts). */
+  async #readSnapshot(epoch: number, kind: EncodingKind, version?: number): Promise<SnapshotRecord | undefined> {
+    const client = await this.#pool.connect();
+    try {
+      const row = await readSnapshotRow(client, epoch, kind, version);
+      client.release();
+      return row;
+    } catch (err) {
+      client.release(err as Error); // a COPY cut short leaves the connection unusable
+      throw err;
+    }
   }
 
   async putSnapshot(r: SnapshotRecord): Promise<void> {
