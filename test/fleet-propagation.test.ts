@@ -19,9 +19,10 @@ import { demoAddressBook } from '../src/cli/demo-data.js';
 import { parseAddressBook } from '../src/contacts/index.js';
 import { generateDirectory } from '../src/directory/generate.js';
 import { createKekFile, loadKek } from '../src/directory/kek.js';
-import { FleetNode } from '../src/directory/postgres/fleet-node.js';
+import { FLEET_CHANNEL, FleetNode, type FleetTraceEvent } from '../src/directory/postgres/fleet-node.js';
 import { PostgresKeyVault } from '../src/directory/postgres/key-vault.js';
 import { applyPrefixDelta, netPrefixes } from '../src/directory/postgres/leader-tag-set.js';
+import { parseBinaryCopyRow } from '../src/directory/postgres/snapshot-read.js';
 import { PostgresStore, type TagLogPrefix } from '../src/directory/postgres/store.js';
 import { encodeSnapshot, snapshotDigest } from '../src/directory/snapshot.js';
 import type { DirectoryUser } from '../src/directory/types.js';
@@ -50,6 +51,9 @@ const BUILDING = ['readTagSet', 'readTagSetAt', 'putSnapshot', 'putTags', 'prune
 class TestNode {
   readonly views: View[] = [];
   readonly lines: string[] = [];
+  /** The node's trace (FleetNodeOptions.trace): what it did with each change, in order. */
+  readonly traces: FleetTraceEvent[] = [];
+  #traceWaiters: { test: (e: FleetTraceEvent) => boolean; resolve: () => void }[] = [];
   readonly building = new Map<string, number>();
   #waiters: { test: (v: View) => boolean; resolve: (v: View) => void }[] = [];
   #lineWaiters: { pattern: RegExp; resolve: () => void }[] = [];
@@ -76,12 +80,28 @@ class TestNode {
         rangeSize: 64,
         log: (line) => this.#line(line),
         onServing: (v) => this.#served(v),
+        trace: (e) => this.#traced(e),
       });
     } catch (err) {
       await this.store.close();
       throw err;
     }
     return this;
+  }
+
+  #traced(e: FleetTraceEvent): void {
+    this.traces.push(e);
+    for (const w of [...this.#traceWaiters]) {
+      if (w.test(e)) {
+        this.#traceWaiters.splice(this.#traceWaiters.indexOf(w), 1);
+        w.resolve();
+      }
+    }
+  }
+
+  /** Resolves when the node traces (from now on) a step `stage` at `version`. */
+  traced(stage: string, version?: number): Promise<void> {
+    return new Promise((resolve) => this.#traceWaiters.push({ test: (e) => e.stage === stage && (version === undefined || e.version === version), resolve }));
   }
 
   #line(line: string): void {
@@ -183,6 +203,60 @@ afterAll(async () => {
   await stopPostgres();
   rmSync(work, { recursive: true, force: true });
 }, 120_000);
+
+describe('a stored snapshot read by binary COPY', () => {
+  /** One tuple of `COPY ... (FORMAT binary)`, as PostgreSQL writes it, then its trailer. */
+  const binaryCopy = (fields: (Uint8Array | null)[], extension = 0): Buffer => {
+    const parts: Buffer[] = [Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1'), Buffer.alloc(4), Buffer.alloc(4), Buffer.alloc(extension)];
+    parts[2]!.writeUInt32BE(extension);
+    const count = Buffer.alloc(2);
+    count.writeInt16BE(fields.length);
+    parts.push(count);
+    for (const f of fields) {
+      const length = Buffer.alloc(4);
+      length.writeInt32BE(f === null ? -1 : f.length);
+      parts.push(length);
+      if (f !== null) parts.push(Buffer.from(f));
+    }
+    parts.push(Buffer.from([0xff, 0xff]));
+    return Buffer.concat(parts);
+  };
+  const fieldsArb = fc.array(fc.option(fc.uint8Array({ maxLength: 300 }), { nil: null }), { maxLength: 6 });
+
+  it('parses any row PostgreSQL writes, and refuses any truncation of it as store_corrupt', () => {
+    fc.assert(
+      fc.property(fieldsArb, fc.nat({ max: 8 }), fc.nat(), (fields, extension, cut) => {
+        const data = binaryCopy(fields, extension);
+        expect(parseBinaryCopyRow(data)?.map((f) => (f === null ? null : [...f]))).toEqual(fields.map((f) => (f === null ? null : [...f])));
+        const header = 19 + extension;
+        const fieldsEnd = data.length - 2; // the trailer is not read: a row is one tuple
+        const at = header + (cut % Math.max(1, fieldsEnd - header));
+        if (at < fieldsEnd && fields.length > 0) expect(() => parseBinaryCopyRow(data.subarray(0, at))).toThrow(expect.objectContaining({ code: 'store_corrupt' }));
+      }),
+    );
+    expect(parseBinaryCopyRow(Buffer.concat([binaryCopy([]).subarray(0, 19), Buffer.from([0xff, 0xff])]))).toBeUndefined();
+    expect(() => parseBinaryCopyRow(Buffer.from('not a copy stream at all'))).toThrow(expect.objectContaining({ code: 'store_corrupt' }));
+  });
+
+  it('a snapshot stored and read back is the same record, at its version only (bytes of any length, versions past 2^32)', async () => {
+    const epochs: number[] = [];
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 70_000 }), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER - 1 }), fc.nat(), async (bytes, version, count) => {
+        const epoch = 70_000 + epochs.length;
+        epochs.push(epoch);
+        const record = { epoch, version, kind: 'fuse' as const, count, digest: snapshotDigest(bytes), bytes };
+        await writer.putSnapshot(record);
+        const read = await writer.getSnapshot(epoch, version, 'fuse');
+        expect({ ...read!, bytes: [...read!.bytes] }).toEqual({ ...record, bytes: [...bytes] });
+        expect(await writer.getSnapshot(epoch, version + 1, 'fuse')).toBeUndefined();
+        expect((await writer.newestSnapshot(epoch, 'fuse'))?.version).toBe(version);
+        expect(await writer.newestSnapshot(epoch, 'gcs')).toBeUndefined();
+      }),
+      { numRuns: 25, examples: [[new Uint8Array(0), 0, 0], [new Uint8Array(70_000).fill(255), 2 ** 40, 2 ** 33]] },
+    );
+    await admin.query('DELETE FROM snapshots WHERE epoch = ANY($1::bigint[])', [epochs]);
+  }, 300_000);
+});
 
 describe('the leader\'s copy of the tag set, moved by the log', () => {
   const prefixArb = fc.integer({ min: 0, max: 40 }).map((k) => Uint8Array.from({ length: 16 }, (_, i) => (i === 0 ? k * 6 : i === 15 ? k : 0)));
@@ -347,6 +421,62 @@ describe('a fleet of three nodes on one PostgreSQL', () => {
     expect(back.builds()).toBe(0);
     expect(back.node.work).toMatchObject({ built: 0, computed: 0, ranges: 0 });
     await allServe(newest);
+  }, 300_000);
+
+  it('a follower reads a stored snapshot ahead of its announcement but switches to it only once it is announced; bytes read ahead that do not match their digest are never served', async () => {
+    const epoch = await epochOf();
+    const view = await allServe(await writer.version());
+    const f = followers()[0]!;
+    const loaded = f.node.work.loaded;
+    const ahead = view.version + 1;
+    // A row at a version nobody announced (the leader's bytes, their digest right), and the
+    // leader's two events for it: the follower reads it ahead, finds no announcement, stays.
+    await admin.query("UPDATE snapshots SET version = $2 WHERE epoch = $1 AND kind = 'fuse'", [epoch, ahead]);
+    const caughtUp = f.traced('caught up');
+    const readAhead = f.traced('snapshot read ahead', ahead);
+    await admin.query('SELECT pg_notify($1, $2)', [FLEET_CHANNEL, `snapshot:${epoch}:${ahead}`]);
+    await readAhead;
+    await admin.query('SELECT pg_notify($1, $2)', [FLEET_CHANNEL, `view:${epoch}:${ahead}`]);
+    await caughtUp;
+    expect(f.node.backend.current().snapshot.version).toBe(view.version);
+    expect(f.node.work.loaded).toBe(loaded);
+    // The same row tampered with: read ahead, refused (store_corrupt), read again, refused again; never served.
+    await admin.query("UPDATE snapshots SET bytes = set_byte(bytes, 39, (get_byte(bytes, 39) + 1) % 256) WHERE epoch = $1 AND kind = 'fuse'", [epoch]);
+    const refused = f.logged(/catch-up failed: the stored snapshot of epoch \d+ version \d+ does not match its digest/);
+    await admin.query('SELECT pg_notify($1, $2)', [FLEET_CHANNEL, `snapshot:${epoch}:${ahead}`]);
+    await admin.query('SELECT pg_notify($1, $2)', [FLEET_CHANNEL, `view:${epoch}:${ahead}`]);
+    await refused;
+    expect(f.node.backend.current().snapshot.version).toBe(view.version);
+    expect(f.views.at(-1)!.version).toBe(view.version);
+    // Restored: the next real change (the same version number, other bytes) is read ahead again and served by all.
+    await admin.query("UPDATE snapshots SET version = $2, bytes = $3 WHERE epoch = $1 AND kind = 'fuse'", [epoch, view.version, Buffer.from(leader().node.backend.current().snapshot.bytes)]);
+    const aheadAgain = f.traced('snapshot read ahead');
+    const { version } = await writer.upsertUsers([newUser('ahead', 0)]);
+    const next = await allServe(version);
+    await aheadAgain;
+    expect(next.digest).toBe(await digestFromScratch());
+    expect(f.node.work.loaded).toBe(loaded + 1);
+    expect(f.builds()).toBe(0);
+  }, 300_000);
+
+  it('a tag removed behind the log\'s back: the leader\'s moved copy is checked against the table after the view is out, dropped, and the next change reads the set whole', async () => {
+    const epoch = await epochOf();
+    const l = leader();
+    const victim = newUser('behind', 0);
+    await writer.upsertUsers([victim]);
+    await allServe(await writer.version());
+    // Deleted without a tag-log row: the leader's copy still holds the tag, the table does not.
+    await admin.query('DELETE FROM tags WHERE epoch = $1 AND user_id = $2', [epoch, victim.userId]);
+    const disagrees = l.logged(/the tag log disagrees with the tags of epoch/);
+    const moved = await writer.upsertUsers([newUser('behind', 1)]);
+    await allServe(moved.version);
+    await disagrees;
+    // The victim changed: its tag is evaluated and logged again; the leader, its copy dropped, reads the set whole.
+    const readWhole = l.traced('tag set read whole');
+    const healed = await writer.upsertUsers([{ ...victim, label: new TextEncoder().encode('label behind 0, again') }]);
+    const view = await allServe(healed.version);
+    await readWhole;
+    expect(view.digest).toBe(await digestFromScratch());
   }, 300_000);
 
   it('the leader goes away: another node leads and builds the next change, which every remaining node serves', async () => {

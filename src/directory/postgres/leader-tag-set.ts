@@ -4,8 +4,11 @@
  * read again: reading 137,000 prefixes back from PostgreSQL costs 0.3 to 1.5 s on a loaded
  * machine (ten times that at 1M users), applying a small change to the copy under a
  * millisecond. The move is checked: every removed prefix must be there, every added one
- * absent, and the count must equal the table's; anything else (a trimmed log, rows logged
- * before schema 4 without a snapshot prefix, another epoch) reads the whole set again.
+ * absent; anything else (a trimmed log, rows logged before schema 4 without a snapshot
+ * prefix, another epoch) reads the whole set again. That the moved count equals the table's
+ * (a tag written without its log row: a bug, or a hand edit) is checked once the view is out
+ * (verify()): counting the tags scans every one of them, 0.3 s and more at 1M users on the
+ * path of every change; a copy found wrong is dropped, and the next change reads the set whole.
  */
 import type { FleetTrace } from './fleet-node.js';
 import type { PostgresStore, TagLogPrefix } from './store.js';
@@ -109,6 +112,10 @@ export class LeaderTagSet {
   /** Sets moved by the log, and read whole (for tests and logs). */
   moved = 0;
   read = 0;
+  /** Moved copies whose count the table contradicted (each dropped). */
+  contradicted = 0;
+  /** The moved copy whose count is not checked yet. */
+  #unchecked: { epoch: number; version: number; count: number } | undefined;
 
   constructor(
     private readonly store: PostgresStore,
@@ -141,14 +148,16 @@ export class LeaderTagSet {
     const held = this.#epoch === epoch ? this.#tags : undefined;
     if (held !== undefined && held.version === version) return held;
     if (held !== undefined && held.version < version) {
-      const log = await this.store.tagLogSince(epoch, held.version, version, this.width);
+      const log = await this.store.tagLogSince(epoch, held.version, version, this.width, { count: false });
       this.trace?.('tag log read', { version, count: log?.rows.length });
       if (log !== undefined) {
         const { added, removed } = netPrefixes(log.rows, this.width);
         const packed = applyPrefixDelta(held.tagLength === 0 ? new Uint8Array(0) : held.packed, this.width, added, removed);
-        if (packed !== undefined && packed.length / this.width === log.count) {
+        if (packed !== undefined) {
+          const count = packed.length / this.width;
           this.moved++;
-          return this.#keep(epoch, { version, packed, tagLength: log.count === 0 ? 0 : this.width, count: log.count });
+          this.#unchecked = { epoch, version, count };
+          return this.#keep(epoch, { version, packed, tagLength: count === 0 ? 0 : this.width, count });
         }
       }
     }
@@ -157,6 +166,23 @@ export class LeaderTagSet {
     if (set === undefined) return undefined;
     this.read++;
     return this.#keep(epoch, { version, packed: set.packed, tagLength: set.tagLength, count: set.count });
+  }
+
+  /**
+   * Checks the count of the last moved copy against the table (while the directory is still
+   * at its version; a later move is checked later). Resolves false if the table contradicts
+   * it: the copy is dropped (the next change reads the set whole).
+   */
+  async verify(): Promise<boolean> {
+    const unchecked = this.#unchecked;
+    if (unchecked === undefined) return true;
+    const count = await this.store.countTagsAt(unchecked.epoch, unchecked.version);
+    if (this.#unchecked === unchecked) this.#unchecked = undefined;
+    if (count === undefined || count === unchecked.count) return true;
+    this.contradicted++;
+    // Every copy moved from it is wrong too: whatever this epoch's copy is now, read it again.
+    if (this.#epoch === unchecked.epoch) this.#tags = undefined;
+    return false;
   }
 
   #keep(epoch: number, tags: PackedTags): PackedTags {
