@@ -193,22 +193,21 @@ export async function stageDirectoryFile(options: StageFileOptions): Promise<Sta
  */
 async function tagBatch(tagging: StageTagging, users: StagedUser[]): Promise<number> {
   const entries: MissingTag[] = [];
-  const owners: { user: StagedUser; k: number }[] = [];
   for (const u of users) {
     if (!u.user.discoverable) continue;
-    u.user.identifiers.forEach((identifier, k) => {
-      entries.push({ identifier, userId: u.user.userId, label: u.user.label, labelVersion: 0 });
-      owners.push({ user: u, k });
-    });
+    const { userId, label } = u.user;
+    for (const identifier of u.user.identifiers) entries.push({ identifier, userId, label, labelVersion: 0 });
   }
   if (entries.length === 0) return 0;
   const { tags, seals } = await evaluateAndSeal(tagging, entries);
-  const perUser = new Map<StagedUser, { tag: Uint8Array; lookupKey: Uint8Array; sealed: Uint8Array }[]>();
-  owners.forEach(({ user }, i) => {
-    let list = perUser.get(user);
-    if (list === undefined) perUser.set(user, (list = []));
-    list.push({ tag: tags[i], lookupKey: seals[i].lookupKey, sealed: seals[i].sealed });
-  });
-  for (const u of users) u.tags = perUser.get(u);
+  // The entries are in user order, then identifier order: hand them back in the same walk.
+  let i = 0;
+  for (const u of users) {
+    if (!u.user.discoverable) continue;
+    const n = u.user.identifiers.length;
+    const own: { tag: Uint8Array; lookupKey: Uint8Array; sealed: Uint8Array }[] = new Array(n);
+    for (let k = 0; k < n; k++, i++) own[k] = { tag: tags[i], lookupKey: seals[i].lookupKey, sealed: seals[i].sealed };
+    u.tags = own;
+  }
   return entries.length;
 }
