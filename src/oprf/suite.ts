@@ -16,6 +16,9 @@ export type SuiteId = (typeof SuiteIds)[number];
 export const Modes = { OPRF: 0x00, VOPRF: 0x01 } as const;
 export type Mode = (typeof Modes)[keyof typeof Modes];
 
+/** The Finalize transcript's last part (RFC 9497 §3.3.1). */
+const FINALIZE = ascii('Finalize');
+
 /** RFC 9497 §1.2: inputs are length-prefixed with two bytes, so at most 2^16 - 1 bytes. */
 export const MAX_INPUT_BYTES = 0xffff;
 export { MAX_PROOF_BATCH };
@@ -112,9 +115,21 @@ export function createSuite(id: SuiteId, mode: Mode, group: Group): OprfSuite {
     }
   };
 
-  const finalizeOne = (input: Uint8Array, unblinded: Uint8Array): Uint8Array =>
-    // RFC 9497 §3.3.1 Finalize: Hash(len||input||len||unblinded||"Finalize").
-    hash(concat(lengthPrefixed(input), lengthPrefixed(unblinded), ascii('Finalize')));
+  // RFC 9497 §3.3.1 Finalize: Hash(len||input||len||unblinded||"Finalize"), the transcript
+  // written into one buffer (it runs once per element: server tags, client outputs).
+  const finalizeOne = (input: Uint8Array, unblinded: Uint8Array): Uint8Array => {
+    const n = input.length;
+    const m = unblinded.length;
+    const msg = new Uint8Array(4 + n + m + FINALIZE.length);
+    msg[0] = n >>> 8;
+    msg[1] = n & 0xff;
+    msg.set(input, 2);
+    msg[2 + n] = m >>> 8;
+    msg[3 + n] = m & 0xff;
+    msg.set(unblinded, 4 + n);
+    msg.set(FINALIZE, 4 + n + m);
+    return hash(msg);
+  };
 
   const blindWith = (inputs: readonly Uint8Array[], blinds: readonly ScalarInput[]): BlindState => {
     inputs.forEach(checkInput);
