@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { RecordWriter } from '../src/client/cache-record.js';
+import { CacheFileError, openRecord, RecordReader, RecordWriter } from '../src/client/cache-record.js';
 
 type Field = { t: 'u8'; v: number } | { t: 'uint'; v: number } | { t: 'bytes'; v: Uint8Array } | { t: 'text'; v: string };
 
@@ -70,5 +70,54 @@ describe('cache record writer', () => {
 
   it('an integer that is not a safe non-negative integer is refused, not wrapped', () => {
     for (const bad of [-1, 1.5, 2 ** 53, Number.NaN]) expect(() => new RecordWriter().uint(bad)).toThrow(RangeError);
+  });
+});
+
+describe('cache record reader', () => {
+  const fail = (why: string): never => {
+    throw new CacheFileError('/cache/file', why, 'recover');
+  };
+  it('reads back every field written (text decoded strictly, integers from two 32-bit halves)', () => {
+    fc.assert(
+      fc.property(fc.array(field, { maxLength: 40 }), (fs) => {
+        const w = new RecordWriter();
+        for (const f of fs) {
+          if (f.t === 'u8') w.u8(f.v);
+          if (f.t === 'uint') w.uint(f.v);
+          if (f.t === 'bytes') w.bytes(f.v);
+          if (f.t === 'text') w.text(f.v);
+        }
+        const r = new RecordReader(openRecord(new Uint8Array(Buffer.concat(w.finish('T'))), 'T', fail), fail);
+        for (const f of fs) {
+          if (f.t === 'u8') expect(r.u8()).toBe(f.v);
+          if (f.t === 'uint') expect(r.uint()).toBe(f.v);
+          if (f.t === 'bytes') expect(r.bytes()).toEqual(f.v);
+          // What TextEncoder makes of the string (lone surrogates become U+FFFD).
+          if (f.t === 'text') expect(r.text(1 << 20)).toBe(new TextDecoder().decode(new TextEncoder().encode(f.v)));
+        }
+        r.end();
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('an 8-byte integer above its maximum (any of the 2^64, the safe range included) is cache_corrupt naming the value', () => {
+    const u64 = fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.bigInt({ min: 2n ** 53n - 3n, max: 2n ** 53n + 3n }), fc.bigInt({ min: 0n, max: 2n ** 33n }));
+    const max = fc.oneof(fc.constant(Number.MAX_SAFE_INTEGER), fc.integer({ min: 0, max: 0xffffffff }));
+    fc.assert(
+      fc.property(u64, max, (v, m) => {
+        const payload = Buffer.alloc(8);
+        payload.writeBigUInt64BE(v);
+        const r = new RecordReader(new Uint8Array(payload), fail);
+        if (v > BigInt(m)) expect(() => r.uint(m)).toThrowError(`a field is out of range (${v} > ${m})`);
+        else expect(r.uint(m)).toBe(Number(v));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('a text field that is not UTF-8 is cache_corrupt', () => {
+    const payload = new Uint8Array([0, 0, 0, 0, 0, 0, 0, 2, 0xc3, 0x28]);
+    expect(() => new RecordReader(payload, fail).text(16)).toThrowError(expect.objectContaining({ code: 'cache_corrupt', message: expect.stringContaining('not UTF-8') }));
   });
 });

@@ -279,11 +279,27 @@ export async function runSync(options: SyncCoreOptions): Promise<CoreSyncOutcome
     const merged = withVerifiedOutputs(shared.outputs, outputs);
     if (merged) await cache.saveOutputs(shared.scope, merged, cacheKeyFor(merged.identity));
   };
+  // The identity's copy holds outputs only (withVerifiedOutputs: no label state), so it is
+  // final once every output is verified: written while the server looks up the labels
+  // instead of after them (issue 13 §1: the save was a third of the client's tail). Started
+  // from a microtask, after the pump has handed dir.labels.get to the socket.
+  let earlyShare: Promise<void> | undefined;
+  const onEvent = (event: SessionEvent<DiscoveryResult>): void => {
+    options.onEvent?.(event);
+    if (earlyShare !== undefined || shared === undefined || !incremental) return;
+    if (event.type !== 'progress' || event.phase !== 'evaluate' || event.done !== event.total) return;
+    earlyShare = Promise.resolve().then(async () => {
+      const outputs = session.partialOutputs;
+      if (outputs) await shareVerified(outputs);
+    });
+    earlyShare.catch(() => undefined); // awaited below, where its error is thrown
+  };
   let result: DiscoveryResult;
   try {
-    result = await runClientSession(server, session, { token: options.token, onEvent: options.onEvent, WebSocket: options.WebSocket, timeoutMs: options.timeoutMs });
+    result = await runClientSession(server, session, { token: options.token, onEvent, WebSocket: options.WebSocket, timeoutMs: options.timeoutMs });
   } catch (err) {
     if (cacheError !== undefined) throw cacheError;
+    await earlyShare?.catch(() => undefined); // the partial share below writes it again
     // Cut off part-way (closed, killed, timed out, refused): keep every output received and
     // verified, then the receipt for what was charged, so none of it is evaluated (and
     // charged) again in this epoch, on this node or another of the directory. Outputs
@@ -298,7 +314,9 @@ export async function runSync(options: SyncCoreOptions): Promise<CoreSyncOutcome
   const where = scope ?? server;
   if (incremental) await cache.saveOutputs(where, result.outputs, cacheKeyFor(result.outputs.identity));
   if (result.quotaReceipt) await cache.saveReceipt(where, result.quotaReceipt);
-  if (incremental) await shareVerified(result.outputs);
+  // The same outputs as result.outputs (every identifier of the book, known or evaluated), shared early.
+  if (earlyShare !== undefined) await earlyShare;
+  else if (incremental) await shareVerified(result.outputs);
   if (result.refusedDelta) options.onDeltaRefused?.(result.refusedDelta);
 
   // The pin state moves only after a whole verified sync (witnesses included).

@@ -108,6 +108,8 @@ export class RecordWriter {
 }
 
 const utf8 = new TextEncoder();
+/** One strict decoder for every text field (a user id per outputs entry; constructing one each was most of the field's cost). */
+const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
 /** Reads a payload field by field; any overrun is a CacheFileError. */
 export class RecordReader {
@@ -125,10 +127,16 @@ export class RecordReader {
 
   uint(max = Number.MAX_SAFE_INTEGER): number {
     if (this.offset + 8 > this.payload.length) this.fail('truncated field');
-    const v = new DataView(this.payload.buffer, this.payload.byteOffset + this.offset, 8).getBigUint64(0, false);
+    // Two 32-bit halves (no BigInt and no DataView per field: an outputs file has five
+    // fields per entry); hi <= 0x1fffff keeps hi * 2^32 + lo exact.
+    const p = this.payload;
+    const at = this.offset;
+    const hi = ((p[at] << 24) | (p[at + 1] << 16) | (p[at + 2] << 8) | p[at + 3]) >>> 0;
+    const lo = ((p[at + 4] << 24) | (p[at + 5] << 16) | (p[at + 6] << 8) | p[at + 7]) >>> 0;
     this.offset += 8;
-    if (v > BigInt(max)) this.fail(`a field is out of range (${v} > ${max})`);
-    return Number(v);
+    const v = hi * 0x1_0000_0000 + lo;
+    if (hi > 0x1fffff || v > max) this.fail(`a field is out of range (${(BigInt(hi) << 32n) | BigInt(lo)} > ${max})`);
+    return v;
   }
 
   /** A length-prefixed byte string, a view into the file (no copy). */
@@ -142,7 +150,8 @@ export class RecordReader {
 
   text(maxLength: number): string {
     try {
-      return new TextDecoder('utf-8', { fatal: true }).decode(this.bytes(maxLength));
+      const bytes = this.bytes(maxLength);
+      return bytes.length === 0 ? '' : utf8Strict.decode(bytes);
     } catch (err) {
       if (err instanceof CacheFileError) throw err;
       return this.fail('a text field is not UTF-8');
