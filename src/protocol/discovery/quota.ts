@@ -18,14 +18,20 @@
  *     generation the chain's counter on the server when it was issued
  *
  * The server keeps one integer per chain, its generation (a bucket row
- * `receipt:<account>:<chain hex>`, tokens = generation: no table of its own). A session's
- * first charge bumps the presented chain's, and the receipt is accepted only if it carries
- * the generation being bumped: an old receipt replayed (an earlier epoch's, to make the
- * whole set free again, or one with fewer `evaluated` bits) is refused and everything is
- * charged. A session without an accepted receipt starts a new chain (its row is written
- * only after its first charge succeeded, so rows cost tokens); chains are per device, so
- * two devices of one account do not make each other's receipts stale. The server still stores no
- * set and no contact (a blinded element reveals nothing without the client's secret).
+ * `receipt:<account>:<chain hex>`, tokens = generation). A session's first charge bumps the
+ * presented chain's, and the receipt is accepted only if it carries the generation being
+ * bumped: an old receipt replayed (an earlier epoch's, to make the whole set free again, or
+ * one with fewer `evaluated` bits) is refused and everything is charged (the chain goes on
+ * at the bumped generation, its set started over). A session without a receipt gets a new
+ * chain, announced before its first charge (openChain) and written with it, so rows cost
+ * tokens; chains are per device, so two devices of one account do not make each other's
+ * receipts stale.
+ *
+ * And per chain, what its latest charging session evaluated (the charged record, spec/
+ * sync-failover.md §4): a session cut off by a dead node charged chunks whose answers never
+ * arrived; the chain's next session evaluates those free, once (takeCredit). The server
+ * stores no contact: charge hashes of blinded elements, which reveal nothing without the
+ * client's secret, the latest session's only.
  */
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
