@@ -427,7 +427,8 @@ export async function fleetScenario(o: FleetBenchOptions): Promise<Report | Repo
   ];
   if (o.timeline) {
     const timeline: Report = {
-      name: 'fleet-timeline',
+      // One file per set of sizes (a 1M run in its own slot does not replace the 100,000 one).
+      name: `fleet-timeline-${o.changeUsers.map((u) => (u % 1_000_000 === 0 ? `${u / 1_000_000}m` : u % 1000 === 0 ? `${u / 1000}k` : String(u))).join('-')}`,
       title: 'Fleet: the timeline of a directory change through the leader and the followers',
       smoke: o.smoke,
       parameters: { ...o, cores },
@@ -468,20 +469,35 @@ function mergedFleetReport(o: FleetBenchOptions, propagation: ReportSection, not
     ? (JSON.parse(readFileSync(file, 'utf8')) as { machine?: { date?: string; loadAverageAtStart?: number[] }; notes?: string[]; data?: Record<string, unknown>; sections?: ReportSection[]; parameters?: Record<string, unknown> })
     : {};
   const ours = (r: Row) => r.build === undefined || String(r.build).startsWith('this build');
-  const rows = propagation.rows.filter(ours).map(({ build: _build, ...rest }) => rest);
+  // The throughput and sync rows' run: the file's own, or (merged before) the one it names.
+  const full = (earlier.data?.fullRun as { date?: string; loadAverageAtStart?: number[] } | undefined) ?? earlier.machine ?? {};
+  const from = full.date ?? 'an earlier run';
+  const propagationFrom = earlier.machine?.date ?? 'an earlier run';
+  // Sizes not measured in this run keep their rows from the file (said so in a note).
+  const earlierRows = (earlier.sections ?? []).find((x) => x.title === PROPAGATION_TITLE)?.rows ?? [];
+  const keptRows = earlierRows.filter((r) => !o.changeUsers.includes(Number(r.users)));
+  const rows = [...keptRows, ...propagation.rows.filter(ours).map(({ build: _build, ...rest }) => rest)].sort((a, b) => Number(a.users) - Number(b.users));
   const kept = (earlier.sections ?? []).filter((x) => x.title !== PROPAGATION_TITLE);
-  const from = earlier.machine?.date ?? 'an earlier run';
   return {
     name: 'fleet',
     title: 'Fleet: serve processes on one PostgreSQL',
     smoke: o.smoke,
     parameters: { ...(earlier.parameters ?? {}), propagation: { changeUsers: o.changeUsers, changeReps: o.changeReps, timeline: true } },
     notes: [
-      ...(earlier.notes ?? []).filter((n) => !n.startsWith('Change propagation at')),
-      `The propagation rows and notes are from \`npm run bench -- fleet --timeline\` (this run; steps in fleet-timeline.md); ${kept.map((x) => `"${x.title.split(',')[0]}"`).join(' and ')} are from the full run of ${from} (load average ${earlier.machine?.loadAverageAtStart?.join(' / ') ?? 'not recorded'} at its start).`,
+      ...(earlier.notes ?? []).filter((n) => !n.startsWith('The propagation rows') && !o.changeUsers.some((u) => n.startsWith(`Change propagation at ${u.toLocaleString('en-US')} users`))),
+      `The propagation rows and notes are from \`npm run bench -- fleet --timeline\` (steps in fleet-timeline-<sizes>.md); ${kept.map((x) => `"${x.title.split(',')[0]}"`).join(' and ')} are from the full run of ${from} (load average ${full.loadAverageAtStart?.join(' / ') ?? 'not recorded'} at its start).`,
       ...notes.filter((n) => !/\((baseline|this build), round/.test(n) || n.includes('(this build')),
     ],
-    data: { ...(earlier.data ?? {}), changePropagation: data.changePropagation },
-    sections: [...kept.map((x) => ({ ...x, notes: [...(x.notes ?? []), `From the full run of ${from}.`] })), { ...propagation, rows }],
+    data: { ...(earlier.data ?? {}), fullRun: full, changePropagation: { ...((earlier.data?.changePropagation as object | undefined) ?? {}), ...(data.changePropagation as object) } },
+    sections: [
+      ...kept.map((x) => ({ ...x, notes: [...(x.notes ?? []).filter((n) => !n.startsWith('From the full run of')), `From the full run of ${from}.`] })),
+      {
+        ...propagation,
+        rows,
+        notes: [
+          ...(keptRows.length > 0 ? [`The rows at ${[...new Set(keptRows.map((r) => Number(r.users).toLocaleString('en-US')))].join(', ')} users are from the run of ${propagationFrom} (its note above); the others from this one.`] : []),
+        ],
+      },
+    ],
   };
 }
