@@ -9,11 +9,11 @@
  * 1), never of key ids or input order. This builder runs the same queue discipline.
  *
  * What makes it fast: each key is hashed once per seed, in one sequential pass over the
- * keys. Every cell then holds the XOR of what its keys' cells are made of (the first
- * cell's index p0, the other three offsets, the fingerprint), so a cell of degree 1 names
- * its key's four cells and fingerprint by itself (the "xor of hashes" of Graf & Lemire's
- * code): peeling and assignment never go back to the keys, whose random reads (16 bytes
- * at a random key id, twice per key) cost the old code most of its time.
+ * keys. Every cell then holds the XOR of its keys' descriptions (which column the cell is
+ * for the key, the key's three other offsets, its fingerprint), so a cell of degree 1
+ * names its key's four cells and fingerprint by itself (the "xor of hashes" of Graf &
+ * Lemire's code): peeling and assignment never go back to the keys, whose random reads
+ * (16 bytes at a random key id, twice per key) cost the old code most of its time.
  *
  * What makes it lean (per key, at the 1.075 cells per key of a large filter):
  * - no copy of the keys: a packed input of 4-aligned tags is read in place through a
@@ -23,14 +23,15 @@
  *   so a successful peel proves the keys distinct (a failed one costs one more attempt);
  * - no per-key arrays at all (the old code kept positions, fingerprints and a two-array
  *   stack: 28 bytes per key);
- * - degrees are 8-bit (32-bit only for an attempt where a cell exceeds 255 keys);
+ * - a degree and a column share one byte (32 bits only for an attempt in which a cell
+ *   holds more than 63 keys);
  * - the cell that peels a key is not XORed (the old code cleared it), so it still describes
  *   its key in the reverse pass; the peel stack holds cells only, and shares one array with
  *   the queue (the stack grows up, the queue down: a cell is queued at most once, so both
  *   fit in A slots);
  * - the fingerprint XORs become the cell values in place during the reverse pass.
- * Build arrays per cell: degree 1, p0 4, offsets 1-2 4, offset 3 2, fingerprint 4, queue or
- * stack 4: 19 bytes, about 20.4 bytes per key, plus the output.
+ * Build arrays per cell: degree and column 1, two offsets 4, third offset 2, fingerprint 4,
+ * queue or stack 4: 15 bytes, about 16.1 bytes per key, plus the output.
  */
 import { SetEncodingError } from '../errors.js';
 import { MAX_BODY_BITS } from './bits.js';
@@ -110,18 +111,21 @@ function segmentOf(x0: number, segmentCount: number): number {
 }
 
 /**
- * Per cell, the XOR over the keys touching it of each key's description; once a cell's
- * degree is 1, exactly its key's. A key whose cells are base + j L + o_j (j = 0..3) is
- * described by p0 = base + o_0, o_1 | o_2 << 16 and o_3 (offsets are below 2^16), and its
- * fingerprint.
+ * Per cell, the XOR over the keys touching it of each key's description as seen from that
+ * cell; once a cell's degree is 1, exactly its key's. A key's cells are base + i L + o_i
+ * (i = 0..3, offsets o_i < L <= 2^16). Seen from its cell in column j, a key is described by
+ * j and its three other offsets, in column order: the first two in `w12` (low and high 16
+ * bits), the third in `w3`. The cell itself gives o_j (its index mod L) and base (its
+ * segment minus j). j is XORed into the low 2 bits of `dj`, whose upper 6 bits count the
+ * keys (degree 4 d + XOR of the j: Graf & Lemire's t2count): a u8, so an attempt in which a
+ * cell holds more than 63 keys is redone with a u32.
  */
 interface Work {
   readonly layout: FuseLayout;
   readonly A: number;
-  degree: Uint8Array | Uint32Array;
-  readonly p0: Int32Array;
-  readonly o12: Int32Array;
-  readonly o3: Uint16Array;
+  dj: Uint8Array | Uint32Array;
+  readonly w12: Int32Array;
+  readonly w3: Uint16Array;
   /** Fingerprints XORed; after the reverse pass, the cell values. */
   readonly fp: Int32Array;
   /** Peel stack of cells from index 0 up, LIFO queue of cells from index A - 1 down. */
@@ -134,10 +138,10 @@ const DEGREE_OVERFLOW = -2;
 /**
  * One attempt: hashes every key for `seed` (spec/setenc.md §3.4) into its four cells, then
  * peels. Returns the stack depth (n on success), PEEL_FAILED when a 2-core remains,
- * DEGREE_OVERFLOW when an 8-bit degree would wrap (the caller retries with 32-bit degrees).
+ * DEGREE_OVERFLOW when a u8 `dj` would wrap (the caller retries with a u32 one).
  */
 function peel(keys: KeyWords, seed: number, w: Work, fpMask: number): number {
-  return peelArrays(keys.words, keys.stride, keys.n, seed, w.layout.segmentCount, w.layout.segmentLengthLog2, fpMask, w.degree, w.p0, w.o12, w.o3, w.fp, w.order);
+  return peelArrays(keys.words, keys.stride, keys.n, seed, w.layout.segmentCount, w.layout.segmentLengthLog2, fpMask, w.dj, w.w12, w.w3, w.fp, w.order);
 }
 
 /**
@@ -153,21 +157,19 @@ function peelArrays(
   segmentCount: number,
   log2L: number,
   fpMask: number,
-  degree: Uint8Array | Uint32Array,
-  P0: Int32Array,
-  O12: Int32Array,
-  O3: Uint16Array,
+  DJ: Uint8Array | Uint32Array,
+  W12: Int32Array,
+  W3: Uint16Array,
   FP: Int32Array,
   order: Uint32Array,
 ): number {
   const A = order.length;
   const L = 2 ** log2L;
   const mask = L - 1;
-  const maxDegree = degree instanceof Uint8Array ? 0xff : 0xffff_ffff;
-  degree.fill(0);
-  P0.fill(0);
-  O12.fill(0);
-  O3.fill(0);
+  const maxDj = DJ instanceof Uint8Array ? 0xff : 0xffff_ffff;
+  DJ.fill(0);
+  W12.fill(0);
+  W3.fill(0);
   FP.fill(0);
   let overflow = false;
   for (let k = 0, o = 0; k < n; k++, o += stride) {
@@ -179,36 +181,33 @@ function peelArrays(
     x1 = mix(x1 ^ x0);
     x2 = mix(x2 ^ x1);
     const base = segmentOf(x0, segmentCount) * L; // may pass 2^31: no int32 shift
-    const p0 = base + (x1 & mask);
+    const o0 = x1 & mask;
     const o1 = (x1 >>> 16) & mask;
     const o2 = x2 & mask;
     const o3 = (x2 >>> 16) & mask;
-    const o12 = o1 | (o2 << 16);
+    const o01 = o0 | (o1 << 16);
     const fp = x3 & fpMask;
+    const p0 = base + o0;
     const p1 = base + L + o1;
     const p2 = base + 2 * L + o2;
     const p3 = base + 3 * L + o3;
-    const d0 = degree[p0] + 1;
-    const d1 = degree[p1] + 1;
-    const d2 = degree[p2] + 1;
-    const d3 = degree[p3] + 1;
-    if (d0 > maxDegree || d1 > maxDegree || d2 > maxDegree || d3 > maxDegree) overflow = true;
-    degree[p0] = d0;
-    degree[p1] = d1;
-    degree[p2] = d2;
-    degree[p3] = d3;
-    P0[p0] ^= p0;
-    P0[p1] ^= p0;
-    P0[p2] ^= p0;
-    P0[p3] ^= p0;
-    O12[p0] ^= o12;
-    O12[p1] ^= o12;
-    O12[p2] ^= o12;
-    O12[p3] ^= o12;
-    O3[p0] ^= o3;
-    O3[p1] ^= o3;
-    O3[p2] ^= o3;
-    O3[p3] ^= o3;
+    const d0 = DJ[p0] + 4;
+    const d1 = (DJ[p1] + 4) ^ 1;
+    const d2 = (DJ[p2] + 4) ^ 2;
+    const d3 = (DJ[p3] + 4) ^ 3;
+    if (d0 > maxDj || d1 > maxDj || d2 > maxDj || d3 > maxDj) overflow = true;
+    DJ[p0] = d0;
+    DJ[p1] = d1;
+    DJ[p2] = d2;
+    DJ[p3] = d3;
+    W12[p0] ^= o1 | (o2 << 16);
+    W12[p1] ^= o0 | (o2 << 16);
+    W12[p2] ^= o01;
+    W12[p3] ^= o01;
+    W3[p0] ^= o3;
+    W3[p1] ^= o3;
+    W3[p2] ^= o3;
+    W3[p3] ^= o2;
     FP[p0] ^= fp;
     FP[p1] ^= fp;
     FP[p2] ^= fp;
@@ -218,59 +217,68 @@ function peelArrays(
   // The queue, read from the top: queue[i] of the old code is order[A - 1 - i].
   const top = A - 1;
   let qlen = 0;
-  for (let c = 0; c < A; c++) if (degree[c] === 1) order[top - qlen++] = c;
+  for (let c = 0; c < A; c++) if (DJ[c] >>> 2 === 1) order[top - qlen++] = c;
   let sp = 0;
   while (qlen > 0) {
     const c = order[top - --qlen];
-    if (degree[c] !== 1) continue;
+    const dj = DJ[c];
+    if (dj >>> 2 !== 1) continue;
     // sp + qlen <= cells ever queued <= A, so the stack never reaches a queued slot.
     order[sp++] = c;
-    const p0 = P0[c] >>> 0;
-    const o12 = O12[c];
-    const o3 = O3[c];
+    const j = dj & 3;
+    const w12 = W12[c];
+    const lo = w12 & 0xffff;
+    const hi = w12 >>> 16;
+    const w3 = W3[c];
+    const own = c & mask;
+    const base = c - own - j * L;
+    const o0 = j === 0 ? own : lo;
+    const o1 = j === 1 ? own : j === 0 ? lo : hi;
+    const o2 = j === 2 ? own : j === 3 ? w3 : hi;
+    const o3 = j === 3 ? own : w3;
+    const o01 = o0 | (o1 << 16);
     const fp = FP[c];
-    const base = p0 - (p0 & mask);
     // The old code's order over the four cells (the queue order depends on it). The peeling
     // cell c keeps its key's description (the old code XORed it out), for the reverse pass.
-    let p = p0;
-    let d = degree[p] - 1;
-    degree[p] = d;
-    if (p !== c) {
-      P0[p] ^= p0;
-      O12[p] ^= o12;
-      O3[p] ^= o3;
+    let p = base + o0;
+    let d = DJ[p] - 4;
+    if (p === c) DJ[p] = d;
+    else {
+      DJ[p] = d;
+      W12[p] ^= o1 | (o2 << 16);
+      W3[p] ^= o3;
       FP[p] ^= fp;
-      if (d === 1) order[top - qlen++] = p;
+      if (d >>> 2 === 1) order[top - qlen++] = p;
     }
-    p = base + L + (o12 & 0xffff);
-    d = degree[p] - 1;
-    degree[p] = d;
-    if (p !== c) {
-      P0[p] ^= p0;
-      O12[p] ^= o12;
-      O3[p] ^= o3;
+    p = base + L + o1;
+    d = DJ[p] - 4;
+    if (p === c) DJ[p] = d;
+    else {
+      DJ[p] = d ^ 1;
+      W12[p] ^= o0 | (o2 << 16);
+      W3[p] ^= o3;
       FP[p] ^= fp;
-      if (d === 1) order[top - qlen++] = p;
+      if (d >>> 2 === 1) order[top - qlen++] = p;
     }
-    p = base + 2 * L + (o12 >>> 16);
-    d = degree[p] - 1;
-    degree[p] = d;
-    if (p !== c) {
-      P0[p] ^= p0;
-      O12[p] ^= o12;
-      O3[p] ^= o3;
+    p = base + 2 * L + o2;
+    d = DJ[p] - 4;
+    if (p === c) DJ[p] = d;
+    else {
+      DJ[p] = d ^ 2;
+      W12[p] ^= o01;
+      W3[p] ^= o3;
       FP[p] ^= fp;
-      if (d === 1) order[top - qlen++] = p;
+      if (d >>> 2 === 1) order[top - qlen++] = p;
     }
     p = base + 3 * L + o3;
-    d = degree[p] - 1;
-    degree[p] = d;
-    if (p !== c) {
-      P0[p] ^= p0;
-      O12[p] ^= o12;
-      O3[p] ^= o3;
+    d = DJ[p] - 4;
+    if (p === c) DJ[p] = d;
+    else {
+      DJ[p] = d ^ 3;
+      W12[p] ^= o01;
+      W3[p] ^= o2;
       FP[p] ^= fp;
-      if (d === 1) order[top - qlen++] = p;
+      if (d >>> 2 === 1) order[top - qlen++] = p;
     }
   }
   return sp === n ? sp : PEEL_FAILED;
@@ -278,19 +286,27 @@ function peelArrays(
 
 /**
  * Reverse peel order: when the key peeled at cell c is assigned, c still holds the key's
- * fingerprint and the key's other cells are final (peeled after it, so assigned already,
- * or never peeled, whose XORs cancelled to 0). The XOR of the four cells is then the value
- * c needs for the key's four cells to XOR to its fingerprint.
+ * description and fingerprint, and the key's other cells are final (peeled after it, so
+ * assigned already, or never peeled, whose XORs cancelled to 0). The XOR of the four cells
+ * is then the value c needs for the key's four cells to XOR to its fingerprint.
  */
-function assign(n: number, log2L: number, P0: Int32Array, O12: Int32Array, O3: Uint16Array, FP: Int32Array, order: Uint32Array): void {
+function assign(n: number, log2L: number, DJ: Uint8Array | Uint32Array, W12: Int32Array, W3: Uint16Array, FP: Int32Array, order: Uint32Array): void {
   const L = 2 ** log2L;
   const mask = L - 1;
   for (let i = n - 1; i >= 0; i--) {
     const c = order[i];
-    const p0 = P0[c] >>> 0;
-    const o12 = O12[c];
-    const base = p0 - (p0 & mask);
-    FP[c] = FP[p0] ^ FP[base + L + (o12 & 0xffff)] ^ FP[base + 2 * L + (o12 >>> 16)] ^ FP[base + 3 * L + O3[c]];
+    const j = DJ[c] & 3;
+    const w12 = W12[c];
+    const lo = w12 & 0xffff;
+    const hi = w12 >>> 16;
+    const w3 = W3[c];
+    const own = c & mask;
+    const base = c - own - j * L;
+    const o0 = j === 0 ? own : lo;
+    const o1 = j === 1 ? own : j === 0 ? lo : hi;
+    const o2 = j === 2 ? own : j === 3 ? w3 : hi;
+    const o3 = j === 3 ? own : w3;
+    FP[c] = FP[base + o0] ^ FP[base + L + o1] ^ FP[base + 2 * L + o2] ^ FP[base + 3 * L + o3];
   }
 }
 
@@ -304,7 +320,7 @@ export interface FuseConstruction {
   readonly attempts: number;
   /** Whether a failed peel made the builder look for duplicate keys. */
   readonly dedupeRan: boolean;
-  /** Whether some attempt needed 32-bit degrees (a cell touched by more than 255 keys). */
+  /** Whether some attempt needed 32-bit degrees (a cell touched by more than 63 keys). */
   readonly wideDegrees: boolean;
 }
 
@@ -334,10 +350,9 @@ export function constructFuse(input: TagInput, f: number, firstSeed: number, max
     const w: Work = {
       layout,
       A,
-      degree: wideDegrees ? new Uint32Array(A) : new Uint8Array(A),
-      p0: new Int32Array(A),
-      o12: new Int32Array(A),
-      o3: new Uint16Array(A),
+      dj: wideDegrees ? new Uint32Array(A) : new Uint8Array(A),
+      w12: new Int32Array(A),
+      w3: new Uint16Array(A),
       fp: new Int32Array(A),
       order: new Uint32Array(A),
     };
@@ -346,11 +361,11 @@ export function constructFuse(input: TagInput, f: number, firstSeed: number, max
       let sp = peel(keys, seed, w, fpMask);
       if (sp === DEGREE_OVERFLOW) {
         wideDegrees = true;
-        w.degree = new Uint32Array(A);
+        w.dj = new Uint32Array(A);
         sp = peel(keys, seed, w, fpMask);
       }
       if (sp === keys.n) {
-        assign(keys.n, layout.segmentLengthLog2, w.p0, w.o12, w.o3, w.fp, w.order);
+        assign(keys.n, layout.segmentLengthLog2, w.dj, w.w12, w.w3, w.fp, w.order);
         return { count: keys.n, layout, seed, cells: w.fp, attempts: attempt, dedupeRan: deduped, wideDegrees };
       }
       if (!deduped) {
