@@ -26,7 +26,7 @@ const PENDING_MAX = 1 << 16;
  * main-thread CPU per identifier besides).
  */
 function keyedFingerprint(key: string, kind: SeenKind, value: string): number {
-  const h = parseInt(hash('sha256', `${key}${kind}\u0000${value}`, 'hex').slice(0, 8), 16) | 0;
+  const h = hash('sha256', `${key}${kind}\u0000${value}`, 'buffer').readInt32BE(0); // the first 4 bytes (no hex string)
   return h === EMPTY ? 1 : h; // 0 marks an empty slot
 }
 

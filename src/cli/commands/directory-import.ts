@@ -93,6 +93,7 @@ async function importLocked(file: string, options: ImportOptions, region: Countr
     }
     printed = true;
   }
+  const phases = phaseClock();
   const opened = await openDirectory(options.db, 'auto', true, { kekFile: options.kekFile });
   const { directory } = opened;
   try {
@@ -108,12 +109,14 @@ async function importLocked(file: string, options: ImportOptions, region: Countr
     } finally {
       stage.close();
     }
+    phases.mark('stage');
     const tagEpoch = epoch; // the stage was re-tagged for this epoch if it held another's tags
     const store = directory.store;
     let applied: { changes: number; version: number; tagsStored: number };
     if (store instanceof SqliteStore) applied = await store.applyImportStage(stagePath, tagEpoch);
     else if (store instanceof PostgresStore) applied = await applyStagePostgres(store.pool, stagePath, tagEpoch);
     else throw new ContactPsiError('invalid_option', `directory import streams into SQLite or PostgreSQL, not ${store.backend}`);
+    phases.mark('apply');
     if (store instanceof PostgresStore) {
       // The nodes of a running fleet heard of the change and claim ranges of the new tags
       // too: this process takes its share, and the pass below finds the rest done.
@@ -132,7 +135,9 @@ async function importLocked(file: string, options: ImportOptions, region: Countr
     const precomputeBar = progressBar('precompute');
     const { computed, pruned } = await directory.precompute((done, total) => precomputeBar.update(done, total));
     precomputeBar.done();
+    phases.mark('precompute');
     const snapshot = await directory.snapshot('fuse');
+    phases.mark('snapshot');
     // Applied and precomputed: the stage has done its job (a kill before this line re-applies it, which changes nothing).
     ImportStage.remove(stagePath);
     const resumedNote = staged.tagsStaged > 0 ? `, ${staged.tagsStaged} staged by an earlier run` : '';
@@ -141,9 +146,29 @@ async function importLocked(file: string, options: ImportOptions, region: Countr
         `tags: ${staged.tagsComputed + computed} computed${resumedNote}, ${pruned} pruned; epoch ${directory.epoch} version ${applied.version}; ` +
         `snapshot ${snapshot.count} entries, ${snapshot.bytes.length} bytes, digest ${snapshot.digest}`,
     );
+    if (options.logBatches) console.error(phases.line());
   } finally {
     await opened.close();
   }
+}
+
+/**
+ * Wall and CPU (the whole process: every thread, so the worker pool's share is in it) of each
+ * step, for `--log-batches`' last line: where an import's time goes (bench/import.ts reads it).
+ */
+function phaseClock(): { mark(name: string): void; line(): string } {
+  const parts: string[] = [];
+  let wall = performance.now();
+  let cpu = process.cpuUsage();
+  return {
+    mark(name) {
+      const used = process.cpuUsage(cpu);
+      parts.push(`${name} ${((performance.now() - wall) / 1000).toFixed(2)} s wall ${((used.user + used.system) / 1e6).toFixed(2)} s CPU`);
+      wall = performance.now();
+      cpu = process.cpuUsage();
+    },
+    line: () => `import: phases: ${parts.join(', ')}`,
+  };
 }
 
 /** `contact-psi directory rotate --db <path | postgres://...>`: next epoch precomputed, then switched to. */
