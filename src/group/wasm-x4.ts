@@ -6,6 +6,10 @@
  * It multiplies four points per pass, one per i32x4 lane, constant time in the
  * scalars and in the points (blinding, unblinding, key evaluation, directory precompute).
  *
+ * Every multiplication multiplies by s/2 mod L and encodes the doubled point with one
+ * field inversion per 64 passes (asm/ristretto255-x4/batch-encode4.ts), and validateXY /
+ * mulCommonFromXY let a check and a later evaluation share one decoding.
+ *
  * `loadWasmX4()` resolves to null when WebAssembly SIMD is unavailable, or the
  * module fails its known-answer self-test; callers then keep their libsodium/noble path.
  *
