@@ -53,8 +53,9 @@ describe('cache record writer', () => {
     expect(sample.some((fs) => fs.some((f) => f.t === 'text' && /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(f.v)))).toBe(true);
     expect(sample.some((fs) => fs.some((f) => f.t === 'text' && new TextEncoder().encode(f.v).length > 1024))).toBe(true);
     fc.assert(
-      fc.property(fields, fc.constantFrom('S', 'T', 'R'), (fs, kind) => {
-        const w = new RecordWriter();
+      fc.property(fields, fc.constantFrom('S', 'T', 'R'), fc.option(fc.integer({ min: -5, max: 5000 })), (fs, kind, expected) => {
+        // Any size hint: the buffer starts there and still grows past it.
+        const w = expected === null ? new RecordWriter() : new RecordWriter(expected);
         for (const f of fs) {
           if (f.t === 'u8') w.u8(f.v);
           if (f.t === 'uint') w.uint(f.v);

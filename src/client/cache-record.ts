@@ -43,9 +43,15 @@ const sha256 = (...parts: Uint8Array[]): Uint8Array => {
  * its encoding and the garbage it left the largest client cost after the group work.
  */
 export class RecordWriter {
-  private buf = new Uint8Array(1024);
-  private view = new DataView(this.buf.buffer);
+  private buf: Uint8Array;
+  private view: DataView;
   private length = 0;
+
+  /** `expectedBytes`: the payload size the caller expects (the buffer still grows past it). */
+  constructor(expectedBytes = 1024) {
+    this.buf = new Uint8Array(Math.max(64, Math.min(expectedBytes, 1 << 30)));
+    this.view = new DataView(this.buf.buffer);
+  }
 
   private reserve(n: number): number {
     const at = this.length;

@@ -123,7 +123,8 @@ export class OutputCache {
   }
 
   save(outputs: KnownOutputs, cacheKey: Uint8Array): void {
-    const w = new RecordWriter()
+    // ~120 bytes an entry without a label (key, output, flags, empty user id and label): one allocation, not a doubling series.
+    const w = new RecordWriter(256 + 128 * outputs.entries.size)
       .text(this.server)
       .bytes(outputs.identity ?? new Uint8Array(0))
       .uint(outputs.epoch)

@@ -7,7 +7,7 @@
 import { pooledRandom } from './pooled-random.js';
 import { runSync, type SyncCoreOptions } from '../browser/sync-core.js';
 import type { DiscoveryResult } from '../protocol/discovery/client.js';
-import { labelDisplay } from '../protocol/discovery/label-text.js';
+import { labelDisplayNative } from './label-display-native.js';
 import { FileSyncCache } from './file-sync-cache.js';
 
 /**
@@ -48,6 +48,6 @@ export { checkWitnesses } from '../browser/sync-core.js';
 export async function syncAddressBook(options: SyncOptions): Promise<SyncOutcome> {
   const { cacheDir, ...rest } = options;
   const outcome = await runSync({ ...rest, cache: new FileSyncCache(cacheDir, options.server), rng: pooledRandom() });
-  const matches: SyncMatch[] = outcome.matches.map((m) => ({ name: m.name, identifier: m.identifier, userId: m.userId, label: labelDisplay(m.label), labelBytes: m.label }));
+  const matches: SyncMatch[] = outcome.matches.map((m) => ({ name: m.name, identifier: m.identifier, userId: m.userId, label: labelDisplayNative(m.label), labelBytes: m.label }));
   return { matches, result: outcome.result, identifiersChecked: outcome.identifiersChecked };
 }
