@@ -10,7 +10,11 @@
  *   command and its dependency tree imported up front), compiled from git onto today's
  *   dist/ (skipped when git or the commit is missing);
  * - the unbundled CLI (dist/src/cli/main.js, tsc's output, commands imported lazily);
- * - the bin (package.json `bin`: the esbuild bundle of scripts/bundle-cli.mjs).
+ * - the bin before its early entry: the bundle with main.ts as its entry (commander and ws
+ *   loaded before the first byte), built by scripts/bundle-cli.mjs into dist/bench/;
+ * - the bin (package.json `bin`: the esbuild bundle of scripts/bundle-cli.mjs), whose entry
+ *   (src/cli/sync-entry.ts) writes the WebSocket upgrade with node:net before anything else
+ *   loads.
  * First byte = the first TCP data (the WebSocket upgrade request) at a counting proxy in
  * front of the server. CPU = the whole process's, all threads, the whole run (the sync
  * after the first byte included). One more run of the bin under --cpu-prof is cut at the
@@ -44,6 +48,8 @@ export interface StartupOptions {
 
 interface Variant {
   name: string;
+  /** The key of its figures in `data`. */
+  key: string;
   /** What node runs: a script, or `-e 0`. */
   entry: string[];
   /** No first byte: the process only starts and exits. */
@@ -71,6 +77,17 @@ async function eagerMain(work: string): Promise<string | undefined> {
   const path = join(work, 'eager-main.mjs');
   writeFileSync(path, code);
   return path;
+}
+
+/** scripts/bundle-cli.mjs's bundle with main.ts as the entry (the bin before sync-entry.ts), in dist/bench/. */
+async function binWithoutEarlyEntry(): Promise<string | undefined> {
+  try {
+    const script = pathToFileURL(join(repoRoot, 'scripts', 'bundle-cli.mjs')).href;
+    const { bundleCliWithoutEarlyEntry } = (await import(script)) as { bundleCliWithoutEarlyEntry: (outDir: string) => Promise<string> };
+    return await bundleCliWithoutEarlyEntry(join(repoRoot, 'dist', 'bench', 'bin-before-early-entry'));
+  } catch {
+    return undefined;
+  }
 }
 
 type Profile = { nodes: { id: number; callFrame: { url: string; functionName: string; lineNumber: number; columnNumber: number } }[]; samples: number[]; timeDeltas: number[]; startTime: number };
@@ -182,12 +199,15 @@ export async function startupScenario(o: StartupOptions): Promise<Report> {
     const cache = mkdtempSync(join(work, 'cli-cache-'));
     const args = ['sync', '--server', proxy.url, '--contacts', csvPath, '--cache', cache, '--json'];
     const bin = cliBin();
-    const variants: Variant[] = [{ name: '`node -e 0` (Node alone)', entry: ['-e', '0'], bare: true }];
+    const variants: Variant[] = [{ name: '`node -e 0` (Node alone)', key: 'node', entry: ['-e', '0'], bare: true }];
     const eager = await eagerMain(work);
-    if (eager) variants.push({ name: `eager CLI (main.ts of ${EAGER_MAIN_COMMIT}, unbundled)`, entry: [eager] });
+    if (eager) variants.push({ name: `eager CLI (main.ts of ${EAGER_MAIN_COMMIT}, unbundled)`, key: 'eager', entry: [eager] });
     else notes.push(`The eager CLI of ${EAGER_MAIN_COMMIT} was not measured: git or the commit is missing here.`);
-    variants.push({ name: 'lazy CLI, unbundled (dist/src/cli/main.js)', entry: [cliMain] });
-    if (bin !== cliMain) variants.push({ name: `bin, bundled (${bin.slice(repoRoot.length + 1)})`, entry: [bin] });
+    variants.push({ name: 'lazy CLI, unbundled (dist/src/cli/main.js)', key: 'unbundled', entry: [cliMain] });
+    const before = await binWithoutEarlyEntry();
+    if (before) variants.push({ name: 'bin before the early entry (bundle, main.ts its entry: commander, ws first)', key: 'binBefore', entry: [before] });
+    else notes.push('The bin before the early entry was not measured: scripts/bundle-cli.mjs or esbuild is missing here.');
+    if (bin !== cliMain) variants.push({ name: `bin, bundled, early entry (${bin.slice(repoRoot.length + 1)})`, key: 'bin', entry: [bin] });
 
     // The first sync downloads the snapshot: the runs measured all find it cached.
     const fill = await runCli(args, undefined, [], [bin]);
@@ -231,9 +251,9 @@ export async function startupScenario(o: StartupOptions): Promise<Report> {
         'CPU ms, whole run (median)': round(median(f.cpu)),
       };
     });
-    for (const [i, v] of variants.entries()) {
+    for (const v of variants) {
       const f = figures.get(v.name)!;
-      const key = ['node', ...(eager ? ['eager'] : []), 'unbundled', 'bin'][i] ?? `v${i}`;
+      const key = v.key;
       if (!v.bare) data[`startup/${key}/firstByteMs`] = median(f.firstByte);
       if (!v.bare) data[`startup/${key}/firstMessageMs`] = median(f.firstMessage);
       data[`startup/${key}/exitMs`] = median(f.exit);
@@ -253,6 +273,11 @@ export async function startupScenario(o: StartupOptions): Promise<Report> {
         notes: [
           `Interleaved runs; load average ${load0.map((l) => round(l)).join(' / ')} before the runs, ${load1.map((l) => round(l)).join(' / ')} after (1/5/15 min) on ${cpus().length} cores shared with other work: wall times stretch with the load, CPU much less.`,
           'first byte − node -e 0 = what the CLI adds to Node\'s own start-up before it connects: the part this project controls.',
+          ...(data['startup/binBefore/firstByteMs'] !== undefined && data['startup/bin/firstByteMs'] !== undefined
+            ? [
+                `The early entry (src/cli/sync-entry.ts: the upgrade written with node:net before commander, ws, http, tls load): first byte ${round(Number(data['startup/binBefore/firstByteMs']) - Number(data['startup/bin/firstByteMs']))} ms sooner than the same bundle with main.ts as its entry (medians, same runs).`,
+              ]
+            : []),
           'first message = the client\'s first bytes after the server\'s 101 (its first protocol message). A CLI that connects before loading the client (the bin and the unbundled CLI since early-connect.ts) sends its upgrade first and this when the address book, the cache, the pins and the WASM group are ready; the eager CLI of the old path did all of that before connecting, so there the two are one round trip apart.',
         ],
       },

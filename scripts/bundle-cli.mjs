@@ -60,15 +60,15 @@ export const EXTERNAL = [
   'msgpackr-extract',
 ];
 
-/** The bundled module at `file` keeps its own location for import.meta (see above). */
-const keepModuleLocation = {
+/** The bundled module at `file` keeps its own location for import.meta (see above), from bundles in `outDir`. */
+const keepModuleLocation = (outDir) => ({
   name: 'keep-module-location',
   setup(b) {
     b.onLoad({ filter: /\.js$/ }, async (args) => {
       if (!args.path.startsWith(distSrc + sep)) return undefined;
       let contents = await readFile(args.path, 'utf8');
       if (!contents.includes('import.meta.')) return { contents, loader: 'js' };
-      const rel = relative(BUNDLE_DIR, args.path).split(sep).join('/');
+      const rel = relative(outDir, args.path).split(sep).join('/');
       const own = `new URL(${JSON.stringify(rel)}, import.meta.url)`;
       contents = contents.replaceAll('import.meta.url', `${own}.href`);
       if (contents.includes('import.meta.dirname')) {
@@ -79,7 +79,7 @@ const keepModuleLocation = {
       return { contents, loader: 'js' };
     });
   },
-};
+});
 
 /** The entry (sync-entry.js) imports main.js beside it: in the bundle, main.ts's own bundle is cli.js. */
 const entryImportsCli = {
@@ -105,29 +105,52 @@ const common = {
   legalComments: 'none',
 };
 
-export async function bundleCli() {
-  await rm(BUNDLE_DIR, { recursive: true, force: true });
-  await rm(BUNDLE_MAPS, { recursive: true, force: true });
-  const cli = await build({
+/** main.ts and the commands, split into chunks, into `outDir` (entry file `<name>.js`). */
+function bundleCommands(outDir, name) {
+  return build({
     ...common,
-    entryPoints: { cli: join(distSrc, 'cli', 'main.js') },
-    outdir: BUNDLE_DIR,
+    entryPoints: { [name]: join(distSrc, 'cli', 'main.js') },
+    outdir: outDir,
     splitting: true,
     chunkNames: 'chunk-[hash]',
     banner: { js: "import { createRequire as __bundleCreateRequire } from 'node:module';\nconst require = __bundleCreateRequire(import.meta.url);" },
-    plugins: [keepModuleLocation],
+    plugins: [keepModuleLocation(outDir)],
   });
+}
+
+/**
+ * The bin as it was before the early entry (main.ts itself the entry, main.js): bench
+ * -- startup measures it beside today's. `outDir` must be inside the repository (the
+ * external packages resolve from node_modules).
+ */
+export async function bundleCliWithoutEarlyEntry(outDir) {
+  await rm(outDir, { recursive: true, force: true });
+  await bundleCommands(outDir, 'main');
+  return join(outDir, 'main.js');
+}
+
+export async function bundleCli() {
+  // Built beside the bin's folder, then swapped in: a CLI started meanwhile (another test
+  // run: dist-fresh rebuilds when sources change) finds the old bundle or the new one,
+  // never none. Same depth as BUNDLE_DIR, so the paths keepModuleLocation writes hold.
+  const staging = `${BUNDLE_DIR}.staging-${process.pid}`;
+  await rm(staging, { recursive: true, force: true });
+  const cli = await bundleCommands(staging, 'cli');
   // The entry: one file, nothing CommonJS in it (no require banner), main.ts left to cli.js.
   const entry = await build({
     ...common,
     entryPoints: { main: join(distSrc, 'cli', 'sync-entry.js') },
-    outdir: BUNDLE_DIR,
-    plugins: [entryImportsCli, keepModuleLocation],
+    outdir: staging,
+    plugins: [entryImportsCli, keepModuleLocation(staging)],
   });
-  const metafile = { inputs: { ...cli.metafile.inputs, ...entry.metafile.inputs }, outputs: { ...cli.metafile.outputs, ...entry.metafile.outputs } };
-  writeFileSync(BUNDLE_META, JSON.stringify(metafile));
+  const rename_ = (o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k.split(relative(root, staging).split(sep).join('/')).join(relative(root, BUNDLE_DIR).split(sep).join('/')), v]));
+  const metafile = { inputs: { ...cli.metafile.inputs, ...entry.metafile.inputs }, outputs: rename_({ ...cli.metafile.outputs, ...entry.metafile.outputs }) };
+  await rm(BUNDLE_MAPS, { recursive: true, force: true });
   await mkdir(BUNDLE_MAPS, { recursive: true });
-  for (const f of await readdir(BUNDLE_DIR)) if (f.endsWith('.map')) await rename(join(BUNDLE_DIR, f), join(BUNDLE_MAPS, f));
+  for (const f of await readdir(staging)) if (f.endsWith('.map')) await rename(join(staging, f), join(BUNDLE_MAPS, f));
+  await rm(BUNDLE_DIR, { recursive: true, force: true });
+  await rename(staging, BUNDLE_DIR);
+  writeFileSync(BUNDLE_META, JSON.stringify(metafile));
   return metafile;
 }
 

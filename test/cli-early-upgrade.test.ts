@@ -62,8 +62,10 @@ const firstOutcome = (u: EarlyUpgrade): Promise<UpgradeOutcome> => (u.outcome ? 
 /** A TCP server that reads each request head and answers it with `answer(head, key, socket, index)`. */
 async function rawServer(answer: (head: string, key: string, socket: Socket, index: number) => void): Promise<{ url: string; server: Server; connections: () => number }> {
   let count = 0;
+  const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     const index = count++;
+    sockets.add(socket);
     let buffered = Buffer.alloc(0);
     const onData = (d: Buffer) => {
       buffered = Buffer.concat([buffered, d]);
@@ -80,7 +82,7 @@ async function rawServer(answer: (head: string, key: string, socket: Socket, ind
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   cleanups.push(() => new Promise((r) => server.close(r)));
-  cleanups.push(() => server.closeAllConnections?.());
+  cleanups.push(() => sockets.forEach((s) => s.destroy()));
   return { url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`, server, connections: () => count };
 }
 

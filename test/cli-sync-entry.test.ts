@@ -4,10 +4,14 @@
  * one: a bad option never connects, --help connects nowhere, a token's warning is printed
  * once. The command-line cases run the real bin against a real loopback server.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { connect, createServer, type AddressInfo } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { WebSocketServer } from 'ws';
+import { rejectUpgrade } from '../src/transport/ws/http-reject.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +22,8 @@ import { earlySyncPlan, PHONE_REGIONS } from '../src/cli/sync-entry-argv.js';
 const root = join(import.meta.dirname, '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin: Record<string, string> };
 const bin = join(root, pkg.bin['contact-psi']);
+/** tsc's CLI: main.ts without the bin's early entry, the reference for what the bin must print. */
+const unbundled = join(root, 'dist', 'src', 'cli', 'main.js');
 const work = mkdtempSync(join(tmpdir(), 'contact-psi-sync-entry-'));
 const book = join(work, 'book.csv');
 
@@ -124,8 +130,8 @@ async function recordingServer(): Promise<{ url: string; heads: string[]; close:
   return { url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}`, heads, close: () => new Promise((r) => server.close(() => r())) };
 }
 
-function runBin(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [bin, ...args], { cwd: work, env: { ...process.env, CONTACT_PSI_TOKEN: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function runBin(args: string[], env: NodeJS.ProcessEnv = {}, entry = bin): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [entry, ...args], { cwd: work, env: { ...process.env, CONTACT_PSI_TOKEN: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -188,5 +194,90 @@ describe('the bin with the early path', () => {
     } finally {
       await s.close();
     }
+  });
+});
+
+describe('errors through the early path are the CLI\'s own (the bin against tsc\'s main.js, which has no early entry)', () => {
+  const servers: { close: () => unknown }[] = [];
+  const urls: Record<string, string> = {};
+
+  beforeAll(async () => {
+    const closed = createServer().listen(0, '127.0.0.1');
+    await once(closed, 'listening');
+    urls.refused = `ws://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+    await new Promise((r) => closed.close(r));
+    const plain = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    plain.on('connection', (ws) => ws.close(1011, 'not a directory'));
+    await once(plain, 'listening');
+    servers.push({ close: () => plain.close() });
+    const plainPort = (plain.address() as AddressInfo).port;
+    urls.tlsToPlain = `wss://127.0.0.1:${plainPort}`;
+    urls.closing = `ws://127.0.0.1:${plainPort}`;
+    for (const status of [401, 429, 503]) {
+      const server: HttpServer = createHttpServer((_req, res) => res.end());
+      server.on('upgrade', (_req, socket) => rejectUpgrade(socket, status, status === 401 ? { 'WWW-Authenticate': 'Bearer' } : {}));
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      servers.push(server);
+      urls[String(status)] = `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    }
+    urls.dns = 'ws://contact-psi-test.invalid:7878';
+  });
+  afterAll(() => servers.forEach((s) => s.close()));
+
+  it.each([['refused'], ['tlsToPlain'], ['closing'], ['401'], ['429'], ['503'], ['dns']])('%s: the same exit status and the same stderr', async (which) => {
+    const args = ['sync', '--server', urls[which], '--contacts', book, '--cache', join(work, `c-${which}`), '--workers', '0'];
+    const [viaBin, viaMain] = await Promise.all([runBin(args), runBin(args, {}, unbundled)]);
+    expect(viaMain.code).toBe(1);
+    expect(viaMain.stderr).toMatch(/contact-psi: \[[a-z_]+\]/);
+    expect(viaBin.code).toBe(viaMain.code);
+    expect(viaBin.stderr).toBe(viaMain.stderr);
+  });
+});
+
+describe('wss:// through the early path (TLS, SNI, the certificate checked by Node\'s CAs)', () => {
+  let serve: ChildProcess | undefined;
+  const closers: (() => void)[] = [];
+  afterAll(() => {
+    serve?.kill('SIGTERM');
+    closers.forEach((c) => c());
+  });
+
+  it('a sync to a wss:// directory (a TLS front for `serve`, its certificate trusted through NODE_EXTRA_CA_CERTS) finds the registered contact', async () => {
+    // A self-signed certificate for localhost (openssl is part of the build tools here).
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost', '-keyout', join(work, 'key.pem'), '-out', join(work, 'cert.pem')], { stdio: 'ignore' });
+    writeFileSync(join(work, 'users.csv'), ['user_id,phones,emails,label,discoverable', 'alice,+41 79 123 45 67,,pk-alice,true'].join('\n'));
+    const imported = spawnSync(process.execPath, [bin, 'directory', 'import', 'users.csv', '--db', 'dir.db'], { encoding: 'utf8', cwd: work, timeout: 120_000 });
+    expect(imported.status, imported.stderr).toBe(0);
+    serve = spawn(process.execPath, [bin, 'serve', '--db', 'dir.db', '--port', '0'], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] });
+    const plainUrl = await new Promise<URL>((resolve, reject) => {
+      let out = '';
+      serve!.stdout!.on('data', (d) => {
+        out += d;
+        const m = /listening on (ws:\/\/\S+)/.exec(out);
+        if (m) resolve(new URL(m[1]));
+      });
+      serve!.once('exit', (code) => reject(new Error(`serve exited with ${code}`)));
+    });
+    let servername: string | false | undefined;
+    const front = createTlsServer({ key: readFileSync(join(work, 'key.pem')), cert: readFileSync(join(work, 'cert.pem')) }, (tls) => {
+      servername = (tls as unknown as { servername: string | false }).servername;
+      const up = connect(Number(plainUrl.port), plainUrl.hostname);
+      tls.pipe(up).pipe(tls);
+      tls.on('error', () => up.destroy());
+      up.on('error', () => tls.destroy());
+    });
+    front.listen(0, '127.0.0.1');
+    await once(front, 'listening');
+    closers.push(() => front.close());
+    const url = `wss://localhost:${(front.address() as AddressInfo).port}`;
+    const r = await runBin(['sync', '--server', url, '--contacts', book, '--cache', join(work, 'c-wss'), '--workers', '0', '--json'], { NODE_EXTRA_CA_CERTS: join(work, 'cert.pem') });
+    expect(r.code, r.stderr).toBe(0);
+    expect((JSON.parse(r.stdout) as { userId: string }[]).map((m) => m.userId)).toEqual(['alice']);
+    expect(servername).toBe('localhost');
+    // Without the certificate trusted, the same command fails as tsc's CLI does: tls_failure.
+    const untrusted = await Promise.all([runBin(['sync', '--server', url, '--contacts', book, '--cache', join(work, 'c-wss2')]), runBin(['sync', '--server', url, '--contacts', book, '--cache', join(work, 'c-wss2')], {}, unbundled)]);
+    expect(untrusted[0].stderr).toMatch(/\[tls_failure\]/);
+    expect(untrusted[0].stderr).toBe(untrusted[1].stderr);
   });
 });

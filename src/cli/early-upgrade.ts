@@ -15,10 +15,15 @@
  *
  * Nothing here is held without bound: the head is read up to maxResponseHeadBytes, and a
  * byte after the 101 before the handover ends the connection.
+ *
+ * Node's modules are taken with process.getBuiltinModule (Node >= 20.16; package.json asks
+ * 20.19), not imported: an ES import of a built-in builds its module namespace, which reads
+ * every export, and node:crypto's pull in node:stream and more. Only node:net is needed
+ * before the first byte (node:tls for wss://): the key's bytes come from the kernel
+ * (/dev/urandom) where there is one, and node:crypto (SHA-1 of the accept check) when the
+ * answer arrives.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { isIP, connect as netConnect, type Socket } from 'node:net';
-import type { TLSSocket } from 'node:tls';
+import type { Socket } from 'node:net';
 import { DEFAULT_MAX_RESPONSE_HEAD_BYTES, parseResponseHead, switchRefusal, upgradeRequest, WEBSOCKET_GUID, type UpgradeTarget } from './early-upgrade-wire.js';
 
 export type UpgradeOutcome =
@@ -34,13 +39,31 @@ export interface EarlyUpgradeOptions {
   readonly maxResponseHeadBytes?: number;
   /** The Sec-WebSocket-Key's 16 bytes (tests); default: fresh random bytes (RFC 6455 §4.1: a new nonce per connection). */
   readonly keyBytes?: Uint8Array;
-  /** For wss: node:tls's connect (imported by the caller, only then). */
-  readonly tlsConnect?: typeof import('node:tls').connect;
 }
 
 /** RFC 6455 §4.2.2: base64(SHA-1(key + GUID)). */
 export function acceptFor(key: string): string {
-  return createHash('sha1').update(key + WEBSOCKET_GUID).digest('base64');
+  return process.getBuiltinModule('node:crypto').createHash('sha1').update(key + WEBSOCKET_GUID).digest('base64');
+}
+
+/**
+ * 16 bytes from the system's CSPRNG: /dev/urandom (what node:crypto's randomBytes draws
+ * from too, through OpenSSL) without loading node:crypto; randomBytes where it is missing
+ * (Windows) or unreadable.
+ */
+export function keyNonce(): Uint8Array {
+  const fs = process.getBuiltinModule('node:fs');
+  const bytes = Buffer.alloc(16);
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync('/dev/urandom', 'r');
+    if (fs.readSync(fd, bytes, 0, 16, null) === 16) return bytes;
+  } catch {
+    // no /dev/urandom here
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+  return process.getBuiltinModule('node:crypto').randomBytes(16);
 }
 
 export class EarlyUpgrade {
@@ -58,17 +81,17 @@ export class EarlyUpgrade {
     readonly target: UpgradeTarget,
     private readonly options: EarlyUpgradeOptions,
   ) {
-    this.key = Buffer.from(options.keyBytes ?? randomBytes(16)).toString('base64');
+    this.key = Buffer.from(options.keyBytes ?? keyNonce()).toString('base64');
     // Throws (before connecting) on a value that could break the request's lines.
     const request = upgradeRequest(target, this.key, options.protocol, options.token);
+    const net = process.getBuiltinModule('node:net');
     if (target.secure) {
-      if (!options.tlsConnect) throw new TypeError('early upgrade: wss:// needs tlsConnect');
       // As ws connects (its tlsConnect): SNI for a host name, none for an address; Node's CAs.
-      const servername = isIP(target.host) ? '' : target.host;
-      this.socket = options.tlsConnect({ host: target.host, port: target.port, servername }) as TLSSocket;
+      const servername = net.isIP(target.host) ? '' : target.host;
+      this.socket = process.getBuiltinModule('node:tls').connect({ host: target.host, port: target.port, servername });
       this.socket.once('secureConnect', () => this.socket.write(request));
     } else {
-      this.socket = netConnect({ host: target.host, port: target.port });
+      this.socket = net.connect({ host: target.host, port: target.port });
       this.socket.once('connect', () => this.socket.write(request));
     }
     this.closed = new Promise((resolve) => this.socket.once('close', () => resolve()));

@@ -10,7 +10,7 @@ import { upgradeTarget } from './early-upgrade-wire.js';
 import { resolveClientToken } from './token-source.js';
 
 /** Starts the sync's upgrade when this command line is one for the early path; true when it did. */
-export async function startEarlySync(args: readonly string[], env: NodeJS.ProcessEnv): Promise<boolean> {
+export function startEarlySync(args: readonly string[], env: NodeJS.ProcessEnv): boolean {
   const plan = earlySyncPlan(args);
   const target = plan && upgradeTarget(plan.server);
   if (!plan || !target) return false;
@@ -23,10 +23,9 @@ export async function startEarlySync(args: readonly string[], env: NodeJS.Proces
   } catch {
     return false;
   }
-  const tlsConnect = target.secure ? (await import('node:tls')).connect : undefined;
   let upgrade: EarlyUpgrade;
   try {
-    upgrade = new EarlyUpgrade(plan.server, target, { protocol: SUBPROTOCOL, token, tlsConnect });
+    upgrade = new EarlyUpgrade(plan.server, target, { protocol: SUBPROTOCOL, token });
   } catch {
     return false;
   }

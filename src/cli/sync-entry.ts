@@ -16,5 +16,5 @@
  */
 import { startEarlySync } from './sync-entry-start.js';
 
-await startEarlySync(process.argv.slice(2), process.env);
+startEarlySync(process.argv.slice(2), process.env);
 await import('./main.js');
