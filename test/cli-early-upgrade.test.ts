@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import WebSocket, { WebSocketServer } from 'ws';
 import { connectStarted } from '../src/cli/early-connect.js';
-import { acceptFor, EarlyUpgrade, type UpgradeOutcome } from '../src/cli/early-upgrade.js';
+import { acceptFor, EarlyUpgrade, keyNonce, type UpgradeOutcome } from '../src/cli/early-upgrade.js';
 import { DEFAULT_MAX_RESPONSE_HEAD_BYTES, upgradeRequest, upgradeTarget } from '../src/cli/early-upgrade-wire.js';
 import { DEFAULT_LIMITS } from '../src/protocol/limits.js';
 import { SUBPROTOCOL } from '../src/transport/ws/auth.js';
@@ -166,6 +166,13 @@ describe('the hand-written upgrade request (RFC 6455 §4.1)', () => {
       }),
       { numRuns: 150 },
     );
+  });
+
+  it('a fresh 16-byte nonce per connection (RFC 6455 §4.1), from the system\'s CSPRNG; the accept value of RFC 6455 §1.3\'s example', () => {
+    const nonces = Array.from({ length: 64 }, () => Buffer.from(keyNonce()).toString('hex'));
+    expect(nonces.every((n) => n.length === 32)).toBe(true);
+    expect(new Set(nonces).size).toBe(64);
+    expect(acceptFor('dGhlIHNhbXBsZSBub25jZQ==')).toBe('s3pPLMBiTxaQ9kYGzzhZRbK+xOo=');
   });
 
   it('takes only what it can send as ws would: credentials, a fragment, another scheme are left to ws', () => {
