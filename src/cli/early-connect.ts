@@ -14,6 +14,12 @@
  * src/transport/ws/client-socket.ts, CLIENT_DEFAULTS); when the transport asks for anything
  * else, the early socket is closed and not used: a wrong guess costs the overlap, never a
  * different connection.
+ *
+ * Two ways in. The bin's entry (sync-entry.ts) writes the upgrade itself with node:net
+ * before ws or commander load (early-upgrade.ts); connectForSync takes that upgrade
+ * (connectStarted) and ws takes its socket over at the handover. Without it (tsc's
+ * unbundled main.js, a command line the entry leaves to commander), connectEarly opens the
+ * early socket with ws here.
  */
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
