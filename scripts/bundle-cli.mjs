@@ -133,16 +133,25 @@ export async function bundleCli() {
   // Built beside the bin's folder, then swapped in: a CLI started meanwhile (another test
   // run: dist-fresh rebuilds when sources change) finds the old bundle or the new one,
   // never none. Same depth as BUNDLE_DIR, so the paths keepModuleLocation writes hold.
+  // A build that fails leaves no bundle at all (scripts/dist-fresh.mjs: nothing runs a stale bin).
   const staging = `${BUNDLE_DIR}.staging-${process.pid}`;
   await rm(staging, { recursive: true, force: true });
-  const cli = await bundleCommands(staging, 'cli');
-  // The entry: one file, nothing CommonJS in it (no require banner), main.ts left to cli.js.
-  const entry = await build({
-    ...common,
-    entryPoints: { main: join(distSrc, 'cli', 'sync-entry.js') },
-    outdir: staging,
-    plugins: [entryImportsCli, keepModuleLocation(staging)],
-  });
+  let cli;
+  let entry;
+  try {
+    cli = await bundleCommands(staging, 'cli');
+    // The entry: one file, nothing CommonJS in it (no require banner), main.ts left to cli.js.
+    entry = await build({
+      ...common,
+      entryPoints: { main: join(distSrc, 'cli', 'sync-entry.js') },
+      outdir: staging,
+      plugins: [entryImportsCli, keepModuleLocation(staging)],
+    });
+  } catch (err) {
+    await rm(staging, { recursive: true, force: true });
+    await rm(BUNDLE_DIR, { recursive: true, force: true });
+    throw err;
+  }
   const rename_ = (o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k.split(relative(root, staging).split(sep).join('/')).join(relative(root, BUNDLE_DIR).split(sep).join('/')), v]));
   const metafile = { inputs: { ...cli.metafile.inputs, ...entry.metafile.inputs }, outputs: rename_({ ...cli.metafile.outputs, ...entry.metafile.outputs }) };
   await rm(BUNDLE_MAPS, { recursive: true, force: true });
