@@ -352,6 +352,10 @@ export function makeSodiumGroup(p: SodiumPrimitives, wasm: WasmMsm | null, x4: W
         throw err;
       }
     },
+    takeDecoded: (packed) => (packed instanceof Uint8Array ? decoded.take(packed) : undefined),
+    rememberDecoded(packed, xy) {
+      if (x4 !== null && packed instanceof Uint8Array && xy instanceof Uint8Array && xy.length === 2 * packed.length) decoded.remember(packed, xy);
+    },
     equals(a, b) {
       decode(a);
       decode(b);

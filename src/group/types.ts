@@ -143,5 +143,17 @@ export interface Group {
     packed: Uint8Array,
     weightsOf: (evaluated: Uint8Array) => readonly bigint[] | Uint8Array,
   ): { evaluated: Uint8Array; composite: Uint8Array | null };
+  /**
+   * The affine coordinates (64 bytes per element) validatePacked kept for exactly these
+   * bytes, removed; undefined when none. A caller that evaluates the batch in another
+   * thread (the worker pool) takes them here and hands them to that thread's group.
+   */
+  takeDecoded?(packed: Uint8Array): Uint8Array | undefined;
+  /**
+   * Keeps coordinates that takeDecoded gave in another thread, for the next evaluation of
+   * exactly `packed` here (multiplyPacked, multiplyPackedComposite). Only for those: the
+   * coordinates are not checked again.
+   */
+  rememberDecoded?(packed: Uint8Array, xy: Uint8Array): void;
   equals(a: Uint8Array, b: Uint8Array): boolean;
 }

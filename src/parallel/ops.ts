@@ -36,6 +36,8 @@ export async function runTask(task: Task, backend: BackendName): Promise<TaskRes
       const suite = await loadSuite(task.suite, backend);
       const { group } = suite;
       const composite = task.composite;
+      // Coordinates the main thread decoded when it checked the batch: no decoding here.
+      if (task.xy !== undefined) group.rememberDecoded?.(task.packed, task.xy);
       if (composite !== undefined && group.multiplyPackedComposite) {
         // One decoding of each element for the products and the slice's composite (null: the identity).
         const both = withWiped(task.key, () =>

@@ -168,7 +168,8 @@ export class WorkerPool {
     secretScalar(suite, secretKey);
     const n = packedCount(blinded, suite.group.elementSize);
     if (n < this.inlineThreshold) return suite.blindEvaluate(secretKey, blinded);
-    const parts = await this.#run(n, (start, end) => this.#blindEvaluateTask(suite, secretKey, blinded, start, end, undefined));
+    const xy = suite.group.takeDecoded?.(blinded);
+    const parts = await this.#run(n, (start, end) => this.#blindEvaluateTask(suite, secretKey, blinded, start, end, undefined, xy));
     return concatBytes(parts.map((p) => p.bytes));
   }
 
@@ -194,7 +195,9 @@ export class WorkerPool {
     if (n < this.inlineThreshold) return suite.blindEvaluateVerifiable(secretKey, blinded, rng, proofScalar);
     if (n > MAX_PROOF_BATCH) throw new OprfError('batch_too_large', `one proof covers at most ${MAX_PROOF_BATCH} elements`);
     const publicKey = group.multiplyBase(k);
-    const parts = await this.#run(n, (start, end) => this.#blindEvaluateTask(suite, secretKey, blinded, start, end, publicKey));
+    // Checked on this thread just before (a server's chunk): the workers start from the coordinates.
+    const xy = group.takeDecoded?.(blinded);
+    const parts = await this.#run(n, (start, end) => this.#blindEvaluateTask(suite, secretKey, blinded, start, end, publicKey, xy));
     const evaluated = concatBytes(parts.map((p) => p.bytes));
     const M = sumPartials(group, parts.map((p) => p.m));
     const r = proofScalar === undefined ? group.scalar.random(rng) : scalarInputBytes(group, proofScalar).slice();
@@ -348,7 +351,15 @@ export class WorkerPool {
     return this.#threads.close();
   }
 
-  #blindEvaluateTask(suite: OprfSuite, key: Uint8Array, blinded: Uint8Array, start: number, end: number, publicKey: Uint8Array | undefined): Task {
+  #blindEvaluateTask(
+    suite: OprfSuite,
+    key: Uint8Array,
+    blinded: Uint8Array,
+    start: number,
+    end: number,
+    publicKey: Uint8Array | undefined,
+    xy: Uint8Array | undefined,
+  ): Task {
     const size = suite.group.elementSize;
     return {
       op: 'blindEvaluate',
@@ -357,6 +368,7 @@ export class WorkerPool {
       packed: copyBytes(blinded.subarray(start * size, end * size)),
       offset: start,
       composite: publicKey === undefined ? undefined : { publicKey },
+      xy: xy === undefined ? undefined : copyBytes(xy.subarray(start * 2 * size, end * 2 * size)),
     };
   }
 

@@ -35,6 +35,8 @@ export type Task =
       /** Batch index of the slice's first element (composite weights use global indices). */
       readonly offset: number;
       readonly composite?: CompositeRequest;
+      /** The slice's affine coordinates, decoded when the main thread checked the batch (Group.takeDecoded). */
+      readonly xy?: Uint8Array;
     }
   | { readonly op: 'hashToGroup'; readonly suite: SuiteRef; readonly inputs: PackedInputs }
   /**
@@ -146,7 +148,7 @@ export function taskTransferList(task: Task): ArrayBuffer[] {
     case 'multiply':
       return transferList(task.scalar, task.packed);
     case 'blindEvaluate':
-      return transferList(task.key, task.packed);
+      return transferList(task.key, task.packed, task.xy);
     case 'hashToGroup':
       return transferList(task.inputs.lengths, task.inputs.data);
     case 'hashMultiply':
