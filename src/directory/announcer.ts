@@ -68,6 +68,18 @@ export class Announcer {
   readonly #commitment: CommitmentOptions;
   /** Commitments computed from scratch: how often the expensive path ran (for tests and logs). */
   fullCommitments = 0;
+  /**
+   * Key statements found in the log or appended, verified, by epoch: the log is append-only
+   * and holds one per epoch (the store's unique index), so each is read and verified once,
+   * not at every view served (a fleet serves one per directory change).
+   */
+  readonly #keyStatements = new Map<number, Signed<EpochKeyStatement>>();
+  /**
+   * The log's tail as this announcer last appended it: the next append's position and
+   * previous hash without reading and verifying the tail again. Only a hint: an append at a
+   * position another writer took fails (appendLog), and the tail is then read again.
+   */
+  #appended: { length: number; prev: Uint8Array; entry: LogEntryRecord } | undefined;
 
   constructor(options: AnnouncerOptions) {
     this.#store = options.store;
@@ -106,19 +118,19 @@ export class Announcer {
   }
 
   async #epochKey(view: ServedSnapshot): Promise<Signed<EpochKeyStatement>> {
+    const known = this.#keyStatements.get(view.epoch);
+    if (known) return this.#sameKey(known, view);
     for (let attempt = 0; attempt < APPEND_ATTEMPTS; attempt++) {
       const held = await this.#store.findLogEntry('epoch-key', view.epoch, 0);
       if (held) {
-        const signed = this.#open(held, openEpochKeyStatement);
-        const s = signed.statement;
-        if (s.suite !== view.suite || !bytesEqual(s.publicKey, view.publicKey)) {
-          throw new ContactPsiError('key_conflict', `the announcement log holds another key for epoch ${view.epoch} than the key file`);
-        }
+        const signed = this.#sameKey(this.#open(held, openEpochKeyStatement), view);
+        this.#keyStatements.set(view.epoch, signed);
         return signed;
       }
       const tail = await this.#tail();
       const newestEpoch = await this.#newestStatementEpoch(tail);
       if (newestEpoch !== undefined && newestEpoch > view.epoch) {
+        if (this.#dropHint(tail)) continue;
         throw new ContactPsiError('announcement_stale', `the announcement log is at epoch ${newestEpoch}, past the served epoch ${view.epoch}`);
       }
       const statement: EpochKeyStatement = {
@@ -131,9 +143,34 @@ export class Announcer {
         ...(view.validFrom === undefined ? {} : { validFrom: view.validFrom }),
       };
       const signed = signStatement(statement, this.#identity.secretKey);
-      if (await this.#store.appendLog({ seq: statement.seq, kind: 'epoch-key', epoch: view.epoch, version: 0, envelope: signed.bytes })) return signed;
+      const entry: LogEntryRecord = { seq: statement.seq, kind: 'epoch-key', epoch: view.epoch, version: 0, envelope: signed.bytes };
+      if (this.#append(entry, signed.body, await this.#store.appendLog(entry))) {
+        this.#keyStatements.set(view.epoch, signed);
+        return signed;
+      }
     }
     throw new ContactPsiError('directory_busy', `the announcement log kept moving during ${APPEND_ATTEMPTS} appends`);
+  }
+
+  #sameKey(signed: Signed<EpochKeyStatement>, view: ServedSnapshot): Signed<EpochKeyStatement> {
+    const s = signed.statement;
+    if (s.suite !== view.suite || !bytesEqual(s.publicKey, view.publicKey)) {
+      throw new ContactPsiError('key_conflict', `the announcement log holds another key for epoch ${view.epoch} than the key file`);
+    }
+    return signed;
+  }
+
+  /** A check failed on the hinted tail: forget it and read the log (true), or it was read (false: the failure stands). */
+  #dropHint(tail: { hinted?: boolean }): boolean {
+    if (tail.hinted !== true) return false;
+    this.#appended = undefined;
+    return true;
+  }
+
+  /** Keeps the tail of a successful append as the next one's hint; forgets the hint when the append lost. */
+  #append(entry: LogEntryRecord, body: Uint8Array, appended: boolean): boolean {
+    this.#appended = appended ? { length: entry.seq + 1, prev: entryHash(body), entry } : undefined;
+    return appended;
   }
 
   async #announcement(view: ServedSnapshot): Promise<Signed<Announcement>> {
@@ -152,8 +189,10 @@ export class Announcer {
       const tail = await this.#tail();
       const last = tail.entry && openSigned(tail.entry.envelope).statement;
       if (last && (last.epoch > view.epoch || (last.kind === 'announcement' && last.epoch === view.epoch && last.version > view.version))) {
+        if (this.#dropHint(tail)) continue;
         throw new ContactPsiError('announcement_stale', `the announcement log is past epoch ${view.epoch} version ${view.version}`);
       }
+      if ((!last || last.epoch !== view.epoch) && this.#dropHint(tail)) continue;
       if (!last || last.epoch !== view.epoch) throw new ContactPsiError('announcement_stale', `the key statement of epoch ${view.epoch} is not the newest log entry`);
       commitment ??= await this.#commit(view, last.kind === 'announcement' ? last : undefined);
       const statement: Announcement = {
@@ -168,7 +207,8 @@ export class Announcer {
         snapshotDigest: view.digest,
       };
       const signed = signStatement(statement, this.#identity.secretKey);
-      if (await this.#store.appendLog({ seq: statement.seq, kind: 'announcement', epoch: view.epoch, version: view.version, envelope: signed.bytes })) return signed;
+      const entry: LogEntryRecord = { seq: statement.seq, kind: 'announcement', epoch: view.epoch, version: view.version, envelope: signed.bytes };
+      if (this.#append(entry, signed.body, await this.#store.appendLog(entry))) return signed;
     }
     throw new ContactPsiError('directory_busy', `the announcement log kept moving during ${APPEND_ATTEMPTS} appends`);
   }
@@ -200,7 +240,8 @@ export class Announcer {
     }
   }
 
-  async #tail(): Promise<{ length: number; prev: Uint8Array; entry: LogEntryRecord | undefined }> {
+  async #tail(): Promise<{ length: number; prev: Uint8Array; entry: LogEntryRecord | undefined; hinted?: boolean }> {
+    if (this.#appended !== undefined) return { ...this.#appended, hinted: true };
     const length = await this.#store.logLength();
     if (length === 0) return { length, prev: GENESIS_PREV, entry: undefined };
     const [entry] = await this.#store.readLog(length - 1, 1);
