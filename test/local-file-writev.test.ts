@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeFileAtomic } from '../src/client/local-file.js';
+import { writeFileAtomic, writeFileAtomicAsync } from '../src/client/local-file.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'writev-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -25,6 +25,21 @@ describe('writeFileAtomic', () => {
         expect(statSync(path).mode & 0o777).toBe(0o600);
       }),
       { numRuns: 25 },
+    );
+  });
+
+  it('on the thread pool too (writeFileAtomicAsync), several files at once', async () => {
+    let n = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.array(fc.uint8Array({ maxLength: 3000 }), { maxLength: 5 }), { minLength: 1, maxLength: 4 }), async (files) => {
+        const paths = files.map(() => join(dir, 'async', `f${n++}`));
+        await Promise.all(files.map((parts, i) => writeFileAtomicAsync(paths[i], parts)));
+        files.forEach((parts, i) => {
+          expect(readFileSync(paths[i]).equals(Buffer.concat(parts))).toBe(true);
+          expect(statSync(paths[i]).mode & 0o777).toBe(0o600);
+        });
+      }),
+      { numRuns: 15 },
     );
   });
 });

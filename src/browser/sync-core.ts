@@ -180,6 +180,12 @@ export async function savePartial(
   if (receipt) await cache.saveReceipt(scope, receipt);
 }
 
+/** Waits for every write to finish, then throws the first that failed (none is left running). */
+async function allWritten(writes: readonly (Promise<void> | undefined)[]): Promise<void> {
+  const settled = await Promise.allSettled(writes);
+  for (const s of settled) if (s.status === 'rejected') throw s.reason;
+}
+
 export async function runSync(options: SyncCoreOptions): Promise<CoreSyncOutcome> {
   const { server, cache } = options;
   const suiteId = options.suite ?? 'ristretto255-SHA512';
@@ -312,20 +318,27 @@ export async function runSync(options: SyncCoreOptions): Promise<CoreSyncOutcome
     throw err;
   }
   const where = scope ?? server;
-  if (incremental) await cache.saveOutputs(where, result.outputs, cacheKeyFor(result.outputs.identity));
-  if (result.quotaReceipt) await cache.saveReceipt(where, result.quotaReceipt);
+  // Outputs before the receipt: a receipt saved ahead of the outputs it covers is a double
+  // charge. The other files are independent of them and of each other: written at once (a
+  // file cache syncs them to disk together, not one fsync after another).
+  const outputsThenReceipt = (async () => {
+    if (incremental) await cache.saveOutputs(where, result.outputs, cacheKeyFor(result.outputs.identity));
+    if (result.quotaReceipt) await cache.saveReceipt(where, result.quotaReceipt);
+  })();
   // The same outputs as result.outputs (every identifier of the book, known or evaluated), shared early.
-  if (earlyShare !== undefined) await earlyShare;
-  else if (incremental) await shareVerified(result.outputs);
+  const share = earlyShare ?? (incremental ? shareVerified(result.outputs) : undefined);
   if (result.refusedDelta) options.onDeltaRefused?.(result.refusedDelta);
-
-  // The pin state moves only after a whole verified sync (witnesses included).
-  if (result.verified) await cache.savePins(server, result.verified.state);
-  // A new epoch key, signed by the pinned identity: a rotation, reported.
   const { epoch, publicKey } = result.snapshot;
+  await allWritten([
+    outputsThenReceipt,
+    share,
+    // The pin state moves only after a whole verified sync (witnesses included).
+    result.verified ? cache.savePins(server, result.verified.state) : undefined,
+    cache.savePin(server, { epoch, publicKey }),
+    !result.cacheHit || result.deltaApplied ? cache.saveSnapshot(server, result.snapshot) : undefined,
+  ]);
+  // A new epoch key, signed by the pinned identity: a rotation, reported.
   if (seen && !equalBytes(seen.publicKey, publicKey)) options.onKeyChange?.({ epoch: seen.epoch }, { epoch });
-  await cache.savePin(server, { epoch, publicKey });
-  if (!result.cacheHit || result.deltaApplied) await cache.saveSnapshot(server, result.snapshot);
 
   const byIdentifier = contactsByIdentifier(options.book);
   const matches: CoreSyncMatch[] = [];

@@ -60,7 +60,7 @@ export class FileSyncCache implements SyncCache {
   }
   async saveSnapshot(server: string, snapshot: CachedSnapshot): Promise<void> {
     this.check(server);
-    this.files.save(snapshot);
+    await this.files.saveAsync(snapshot);
   }
   async loadPin(server: string): Promise<KeyPin | undefined> {
     this.check(server);
@@ -68,7 +68,7 @@ export class FileSyncCache implements SyncCache {
   }
   async savePin(server: string, pin: KeyPin): Promise<void> {
     this.check(server);
-    this.files.pin(pin.epoch, pin.publicKey);
+    await this.files.pinAsync(pin.epoch, pin.publicKey);
   }
   async loadPins(server: string): Promise<PinState | undefined> {
     this.check(server);
@@ -76,7 +76,7 @@ export class FileSyncCache implements SyncCache {
   }
   async savePins(server: string, pins: PinState): Promise<void> {
     this.check(server);
-    this.files.savePins(pins);
+    await this.files.savePinsAsync(pins);
   }
   async loadOutputs(scope: string, identifiers: readonly string[], cacheKeyFor: (identity: Uint8Array | undefined) => Uint8Array, onDiscarded?: (reason: string) => void): Promise<KnownOutputs | undefined> {
     const { outputs } = this.scope(scope);
@@ -85,13 +85,13 @@ export class FileSyncCache implements SyncCache {
     return loaded;
   }
   async saveOutputs(scope: string, outputs: KnownOutputs, cacheKey: Uint8Array): Promise<void> {
-    this.scope(scope).outputs.save(outputs, cacheKey);
+    await this.scope(scope).outputs.saveAsync(outputs, cacheKey);
   }
   async loadReceipt(scope: string): Promise<QuotaReceipt | undefined> {
     return this.scope(scope).files.loadReceipt();
   }
   async saveReceipt(scope: string, receipt: QuotaReceipt): Promise<void> {
-    this.scope(scope).files.saveReceipt(receipt);
+    await this.scope(scope).files.saveReceiptAsync(receipt);
   }
   /** The secret of this cache root (device-secret, 0600), created from OS randomness on first use. */
   async deviceSecret(): Promise<Uint8Array> {

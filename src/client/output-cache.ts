@@ -27,7 +27,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KnownOutput, KnownOutputs } from '../protocol/discovery/known-outputs.js';
 import { CacheFileError, openRecord, RecordReader, RecordWriter } from './cache-record.js';
-import { writeFileAtomic } from './local-file.js';
+import { writeFileAtomic, writeFileAtomicAsync } from './local-file.js';
 import { ownedView } from './snapshot-cache.js';
 import { OUTPUT_ENTRY_KEY_BYTES } from './output-keys.js';
 
@@ -123,6 +123,15 @@ export class OutputCache {
   }
 
   save(outputs: KnownOutputs, cacheKey: Uint8Array): void {
+    writeFileAtomic(this.path, this.record(outputs, cacheKey));
+  }
+
+  /** save(), the record built now, its write, fsync and rename on the thread pool (FileSyncCache). */
+  async saveAsync(outputs: KnownOutputs, cacheKey: Uint8Array): Promise<void> {
+    await writeFileAtomicAsync(this.path, this.record(outputs, cacheKey));
+  }
+
+  private record(outputs: KnownOutputs, cacheKey: Uint8Array): Uint8Array[] {
     // ~120 bytes an entry without a label (key, output, flags, empty user id and label): one allocation, not a doubling series.
     const w = new RecordWriter(256 + 128 * outputs.entries.size)
       .text(this.server)
@@ -139,7 +148,7 @@ export class OutputCache {
         .text(entry.match?.userId ?? '')
         .bytes(entry.match?.label ?? new Uint8Array(0));
     }
-    writeFileAtomic(this.path, w.finish('T'));
+    return w.finish('T');
   }
 
   /** Deletes the file (the next sync evaluates the whole book). */

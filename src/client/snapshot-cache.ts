@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import type { CachedSnapshot, QuotaReceipt } from '../protocol/discovery/client.js';
 import { decodePins, encodePins, type PinState } from '../protocol/discovery/identity-pins.js';
 import { CacheFileError, openRecord, RecordReader, RecordWriter, type CacheRecordKind } from './cache-record.js';
-import { writeFileAtomic } from './local-file.js';
+import { writeFileAtomic, writeFileAtomicAsync } from './local-file.js';
 
 const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
 /** OpenSSL's SHA-256: this file is Node-only, and a snapshot of a large directory is megabytes. */
@@ -79,7 +79,16 @@ export class SnapshotCache {
   }
 
   save(snapshot: CachedSnapshot): void {
-    const w = new RecordWriter()
+    this.write(SNAPSHOT_FILE, this.snapshotRecord(snapshot), 'S');
+  }
+
+  /** save(), with the write, fsync and rename off the event loop (FileSyncCache: the saves at a sync's end overlap). */
+  saveAsync(snapshot: CachedSnapshot): Promise<void> {
+    return this.writeAsync(SNAPSHOT_FILE, this.snapshotRecord(snapshot), 'S');
+  }
+
+  private snapshotRecord(snapshot: CachedSnapshot): RecordWriter {
+    return new RecordWriter(snapshot.bytes.length + 1024)
       .text(this.server)
       .uint(snapshot.epoch)
       .uint(snapshot.version)
@@ -96,7 +105,6 @@ export class SnapshotCache {
       .u8(snapshot.commitment === undefined ? 0 : 1)
       .uint(snapshot.commitment?.count ?? 0)
       .bytes(snapshot.commitment?.digest ?? new Uint8Array(0));
-    this.write(SNAPSHOT_FILE, w, 'S');
   }
 
   /**
@@ -119,8 +127,17 @@ export class SnapshotCache {
   }
 
   pin(epoch: number, publicKey: Uint8Array): void {
-    this.write(PIN_FILE, new RecordWriter().text(this.server).uint(epoch).bytes(publicKey), 'P');
+    this.write(PIN_FILE, this.pinRecord(epoch, publicKey), 'P');
     rmSync(join(this.dir, LEGACY.pin), { force: true });
+  }
+
+  async pinAsync(epoch: number, publicKey: Uint8Array): Promise<void> {
+    await this.writeAsync(PIN_FILE, this.pinRecord(epoch, publicKey), 'P');
+    rmSync(join(this.dir, LEGACY.pin), { force: true });
+  }
+
+  private pinRecord(epoch: number, publicKey: Uint8Array): RecordWriter {
+    return new RecordWriter().text(this.server).uint(epoch).bytes(publicKey);
   }
 
   /**
@@ -145,7 +162,15 @@ export class SnapshotCache {
   }
 
   savePins(state: PinState): void {
-    this.write(PINS_FILE, new RecordWriter().text(this.server).bytes(encodePins(state)), 'I');
+    this.write(PINS_FILE, this.pinsRecord(state), 'I');
+  }
+
+  savePinsAsync(state: PinState): Promise<void> {
+    return this.writeAsync(PINS_FILE, this.pinsRecord(state), 'I');
+  }
+
+  private pinsRecord(state: PinState): RecordWriter {
+    return new RecordWriter().text(this.server).bytes(encodePins(state));
   }
 
   /**
@@ -175,13 +200,25 @@ export class SnapshotCache {
   }
 
   saveReceipt(receipt: QuotaReceipt): void {
-    this.write(RECEIPT_FILE, new RecordWriter().bytes(receipt.token).bytes(receipt.set).uint(receipt.epoch).uint(receipt.generation).bytes(receipt.evaluated).bytes(receipt.chain), 'R');
+    this.write(RECEIPT_FILE, receiptRecord(receipt), 'R');
+    rmSync(join(this.dir, LEGACY.receipt), { force: true });
+  }
+
+  async saveReceiptAsync(receipt: QuotaReceipt): Promise<void> {
+    await this.writeAsync(RECEIPT_FILE, receiptRecord(receipt), 'R');
     rmSync(join(this.dir, LEGACY.receipt), { force: true });
   }
 
   private write(name: string, w: RecordWriter, kind: CacheRecordKind): void {
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     writeFileAtomic(join(this.dir, name), w.finish(kind));
+  }
+
+  /** write(), the record built and checksummed now, written, fsynced and renamed by the thread pool. */
+  private async writeAsync(name: string, w: RecordWriter, kind: CacheRecordKind): Promise<void> {
+    const parts = w.finish(kind);
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    await writeFileAtomicAsync(join(this.dir, name), parts);
   }
 
   /** The JSON snapshot cache of earlier versions: deleted (downloaded again once, in the binary format). */
@@ -217,6 +254,9 @@ export class SnapshotCache {
     return undefined;
   }
 }
+
+const receiptRecord = (receipt: QuotaReceipt): RecordWriter =>
+  new RecordWriter().bytes(receipt.token).bytes(receipt.set).uint(receipt.epoch).uint(receipt.generation).bytes(receipt.evaluated).bytes(receipt.chain);
 
 function decodeSnapshot(file: Uint8Array, path: string, server: string): CachedSnapshot {
   const fail = failer(path, 'It is deleted and the snapshot downloaded again');
