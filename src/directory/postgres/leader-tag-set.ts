@@ -114,6 +114,7 @@ export class LeaderTagSet {
   read = 0;
   /** Moved copies whose count the table contradicted (each dropped). */
   contradicted = 0;
+  #verifying = false;
   /** The moved copy whose count is not checked yet. */
   #unchecked: { epoch: number; version: number; count: number } | undefined;
 
@@ -175,8 +176,15 @@ export class LeaderTagSet {
    */
   async verify(): Promise<boolean> {
     const unchecked = this.#unchecked;
-    if (unchecked === undefined) return true;
-    const count = await this.store.countTagsAt(unchecked.epoch, unchecked.version);
+    // One count at a time (it scans every tag): a copy moved meanwhile is checked after the next view.
+    if (unchecked === undefined || this.#verifying) return true;
+    this.#verifying = true;
+    let count: number | undefined;
+    try {
+      count = await this.store.countTagsAt(unchecked.epoch, unchecked.version);
+    } finally {
+      this.#verifying = false;
+    }
     if (this.#unchecked === unchecked) this.#unchecked = undefined;
     if (count === undefined || count === unchecked.count) return true;
     this.contradicted++;
