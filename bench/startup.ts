@@ -208,6 +208,9 @@ export async function startupScenario(o: StartupOptions): Promise<Report> {
     if (before) variants.push({ name: 'bin before the early entry (bundle, main.ts its entry: commander, ws first)', key: 'binBefore', entry: [before] });
     else notes.push('The bin before the early entry was not measured: scripts/bundle-cli.mjs or esbuild is missing here.');
     if (bin !== cliMain) variants.push({ name: `bin, bundled, early entry (${bin.slice(repoRoot.length + 1)})`, key: 'bin', entry: [bin] });
+    notes.push(
+      "Before the bin's first byte run only its entry (dist/src/cli/bundle/main.js, ~15 kB, one file: argv checked, the token resolved, node:net connected, the upgrade written) and Node's own start-up; a V8 code cache would save the compile of that one file, well under a millisecond, and Node 20 has no code cache for ES modules (module.enableCompileCache is Node 22), so none is kept. A start-up snapshot (--snapshot-blob) needs a flag the bin's #! line cannot pass portably.",
+    );
 
     // The first sync downloads the snapshot: the runs measured all find it cached.
     const fill = await runCli(args, undefined, [], [bin]);
