@@ -309,6 +309,25 @@ describe('a refused upgrade (not 101)', () => {
     );
   });
 
+  it('an interim answer (1xx but 101) or a status line that is not HTTP/1.1\'s is not replayed: dropped, the transport reads that server itself', async () => {
+    let line = 'HTTP/1.1 100 Continue';
+    const raw = await rawServer((_h, _k, socket) => socket.write(`${line}\r\nContent-Length: 0\r\n\r\n`));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.integer({ min: 100, max: 199 }).filter((s) => s !== 101).map((s) => `HTTP/1.1 ${s} Interim`),
+          fc.constantFrom('HTTP/1.0 401 Unauthorized', 'HTTP/2 401', 'HTTP/1.1 40 Short', 'ICY 200 OK', 'HTTP/1.1 401\tTab'),
+        ),
+        async (l) => {
+          line = l;
+          const upgrade = startUpgrade(raw.url, undefined);
+          expect(await firstOutcome(upgrade), l).toMatchObject({ kind: 'dropped', reason: 'not a final HTTP/1.1 answer' });
+        },
+      ),
+      { numRuns: 20 },
+    );
+  });
+
   it('with the project\'s server: a 401 is unauthorized, as without the early path', async () => {
     const { server, createSession } = await serve({ authenticate: ({ token }) => token === 'good-token' && { account: 1 } });
     const early = connectStarted({ server: server.url, token: 'bad', upgrade: startUpgrade(server.url, 'bad') });

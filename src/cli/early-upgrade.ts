@@ -6,10 +6,10 @@
  *
  * - open: a 101 that passed every check of early-upgrade-wire.ts, nothing received after
  *   it: ws takes the socket as is;
- * - refused: a complete response head that is not a 101 (401, 429, 503...): its bytes are
+ * - refused: a complete final response head, 200 or more (401, 429, 503...): its bytes are
  *   replayed to ws, which reports it as it would have (unexpected-response, then close);
- * - dropped: anything else (the connection failed, a 101 that fails a check, a head
- *   larger than the limit, the server closed, or it spoke before the handover: the client
+ * - dropped: anything else (the connection failed, a 101 that fails a check, an interim
+ *   1xx or a status line that is not HTTP/1.1's, a head larger than the limit, the server closed, or it spoke before the handover: the client
  *   speaks first in this protocol, red team wave 3): the socket is destroyed, nothing it
  *   sent is kept, and the transport connects afresh and meets that server itself.
  *
@@ -145,7 +145,11 @@ export class EarlyUpgrade {
     const received = this.received;
     this.received = Buffer.alloc(0);
     if (head.kind === 'too-large') return this.drop(`a response head over ${max} bytes`);
-    if (head.status !== 101) {
+    if (head.status === undefined || head.status < 200) {
+      // Not HTTP/1.1's status line, or an interim answer (1xx, whose final one would follow):
+      // left to ws, which reads this server itself on its own connection.
+      if (head.status !== 101) return this.drop('not a final HTTP/1.1 answer');
+    } else {
       // The server's answer, kept for ws to read (its body only as far as it came with the head).
       this.settle({ kind: 'refused', response: received });
       this.socket.destroy();
