@@ -1,7 +1,7 @@
 /**
  * The pipelined first sync (issue 13 §1; spec/client.md "Pipelined first sync"): with the
- * group work offloaded, the client cuts the book into a short first chunk, full chunks and a
- * short last chunk (chunk-plan.ts), and draws each chunk's blinds only when its blinding is
+ * group work offloaded, the client cuts a book of 4 chunks or more into a short first chunk,
+ * full chunks and a short last chunk (chunk-plan.ts), and draws each chunk's blinds only when its blinding is
  * handed out, a couple of chunks ahead. None of that may change what the sync computes: the
  * server sees exactly the blinded elements the inline session sends (the same rng draws in
  * the same order), and the outputs and matches are the inline ones, whatever order the
@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DiscoveryClientSession, type DiscoveryResult } from '../src/protocol/discovery/client.js';
 import { DiscoveryServerSession } from '../src/protocol/discovery/server.js';
-import { pipelinedChunks, uniformChunks } from '../src/protocol/discovery/chunk-plan.js';
+import { offloadChunks, pipelinedChunks, PIPELINE_MIN_CHUNKS, uniformChunks } from '../src/protocol/discovery/chunk-plan.js';
 import type { OprfOffload } from '../src/protocol/offload.js';
 import { runSessionPairAsync } from '../src/protocol/session-pair.js';
 import { decodeMessage } from '../src/protocol/codec.js';
@@ -94,8 +94,10 @@ describe('chunk plans', () => {
           expect(p[1]).toBeLessThanOrEqual(head);
           expect(p.at(-1)! - p.at(-2)!).toBeLessThanOrEqual(head);
         }
-        // At most two chunks more than the uniform plan (the split first and last).
+        // At most two chunks more than the uniform plan (the split first and last), and only
+        // from PIPELINE_MIN_CHUNKS full chunks on, where they cost under 0.1 byte a contact.
         expect(p.length).toBeLessThanOrEqual(uniformChunks(total, chunk).length + 2);
+        expect(offloadChunks(total, chunk)).toEqual(total >= PIPELINE_MIN_CHUNKS * chunk ? p : uniformChunks(total, chunk));
       }),
       { numRuns: 500 },
     );
@@ -118,7 +120,7 @@ describe('pipelined first sync = inline sync', () => {
           // The same rng draws (or deterministic blinds), so the very same elements.
           expect(concatAll(piped.chunks)).toBe(concatAll(inline.chunks));
           expect(inline.chunks.map((c) => c.length / 32)).toEqual(sizesOf(uniformChunks(contacts.length, chunk)));
-          expect(piped.chunks.map((c) => c.length / 32)).toEqual(sizesOf(pipelinedChunks(contacts.length, chunk)));
+          expect(piped.chunks.map((c) => c.length / 32)).toEqual(sizesOf(offloadChunks(contacts.length, chunk)));
           expect(outputsOf(piped.result)).toEqual(outputsOf(inline.result));
           expect(matchesOf(piped.result)).toEqual(matchesOf(inline.result));
           // Blinds are drawn and handed out a couple of chunks ahead, not all at once.
@@ -131,7 +133,9 @@ describe('pipelined first sync = inline sync', () => {
 
   it('the generator reaches books of many chunks with matches and non-matches', () => {
     const sample = fc.sample(fc.tuple(fc.subarray(universe, { minLength: 1, maxLength: 90 }), fc.integer({ min: 1, max: 24 })), { numRuns: 200, seed: 1 });
-    expect(sample.some(([c, k]) => pipelinedChunks(c.length, k).length > 6)).toBe(true);
+    expect(sample.some(([c, k]) => pipelinedChunks(c.length, k).length > 6 && c.length >= PIPELINE_MIN_CHUNKS * k)).toBe(true);
+    // ... and books too small for the short first and last chunks (cut uniformly).
+    expect(sample.some(([c, k]) => c.length > k && c.length < PIPELINE_MIN_CHUNKS * k)).toBe(true);
     expect(sample.some(([c]) => c.some((id) => universe.indexOf(id) % 3 === 0) && c.some((id) => universe.indexOf(id) % 3 !== 0))).toBe(true);
   });
 });

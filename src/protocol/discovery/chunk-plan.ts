@@ -10,6 +10,19 @@
  * extra chunk costs one DLEQ proof on each side, a few group operations.
  */
 
+/**
+ * Books of fewer than this many full chunks are cut uniformly even when pipelined: the two
+ * extra chunks cost two proofs and message headers (~190 bytes), more than 0.1 byte per
+ * contact below 4 chunks (the first sync's wire goal is 80 bytes per contact, issue 13 §1),
+ * for a few tens of milliseconds of overlap.
+ */
+export const PIPELINE_MIN_CHUNKS = 4;
+
+/** The plan of a sync whose group work is offloaded: pipelinedChunks from PIPELINE_MIN_CHUNKS full chunks on, else uniform. */
+export function offloadChunks(total: number, chunk: number): number[] {
+  return total >= PIPELINE_MIN_CHUNKS * chunk ? pipelinedChunks(total, chunk) : uniformChunks(total, chunk);
+}
+
 /** Chunk boundaries: [0, e_1, ..., total], each chunk e_(i+1) - e_i in [1, chunk]. */
 export function uniformChunks(total: number, chunk: number): number[] {
   const bounds = [0];

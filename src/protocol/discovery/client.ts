@@ -18,7 +18,7 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import type { Rng } from '../../group/types.js';
 import { Modes, type BlindState, type OprfSuite } from '../../oprf/suite.js';
 import { randomScalars } from '../../group/random-scalar-limbs.js';
-import { pipelinedChunks, uniformChunks } from './chunk-plan.js';
+import { offloadChunks, uniformChunks } from './chunk-plan.js';
 import { parseEncoding } from '../../setenc/index.js';
 import { ascii, concat } from '../../oprf/encoding.js';
 import { checkDelta, DeltaView, packSorted } from './delta.js';
@@ -566,11 +566,12 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
       for (let seq = 0; seq + 1 < this.bounds.length; seq++) this.sendChunk(seq);
       return;
     }
-    // Pipelined: a short first chunk goes out as soon as it is blinded, and a few chunks are
-    // blinded ahead (their blinds drawn only then), so the server evaluates chunk k while the
-    // pool blinds the next ones and finalizes those answered; a short last chunk keeps the
-    // wait between the server's last answer and the label request short (chunk-plan.ts).
-    this.bounds = pipelinedChunks(inputs.length, chunk);
+    // Pipelined: a short first chunk goes out as soon as it is blinded (books of 4 chunks and
+    // more), and a few chunks are blinded ahead (their blinds drawn only then), so the server
+    // evaluates chunk k while the pool blinds the next ones and finalizes those answered; a
+    // short last chunk keeps the wait between the server's last answer and the label request
+    // short (chunk-plan.ts).
+    this.bounds = offloadChunks(inputs.length, chunk);
     const size = suite.group.elementSize;
     this.allBlinds = new Array<Uint8Array>(inputs.length);
     this.blindState = { inputs, blinds: this.allBlinds, blinded: new Uint8Array(inputs.length * size) };
