@@ -73,6 +73,8 @@ export interface FleetBenchOptions {
 
 /** The node process of --timeline (the CLI's `serve` with the node's trace printed). */
 const TIMELINE_NODE = join(import.meta.dirname, 'fleet-timeline-node.js');
+const CHANGE_PATH_NOTE =
+  'A change is built once, by the leader: tags of the changed users only, its in-memory copy of the tag set moved by the tag log, snapshot encoded, then stored while its announcement is signed; followers read the stored bytes ahead (binary COPY, digest checked) when told they are stored, and switch once the announcement is in the log (spec/directory.md §11).';
 const PROPAGATION_TITLE = 'A directory change reaching every node of 3 (change feed; polling fallback 1 h): commit by a writer outside the fleet -> every node serves the new (epoch, version, digest)';
 
 interface TraceEvent {
@@ -423,7 +425,7 @@ export async function fleetScenario(o: FleetBenchOptions): Promise<Report | Repo
   const cores = availableParallelism();
   const common = [
     'The directories are the cached SQLite fixtures (user i holds tel:+4179 i), copied into PostgreSQL with their keys, tags, snapshot and announcement log (bench/fleet-fixture.ts): the stores serve the same snapshot bytes.',
-    'A change is built once, by the leader: tags of the changed users only, its in-memory copy of the tag set moved by the tag log, snapshot encoded and stored, announcement signed; followers load the stored bytes (digest checked) once the announcement is in the log (spec/directory.md, PostgreSQL store).',
+    CHANGE_PATH_NOTE,
   ];
   if (o.timeline) {
     const timeline: Report = {
@@ -476,7 +478,9 @@ function mergedFleetReport(o: FleetBenchOptions, propagation: ReportSection, not
   // Sizes not measured in this run keep their rows from the file (said so in a note).
   const earlierRows = (earlier.sections ?? []).find((x) => x.title === PROPAGATION_TITLE)?.rows ?? [];
   const keptRows = earlierRows.filter((r) => !o.changeUsers.includes(Number(r.users)));
-  const rows = [...keptRows, ...propagation.rows.filter(ours).map(({ build: _build, ...rest }) => rest)].sort((a, b) => Number(a.users) - Number(b.users));
+  // This build's rows, by round when there were several (the baseline's are in the timeline file).
+  const thisRun = propagation.rows.filter(ours).map(({ build, ...rest }) => (o.timelineRounds > 1 && build !== undefined ? { round: String(build).replace(/^this build, /, ''), ...rest } : rest));
+  const rows = [...keptRows, ...thisRun].sort((a, b) => Number(a.users) - Number(b.users));
   const kept = (earlier.sections ?? []).filter((x) => x.title !== PROPAGATION_TITLE);
   return {
     name: 'fleet',
@@ -484,7 +488,8 @@ function mergedFleetReport(o: FleetBenchOptions, propagation: ReportSection, not
     smoke: o.smoke,
     parameters: { ...(earlier.parameters ?? {}), propagation: { changeUsers: o.changeUsers, changeReps: o.changeReps, timeline: true } },
     notes: [
-      ...(earlier.notes ?? []).filter((n) => !n.startsWith('The propagation rows') && !o.changeUsers.some((u) => n.startsWith(`Change propagation at ${u.toLocaleString('en-US')} users`))),
+      ...(earlier.notes ?? []).filter((n) => !n.startsWith('The propagation rows') && !n.startsWith('A change is built once') && !o.changeUsers.some((u) => n.startsWith(`Change propagation at ${u.toLocaleString('en-US')} users`))),
+      CHANGE_PATH_NOTE,
       `The propagation rows and notes are from \`npm run bench -- fleet --timeline\` (steps in fleet-timeline-<sizes>.md); ${kept.map((x) => `"${x.title.split(',')[0]}"`).join(' and ')} are from the full run of ${from} (load average ${full.loadAverageAtStart?.join(' / ') ?? 'not recorded'} at its start).`,
       ...notes.filter((n) => !/\((baseline|this build), round/.test(n) || n.includes('(this build')),
     ],
