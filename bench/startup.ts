@@ -79,6 +79,28 @@ async function eagerMain(work: string): Promise<string | undefined> {
   return path;
 }
 
+/**
+ * The least any Node client can do before its first byte: an ES module (as the bin is)
+ * that takes node:net, connects to --server and writes an upgrade request; it leaves once
+ * answered. What the bin adds over it is the CLI's own part.
+ */
+function floorScript(work: string): string {
+  const path = join(work, 'floor.mjs');
+  writeFileSync(
+    path,
+    [
+      "const net = process.getBuiltinModule('node:net');",
+      "const u = new URL(process.argv[process.argv.indexOf('--server') + 1]);",
+      'const s = net.connect({ host: u.hostname, port: Number(u.port) }, () =>',
+      "  s.write(`GET / HTTP/1.1\\r\\nHost: ${u.host}\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\\r\\nSec-WebSocket-Version: 13\\r\\nSec-WebSocket-Protocol: contact-psi\\r\\n\\r\\n`),",
+      ');',
+      "s.once('data', () => s.destroy());",
+      '',
+    ].join('\n'),
+  );
+  return path;
+}
+
 /** scripts/bundle-cli.mjs's bundle with main.ts as the entry (the bin before sync-entry.ts), in dist/bench/. */
 async function binWithoutEarlyEntry(): Promise<string | undefined> {
   try {
@@ -199,7 +221,10 @@ export async function startupScenario(o: StartupOptions): Promise<Report> {
     const cache = mkdtempSync(join(work, 'cli-cache-'));
     const args = ['sync', '--server', proxy.url, '--contacts', csvPath, '--cache', cache, '--json'];
     const bin = cliBin();
-    const variants: Variant[] = [{ name: '`node -e 0` (Node alone)', key: 'node', entry: ['-e', '0'], bare: true }];
+    const variants: Variant[] = [
+      { name: '`node -e 0` (Node alone)', key: 'node', entry: ['-e', '0'], bare: true },
+      { name: 'floor: Node connecting and writing an upgrade, nothing else (node:net)', key: 'floor', entry: [floorScript(work)] },
+    ];
     const eager = await eagerMain(work);
     if (eager) variants.push({ name: `eager CLI (main.ts of ${EAGER_MAIN_COMMIT}, unbundled)`, key: 'eager', entry: [eager] });
     else notes.push(`The eager CLI of ${EAGER_MAIN_COMMIT} was not measured: git or the commit is missing here.`);
@@ -240,6 +265,7 @@ export async function startupScenario(o: StartupOptions): Promise<Report> {
     const load1 = loadavg();
 
     const nodeMs = median(figures.get(variants[0].name)!.exit);
+    const floorMs = median(figures.get(variants[1].name)!.firstByte);
     const rows: Row[] = variants.map((v) => {
       const f = figures.get(v.name)!;
       const fb = v.bare ? NaN : median(f.firstByte);
@@ -249,7 +275,8 @@ export async function startupScenario(o: StartupOptions): Promise<Report> {
         'spawn → first byte, ms (median)': v.bare ? null : round(fb),
         'spawn → first byte, ms (min)': v.bare ? null : round(Math.min(...f.firstByte)),
         'first byte − node -e 0, ms': v.bare ? null : round(fb - nodeMs),
-        'spawn → first message after the upgrade, ms (median)': v.bare ? null : round(median(f.firstMessage)),
+        'first byte − floor, ms': v.bare || v.key === 'floor' ? null : round(fb - floorMs),
+        'spawn → first message after the upgrade, ms (median)': f.firstMessage.length === 0 ? null : round(median(f.firstMessage)),
         'spawn → exit, ms (median)': round(median(f.exit)),
         'CPU ms, whole run (median)': round(median(f.cpu)),
       };
@@ -258,11 +285,12 @@ export async function startupScenario(o: StartupOptions): Promise<Report> {
       const f = figures.get(v.name)!;
       const key = v.key;
       if (!v.bare) data[`startup/${key}/firstByteMs`] = median(f.firstByte);
-      if (!v.bare) data[`startup/${key}/firstMessageMs`] = median(f.firstMessage);
+      if (f.firstMessage.length > 0) data[`startup/${key}/firstMessageMs`] = median(f.firstMessage);
       data[`startup/${key}/exitMs`] = median(f.exit);
       data[`startup/${key}/cpuMs`] = median(f.cpu);
     }
     data['startup/nodeMs'] = nodeMs;
+    data['startup/floorMs'] = floorMs;
     data['startup/firstByteMs'] = Number(data['startup/bin/firstByteMs'] ?? data['startup/unbundled/firstByteMs']);
     data['startup/users'] = o.users;
     data['startup/contacts'] = o.contacts;
@@ -275,7 +303,7 @@ export async function startupScenario(o: StartupOptions): Promise<Report> {
         rows,
         notes: [
           `Interleaved runs; load average ${load0.map((l) => round(l)).join(' / ')} before the runs, ${load1.map((l) => round(l)).join(' / ')} after (1/5/15 min) on ${cpus().length} cores shared with other work: wall times stretch with the load, CPU much less.`,
-          'first byte − node -e 0 = what the CLI adds to Node\'s own start-up before it connects: the part this project controls.',
+          'first byte − node -e 0 = the first byte against the exit of a Node that does nothing (its exit includes its teardown); first byte − floor = what the CLI adds over a Node script that only connects and writes an upgrade: the part this project controls.',
           ...(data['startup/binBefore/firstByteMs'] !== undefined && data['startup/bin/firstByteMs'] !== undefined
             ? [
                 `The early entry (src/cli/sync-entry.ts: the upgrade written with node:net before commander, ws, http, tls load): first byte ${round(Number(data['startup/binBefore/firstByteMs']) - Number(data['startup/bin/firstByteMs']))} ms sooner than the same bundle with main.ts as its entry (medians, same runs).`,
