@@ -13,7 +13,8 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SqliteStore } from '../src/directory/sqlite-store.js';
-import { chargeHashesHex, nextReceiptSets, QuotaLedger, type QuotaReceipt, type QuotaStore } from '../src/protocol/discovery/quota.js';
+import { chargeHashesHex, nextReceiptSets, type QuotaReceipt, type QuotaStore } from '../src/protocol/discovery/quota.js';
+import { QuotaLedger } from '../src/protocol/discovery/quota-ledger.js';
 import { MapQuotaStore } from './helpers/discovery.js';
 import { seededRng } from './helpers/rng.js';
 

@@ -21,11 +21,12 @@ describe('store conformance', () => {
   it('the command generator reaches every operation', () => {
     const kinds = new Set(fc.sample(storeCommandArb, { numRuns: 2000, seed: 1 }).map((c) => c.t));
     expect(kinds.size).toBe(17);
-    // The quota write reaches a refusal, a record appended to and one replaced, and clears.
+    // The quota write reaches a refusal, records with hashes, and one key written twice in a write.
     const writes = fc.sample(storeCommandArb, { numRuns: 4000, seed: 2 }).filter((c) => c.t === 'quotaWrite');
     expect(writes.some((c) => c.buckets.some((b) => b.refuse))).toBe(true);
-    expect(writes.some((c) => c.record !== undefined && c.record.bytes.length > 0)).toBe(true);
-    expect(writes.some((c) => c.clear.length > 0)).toBe(true);
+    expect(writes.some((c) => c.records.some((r) => r.bytes.length > 0))).toBe(true);
+    // Two records of one key in one write, of different generations (append, replace, or left).
+    expect(writes.some((c) => c.records.length === 2 && c.records[0]!.key === c.records[1]!.key && c.records[0]!.generation !== c.records[1]!.generation)).toBe(true);
   });
 
   it('memory store answers like SQLite', async () => {

@@ -23,34 +23,44 @@ export function checkBucket(state: BucketState): BucketState {
   return { tokens: state.tokens + 0, updatedAt: state.updatedAt };
 }
 
-/** Most bytes of one charged record (a session's charge hashes; spec/sync-failover.md §4). */
+/** Most bytes appended to a record by one write (a session's charge hashes; spec/sync-failover.md §4). */
 export const MAX_CHARGED_RECORD_BYTES = 8_000_000;
 
 /**
- * Checks a quota write before any of it runs: keys as account ids, a record of whole 8-byte
- * hashes and a safe generation. The appended length is checked by the store against
- * MAX_CHARGED_RECORD_BYTES (`invalid_record`), inside the transaction.
+ * Checks a quota write before any of it runs: keys as account ids, records of whole 8-byte
+ * hashes (at most MAX_CHARGED_RECORD_BYTES per write: a session's records are bounded by the
+ * elements it may evaluate) and a safe generation.
  */
 export function checkQuotaWrite(write: QuotaWrite): void {
   for (const { key } of write.buckets) checkAccount(key);
-  for (const key of write.clear ?? []) checkAccount(key);
-  const record = write.record;
-  if (record === undefined) return;
-  checkAccount(record.key);
-  if (!(record.hashes instanceof Uint8Array) || record.hashes.length % 8 !== 0 || record.hashes.length > MAX_CHARGED_RECORD_BYTES) {
-    throw new ContactPsiError('invalid_record', `a charged record holds whole 8-byte hashes, at most ${MAX_CHARGED_RECORD_BYTES} bytes`);
+  for (const record of write.records ?? []) {
+    checkAccount(record.key);
+    if (!(record.hashes instanceof Uint8Array) || record.hashes.length % 8 !== 0 || record.hashes.length > MAX_CHARGED_RECORD_BYTES) {
+      throw new ContactPsiError('invalid_record', `a charged record holds whole 8-byte hashes, at most ${MAX_CHARGED_RECORD_BYTES} bytes`);
+    }
+    if (!Number.isSafeInteger(record.generation) || record.generation < 0) throw new ContactPsiError('invalid_record', 'a charged record needs a non-negative integer generation');
   }
-  if (!Number.isSafeInteger(record.generation) || record.generation < 0) throw new ContactPsiError('invalid_record', 'a charged record needs a non-negative integer generation');
 }
 
-/** The record after a write's append: appended to when of the same generation, else replaced. */
-export function appendedRecord(stored: ChargedRecord | undefined, record: NonNullable<QuotaWrite['record']>): ChargedRecord {
-  const base = stored !== undefined && stored.generation === record.generation ? stored.hashes : new Uint8Array(0);
-  if (base.length + record.hashes.length > MAX_CHARGED_RECORD_BYTES) {
-    throw new ContactPsiError('invalid_record', `a charged record is at most ${MAX_CHARGED_RECORD_BYTES} bytes`);
+/**
+ * What a write does to a stored record (stored as appended parts: an append never rewrites
+ * what is there, or a client sending one-element chunks would make each charge copy the
+ * whole record): `append` when it holds the same generation, `replace` when the stored one
+ * is older (or absent), `keep` when it is newer (a concurrent later session of the chain, or
+ * a later epoch, wrote it: an older one must not win).
+ */
+export function recordAction(storedGeneration: number | undefined, generation: number): 'append' | 'replace' | 'keep' {
+  if (storedGeneration === undefined || storedGeneration < generation) return 'replace';
+  return storedGeneration === generation ? 'append' : 'keep';
+}
+
+/** A record from its parts, in order. */
+export function joinRecord(generation: number, parts: readonly Uint8Array[]): ChargedRecord {
+  const hashes = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    hashes.set(p, at);
+    at += p.length;
   }
-  const hashes = new Uint8Array(base.length + record.hashes.length);
-  hashes.set(base, 0);
-  hashes.set(record.hashes, base.length);
-  return { generation: record.generation, hashes };
+  return { generation, hashes };
 }

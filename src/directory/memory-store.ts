@@ -6,7 +6,7 @@
 import { WIRE_LOOKUP_KEY_BYTES } from '../protocol/discovery/labels.js';
 import { ContactPsiError } from '../errors.js';
 import type { EncodingKind } from '../setenc/types.js';
-import { appendedRecord, checkAccount, checkBucket, checkQuotaWrite } from './buckets.js';
+import { checkAccount, checkBucket, checkQuotaWrite, joinRecord, recordAction } from './buckets.js';
 import { netTagDelta, tagPrefix, type TagOp } from './tag-delta.js';
 import { checkPrefixBytes } from './tag-set.js';
 import { checkLogEntry, checkLogRange } from './log-entries.js';
@@ -86,7 +86,7 @@ export class MemoryStore implements DirectoryStore {
   /** `${epoch}:${kind}` -> snapshot */
   readonly #snapshots = new Map<string, SnapshotRecord>();
   readonly #buckets = new Map<string, BucketState>();
-  readonly #charged = new Map<string, ChargedRecord>();
+  readonly #charged = new Map<string, { generation: number; parts: Uint8Array[] }>();
   /** The announcement log, append-only. */
   readonly #announcements: LogEntryRecord[] = [];
   /** Discoverable pairs in identifier order; rebuilt lazily after a change. */
@@ -490,10 +490,13 @@ export class MemoryStore implements DirectoryStore {
       staged.set(key, next);
       return { ...next };
     });
-    const record = write.record === undefined ? undefined : appendedRecord(this.#charged.get(write.record.key), write.record);
     for (const [key, state] of staged) this.#buckets.set(key, state);
-    if (record !== undefined) this.#charged.set(write.record!.key, record);
-    for (const key of write.clear ?? []) this.#charged.delete(key);
+    for (const record of write.records ?? []) {
+      const stored = this.#charged.get(record.key);
+      const action = recordAction(stored?.generation, record.generation);
+      if (action === 'append') stored!.parts.push(record.hashes.slice());
+      else if (action === 'replace') this.#charged.set(record.key, { generation: record.generation, parts: [record.hashes.slice()] });
+    }
     return written;
   }
 
@@ -501,7 +504,7 @@ export class MemoryStore implements DirectoryStore {
     this.#open();
     checkAccount(key);
     const record = this.#charged.get(key);
-    return record === undefined ? undefined : { generation: record.generation, hashes: record.hashes.slice() };
+    return record === undefined ? undefined : joinRecord(record.generation, record.parts);
   }
 
   #readBucket(account: string): BucketState | undefined {

@@ -6,7 +6,7 @@
 import type Database from 'better-sqlite3';
 import { ContactPsiError } from '../errors.js';
 
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 /** Migration i takes a file from user_version i to i + 1 (exported for the migration tests). */
 export const MIGRATIONS: readonly string[] = [
@@ -136,6 +136,19 @@ export const MIGRATIONS: readonly string[] = [
     key        TEXT PRIMARY KEY,
     generation INTEGER NOT NULL,
     hashes     BLOB NOT NULL CHECK (length(hashes) % 8 = 0)
+  ) WITHOUT ROWID;
+  `,
+  // 5 -> 6: a record as appended parts, one row each (red team: rewriting the whole record at
+  // each append let a client of one-element chunks make the server copy O(n^2) bytes). The
+  // records are transient (the latest session of each chain): dropped, not converted.
+  `
+  DROP TABLE quota_charged;
+  CREATE TABLE quota_charged (
+    key        TEXT NOT NULL,
+    seq        INTEGER NOT NULL,
+    generation INTEGER NOT NULL,
+    hashes     BLOB NOT NULL CHECK (length(hashes) % 8 = 0),
+    PRIMARY KEY (key, seq)
   ) WITHOUT ROWID;
   `,
 ];

@@ -7,7 +7,7 @@
 import Database from 'better-sqlite3';
 import { ContactPsiError } from '../errors.js';
 import type { EncodingKind } from '../setenc/types.js';
-import { appendedRecord, checkAccount, checkBucket, checkQuotaWrite } from './buckets.js';
+import { checkAccount, checkBucket, checkQuotaWrite, joinRecord, recordAction } from './buckets.js';
 import { prepareDirectoryFile, secureDirectoryFiles } from './file-mode.js';
 import { ensureLookupIndex, LOOKUP_INDEX, migrate } from './sqlite-schema.js';
 import { netTagDelta, tagPrefix, type TagLogRow, type TagOp } from './tag-delta.js';
@@ -218,9 +218,9 @@ export class SqliteStore implements DirectoryStore {
       getBucket: p('SELECT tokens, updated_at AS updatedAt FROM quota_buckets WHERE account = ?'),
       putBucket: p(`INSERT INTO quota_buckets (account, tokens, updated_at) VALUES (?, ?, ?)
         ON CONFLICT (account) DO UPDATE SET tokens = excluded.tokens, updated_at = excluded.updated_at`),
-      getCharged: p('SELECT generation, hashes FROM quota_charged WHERE key = ?'),
-      putCharged: p(`INSERT INTO quota_charged (key, generation, hashes) VALUES (?, ?, ?)
-        ON CONFLICT (key) DO UPDATE SET generation = excluded.generation, hashes = excluded.hashes`),
+      getCharged: p('SELECT generation, hashes FROM quota_charged WHERE key = ? ORDER BY seq'),
+      lastCharged: p('SELECT seq, generation FROM quota_charged WHERE key = ? ORDER BY seq DESC LIMIT 1'),
+      addCharged: p('INSERT INTO quota_charged (key, seq, generation, hashes) VALUES (?, ?, ?, ?)'),
       dropCharged: p('DELETE FROM quota_charged WHERE key = ?'),
     };
   }
@@ -639,12 +639,13 @@ export class SqliteStore implements DirectoryStore {
           this.#q.putBucket.run(key, next.tokens, next.updatedAt);
           return next;
         });
-        const record = write.record;
-        if (record !== undefined) {
-          const next = appendedRecord(this.#readCharged(record.key), record);
-          this.#q.putCharged.run(record.key, next.generation, blob(next.hashes));
+        for (const record of write.records ?? []) {
+          const last = this.#q.lastCharged.get(record.key) as { seq: number; generation: number } | undefined;
+          const action = recordAction(last?.generation, record.generation);
+          if (action === 'keep') continue;
+          if (action === 'replace') this.#q.dropCharged.run(record.key);
+          this.#q.addCharged.run(record.key, action === 'append' ? last!.seq + 1 : 0, record.generation, blob(record.hashes));
         }
-        for (const key of write.clear ?? []) this.#q.dropCharged.run(key);
         return written;
       })
       .immediate();
@@ -656,8 +657,8 @@ export class SqliteStore implements DirectoryStore {
 
   #readCharged(key: string): ChargedRecord | undefined {
     checkAccount(key);
-    const row = this.#q.getCharged.get(key) as { generation: number; hashes: Buffer } | undefined;
-    return row === undefined ? undefined : { generation: row.generation, hashes: new Uint8Array(row.hashes) };
+    const rows = this.#q.getCharged.all(key) as { generation: number; hashes: Buffer }[];
+    return rows.length === 0 ? undefined : joinRecord(rows[0]!.generation, rows.map((r) => r.hashes));
   }
 
   async close(): Promise<void> {

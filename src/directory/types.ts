@@ -160,8 +160,7 @@ export interface ChargedRecord {
 /** One quota transaction (see DirectoryStore.writeQuota). */
 export interface QuotaWrite {
   readonly buckets: readonly { readonly key: string; readonly update: (state: BucketState | undefined) => BucketState }[];
-  readonly record?: { readonly key: string; readonly generation: number; readonly hashes: Uint8Array };
-  readonly clear?: readonly string[];
+  readonly records?: readonly { readonly key: string; readonly generation: number; readonly hashes: Uint8Array }[];
 }
 
 export interface SnapshotRecord {
@@ -333,11 +332,11 @@ export interface DirectoryStore extends AnnouncementStore {
    */
   updateBucket(account: string, update: (state: BucketState | undefined) => BucketState): Promise<BucketState>;
   /**
-   * One transaction over several bucket rows and a receipt chain's charged record (the quota
+   * One transaction over several bucket rows and a receipt chain's records (the quota
    * ledger's charge, spec/sync-failover.md §4): the updates run in order on the stored states
-   * (one that throws refuses the whole write: nothing is written), then the record is appended
-   * to (or replaced, when it holds another generation), then the `clear` records are deleted.
-   * Returns the bucket states written. Keys are checked as account ids; the record as whole
+   * (one that throws refuses the whole write: nothing is written), then each record is
+   * appended to (same generation), replaced (an older one, or none) or left (a newer one).
+   * Returns the bucket states written. Keys are checked as account ids; records as whole
    * 8-byte hashes of at most MAX_CHARGED_RECORD_BYTES (`invalid_record`).
    */
   writeQuota(write: QuotaWrite): Promise<BucketState[]>;

@@ -145,16 +145,16 @@ export class MapQuotaStore implements QuotaStore {
       return next;
     });
     for (const [key, state] of staged) this.buckets.set(key, { ...state });
-    const record = write.record;
-    if (record) {
+    for (const record of write.records ?? []) {
       const stored = this.records.get(record.key);
+      if (stored && stored.generation > record.generation) continue; // a newer session's (or epoch's) stays
+      // (A copy per append: fine for a test store; the real stores append parts, buckets.ts recordAction.)
       const base = stored && stored.generation === record.generation ? stored.hashes : new Uint8Array(0);
       const hashes = new Uint8Array(base.length + record.hashes.length);
       hashes.set(base);
       hashes.set(record.hashes, base.length);
       this.records.set(record.key, { generation: record.generation, hashes });
     }
-    for (const key of write.clear ?? []) this.records.delete(key);
     return written;
   }
   async chargedRecord(key: string): Promise<ChargedRecord | undefined> {

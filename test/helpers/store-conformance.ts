@@ -50,7 +50,7 @@ export type StoreCommand =
   | { t: 'snapshot'; epoch: number; byte: number }
   | { t: 'bucket'; account: string; tokens: number; updatedAt: number; refuse: boolean }
   | { t: 'putBucket'; account: string; tokens: number; updatedAt: number }
-  | { t: 'quotaWrite'; buckets: { account: string; tokens: number; refuse: boolean }[]; record?: { key: string; generation: number; bytes: number[] }; clear: string[]; updatedAt: number }
+  | { t: 'quotaWrite'; buckets: { account: string; tokens: number; refuse: boolean }[]; records: { key: string; generation: number; bytes: number[] }[]; updatedAt: number }
   | { t: 'appendLog'; seqOffset: number; kind: 'epoch-key' | 'announcement'; epoch: number; version: number; byte: number };
 
 const userArb = fc.record({
@@ -108,18 +108,17 @@ export const storeCommandArb: fc.Arbitrary<StoreCommand> = fc.oneof(
     }),
   },
   {
-    // The quota ledger's charge (spec/sync-failover.md §4): several rows and a chain's charged
-    // record in one transaction; a refusal anywhere writes nothing; a record of the same
-    // generation is appended to, of another replaced; clears delete.
+    // The quota ledger's charge (spec/sync-failover.md §4): several rows and a chain's records
+    // in one transaction; a refusal anywhere writes nothing; a record of the same generation
+    // is appended to, an older one replaced, a newer one left.
     weight: 2,
     arbitrary: fc.record({
       t: fc.constant('quotaWrite' as const),
       buckets: fc.array(fc.record({ account: fc.constantFrom(...ACCOUNTS), tokens: fc.double({ min: -10, max: 100, noNaN: true }), refuse: fc.integer({ min: 0, max: 5 }).map((n) => n === 0) }), { maxLength: 3 }),
-      record: fc.option(
+      records: fc.array(
         fc.record({ key: fc.constantFrom(...RECORD_KEYS), generation: fc.integer({ min: 0, max: 2 }), bytes: fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 3 }).map((b) => Array.from({ length: b.length * 8 }, (_, i) => b[i >> 3]! ^ i)) }),
-        { nil: undefined },
+        { maxLength: 3 },
       ),
-      clear: fc.subarray(RECORD_KEYS),
       updatedAt: fc.integer({ min: 0, max: 1e12 }),
     }),
   },
@@ -243,8 +242,7 @@ async function apply(store: DirectoryStore, c: StoreCommand): Promise<unknown> {
               return { tokens: (state?.tokens ?? 0) + b.tokens, updatedAt: c.updatedAt };
             },
           })),
-          record: c.record && { key: c.record.key, generation: c.record.generation, hashes: Uint8Array.from(c.record.bytes) },
-          clear: c.clear,
+          records: c.records.map((r) => ({ key: r.key, generation: r.generation, hashes: Uint8Array.from(r.bytes) })),
         }),
       );
     case 'appendLog': {
@@ -357,12 +355,12 @@ export async function checkStoreRefusals(store: DirectoryStore): Promise<Record<
     longAccount: await code(() => store.putBucket('x'.repeat(257), { tokens: 1, updatedAt: 0 })),
     nanTokens: await code(() => store.putBucket('a', { tokens: Number.NaN, updatedAt: 0 })),
     fractionalTime: await code(() => store.updateBucket('a', () => ({ tokens: 1, updatedAt: 0.5 }))),
-    partialHash: await code(() => store.writeQuota({ buckets: [], record: { key: 'charged:a', generation: 1, hashes: new Uint8Array(7) } })),
-    negativeGeneration: await code(() => store.writeQuota({ buckets: [], record: { key: 'charged:a', generation: -1, hashes: new Uint8Array(8) } })),
-    recordPastLimit: await code(() => store.writeQuota({ buckets: [], record: { key: 'charged:a', generation: 1, hashes: new Uint8Array(MAX_CHARGED_RECORD_BYTES + 8) } })),
+    partialHash: await code(() => store.writeQuota({ buckets: [], records: [{ key: 'charged:a', generation: 1, hashes: new Uint8Array(7) }] })),
+    negativeGeneration: await code(() => store.writeQuota({ buckets: [], records: [{ key: 'charged:a', generation: -1, hashes: new Uint8Array(8) }] })),
+    recordPastLimit: await code(() => store.writeQuota({ buckets: [], records: [{ key: 'charged:a', generation: 1, hashes: new Uint8Array(MAX_CHARGED_RECORD_BYTES + 8) }] })),
     longRecordKey: await code(() => store.chargedRecord('x'.repeat(257))),
     refusedWriteKeepsNothing: await code(async () => {
-      await store.writeQuota({ buckets: [{ key: 'refusal-probe', update: () => ({ tokens: 5, updatedAt: 1 }) }, { key: 'b', update: () => { throw new ContactPsiError('rate_limited', 'no'); } }], record: { key: 'charged:probe', generation: 1, hashes: new Uint8Array(8) } }).catch(() => {});
+      await store.writeQuota({ buckets: [{ key: 'refusal-probe', update: () => ({ tokens: 5, updatedAt: 1 }) }, { key: 'b', update: () => { throw new ContactPsiError('rate_limited', 'no'); } }], records: [{ key: 'charged:probe', generation: 1, hashes: new Uint8Array(8) }] }).catch(() => {});
       if ((await store.getBucket('refusal-probe')) !== undefined || (await store.chargedRecord('charged:probe')) !== undefined) throw new ContactPsiError('partial_write', 'a refused quota write left rows behind');
     }),
     badIdentifier: await code(() => store.upsertUsers([{ userId: 'x', identifiers: ['tel:0041'] }])),

@@ -10,7 +10,7 @@
 import type { PoolClient } from 'pg';
 import { ContactPsiError } from '../../errors.js';
 
-export const PG_SCHEMA_VERSION = 6;
+export const PG_SCHEMA_VERSION = 7;
 
 /** Any constant: the advisory lock every migrating node takes (pg_advisory_xact_lock). */
 const MIGRATION_LOCK = 0x63707369; // "cpsi"
@@ -156,6 +156,18 @@ export const PG_MIGRATIONS: readonly string[] = [
     key        text PRIMARY KEY,
     generation bigint NOT NULL,
     hashes     bytea NOT NULL CHECK (length(hashes) % 8 = 0)
+  );
+  `,
+  // 6 -> 7: a record as appended parts, one row each (an append rewrote the whole record:
+  // O(n^2) bytes for one-element chunks). Transient data: dropped, not converted.
+  `
+  DROP TABLE quota_charged;
+  CREATE TABLE quota_charged (
+    key        text NOT NULL,
+    seq        integer NOT NULL,
+    generation bigint NOT NULL,
+    hashes     bytea NOT NULL CHECK (length(hashes) % 8 = 0),
+    PRIMARY KEY (key, seq)
   );
   `,
 ];

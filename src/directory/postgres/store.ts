@@ -12,7 +12,7 @@
 import pg, { type Pool, type PoolClient, type PoolConfig } from 'pg';
 import { ContactPsiError } from '../../errors.js';
 import type { EncodingKind } from '../../setenc/types.js';
-import { appendedRecord, checkAccount, checkBucket, checkQuotaWrite } from '../buckets.js';
+import { checkAccount, checkBucket, checkQuotaWrite, joinRecord, recordAction } from '../buckets.js';
 import { netTagDelta, tagPrefix, type TagLogRow, type TagOp } from '../tag-delta.js';
 import { checkPrefixBytes } from '../tag-set.js';
 import { checkLogEntry, checkLogRange, logEntry, type RawLogEntry } from '../log-entries.js';
@@ -855,7 +855,7 @@ export class PostgresStore implements DirectoryStore {
     checkQuotaWrite(write);
     return this.#tx(async (c) => {
       // The same per-key lock as updateBucket, taken in key order (no two writers wait on each other in a cycle).
-      const keys = [...new Set([...write.buckets.map((b) => b.key), ...(write.record ? [write.record.key] : [])])].sort();
+      const keys = [...new Set([...write.buckets.map((b) => b.key), ...(write.records ?? []).map((r) => r.key)])].sort();
       for (const key of keys) await c.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [key]);
       const staged = new Map<string, BucketState>();
       const written: BucketState[] = [];
@@ -876,17 +876,18 @@ export class PostgresStore implements DirectoryStore {
           [key, next.tokens, next.updatedAt],
         );
       }
-      const record = write.record;
-      if (record !== undefined) {
-        const next = appendedRecord(await PostgresStore.#readCharged(c, record.key), record);
-        await c.query(
-          `INSERT INTO quota_charged (key, generation, hashes) VALUES ($1, $2, $3)
-           ON CONFLICT (key) DO UPDATE SET generation = excluded.generation, hashes = excluded.hashes`,
-          [record.key, next.generation, Buffer.from(next.hashes)],
-        );
+      for (const record of write.records ?? []) {
+        const last = (await c.query<{ seq: number; generation: string }>('SELECT seq, generation FROM quota_charged WHERE key = $1 ORDER BY seq DESC LIMIT 1', [record.key])).rows[0];
+        const action = recordAction(last === undefined ? undefined : Number(last.generation), record.generation);
+        if (action === 'keep') continue;
+        if (action === 'replace') await c.query('DELETE FROM quota_charged WHERE key = $1', [record.key]);
+        await c.query('INSERT INTO quota_charged (key, seq, generation, hashes) VALUES ($1, $2, $3, $4)', [
+          record.key,
+          action === 'append' ? last!.seq + 1 : 0,
+          record.generation,
+          Buffer.from(record.hashes),
+        ]);
       }
-      const clear = write.clear ?? [];
-      if (clear.length > 0) await c.query('DELETE FROM quota_charged WHERE key = ANY($1::text[])', [clear]);
       return written;
     });
   }
@@ -897,8 +898,8 @@ export class PostgresStore implements DirectoryStore {
   }
 
   static async #readCharged(c: PoolClient, key: string): Promise<ChargedRecord | undefined> {
-    const row = (await c.query<{ generation: string; hashes: Buffer }>('SELECT generation, hashes FROM quota_charged WHERE key = $1', [key])).rows[0];
-    return row === undefined ? undefined : { generation: Number(row.generation), hashes: new Uint8Array(row.hashes) };
+    const rows = (await c.query<{ generation: string; hashes: Buffer }>('SELECT generation, hashes FROM quota_charged WHERE key = $1 ORDER BY seq', [key])).rows;
+    return rows.length === 0 ? undefined : joinRecord(Number(rows[0]!.generation), rows.map((r) => r.hashes));
   }
 
   /**

@@ -41,7 +41,8 @@ import {
   type DiscoveryLimits,
   type DiscoveryMessage,
 } from './messages.js';
-import { chargeHashesHex, QuotaLedger, type QuotaConfig } from './quota.js';
+import { chargeHashesHex, type QuotaConfig } from './quota.js';
+import { QuotaLedger } from './quota-ledger.js';
 
 /**
  * How often the server hands out a running quota receipt: after every 4 chunks, and only
