@@ -14,31 +14,42 @@
  *
  * The property: the record bytes a session makes the store materialize grow linearly with
  * the elements it charged (here at most 64 bytes per element), whatever the chunking.
- * Counted at the one function every store appends through (appendedRecord), so the test
- * needs no clock; a fix that stores appends as rows of their own passes it (nothing or only
- * the appended chunk is materialized).
+ * Counted at the helpers every store goes through (see the mock), so the test needs no
+ * clock; a fix that stores appends as rows of their own passes it.
  */
 import { afterAll, describe, expect, it, vi } from 'vitest';
 
 const materialized = { bytes: 0 };
+/**
+ * Counts the record bytes the stores materialize, at the helpers every store goes through:
+ * appendedRecord (739e8b4: the stored blob read back and the grown blob written, per write)
+ * and joinRecord (a record assembled from parts, if the stores keep it so). Whichever exists.
+ */
 vi.mock('../src/directory/buckets.js', async (importOriginal) => {
-  const original = await importOriginal<typeof import('../src/directory/buckets.js')>();
-  const append = original.appendedRecord as ((...a: Parameters<typeof original.appendedRecord>) => ReturnType<typeof original.appendedRecord>) | undefined;
-  if (typeof append !== 'function') return original;
-  return {
-    ...original,
-    appendedRecord: (...args: Parameters<typeof original.appendedRecord>) => {
-      const out = append(...args);
-      // What the store read (the stored blob) and writes back (the grown blob).
-      materialized.bytes += (args[0]?.hashes.length ?? 0) + out.hashes.length;
+  const original = (await importOriginal()) as Record<string, unknown>;
+  const wrapped: Record<string, unknown> = { ...original };
+  const append = original.appendedRecord as ((stored: { hashes: Uint8Array } | undefined, ...rest: unknown[]) => { hashes: Uint8Array } | undefined) | undefined;
+  if (typeof append === 'function') {
+    wrapped.appendedRecord = (stored: { hashes: Uint8Array } | undefined, ...rest: unknown[]) => {
+      const out = append(stored, ...rest);
+      materialized.bytes += (stored?.hashes.length ?? 0) + (out?.hashes.length ?? 0);
       return out;
-    },
-  };
+    };
+  }
+  const join = original.joinRecord as ((...args: unknown[]) => { hashes: Uint8Array }) | undefined;
+  if (typeof join === 'function') {
+    wrapped.joinRecord = (...args: unknown[]) => {
+      const out = join(...args);
+      materialized.bytes += out.hashes.length;
+      return out;
+    };
+  }
+  return wrapped;
 });
 
 const { SqliteStore } = await import('../src/directory/sqlite-store.js');
 const { MemoryStore } = await import('../src/directory/memory-store.js');
-const { QuotaLedger } = await import('../src/protocol/discovery/quota.js');
+const QuotaLedger = await (await import('./helpers/redteam-wave4-quota.js')).loadQuotaLedger();
 const { seededRng } = await import('./helpers/rng.js');
 type QuotaStore = import('../src/protocol/discovery/quota.js').QuotaStore;
 

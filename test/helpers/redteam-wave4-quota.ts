@@ -116,3 +116,22 @@ export function chunkHashesOf(backend: DiscoveryBackend, chunks: readonly (reado
   const size = backend.current().suite.group.elementSize;
   return chunks.map((c) => chargeHashesHex(elements(backend, c), size));
 }
+
+/** The ledger as these tests drive it (structural: it moved from quota.ts to quota-ledger.ts while the lead fixed it). */
+export interface LedgerLike {
+  presentToken(receipt: QuotaReceipt): boolean;
+  openChain(): { token: Uint8Array; generation: number; chain: Uint8Array } | undefined;
+  charge(blinded: Uint8Array, size: number, now: number, precomputed?: readonly string[]): Promise<void>;
+  issueToken(chunks?: number): { token: Uint8Array; generation: number; chain: Uint8Array } | undefined;
+  readonly tokenAccepted: boolean | undefined;
+  readonly counts: { charged: number; free: number; credited: number };
+}
+export type LedgerConstructor = new (config: QuotaConfig, account: string, purpose: 'sync' | 'lookup', epoch?: number, random?: (n: number) => Uint8Array) => LedgerLike;
+
+/** QuotaLedger, from quota-ledger.ts if there is one, else from quota.ts (where 739e8b4 has it). */
+export async function loadQuotaLedger(): Promise<LedgerConstructor> {
+  const fromQuota = (await import('../../src/protocol/discovery/quota.js')) as unknown as { QuotaLedger?: LedgerConstructor };
+  if (fromQuota.QuotaLedger) return fromQuota.QuotaLedger;
+  const moved = '../../src/protocol/discovery/quota-ledger.js';
+  return ((await import(/* @vite-ignore */ moved)) as { QuotaLedger: LedgerConstructor }).QuotaLedger;
+}
