@@ -11,7 +11,7 @@
 import { ristretto255_hasher } from '@noble/curves/ed25519.js';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DecodedBatches, DEFAULT_DECODED_BATCHES } from '../src/group/decoded-batches.js';
+import { DecodedBatches, DEFAULT_DECODED_BATCH_ELEMENTS, DEFAULT_DECODED_BATCHES } from '../src/group/decoded-batches.js';
 import { nobleRistretto255 } from '../src/group/noble.js';
 import { makeSodiumGroup } from '../src/group/sodium-group.js';
 import { loadSodiumPrimitives, type SodiumPrimitives } from '../src/group/sodium.js';
@@ -139,6 +139,24 @@ describe('decoded batches: the cache itself', () => {
     expect(xys[0].every((b) => b === 0)).toBe(true); // wiped on eviction
     expect(cache.take(batch(2))).toBe(xys[1]);
     expect(cache.take(batch(2))).toBeUndefined(); // used once
+  });
+
+  it(`keeps batches of up to ${DEFAULT_DECODED_BATCH_ELEMENTS} elements; one more element is checked but not kept`, () => {
+    const cache = new DecodedBatches();
+    const at = DEFAULT_DECODED_BATCH_ELEMENTS;
+    cache.remember(batch(1, at), coords(1, at));
+    cache.remember(batch(2, at + 1), coords(2, at + 1));
+    expect(cache.size).toBe(1);
+    expect(cache.take(batch(2, at + 1))).toBeUndefined();
+    expect(cache.take(batch(1, at))).toBeDefined();
+    // through the group: a batch just past the bound is validated, then evaluated by decoding
+    const { group, calls } = countedGroup();
+    const g = nobleRistretto255.generator;
+    const big = new Uint8Array(32 * (at + 1));
+    for (let i = 0; i <= at; i++) big.set(g, 32 * i);
+    expect(group.validatePacked(big)).toBe(at + 1);
+    expect(calls.validateXY).toBeUndefined();
+    expect(calls.firstInvalid).toBe(1);
   });
 
   it('finds only the exact bytes (same length, every byte), and a bound of 0 keeps nothing', () => {

@@ -7,10 +7,11 @@
  *
  * An entry is found by the exact bytes (a private copy is kept and compared in full, so a
  * caller that reuses or changes its buffer gets no stale coordinates), used once, and
- * wiped when taken or evicted. Bounded: at most `maxEntries` batches (default 8; a chunk
- * is at most 4,096 elements of 32 bytes plus 64 bytes of coordinates each, so ~3 MiB at
- * most). Blinded elements are what the server receives anyway; this keeps them in memory
- * only until their evaluation or the next `maxEntries` checks, never anywhere else.
+ * wiped when taken or evicted. Bounded: at most `maxEntries` batches (default 8) of at
+ * most `maxElements` elements each (default 4,096, a discovery chunk's limit; larger
+ * batches are checked but not kept), 32 bytes plus 64 bytes of coordinates per element, so
+ * ~3 MiB at most. Blinded elements are what the server receives anyway; this keeps them in
+ * memory only until their evaluation or the next `maxEntries` checks, never anywhere else.
  */
 
 interface Entry {
@@ -19,11 +20,16 @@ interface Entry {
 }
 
 export const DEFAULT_DECODED_BATCHES = 8;
+/** Elements of the largest batch kept (a discovery chunk holds at most 4,096). */
+export const DEFAULT_DECODED_BATCH_ELEMENTS = 4096;
 
 export class DecodedBatches {
   private readonly entries: Entry[] = [];
 
-  constructor(private readonly maxEntries: number = DEFAULT_DECODED_BATCHES) {}
+  constructor(
+    private readonly maxEntries: number = DEFAULT_DECODED_BATCHES,
+    readonly maxElements: number = DEFAULT_DECODED_BATCH_ELEMENTS,
+  ) {}
 
   /** Number of batches held (for tests of the bound). */
   get size(): number {
@@ -32,7 +38,7 @@ export class DecodedBatches {
 
   /** Keeps the coordinates of `packed` (xy: 64 bytes per element, in order); the oldest entry goes past the bound. */
   remember(packed: Uint8Array, xy: Uint8Array): void {
-    if (this.maxEntries < 1) return;
+    if (this.maxEntries < 1 || xy.length > 64 * this.maxElements) return;
     this.entries.push({ bytes: packed.slice(), xy });
     while (this.entries.length > this.maxEntries) wipe(this.entries.shift()!);
   }

@@ -215,6 +215,7 @@ export function makeSodiumGroup(p: SodiumPrimitives, wasm: WasmMsm | null, x4: W
       // The decoded coordinates are kept for an evaluation of the same bytes (multiplyPacked,
       // multiplyPackedComposite), which then skips the decoding.
       const valid = useX4(n, (m) => {
+        if (n > decoded.maxElements) return m.firstInvalid(packed) < 0 ? packed : EMPTY; // too large to keep
         const { firstInvalid, xy } = m.validateXY(packed);
         if (firstInvalid >= 0 || xy === null) return EMPTY;
         decoded.remember(packed, xy);
