@@ -89,7 +89,7 @@ describe('restart', () => {
     expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all();
-    expect(tables).toEqual(['announcement_log', 'changes', 'epochs', 'identifiers', 'meta', 'quota_buckets', 'snapshots', 'state', 'tag_log', 'tags', 'users']);
+    expect(tables).toEqual(['announcement_log', 'changes', 'epochs', 'identifiers', 'meta', 'quota_buckets', 'quota_charged', 'snapshots', 'state', 'tag_log', 'tags', 'users']);
     db.pragma('user_version = 99');
     db.close();
     expect(() => SqliteStore.open(path)).toThrow(expect.objectContaining({ code: 'schema_too_new' }));

@@ -12,6 +12,7 @@
  * - a collision of wire keys (crafted store rows, a crafted backend) still gives each
  *   client its own label.
  */
+import { SCHEMA_VERSION } from '../src/directory/sqlite-schema.js';
 import { createCipheriv, createHmac } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { sha512 } from '@noble/hashes/sha2.js';
@@ -389,7 +390,7 @@ describe('label format 2: a SQLite directory sealed in format 1', () => {
 
     directory = await Directory.open({ store: SqliteStore.open(path), suite });
     const check = new Database(path, { readonly: true });
-    expect(check.pragma('user_version', { simple: true })).toBe(4);
+    expect(check.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
     expect(check.prepare('SELECT COUNT(*) FROM tags WHERE sealed IS NOT NULL').pluck().get()).toBe(0);
     check.close();
     const served = async () => (await directory.lookupSealedCandidates(epoch, tags.map(wireLookupKeyOf))).map((c, i) => {

@@ -132,7 +132,7 @@ export const MIGRATIONS: readonly string[] = [
   // sync cut off before its answers arrived is not charged again on its retry. One row per
   // chain (key charged:<account>:<chain>), replaced by the chain's next session.
   `
-  CREATE TABLE quota_charged (
+  CREATE TABLE IF NOT EXISTS quota_charged (
     key        TEXT PRIMARY KEY,
     generation INTEGER NOT NULL,
     hashes     BLOB NOT NULL CHECK (length(hashes) % 8 = 0)
@@ -142,7 +142,7 @@ export const MIGRATIONS: readonly string[] = [
   // each append let a client of one-element chunks make the server copy O(n^2) bytes). The
   // records are transient (the latest session of each chain): dropped, not converted.
   `
-  DROP TABLE quota_charged;
+  DROP TABLE IF EXISTS quota_charged;
   CREATE TABLE quota_charged (
     key        TEXT NOT NULL,
     seq        INTEGER NOT NULL,

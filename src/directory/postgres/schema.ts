@@ -152,7 +152,7 @@ export const PG_MIGRATIONS: readonly string[] = [
   // 5 -> 6: what each receipt chain's latest session charged (spec/sync-failover.md §4), so a
   // sync cut off on a node that died is not charged again on its retry at another node.
   `
-  CREATE TABLE quota_charged (
+  CREATE TABLE IF NOT EXISTS quota_charged (
     key        text PRIMARY KEY,
     generation bigint NOT NULL,
     hashes     bytea NOT NULL CHECK (length(hashes) % 8 = 0)
@@ -161,7 +161,7 @@ export const PG_MIGRATIONS: readonly string[] = [
   // 6 -> 7: a record as appended parts, one row each (an append rewrote the whole record:
   // O(n^2) bytes for one-element chunks). Transient data: dropped, not converted.
   `
-  DROP TABLE quota_charged;
+  DROP TABLE IF EXISTS quota_charged;
   CREATE TABLE quota_charged (
     key        text NOT NULL,
     seq        integer NOT NULL,
