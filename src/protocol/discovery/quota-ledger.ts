@@ -157,7 +157,8 @@ export class QuotaLedger {
         await this.store.writeQuota(this.writeOf(claim, split, now));
       } catch (err) {
         if (err instanceof ChainMoved && attempt < 4) continue;
-        if (err instanceof ChainMoved) throw new ProtocolError('internal', 'the receipt chain kept moving under concurrent sessions');
+        // The device's own concurrent sessions kept moving its chain: this one gives way.
+        if (err instanceof ChainMoved) throw new ProtocolError('overloaded', 'the receipt chain kept moving under concurrent sessions of this device', { retryAfterMs: 1000 });
         throw err;
       }
       this.claimWritten = true;

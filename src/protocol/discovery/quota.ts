@@ -29,9 +29,10 @@
  *
  * And per chain, what its latest charging session evaluated (the charged record, spec/
  * sync-failover.md §4): a session cut off by a dead node charged chunks whose answers never
- * arrived; the chain's next session evaluates those free, once (takeCredit). The server
- * stores no contact: charge hashes of blinded elements, which reveal nothing without the
- * client's secret, the latest session's only.
+ * arrived; the chain's next session evaluates those free, once (quota-ledger.ts). And the
+ * elements the chain evaluated free by the rotation rule in the current epoch, so a replayed
+ * receipt with fewer `evaluated` bits frees nothing again. The server stores no contact:
+ * charge hashes of blinded elements, which reveal nothing without the client's secret.
  */
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';

@@ -5,8 +5,10 @@
  *   serving --dir.delta.get/read the tag log--> reading --/send dir.delta--> serving
  *   serving --dir.evaluate/charge, evaluate; send dir.evaluated (with DLEQ proof)--> serving
  *   serving --dir.labels.get/look the labels up--> reading --/send dir.labels--> done
- * The server keeps no record of the blinded elements it evaluates: they are evaluated and
- * dropped; only counts reach the result event.
+ * The server keeps no copy of the blinded elements it evaluates: they are evaluated and
+ * dropped; only counts reach the result event. With quotas, their 8-byte charge hashes are
+ * kept per receipt chain (quota-ledger.ts: the latest session's, and the rotation passes of
+ * the epoch), which reveal nothing without the client's blinding secret.
  *
  * Sans-I/O: every access to the directory store (tag deltas, sealed labels, quota charges)
  * is deferred work the driver runs (see DeferredWork), never a call inside handle(). Chunks
