@@ -1,11 +1,12 @@
 /**
- * `sealLabel` and `lookupKeyOf` (protocol/discovery/labels.ts, label format 2) on Node's
- * native crypto, for precompute, which seals one label per tag: SHA-512 for the keys and
- * the lookup key, HMAC-SHA-256 for the synthetic IV, and OpenSSL's ChaCha20 (its 16-byte IV
- * is the 32-bit little-endian block counter, 0 here, then the 12-byte nonce: the RFC 8439
- * stream noble's `chacha20` gives). test/directory-seal.test.ts compares the two byte for byte.
+ * `sealLabel` and `lookupKeyOf` (protocol/discovery/labels.ts, label format 2) for
+ * precompute and the import, which seal one label per tag: Node's one-shot SHA-512 for the
+ * keys and the lookup key, HMAC-SHA-256 from two one-shot SHA-256 calls for the synthetic
+ * IV, and noble's ChaCha20 (RFC 8439, block counter 0, the IV as nonce) written in place.
+ * test/directory-seal.test.ts compares it with sealLabel byte for byte.
  */
-import { createCipheriv, createHash, createHmac, getCiphers, hash } from 'node:crypto';
+import { chacha20 } from '@noble/ciphers/chacha.js';
+import { createHash, hash } from 'node:crypto';
 import { LOOKUP_KEY_BYTES, LOOKUP_LABEL, MAX_USER_ID_BYTES, SEAL_KEY_LABEL, sealedLabelBytes, SIV_BYTES, varintBytes, writeVarint } from '../protocol/discovery/labels.js';
 
 export { LOOKUP_KEY_BYTES, MAX_USER_ID_BYTES };
@@ -31,17 +32,31 @@ const sha512: (data: Uint8Array) => Uint8Array =
 
 let cached: SealInto | null | undefined;
 
-/** The native sealer, or null when this Node has no chacha20 (e.g. some FIPS builds): use sealLabel then. */
+/** The native sealer, or null without crypto.hash (Node < 20.12, below the engines field): use sealLabel then. */
 export function nativeSealer(): SealInto | null {
-  if (cached === undefined) cached = getCiphers().includes('chacha20') ? makeSealer() : null;
+  if (cached === undefined) cached = typeof hash === 'function' ? makeOneShotSealer() : null;
   return cached;
 }
 
-function makeSealer(): SealInto {
-  // Scratch for the hash inputs (label || tag), grown for longer tags.
+/** HMAC block size of SHA-256 (RFC 2104: the key is padded to it). */
+const HMAC_BLOCK = 64;
+
+/**
+ * HMAC-SHA-256 as its two one-shot SHA-256 calls (RFC 2104: H((K ^ opad) || H((K ^ ipad) || m)),
+ * the 32-byte MAC key padded to the block) and ChaCha20 as noble's, written straight into
+ * `out`: it was an Hmac and a Cipher object per seal (createHmac, createCipheriv), whose
+ * OpenSSL contexts were most of the cost of a seal on the import's workers; this one took
+ * 0.75-0.94x its CPU in one process (issue 13 §1). test/directory-seal.test.ts compares it
+ * with sealLabel byte for byte.
+ */
+function makeOneShotSealer(): SealInto {
+  const sha256 = (data: Uint8Array): Buffer => hash('sha256', data, 'buffer') as unknown as Buffer;
   let lookupInput = new Uint8Array(0);
   let sealInput = new Uint8Array(0);
-  const iv = new Uint8Array(16); // counter (4, stays 0) || nonce (12)
+  // (K ^ ipad) || varint(len(userId)) || userId || label, grown for longer labels.
+  let inner = new Uint8Array(HMAC_BLOCK + 256);
+  // (K ^ opad) || H(inner)
+  const outer = new Uint8Array(HMAC_BLOCK + 32);
 
   return (tag, userId, label, out, outAt, keyOut, keyAt) => {
     if (lookupInput.length !== LOOKUP_LABEL.length + tag.length) {
@@ -54,23 +69,36 @@ function makeSealer(): SealInto {
     sealInput.set(tag, SEAL_KEY_LABEL.length);
     keyOut.set(sha512(lookupInput).subarray(0, LOOKUP_KEY_BYTES), keyAt);
     const keys = sha512(sealInput); // encKey (32) || macKey (32)
-    // varint(len(userId)) || userId || label, as sealLabel frames it.
-    const plaintext = new Uint8Array(varintBytes(userId.length) + userId.length + label.length);
-    const at = writeVarint(plaintext, 0, userId.length);
-    plaintext.set(userId, at);
-    plaintext.set(label, at + userId.length);
-    const mac = createHmac('sha256', keys.subarray(32, 64)).update(plaintext).digest();
-    iv.set(mac.subarray(0, SIV_BYTES), 4);
-    out.set(iv.subarray(4), outAt);
-    const cipher = createCipheriv('chacha20', keys.subarray(0, 32), iv);
-    const body = cipher.update(plaintext);
-    out.set(body, outAt + SIV_BYTES);
-    const rest = cipher.final();
-    if (rest.length > 0) out.set(rest, outAt + SIV_BYTES + body.length);
+    const length = varintBytes(userId.length) + userId.length + label.length;
+    if (inner.length < HMAC_BLOCK + length) inner = new Uint8Array(HMAC_BLOCK + length);
+    inner.fill(0, 0, HMAC_BLOCK);
+    outer.fill(0, 0, HMAC_BLOCK);
+    for (let i = 0; i < 32; i++) {
+      inner[i] = keys[32 + i];
+      outer[i] = keys[32 + i];
+    }
+    for (let i = 0; i < HMAC_BLOCK; i++) {
+      inner[i] ^= 0x36;
+      outer[i] ^= 0x5c;
+    }
+    // varint(len(userId)) || userId || label, as sealLabel frames it, after the padded key.
+    const at = writeVarint(inner, HMAC_BLOCK, userId.length);
+    inner.set(userId, at);
+    inner.set(label, at + userId.length);
+    const plaintext = inner.subarray(HMAC_BLOCK, HMAC_BLOCK + length);
+    const innerHash = sha256(inner.subarray(0, HMAC_BLOCK + length));
+    outer.set(innerHash, HMAC_BLOCK);
+    const mac = sha256(outer);
+    const nonce = mac.subarray(0, SIV_BYTES);
+    out.set(nonce, outAt);
+    // RFC 8439 ChaCha20, block counter 0, the SIV as its 12-byte nonce.
+    chacha20(keys.subarray(0, 32), nonce, plaintext, out.subarray(outAt + SIV_BYTES, outAt + SIV_BYTES + length));
     // The key material is derived from the tag: leave none of it in the scratch buffers.
     keys.fill(0);
     mac.fill(0);
-    plaintext.fill(0);
+    innerHash.fill(0);
+    inner.fill(0, 0, HMAC_BLOCK + length);
+    outer.fill(0);
     sealInput.fill(0, SEAL_KEY_LABEL.length);
     lookupInput.fill(0, LOOKUP_LABEL.length);
   };
