@@ -3,7 +3,8 @@
  * wire (issue 13 §1: at most 150 ms), the snapshot of an N-user directory (default 1M, the
  * cached SQLite fixture) already in the client's cache, 1,024 contacts (25% registered).
  *
- * In the same run, interleaved (run r of every variant before run r+1 of any), so the load
+ * In the same run, interleaved (run r of every variant before run r+1 of any; each round
+ * starts at another variant, so the one right after a sync is not always the same), so the load
  * of this shared machine weighs on each alike:
  * - `node -e 0`: Node's own start-up here, now: the floor no CLI goes under;
  * - the eager CLI: src/cli/main.ts as it was before lazy loading (EAGER_MAIN_COMMIT, every
@@ -247,7 +248,9 @@ export async function startupScenario(o: StartupOptions): Promise<Report> {
     const figures = new Map(variants.map((v) => [v.name, { firstByte: [] as number[], firstMessage: [] as number[], exit: [] as number[], cpu: [] as number[] }]));
     const load0 = loadavg();
     for (let r = 0; r < o.runs; r++) {
-      for (const v of variants) {
+      // Each round starts at another variant: the runs right after a sync (the server still
+      // busy with it) fall on each variant alike.
+      for (const v of [...variants.slice(r % variants.length), ...variants.slice(0, r % variants.length)]) {
         proxy.reset();
         let spawnedAt = 0;
         const run: CliRun = await runCli(v.bare ? [] : args, (t) => (spawnedAt = t), [], v.entry);
@@ -302,7 +305,7 @@ export async function startupScenario(o: StartupOptions): Promise<Report> {
         title: `Spawn → first byte of \`contact-psi sync\`, ${o.contacts.toLocaleString('en-US')} contacts, the snapshot of a ${o.users.toLocaleString('en-US')}-user directory cached (${round(cacheBytes / 2 ** 20)} MiB of cache files)`,
         rows,
         notes: [
-          `Interleaved runs; load average ${load0.map((l) => round(l)).join(' / ')} before the runs, ${load1.map((l) => round(l)).join(' / ')} after (1/5/15 min) on ${cpus().length} cores shared with other work: wall times stretch with the load, CPU much less.`,
+          `Interleaved runs, each round starting at the next variant; load average ${load0.map((l) => round(l)).join(' / ')} before the runs, ${load1.map((l) => round(l)).join(' / ')} after (1/5/15 min) on ${cpus().length} cores shared with other work: wall times stretch with the load, CPU much less.`,
           'first byte − node -e 0 = the first byte against the exit of a Node that does nothing (its exit includes its teardown); first byte − floor = what the CLI adds over a Node script that only connects and writes an upgrade: the part this project controls.',
           ...(data['startup/binBefore/firstByteMs'] !== undefined && data['startup/bin/firstByteMs'] !== undefined
             ? [
