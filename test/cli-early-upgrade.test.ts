@@ -25,6 +25,7 @@ import { prepareServerSet } from '../src/protocol/server-set.js';
 import { runClientSession, startServer, UpgradeRejectedError, type PsiServer, type ServerOptions } from '../src/transport/index.js';
 import { plainIntersection, utf8 } from './helpers/psi.js';
 import { seededRng } from './helpers/rng.js';
+import { FakeClock } from './helpers/fake-clock.js';
 
 const suite = createSuite('ristretto255-SHA512', Modes.OPRF, nobleRistretto255);
 const serverItems = Array.from({ length: 8 }, (_, i) => `+4155550${100 + i}`);
@@ -423,6 +424,25 @@ describe('the handover to the transport', () => {
     expect(early.state).toBe('replaced');
     expect(raw.connections()).toBe(2);
     expect(createSession).toHaveBeenCalledTimes(1);
+  });
+
+  it('closed by the transport (its timeout) while the upgrade still travels: the connection is closed, the transport reports its timeout', async () => {
+    // A server that reads the request and never answers.
+    let requestRead!: () => void;
+    const reached = new Promise<void>((r) => (requestRead = r));
+    const raw = await rawServer(() => requestRead());
+    const upgrade = startUpgrade(raw.url, undefined);
+    const early = connectStarted({ server: raw.url, token: undefined, upgrade });
+    const clock = new FakeClock();
+    const result = runClientSession(raw.url, client(), { WebSocket: early.WebSocket, clock, timeoutMs: 1000 }).catch((e: unknown) => e);
+    expect(early.state).toBe('handed-over');
+    // The request reached the server: the upgrade travels, unanswered.
+    await reached;
+    expect(upgrade.outcome).toBeUndefined();
+    clock.advance(1000);
+    expect(await result).toMatchObject({ code: 'timeout' });
+    await upgrade.closed;
+    expect(upgrade.outcome).toMatchObject({ kind: 'dropped', reason: 'closed by the transport' });
   });
 
   it('asked with other options (another token), the transport gets a fresh socket and the early one is closed', async () => {

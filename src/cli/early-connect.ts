@@ -82,6 +82,7 @@ class HeldSocket {
   /** The ws socket this one is from now on: its events (from now on) are this one's. */
   attach(ws: WebSocket): void {
     if (this.abandoned) {
+      ws.on('error', () => undefined); // ws reports a socket closed while connecting as an error: nobody listens now
       ws.terminate();
       return;
     }
@@ -313,8 +314,12 @@ export function connectStarted(started: StartedSync, maxPayload = DEFAULT_LIMITS
         if (outcome) socketFor(outcome, held);
         else {
           // Still travelling: the transport listens to `held` meanwhile.
-          held.onAbandon = () => upgrade.abort('closed by the transport');
           let landed = false;
+          held.onAbandon = () => {
+            // Closed by the transport (its timeout): nothing more to hand it.
+            landed = true;
+            upgrade.abort('closed by the transport');
+          };
           upgrade.onOutcome((o) => {
             if (landed) return;
             landed = true;
