@@ -474,7 +474,10 @@ function mergedFleetReport(o: FleetBenchOptions, propagation: ReportSection, not
   // The throughput and sync rows' run: the file's own, or (merged before) the one it names.
   const full = (earlier.data?.fullRun as { date?: string; loadAverageAtStart?: number[] } | undefined) ?? earlier.machine ?? {};
   const from = full.date ?? 'an earlier run';
-  const propagationFrom = earlier.machine?.date ?? 'an earlier run';
+  // When each size's propagation rows were measured (kept across merges).
+  const runs: Record<string, string> = { ...((earlier.data?.propagationRuns as Record<string, string> | undefined) ?? {}) };
+  for (const u of o.changeUsers) runs[String(u)] = new Date().toISOString();
+  const propagationFrom = (users: number) => runs[String(users)] ?? earlier.machine?.date ?? 'an earlier run';
   // Sizes not measured in this run keep their rows from the file (said so in a note).
   const earlierRows = (earlier.sections ?? []).find((x) => x.title === PROPAGATION_TITLE)?.rows ?? [];
   const keptRows = earlierRows.filter((r) => !o.changeUsers.includes(Number(r.users)));
@@ -493,14 +496,14 @@ function mergedFleetReport(o: FleetBenchOptions, propagation: ReportSection, not
       `The propagation rows and notes are from \`npm run bench -- fleet --timeline\` (steps in fleet-timeline-<sizes>.md); ${kept.map((x) => `"${x.title.split(',')[0]}"`).join(' and ')} are from the full run of ${from} (load average ${full.loadAverageAtStart?.join(' / ') ?? 'not recorded'} at its start).`,
       ...notes.filter((n) => !/\((baseline|this build), round/.test(n) || n.includes('(this build')),
     ],
-    data: { ...(earlier.data ?? {}), fullRun: full, changePropagation: { ...((earlier.data?.changePropagation as object | undefined) ?? {}), ...(data.changePropagation as object) } },
+    data: { ...(earlier.data ?? {}), fullRun: full, propagationRuns: runs, changePropagation: { ...((earlier.data?.changePropagation as object | undefined) ?? {}), ...(data.changePropagation as object) } },
     sections: [
       ...kept.map((x) => ({ ...x, notes: [...(x.notes ?? []).filter((n) => !n.startsWith('From the full run of')), `From the full run of ${from}.`] })),
       {
         ...propagation,
         rows,
         notes: [
-          ...(keptRows.length > 0 ? [`The rows at ${[...new Set(keptRows.map((r) => Number(r.users).toLocaleString('en-US')))].join(', ')} users are from the run of ${propagationFrom} (its note above); the others from this one.`] : []),
+          ...[...new Set(keptRows.map((r) => Number(r.users)))].map((u) => `The rows at ${u.toLocaleString('en-US')} users are from the run of ${propagationFrom(u)} (its note above).`),
         ],
       },
     ],

@@ -336,11 +336,6 @@ export class FleetNode {
       await this.#stored();
       await this.#notify(`view:${served.epoch}:${served.version}`);
       this.#trace?.('view notified', { version: served.version });
-      // The moved tag set's count against the table, now that the view is out (leader-tag-set.ts).
-      void this.#tags.verify().then(
-        (ok) => ok || this.options.log?.(`node ${this.options.node}: the tag log disagrees with the tags of epoch ${served.epoch} at version ${served.version}; the next change reads the tag set whole`),
-        () => {},
-      );
     }
   }
 
@@ -395,6 +390,12 @@ export class FleetNode {
       this.#trace?.('stored snapshot looked up', { version: pass.version });
       const set = await this.#tags.at(epoch, pass.version);
       if (set === undefined) continue;
+      // The moved set's count against the table (leader-tag-set.ts), counted by PostgreSQL
+      // while this process encodes: not waited for, and done before the followers read.
+      void this.#tags.verify().then(
+        (ok) => ok || this.options.log?.(`node ${this.options.node}: the tag log disagrees with the tags of epoch ${epoch} at version ${pass.version}; the next change reads the tag set whole`),
+        () => {},
+      );
       this.#trace?.('tag set at version', { version: pass.version, count: set.count });
       const bytes = encodeSnapshot(kind, set.packed, set.tagLength);
       this.#trace?.('encoded', { version: pass.version, bytes: bytes.length });
