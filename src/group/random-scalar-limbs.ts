@@ -19,13 +19,7 @@
  * and no secret becomes a BigInt. The wide string and the work limbs are wiped.
  */
 import type { ScalarField } from './types.js';
-import { byteModulus, type ByteModulus } from './scalar-bytes.js';
-
-const LIMB_BITS = 24;
-const LIMB = 2 ** LIMB_BITS;
-const LIMB_INV = 2 ** -LIMB_BITS;
-/** 2^(24 i), exact in a double. */
-const LIMB_POW = Array.from({ length: 16 }, (_, i) => 2 ** (LIMB_BITS * i));
+import { byteModulus, finishRandomScalar, mulAddReduce, type ByteModulus } from './scalar-bytes.js';
 
 /** Reusable work limbs for one modulus (wiped after every reduction). */
 interface Work {
@@ -38,8 +32,6 @@ interface Work {
  * (test/random-scalar-limbs.test.ts). `wide` is wiped.
  */
 export function reduceRandomScalarLimbs(m: ByteModulus, wide: Uint8Array, work: Work = newWork(m)): Uint8Array {
-  const mod = m.orderMinusOneLimbs;
-  const n = mod.length;
   const { r, t } = work;
   r.fill(0);
   // The first step takes the leading len mod 3 bytes (3 when it divides): the rest are whole limbs.
@@ -52,56 +44,10 @@ export function reduceRandomScalarLimbs(m: ByteModulus, wide: Uint8Array, work: 
     const scale = 2 ** (8 * take);
     at += take;
     take = 3;
-    // r = scale r + v (r < order - 1, so scale r + v < (order - 1) 2^24 fits the limbs)
-    let carry = v;
-    for (let i = 0; i < n; i++) {
-      const x = r[i] * scale + carry;
-      carry = Math.floor(x * LIMB_INV);
-      r[i] = x - carry * LIMB;
-    }
-    // q ~ floor(r / (order - 1)) from the top four limbs: exact, or one too large or small
-    let top = 0;
-    for (let i = n - 4; i < n; i++) top += r[i] * LIMB_POW[i];
-    const q = Math.floor(top * m.orderMinusOneInverse);
-    // r -= q (order - 1), with a signed carry; the final carry is 0 or -1 (r in (-m, 2m))
-    carry = 0;
-    for (let i = 0; i < n; i++) {
-      const x = r[i] - q * mod[i] + carry;
-      carry = Math.floor(x * LIMB_INV);
-      r[i] = x - carry * LIMB;
-    }
-    // negative: add the modulus back (masked by the sign, 0 or 1)
-    const negative = -carry;
-    carry = 0;
-    for (let i = 0; i < n; i++) {
-      const x = r[i] + negative * mod[i] + carry;
-      carry = Math.floor(x * LIMB_INV);
-      r[i] = x - carry * LIMB;
-    }
-    // r >= modulus: subtract it (t = r - modulus, kept when there is no borrow)
-    carry = 0;
-    for (let i = 0; i < n; i++) {
-      const x = r[i] - mod[i] + carry;
-      carry = Math.floor(x * LIMB_INV);
-      t[i] = x - carry * LIMB;
-    }
-    const takeT = 1 + carry; // carry is -1 (borrow: r < modulus, keep r) or 0 (take t)
-    for (let i = 0; i < n; i++) r[i] = r[i] * (1 - takeT) + t[i] * takeT;
+    // r = scale r + v, reduced (r < order - 1, so scale r + v < (order - 1) 2^24 fits the limbs)
+    mulAddReduce(m, r, t, scale, v);
   }
-  // + 1: r <= order - 2, so no carry leaves the limbs.
-  let carry = 1;
-  for (let i = 0; i < n; i++) {
-    const x = r[i] + carry;
-    carry = Math.floor(x * LIMB_INV);
-    r[i] = x - carry * LIMB;
-  }
-  const out = new Uint8Array(m.byteLength);
-  for (let i = 0; i < m.byteLength; i++) {
-    const limb = ((8 * i) / LIMB_BITS) | 0; // public index: depends on i only
-    const shift = (8 * i) % LIMB_BITS; // 24 is a multiple of 8: a byte never spans two limbs
-    out[m.littleEndian ? i : m.byteLength - 1 - i] = (r[limb] >>> shift) & 0xff;
-  }
-  r.fill(0);
+  const out = finishRandomScalar(m, r);
   t.fill(0);
   wide.fill(0);
   return out;

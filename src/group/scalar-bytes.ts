@@ -85,47 +85,64 @@ export function bytesAreZero(bytes: Uint8Array): boolean {
  * the time depends only on the lengths. `wide` is wiped.
  */
 export function reduceRandomScalar(m: ByteModulus, wide: Uint8Array): Uint8Array {
+  const r = new Float64Array(m.orderMinusOneLimbs.length);
+  const t = new Float64Array(r.length);
+  for (let byte = 0; byte < wide.length; byte++) mulAddReduce(m, r, t, 256, wide[byte]);
+  const out = finishRandomScalar(m, r);
+  t.fill(0);
+  wide.fill(0);
+  return out;
+}
+
+/**
+ * One step of the division: r = scale r + v, reduced modulo (order - 1), for r < order - 1
+ * and scale r + v < (order - 1) 2^24 (a byte per step, or three: random-scalar-limbs.ts).
+ * q is estimated from the top four limbs (exact, or one off: the top limbs hold every bit
+ * above 2^(24 (n - 4)) and doubles are exact to ~2^-50), then one masked add-back and one
+ * masked subtraction bring r - q (order - 1) into range. `t` is scratch of r's length.
+ */
+export function mulAddReduce(m: ByteModulus, r: Float64Array, t: Float64Array, scale: number, v: number): void {
   const mod = m.orderMinusOneLimbs;
   const n = mod.length;
-  const r = new Float64Array(n);
-  const t = new Float64Array(n);
-  for (let byte = 0; byte < wide.length; byte++) {
-    // r = 256 r + byte (r < order - 1, so 256 r + 255 fits the limbs)
-    let carry = wide[byte];
-    for (let i = 0; i < n; i++) {
-      const x = r[i] * 256 + carry;
-      carry = Math.floor(x * LIMB_INV);
-      r[i] = x - carry * LIMB;
-    }
-    // q ~ floor(r / (order - 1)) from the top four limbs: exact, or one too large or small
-    let top = 0;
-    for (let i = n - 4; i < n; i++) top += r[i] * LIMB_POW[i];
-    const q = Math.floor(top * m.orderMinusOneInverse);
-    // r -= q (order - 1), with a signed carry; the final carry is 0 or -1 (r in (-m, 2m))
-    carry = 0;
-    for (let i = 0; i < n; i++) {
-      const x = r[i] - q * mod[i] + carry;
-      carry = Math.floor(x * LIMB_INV);
-      r[i] = x - carry * LIMB;
-    }
-    // negative: add the modulus back (masked by the sign, 0 or 1)
-    const negative = -carry;
-    carry = 0;
-    for (let i = 0; i < n; i++) {
-      const x = r[i] + negative * mod[i] + carry;
-      carry = Math.floor(x * LIMB_INV);
-      r[i] = x - carry * LIMB;
-    }
-    // r >= modulus: subtract it (t = r - modulus, kept when there is no borrow)
-    carry = 0;
-    for (let i = 0; i < n; i++) {
-      const x = r[i] - mod[i] + carry;
-      carry = Math.floor(x * LIMB_INV);
-      t[i] = x - carry * LIMB;
-    }
-    const takeT = 1 + carry; // carry is -1 (borrow: r < modulus, keep r) or 0 (take t)
-    for (let i = 0; i < n; i++) r[i] = r[i] * (1 - takeT) + t[i] * takeT;
+  let carry = v;
+  for (let i = 0; i < n; i++) {
+    const x = r[i] * scale + carry;
+    carry = Math.floor(x * LIMB_INV);
+    r[i] = x - carry * LIMB;
   }
+  // q ~ floor(r / (order - 1)) from the top four limbs: exact, or one too large or small
+  let top = 0;
+  for (let i = n - 4; i < n; i++) top += r[i] * LIMB_POW[i];
+  const q = Math.floor(top * m.orderMinusOneInverse);
+  // r -= q (order - 1), with a signed carry; the final carry is 0 or -1 (r in (-m, 2m))
+  carry = 0;
+  for (let i = 0; i < n; i++) {
+    const x = r[i] - q * mod[i] + carry;
+    carry = Math.floor(x * LIMB_INV);
+    r[i] = x - carry * LIMB;
+  }
+  // negative: add the modulus back (masked by the sign, 0 or 1)
+  const negative = -carry;
+  carry = 0;
+  for (let i = 0; i < n; i++) {
+    const x = r[i] + negative * mod[i] + carry;
+    carry = Math.floor(x * LIMB_INV);
+    r[i] = x - carry * LIMB;
+  }
+  // r >= modulus: subtract it (t = r - modulus, kept when there is no borrow)
+  carry = 0;
+  for (let i = 0; i < n; i++) {
+    const x = r[i] - mod[i] + carry;
+    carry = Math.floor(x * LIMB_INV);
+    t[i] = x - carry * LIMB;
+  }
+  const takeT = 1 + carry; // carry is -1 (borrow: r < modulus, keep r) or 0 (take t)
+  for (let i = 0; i < n; i++) r[i] = r[i] * (1 - takeT) + t[i] * takeT;
+}
+
+/** (r + 1) as the field's scalar bytes, for r <= order - 2; r is wiped. */
+export function finishRandomScalar(m: ByteModulus, r: Float64Array): Uint8Array {
+  const n = r.length;
   // + 1: r <= order - 2, so no carry leaves the limbs.
   let carry = 1;
   for (let i = 0; i < n; i++) {
@@ -140,7 +157,5 @@ export function reduceRandomScalar(m: ByteModulus, wide: Uint8Array): Uint8Array
     out[m.littleEndian ? i : m.byteLength - 1 - i] = (r[limb] >>> shift) & 0xff;
   }
   r.fill(0);
-  t.fill(0);
-  wide.fill(0);
   return out;
 }
