@@ -25,13 +25,14 @@
  * own I/O area.
  */
 import { initConstants } from './constants';
-import { fe4Carry, fe4FromBytes, fe4Mul, fe4One, fe4ToBytes, fe4WipeScratch } from './fe4';
+import { fe4Carry, fe4FromBytes, fe4Mul, fe4Neg, fe4One, fe4ToBytes, fe4WipeScratch } from './fe4';
 import { powWipeScratch } from './fe4-pow';
-import { P3, T, X, Y, Z, ge4WipeScratch } from './ge4';
+import { CACHED, P1P1, P3, T, X, Y, Z, ge4AddCached, ge4P1P1ToP3, ge4P3ToCached, ge4WipeScratch } from './ge4';
 import { ensureMemory, heapStart } from './memory';
 import { decode4, encode4, oneWayMap4, ristrettoWipeScratch } from './ristretto4';
 import { BATCH_PASSES, batchAdd, batchBegin, batchFlush, batchPasses, batchWipe } from './batch-encode4';
-import { scalarmult4, scalarmultWipe, setCommonScalarHalf, setLaneScalarHalf } from './scalarmult4';
+import { scalarmult4, scalarmultWipe, setCommonScalarHalf, setLaneScalar, setLaneScalarHalf } from './scalarmult4';
+import { TABLE_BYTES, buildTable, comb4, fixedBaseWipe, tableBuildWipe } from './fixed-base4';
 
 initConstants();
 
@@ -43,6 +44,10 @@ const STAGE_SCALARS: usize = memory.data(128, 16);
 const STAGE_OUT: usize = memory.data(128, 16);
 /** Staging of a partial pass's affine coordinates (4 x 64 bytes). */
 const STAGE_XY: usize = memory.data(256, 16);
+/** The fixed-base product of a pass, and the sum's intermediates (fixed-base4.ts). */
+const COMB: usize = memory.data(<i32>P3, 16);
+const COMB_CACHED: usize = memory.data(<i32>CACHED, 16);
+const COMB_SUM: usize = memory.data(<i32>P1P1, 16);
 
 /** RFC 9496 A.1: the generator's encoding, the padding element. */
 const GENERATOR: usize = memory.data<u8>([
@@ -97,6 +102,10 @@ function wipeAll(): void {
   memory.fill(STAGE_SCALARS, 0, 128);
   memory.fill(STAGE_OUT, 0, 128);
   memory.fill(STAGE_XY, 0, 256);
+  fixedBaseWipe();
+  memory.fill(COMB, 0, P3);
+  memory.fill(COMB_CACHED, 0, CACHED);
+  memory.fill(COMB_SUM, 0, P1P1);
 }
 
 @inline
@@ -420,6 +429,121 @@ export function fromHash(n: i32, uniform: usize, out: usize): i32 {
       u = STAGE_IN;
     }
     oneWayMap4(POINT, u, 64);
+    status = finishPass(out, i, lanes);
+  }
+  wipeAll();
+  return status;
+}
+
+// ---------------------------------------------------------------------------------------
+// Fixed-base multiplication (fixed-base4.ts): a comb table per base, built once and passed
+// in by the caller with every call (TABLE_BYTES at `table`, as baseTable wrote it).
+
+/** Bytes of a comb table (baseTable's output, the `table` argument below). */
+export function tableBytes(): i32 {
+  return TABLE_BYTES;
+}
+
+/**
+ * Writes the comb table of the element at `point` (a 32-byte encoding) to `table`: 0, or
+ * -1 when it is not a valid encoding or is the identity (nothing written then).
+ */
+export function baseTable(point: usize, table: usize): i32 {
+  stage(STAGE_IN, point, 1, 32, point); // the base in all four lanes
+  const bad = decodePass(STAGE_IN, 1);
+  if (bad == 0) buildTable(table, POINT);
+  tableBuildWipe();
+  wipeAll();
+  return bad == 0 ? 0 : -1;
+}
+
+/** Stages a partial pass's scalars (padding lanes get scalar 1); returns where the pass's scalars are. */
+function passScalars(sc: usize, lanes: i32): usize {
+  if (lanes == 4) return sc;
+  stage(STAGE_SCALARS, sc, lanes, 32, 0);
+  for (let k = lanes; k < 4; k++) store<u8>(STAGE_SCALARS + (<usize>k << 5), 1);
+  return STAGE_SCALARS;
+}
+
+/**
+ * out[i] = encode(scalars[i] * B) for the base B of `table`: the comb on s / 2 and the
+ * batch encoding of the doubled point, as mulEach does with the variable-base ladder.
+ * Scalars in [0, L) (0 gives an identity result, +(i + 1)).
+ */
+export function mulBaseEach(n: i32, table: usize, scalars: usize, out: usize): i32 {
+  let status = 0;
+  startBatch();
+  for (let i = 0; i < n && status == 0; i += 4) {
+    const lanes = min(4, n - i);
+    const sc = passScalars(scalars + ((<usize>i) << 5), lanes);
+    for (let k = 0; k < 4; k++) setLaneScalarHalf(k, sc + ((<usize>k) << 5));
+    comb4(POINT, table);
+    status = batchPass(out, i, n);
+  }
+  endBatch(out, n, status);
+  wipeAll();
+  return status;
+}
+
+/**
+ * out[i] = encode(OneWayMap(uniform[i]) + scalars[i] * B), B the base of `table` (the
+ * generator): additive blinding H(x_i) + r_i G (spec/client.md), H(x_i) never encoded.
+ * An identity result is reported as +(i + 1).
+ */
+export function hashAddBaseEach(n: i32, table: usize, scalars: usize, uniform: usize, out: usize): i32 {
+  let status = 0;
+  for (let i = 0; i < n && status == 0; i += 4) {
+    const lanes = min(4, n - i);
+    let u = uniform + ((<usize>i) << 6);
+    if (lanes < 4) {
+      stage(STAGE_IN, u, lanes, 64, 0);
+      u = STAGE_IN;
+    }
+    const sc = passScalars(scalars + ((<usize>i) << 5), lanes);
+    oneWayMap4(POINT, u, 64);
+    for (let k = 0; k < 4; k++) setLaneScalar(k, sc + ((<usize>k) << 5));
+    comb4(COMB, table);
+    ge4P3ToCached(COMB_CACHED, COMB);
+    ge4AddCached(COMB_SUM, POINT, COMB_CACHED);
+    ge4P1P1ToP3(POINT, COMB_SUM);
+    status = finishPass(out, i, lanes);
+  }
+  wipeAll();
+  return status;
+}
+
+/**
+ * out[i] = encode(D_i - scalars[i] * B), B the base of `table` (the server's public key)
+ * and D_i given by its affine coordinates (x || y at xy + 64 i, as validateXY writes
+ * them: decoded, checked): additive unblinding Z_i - r_i PK = k H(x_i) (spec/client.md).
+ * Only for coordinates this module wrote. An identity result is reported as +(i + 1).
+ */
+export function subBaseEachFromXY(n: i32, table: usize, scalars: usize, xy: usize, out: usize): i32 {
+  let status = 0;
+  for (let i = 0; i < n && status == 0; i += 4) {
+    const lanes = min(4, n - i);
+    let src = xy + ((<usize>i) << 6);
+    if (lanes < 4) {
+      // Padding lanes repeat the first point of the pass (results discarded).
+      memory.copy(STAGE_XY, src, (<usize>lanes) << 6);
+      for (let k = lanes; k < 4; k++) memory.copy(STAGE_XY + ((<usize>k) << 6), src, 64);
+      src = STAGE_XY;
+    }
+    fe4FromBytes(POINT + X, src, 64);
+    fe4Carry(POINT + X, POINT + X);
+    fe4FromBytes(POINT + Y, src + 32, 64);
+    fe4Carry(POINT + Y, POINT + Y);
+    fe4One(POINT + Z);
+    fe4Mul(POINT + T, POINT + X, POINT + Y);
+    const sc = passScalars(scalars + ((<usize>i) << 5), lanes);
+    for (let k = 0; k < 4; k++) setLaneScalar(k, sc + ((<usize>k) << 5));
+    comb4(COMB, table);
+    // -(X : Y : Z : T) = (-X : Y : Z : -T)
+    fe4Neg(COMB + X, COMB + X);
+    fe4Neg(COMB + T, COMB + T);
+    ge4P3ToCached(COMB_CACHED, COMB);
+    ge4AddCached(COMB_SUM, POINT, COMB_CACHED);
+    ge4P1P1ToP3(POINT, COMB_SUM);
     status = finishPass(out, i, lanes);
   }
   wipeAll();

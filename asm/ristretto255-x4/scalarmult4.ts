@@ -37,7 +37,7 @@ import {
 } from './ge4';
 
 /** 64 digit vectors: DIGITS + 16 i holds digit i of the four lanes' scalars (i32x4). */
-const DIGITS: usize = memory.data(64 * 16, 16);
+export const DIGITS: usize = memory.data(64 * 16, 16);
 /** One scalar's digits as bytes (signed), before they are spread into DIGITS. */
 const RECODED: usize = memory.data(64, 16);
 /** TABLE + (j - 1) CACHED = j P (CACHED), j = 1..8, all four lanes. */
