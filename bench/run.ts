@@ -20,7 +20,7 @@ import { writeReport, type Report } from './report.js';
 import { sessionPsiGrid } from './session-psi.js';
 import { targetsScenario } from './targets.js';
 import { throughputScenario } from './throughput.js';
-import { scaleScenario } from './scale.js';
+import { scaleScenario, type ImportedDirectory } from './scale.js';
 import { importScenario } from './import.js';
 import { resyncScenario } from './resync.js';
 import { peersScenario } from './peers.js';
@@ -207,7 +207,7 @@ const SCENARIOS: Record<string, { help: string; run(o: Options): Promise<Report 
       }),
   },
   scale: {
-    help: 'directory sizes 10^4, 10^5, 10^6 (10^7 with --max 7; 10^8 by model): CLI import, snapshot, first sync and re-sync of 1,024 and 10,000 contacts, server CPU  [--max= --sizes= --contacts= --reps= --pool]',
+    help: 'directory sizes 10^4, 10^5, 10^6 (10^7 with --max 7; 10^8 by model): CLI import, snapshot, first sync and re-sync of 1,024 and 10,000 contacts, server CPU  [--max= --sizes= --contacts= --reps= --pool --imported=<users>:<sqlite>:<import.json>]',
     run: (o) => {
       const max = o.number('max', 6);
       if (max > 8) throw new Error('--max is at most 8 (10^8 users)');
@@ -222,6 +222,7 @@ const SCENARIOS: Record<string, { help: string; run(o: Options): Promise<Report 
         startupRuns: o.number('startup-runs', o.smoke ? 1 : 5),
         smoke: o.smoke,
         pool: o.pool,
+        imported: parseImported(o.get('imported')),
       });
     },
   },
@@ -252,6 +253,18 @@ const SCENARIOS: Record<string, { help: string; run(o: Options): Promise<Report 
     run: async (o) => targetsScenario(resultsDir(o.smoke), o.smoke),
   },
 };
+
+/** `--imported=10000000:/tmp/d.sqlite:/tmp/r/import.json[,...]`: directories a `bench -- import` run built. */
+function parseImported(value: string | undefined): Map<number, ImportedDirectory> | undefined {
+  if (value === undefined) return undefined;
+  const out = new Map<number, ImportedDirectory>();
+  for (const item of value.split(',')) {
+    const [users, db, importJson] = item.split(':');
+    if (!/^\d+$/.test(users ?? '') || !db || !importJson) throw new Error(`--imported: expected <users>:<sqlite file>:<import.json>, got ${item}`);
+    out.set(Number(users), { db, importJson });
+  }
+  return out;
+}
 
 const ORDER = ['micro', 'peers', 'session-psi', 'precompute', 'discovery-sync', 'label-wire', 'throughput', 'hostile', 'memory', 'scale', 'startup', 'resync', 'fuse-build', 'model', 'targets'];
 

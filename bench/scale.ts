@@ -42,6 +42,7 @@ import { median, round } from './timing.js';
 import { summarize } from './cpuprofile-summary.js';
 import { firstByteProxy } from './first-byte-proxy.js';
 import { readdirSync, readFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 
 export interface ScaleOptions {
   sizes: readonly number[];
@@ -57,6 +58,19 @@ export interface ScaleOptions {
   startupRuns: number;
   smoke: boolean;
   pool: boolean;
+  /**
+   * Sizes whose directory was already imported by `bench -- import` (the same generated CSV,
+   * bench/scale.ts writeDirectoryCsv): its SQLite file is served as is and its import row
+   * takes that run's measured wall, CPU and peak RSS from its import.json, so 10^7 users
+   * cost one import of machine time, not two.
+   */
+  imported?: ReadonlyMap<number, ImportedDirectory>;
+}
+
+/** A directory imported by another bench run: `--imported=<users>:<sqlite file>:<import.json>`. */
+export interface ImportedDirectory {
+  db: string;
+  importJson: string;
 }
 
 /** Every 5th and 5th+1 user also has an e-mail address: 1.4 identifiers per user. */
@@ -96,6 +110,42 @@ interface ImportFigures {
   snapshotEntries: number;
   /** The SQLite file (with its WAL) after the import: what the server stores. */
   dbBytes: number;
+}
+
+/**
+ * The import row of a directory that `bench -- import` built: that run's figures (its
+ * import.json, `data.sqlite`), the snapshot read from the file itself.
+ */
+function importedFigures(users: number, reuse: ImportedDirectory): ImportFigures & { measuredAt: string } {
+  const report = JSON.parse(readFileSync(reuse.importJson, 'utf8')) as {
+    parameters?: { users?: number };
+    machine?: { date?: string };
+    data?: { sqlite?: { wallMs: number; cpuMs: number; maxRssMiB: number; identifiers: number } };
+  };
+  const run = report.data?.sqlite;
+  if (report.parameters?.users !== users || run === undefined) {
+    throw new Error(`${reuse.importJson} is not a SQLite import of ${users} users`);
+  }
+  const db = new Database(reuse.db, { readonly: true, fileMustExist: true });
+  try {
+    const snap = db.prepare('SELECT count, length(bytes) AS bytes FROM snapshots ORDER BY epoch DESC, version DESC LIMIT 1').get() as
+      | { count: number; bytes: number }
+      | undefined;
+    if (snap === undefined) throw new Error(`${reuse.db} holds no snapshot`);
+    const dbBytes = ['', '-wal'].map((x) => `${reuse.db}${x}`).filter((f) => existsSync(f)).reduce((n, f) => n + statSync(f).size, 0);
+    return {
+      wallMs: run.wallMs,
+      cpuMs: run.cpuMs,
+      maxRssMiB: run.maxRssMiB,
+      identifiers: run.identifiers,
+      snapshotEntries: snap.count,
+      snapshotBytes: snap.bytes,
+      dbBytes,
+      measuredAt: report.machine?.date ?? 'unknown time',
+    };
+  } finally {
+    db.close();
+  }
 }
 
 async function importWithCli(csv: string, db: string, users: number, identifiers: number): Promise<ImportFigures> {
@@ -145,18 +195,29 @@ export async function scaleScenario(o: ScaleOptions): Promise<Report> {
   const extraSections: Report['sections'][number][] = [];
   try {
     for (const users of [...o.sizes].sort((a, b) => a - b)) {
-      const csv = join(work, `directory-${users}.csv`);
-      const db = join(dbDir, `scale-${users}.db`);
-      console.log(`scale: ${users.toLocaleString('en-US')} users: writing the CSV ...`);
-      const identifiers = await writeDirectoryCsv(csv, users);
-      console.log(`scale: contact-psi directory import (${identifiers.toLocaleString('en-US')} identifiers) ...`);
-      const imp = await importWithCli(csv, db, users, identifiers);
-      rmSync(csv, { force: true });
+      const reuse = o.imported?.get(users);
+      const db = reuse?.db ?? join(dbDir, `scale-${users}.db`);
+      let imp: ImportFigures;
+      let source = 'measured';
+      if (reuse !== undefined) {
+        const figures = importedFigures(users, reuse);
+        imp = figures;
+        source = `measured by \`bench -- import\` (${figures.measuredAt})`;
+        notes.push(`${users.toLocaleString('en-US')} users: the directory that \`bench -- import --users=${users}\` built at ${figures.measuredAt} (the same generated CSV), served as is; its import row is that run's wall, CPU and peak RSS (${reuse.importJson}).`);
+      } else {
+        const csv = join(work, `directory-${users}.csv`);
+        console.log(`scale: ${users.toLocaleString('en-US')} users: writing the CSV ...`);
+        const identifiers = await writeDirectoryCsv(csv, users);
+        console.log(`scale: contact-psi directory import (${identifiers.toLocaleString('en-US')} identifiers) ...`);
+        imp = await importWithCli(csv, db, users, identifiers);
+        rmSync(csv, { force: true });
+      }
+      const identifiers = imp.identifiers;
       const usPerId = (imp.wallMs * 1000) / identifiers;
       importRows.push({
         users,
         identifiers,
-        source: 'measured',
+        source,
         'import wall s': round(imp.wallMs / 1000),
         'µs per identifier (wall)': round(usPerId),
         'CPU s (all threads)': round(imp.cpuMs / 1000),
@@ -189,7 +250,7 @@ export async function scaleScenario(o: ScaleOptions): Promise<Report> {
         await server.child.stop();
       }
       if (users === largest) await peerSetup(largest);
-      if (!process.env.BENCH_KEEP_SCALE) removeSqlite(db);
+      if (!process.env.BENCH_KEEP_SCALE && reuse === undefined) removeSqlite(db);
     }
   } finally {
     await clientPool?.close();
