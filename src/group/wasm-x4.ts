@@ -19,6 +19,7 @@
  * ContactPsiError `backend_unavailable` when the WebAssembly memory cannot grow.
  */
 import { ContactPsiError, GroupError } from '../errors.js';
+import { FIXED_BASE_EXPORTS, makeFixedBaseX4, type FixedBaseExports, type FixedBaseX4 } from './fixed-base-x4.js';
 import { decodeWasmBase64, fromHex, scalarToBytes, toHex } from './wasm-bytes.js';
 // The bytes, inlined at build time (scripts/wasm-inline.mjs): nothing to fetch or locate.
 import { WASM_BASE64 } from './wasm/ristretto255-x4.wasm-bytes.js';
@@ -66,10 +67,12 @@ export interface WasmX4 {
    * (decoded, checked, not the identity): nothing here checks that they are on the curve.
    */
   mulCommonFromXY(scalar: bigint | Uint8Array, xy: Uint8Array): Uint8Array;
+  /** The fixed-base comb on the same instance (fixed-base-x4.ts): additive blinding and unblinding. */
+  readonly fixedBase: FixedBaseX4;
 }
 
 /** The module's exports (asm/ristretto255-x4/index.ts). */
-export interface WasmX4Exports {
+export interface WasmX4Exports extends FixedBaseExports {
   readonly memory: WebAssembly.Memory;
   alloc(size: number): number;
   mulEach(n: number, scalars: number, points: number, out: number): number;
@@ -96,6 +99,7 @@ const EXPORTS = [
   'mulEachXY',
   'validateXY',
   'mulCommonFromXY',
+  ...FIXED_BASE_EXPORTS,
 ] as const;
 
 const ELEMENT_SIZE = 32;
@@ -463,7 +467,8 @@ function makeWasmX4(ex: WasmX4Exports): WasmX4 {
     }
   };
 
-  return Object.freeze({ mulEach, mulCommon, hashMulCommon, fromHash, firstInvalid, mulCommonXY, hashMulEach, mulEachXY, validateXY, mulCommonFromXY });
+  const fixedBase = makeFixedBaseX4(ex);
+  return Object.freeze({ mulEach, mulCommon, hashMulCommon, fromHash, firstInvalid, mulCommonXY, hashMulEach, mulEachXY, validateXY, mulCommonFromXY, fixedBase });
 }
 
 function writeScalar(H: Uint8Array, at: number, s: bigint): void {
@@ -508,6 +513,9 @@ function selfTestPasses(api: WasmX4): boolean {
     const mixed = api.mulEach([KAT.k2, KAT.k1], Uint8Array.of(...fromHex(KAT.threeG), ...g));
     if (toHex(mixed.subarray(0, 32)) !== KAT.k2ThreeB || toHex(mixed.subarray(32)) !== KAT.k1B) return false;
     if (toHex(api.fromHash(fromHex(KAT.mapInput))) !== KAT.mapOutput) return false;
+    // The comb against the ladder's known answers (every digit magnitude, both signs).
+    const combed = api.fixedBase.mulBaseEach(g, Uint8Array.of(...scalarToBytes(KAT.k1), ...scalarToBytes(3n)));
+    if (toHex(combed.subarray(0, 32)) !== KAT.k1B || toHex(combed.subarray(32)) !== KAT.threeG) return false;
     return toHex(api.hashMulCommon(2n, fromHex(KAT.mapInput))) === toHex(api.mulCommon(2n, fromHex(KAT.mapOutput)));
   } catch {
     return false;
