@@ -28,6 +28,7 @@ import type { Group, ScalarInput } from './types.js';
 import { bytesToScalar, fromHex, scalarToBytes } from './wasm-bytes.js';
 import type { WasmMsm } from './wasm-msm.js';
 import type { WasmX4 } from './wasm-x4.js';
+import { additiveX4 } from './additive-x4.js';
 
 /** From this many elements a four-lane pass (fixed cost of four points) beats libsodium's one at a time. */
 export const X4_MIN_BATCH = 3;
@@ -353,6 +354,8 @@ export function makeSodiumGroup(p: SodiumPrimitives, wasm: WasmMsm | null, x4: W
         throw err;
       }
     },
+    // Additive blinding on the fixed-base comb (additive-x4.ts), when the modules loaded.
+    ...additiveX4(x4, wasm, { expandEach, validatePacked: (packed) => group.validatePacked(packed) }),
     takeDecoded: (packed) => (packed instanceof Uint8Array ? decoded.take(packed) : undefined),
     rememberDecoded(packed, xy) {
       if (x4 !== null && packed instanceof Uint8Array && xy instanceof Uint8Array && xy.length === 2 * packed.length) decoded.remember(packed, xy);

@@ -155,5 +155,20 @@ export interface Group {
    * coordinates are not checked again.
    */
   rememberDecoded?(packed: Uint8Array, xy: Uint8Array): void;
+  /**
+   * Additive blinding (spec/client.md "Additive blinding", VOPRF clients only):
+   * encode(hashToGroup(msgs_i, dst) + scalars_i * G), scalars packed SerializeScalar bytes
+   * in [1, order), on a constant-time fixed-base comb, H(x) never encoded. Only on a
+   * backend that has the comb (src/oprf/additive.ts falls back to the reference).
+   */
+  hashToGroupAddBase?(scalars: Uint8Array, msgs: readonly Uint8Array[], dst: Uint8Array): Uint8Array;
+  /**
+   * validatePacked(packed), with its errors, then from the same decoding: an opaque
+   * decoded form of the batch (for subtractBaseFromDecoded) and sum weights_i packed_i
+   * (null for the identity): the client's Z composite of RFC 9497 §2.2.2.
+   */
+  decodeComposite?(packed: Uint8Array, weights: Uint8Array): { decoded: Uint8Array; composite: Uint8Array | null };
+  /** encode(D_i - scalars_i * base) for the D_i that decodeComposite decoded (additive unblinding). */
+  subtractBaseFromDecoded?(base: Uint8Array, scalars: Uint8Array, decoded: Uint8Array): Uint8Array;
   equals(a: Uint8Array, b: Uint8Array): boolean;
 }
