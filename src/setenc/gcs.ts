@@ -15,10 +15,11 @@
  * arithmetic exceeds 2^53.
  */
 import { SetEncodingError } from '../errors.js';
-import { ctz32, MAX_BODY_BITS, READ_PADDING, readBits, readBitsWide, writeBits, writeBitsWide, zeroBits } from './bits.js';
-import { checkParams, GCS_INDEX_ENTRY_BYTES, GCS_MAX_BLOCK_SIZE, GCS_MAX_RICE_BITS, GCS_MIN_BLOCK_SIZE, PARAM_BYTES } from './params.js';
-import { allocateEncoding, checkTotalLength, copyPadded, need, type Header, type ResolvedLimits } from './serialize.js';
-import { checkTag, distinctKeys, KEY_BYTES, scale48, u32le } from './tags.js';
+import { ctz32, MAX_BODY_BITS, READ_PADDING, readBits, readBitsWide, zeroBits } from './bits.js';
+import { constructGcs } from './gcs-build.js';
+import { GCS_INDEX_ENTRY_BYTES, GCS_MAX_BLOCK_SIZE, GCS_MAX_RICE_BITS, GCS_MIN_BLOCK_SIZE, PARAM_BYTES } from './params.js';
+import { checkTotalLength, copyPadded, need, type Header, type ResolvedLimits } from './serialize.js';
+import { checkTag, KEY_BYTES, scale48, u32le } from './tags.js';
 import type { GcsParams, SetEncoding, TagInput } from './types.js';
 
 const INDEX = PARAM_BYTES.gcs;
@@ -133,78 +134,10 @@ export class GcsEncoding implements SetEncoding {
   }
 }
 
+/** Builds the encoding of the input's distinct tags (gcs-build.ts: the bytes of gcs-reference.ts). */
 export function buildGcs(params: GcsParams, input: TagInput): GcsEncoding {
-  checkParams(params);
-  const r = params.riceBits;
-  const B = params.blockSize;
-  const M = 2 ** r;
-  const keys = distinctKeys(input);
-  const n = keys.length / 4;
-  const qs = new Uint32Array(n);
-  const rems = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    qs[i] = scale48(keys[4 * i], keys[4 * i + 1] & 0xffff, n);
-    rems[i] = remainderOf(keys[4 * i + 2], keys[4 * i + 3], r);
-  }
-  // Counting sort on q (about one value per bucket), then insertion sort on rem within a bucket.
-  const starts = new Uint32Array(n + 1);
-  for (let i = 0; i < n; i++) starts[qs[i] + 1]++;
-  for (let b = 0; b < n; b++) starts[b + 1] += starts[b];
-  const order = new Uint32Array(n);
-  const fill = starts.slice(0, n);
-  for (let i = 0; i < n; i++) order[fill[qs[i]]++] = i;
-  for (let b = 0; b < n; b++) {
-    for (let x = starts[b] + 1; x < starts[b + 1]; x++) {
-      const v = order[x];
-      let y = x;
-      while (y > starts[b] && rems[order[y - 1]] > rems[v]) {
-        order[y] = order[y - 1];
-        y--;
-      }
-      order[y] = v;
-    }
-  }
-  // Rice-code lengths first, so the buffer is allocated once at its exact size.
-  let streamBits = 0;
-  for (let x = 0; x < n; x++) {
-    if (x % B === 0) continue;
-    const a = order[x - 1];
-    const b = order[x];
-    streamBits += qs[b] - qs[a] - (rems[b] < rems[a] ? 1 : 0) + 1 + r;
-  }
-  if (streamBits > MAX_BODY_BITS) throw new SetEncodingError('too_large', `gcs stream of ${streamBits} bits exceeds the format limit`);
-  const blocks = Math.ceil(n / B);
-  const streamBytes = Math.ceil(streamBits / 8);
-  const streamStart = INDEX + GCS_INDEX_ENTRY_BYTES * blocks;
-  const { buf, view } = allocateEncoding('gcs', n, streamStart + streamBytes, READ_PADDING);
-  buf[INDEX - 6] = r;
-  buf[INDEX - 5] = Math.log2(B);
-  view.setUint32(INDEX - 4, streamBytes, true);
-  const stream = buf.subarray(streamStart);
-  let pos = 0;
-  for (let x = 0; x < n; x++) {
-    const b = order[x];
-    if (x % B === 0) {
-      const e = INDEX + GCS_INDEX_ENTRY_BYTES * (x / B);
-      view.setUint32(e, pos, true);
-      view.setUint32(e + 4, qs[b], true);
-      view.setUint32(e + 8, rems[b] % TWO32, true);
-      view.setUint32(e + 12, Math.floor(rems[b] / TWO32), true);
-      continue;
-    }
-    const a = order[x - 1];
-    let quotient = qs[b] - qs[a];
-    let remainder = rems[b] - rems[a];
-    if (remainder < 0) {
-      quotient--;
-      remainder += M;
-    }
-    writeBits(stream, pos + quotient, 1, 1);
-    pos += quotient + 1;
-    writeBitsWide(stream, pos, remainder, r);
-    pos += r;
-  }
-  return new GcsEncoding(Object.freeze({ kind: 'gcs', riceBits: r, blockSize: B }), n, buf);
+  const { buf, count } = constructGcs(params, input);
+  return new GcsEncoding(Object.freeze({ kind: 'gcs', riceBits: params.riceBits, blockSize: params.blockSize }), count, buf);
 }
 
 export function parseGcs(bytes: Uint8Array, header: Header, limits: ResolvedLimits): GcsEncoding {
