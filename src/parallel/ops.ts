@@ -11,6 +11,7 @@ import type { Group } from '../group/types.js';
 import type { OprfSuite } from '../oprf/suite.js';
 import { sealPacked } from '../directory/seal-batch.js';
 import { compositeWeights, partialSum } from './dleq.js';
+import { runAdditiveTask } from './additive-ops.js';
 import { loadSuite } from './suites.js';
 import { ownedBytes, unpackInputs, type Task, type TaskResult } from './wire.js';
 
@@ -80,6 +81,10 @@ export async function runTask(task: Task, backend: BackendName): Promise<TaskRes
     }
     case 'finalize':
       return finalizeSlice(await loadSuite(task.suite, backend), task);
+    case 'blindAdditive':
+    case 'additiveComposites':
+    case 'additiveUnblind':
+      return runAdditiveTask(await loadSuite(task.suite, backend), task);
   }
 }
 

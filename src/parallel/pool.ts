@@ -28,6 +28,7 @@ import {
 import { checkNonces, sealLabelsWith, type LabelToSeal, type SealedLabel } from '../directory/seal.js';
 import { checkLabels, packLabels, splitSeals } from '../directory/seal-batch.js';
 import { proveFromComposite, sumPartials, verifyFromComposites } from './dleq.js';
+import { blindAdditive, checkAdditiveFinalize, finalizeAdditive } from '../oprf/additive.js';
 import { concatBytes, sliceBounds, splitFixed, type SlicePlan } from './slices.js';
 import { loadSuite } from './suites.js';
 import { ThreadSet } from './threads.js';
@@ -344,6 +345,65 @@ export class WorkerPool {
       }));
     }
     return splitFixed(parts.map((p) => p.bytes), suite.outputSize);
+  }
+
+  /** Client, additive blinding: `blindAdditive(suite, inputs, blinds)` (src/oprf/additive.ts), same bytes. */
+  async blindAdditive(suiteId: SuiteId, mode: Mode, inputs: readonly Uint8Array[], blinds: readonly Uint8Array[]): Promise<BlindState> {
+    const suite = await this.#suite(suiteId, mode);
+    if (inputs.length < this.inlineThreshold) return blindAdditive(suite, inputs, blinds);
+    inputs.forEach(checkInput);
+    if (blinds.length !== inputs.length) throw new OprfError('bad_input', 'one blind per input expected');
+    const owned = blinds.map((b) => suite.group.scalar.check(b).slice()); // bad_scalar, branch-free, never a BigInt
+    const ref = refOf(suite);
+    const parts = await this.#run(inputs.length, (start, end) => ({
+      op: 'blindAdditive',
+      suite: ref,
+      inputs: packInputs(inputs, start, end),
+      blinds: packScalars(suite.group, owned, start, end),
+    }));
+    return { inputs: [...inputs], blinds: owned, blinded: concatBytes(parts.map((p) => p.bytes)) };
+  }
+
+  /**
+   * Client: `finalizeAdditive` (src/oprf/additive.ts), same outputs and codes, in two
+   * rounds: the workers check and decode the evaluated elements and sum the slices'
+   * composites; the proof is checked here over the whole batch; only then do the workers
+   * unblind (N_i = Z_i - r_i PK) and hash. A proof that fails sends no blind anywhere.
+   */
+  async finalizeAdditive(suiteId: SuiteId, mode: Mode, state: BlindState, evaluated: Uint8Array, verify: { proof: Uint8Array; publicKey: Uint8Array }): Promise<Uint8Array[]> {
+    const suite = await this.#suite(suiteId, mode);
+    const n = state.inputs.length;
+    if (n < this.inlineThreshold) return finalizeAdditive(suite, state, evaluated, verify);
+    checkAdditiveFinalize(suite, state, evaluated, verify);
+    state.inputs.forEach(checkInput);
+    const { group } = suite;
+    const size = group.elementSize;
+    const publicKey = copyBytes(verify.publicKey);
+    const ref = refOf(suite);
+    const parts = await this.#run(n, (start, end) => ({
+      op: 'additiveComposites',
+      suite: ref,
+      publicKey: copyBytes(publicKey),
+      blinded: copyBytes(state.blinded.subarray(start * size, end * size)),
+      evaluated: copyBytes(evaluated.subarray(start * size, end * size)),
+      offset: start,
+    }));
+    verifyFromComposites(suite, publicKey, verify.proof, () => ({
+      M: sumPartials(group, parts.map((p) => p.m)),
+      Z: sumPartials(group, parts.map((p) => p.z)),
+    }));
+    // Verified: Z_i = k B_i under the pinned key. The decoded D_i go back in the same slices.
+    const decoded = concatBytes(parts.map((p) => p.bytes));
+    const per = decoded.length / n;
+    const outputs = await this.#run(n, (start, end) => ({
+      op: 'additiveUnblind',
+      suite: ref,
+      publicKey: copyBytes(publicKey),
+      inputs: packInputs(state.inputs, start, end),
+      blinds: packScalars(group, state.blinds, start, end),
+      decoded: copyBytes(decoded.subarray(start * per, end * per)),
+    }));
+    return splitFixed(outputs.map((p) => p.bytes), suite.outputSize);
   }
 
   /** Stops the workers; pending and later jobs reject with `pool_closed`. Idempotent. */

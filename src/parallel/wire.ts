@@ -48,6 +48,15 @@ export type Task =
   /** Directory precompute: evaluate as 'evaluate', then seal each label under its tag (directory/seal-batch.ts). */
   | { readonly op: 'evaluateSeal'; readonly suite: SuiteRef; readonly key: Uint8Array; readonly inputs: PackedInputs; readonly labels: PackedLabels }
   | { readonly op: 'blind'; readonly suite: SuiteRef; readonly inputs: PackedInputs; readonly blinds: Uint8Array }
+  /** Additive blinding (src/oprf/additive.ts blindAdditive): B_i = H(x_i) + r_i G. */
+  | { readonly op: 'blindAdditive'; readonly suite: SuiteRef; readonly inputs: PackedInputs; readonly blinds: Uint8Array }
+  /**
+   * Additive finalize, step 1, public data only (additiveComposites): the slice's D checked
+   * and decoded (the result's `bytes`) and its partial composites `m`, `z`.
+   */
+  | { readonly op: 'additiveComposites'; readonly suite: SuiteRef; readonly publicKey: Uint8Array; readonly blinded: Uint8Array; readonly evaluated: Uint8Array; readonly offset: number }
+  /** Additive finalize, step 2, sent only once the whole batch's proof verified: N_i = Z_i - r_i PK, then the outputs. */
+  | { readonly op: 'additiveUnblind'; readonly suite: SuiteRef; readonly publicKey: Uint8Array; readonly inputs: PackedInputs; readonly blinds: Uint8Array; readonly decoded: Uint8Array }
   | {
       readonly op: 'finalize';
       readonly suite: SuiteRef;
@@ -161,6 +170,12 @@ export function taskTransferList(task: Task): ArrayBuffer[] {
       return transferList(task.inputs.lengths, task.inputs.data, task.blinds);
     case 'finalize':
       return transferList(task.inputs.lengths, task.inputs.data, task.blinds, task.blinded, task.evaluated);
+    case 'blindAdditive':
+      return transferList(task.inputs.lengths, task.inputs.data, task.blinds);
+    case 'additiveComposites':
+      return transferList(task.publicKey, task.blinded, task.evaluated);
+    case 'additiveUnblind':
+      return transferList(task.publicKey, task.inputs.lengths, task.inputs.data, task.blinds, task.decoded);
   }
 }
 
@@ -172,5 +187,5 @@ export function resultTransferList(result: TaskResult): ArrayBuffer[] {
 export function wipeTask(task: Task): void {
   if (task.op === 'evaluate' || task.op === 'blindEvaluate' || task.op === 'evaluateSeal' || task.op === 'hashMultiply') task.key.fill(0);
   else if (task.op === 'multiply') task.scalar.fill(0);
-  else if (task.op === 'blind' || task.op === 'finalize') task.blinds.fill(0);
+  else if (task.op === 'blind' || task.op === 'finalize' || task.op === 'blindAdditive' || task.op === 'additiveUnblind') task.blinds.fill(0);
 }

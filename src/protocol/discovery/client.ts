@@ -17,6 +17,7 @@
 import { sha256 } from '@noble/hashes/sha2.js';
 import type { Rng } from '../../group/types.js';
 import { Modes, type BlindState, type OprfSuite } from '../../oprf/suite.js';
+import { blindAdditive, finalizeAdditive, supportsAdditive } from '../../oprf/additive.js';
 import { randomScalars } from '../../group/random-scalar-limbs.js';
 import { offloadChunks, uniformChunks } from './chunk-plan.js';
 import { parseEncoding } from '../../setenc/index.js';
@@ -152,6 +153,14 @@ export interface DiscoveryClientOptions {
   quotaApplies?: boolean;
   purpose?: DiscoveryPurpose;
   /**
+   * How contacts are blinded (spec/client.md "Additive blinding"): 'additive' (default)
+   * sends H(x) + rG and unblinds Z - r PK once the chunk's proof verified, on fixed-base
+   * combs (~4x cheaper than the two variable-base multiplications of 'multiplicative',
+   * RFC 9497's r H(x) and r^-1 Z); the outputs are the same. 'additive' falls back to
+   * 'multiplicative' for a suite or an offload that cannot blind additively.
+   */
+  blinding?: 'additive' | 'multiplicative';
+  /**
    * Blind and finalize elsewhere (a worker pool) as deferred work: the driver must run
    * `pollWork()` (the WebSocket pump does). Chunks are then blinded, sent and finalized
    * one by one, so blinding, the server's evaluation and finalizing overlap.
@@ -281,6 +290,8 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
   private allBlinds: Uint8Array[] = [];
   /** The blinding secret of this sync (deterministic blinds), if any. */
   private blindSecret: Uint8Array | undefined;
+  /** Additive blinding in this sync (blinding option, suite and offload permitting): every chunk and charge hash alike. */
+  private additive = false;
   private nextSeq = 0;
   /** Chunks sent as dir.evaluate (deferred blinding sends them as they are ready). */
   private sentChunks = 0;
@@ -542,6 +553,8 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     // Blinds: per (identity, account) where a quota applies, random where none does (issue 10 §3).
     const blindSecret = info.identity && this.options.blindSecretFor ? this.options.blindSecretFor(info.identity) : this.options.blindSecret;
     this.blindSecret = blindSecret;
+    const { offload: off } = this.options;
+    this.additive = this.options.blinding !== 'multiplicative' && supportsAdditive(suite) && (!off || (off.blindAdditive !== undefined && off.finalizeAdditive !== undefined));
     // Known outputs whose labels would not fit the server's allowance are evaluated again (label-allowance.ts).
     if (usable && this.options.quotaApplies) this.reevaluated = new Set(this.beyondAllowance(usable, blindSecret));
     // Without a quota the server takes as many label keys as elements evaluated, plus the
@@ -562,7 +575,7 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
       blindSecret ? inputs.slice(start, end).map((x) => deterministicBlind(suite, blindSecret, x)) : randomScalars(suite.group.scalar, rng, end - start);
     if (!offload) {
       this.bounds = uniformChunks(inputs.length, chunk);
-      this.blindState = suite.blindWith(inputs, drawBlinds(0, inputs.length));
+      this.blindState = this.blindHere(inputs, drawBlinds(0, inputs.length));
       for (let seq = 0; seq + 1 < this.bounds.length; seq++) this.sendChunk(seq);
       return;
     }
@@ -592,7 +605,7 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     const blinds = blindSecret ? inputs.map((x) => deterministicBlind(suite, blindSecret, x)) : randomScalars(suite.group.scalar, rng, end - start);
     for (let i = 0; i < blinds.length; i++) this.allBlinds[start + i] = blinds[i];
     this.defer(
-      () => offload!.blindWith(suite, inputs, blinds),
+      () => (this.additive ? offload!.blindAdditive!(suite, inputs, blinds) : offload!.blindWith(suite, inputs, blinds)),
       (part) => {
         this.chunkBlinded(seq, part.blinded);
         this.blindNextChunk();
@@ -635,11 +648,11 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     };
     // Throws proof_invalid if this chunk was not evaluated under the epoch's public key.
     const verify = { proof: msg.proof, publicKey: this.info!.publicKey };
-    if (!offload) return this.chunkFinalized(start, suite.finalize(part, msg.evaluated, verify));
+    if (!offload) return this.chunkFinalized(start, this.finalizeHere(part, msg.evaluated, verify));
     const evaluated = msg.evaluated.slice(); // ours, whatever the transport does with its buffer
     this.unfinalized.set(start, { part, evaluated, verify });
     this.defer(
-      () => offload.finalize(suite, part, evaluated, verify),
+      () => (this.additive ? offload.finalizeAdditive!(suite, part, evaluated, verify) : offload.finalize(suite, part, evaluated, verify)),
       (outputs) => this.chunkFinalized(start, outputs),
     );
   }
@@ -688,11 +701,23 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     for (const [start, { part, evaluated, verify }] of this.unfinalized) {
       this.unfinalized.delete(start);
       try {
-        suite.finalize(part, evaluated, verify).forEach((o, i) => (this.outputs[start + i] = o));
+        this.finalizeHere(part, evaluated, verify).forEach((o, i) => (this.outputs[start + i] = o));
       } catch {
         // Not verified: not kept.
       }
     }
+  }
+
+  /** Blinding on this thread, in this sync's mode (the charge hashes must match what is sent). */
+  private blindHere(inputs: readonly Uint8Array[], blinds: Uint8Array[]): BlindState {
+    const { suite } = this.options;
+    return this.additive ? blindAdditive(suite, inputs, blinds) : suite.blindWith(inputs, blinds);
+  }
+
+  /** Finalize on this thread, in this sync's mode; additive: nothing is unblinded before the chunk's proof verifies. */
+  private finalizeHere(part: BlindState, evaluated: Uint8Array, verify: { proof: Uint8Array; publicKey: Uint8Array }): Uint8Array[] {
+    const { suite } = this.options;
+    return this.additive ? finalizeAdditive(suite, part, evaluated, verify) : suite.finalize(part, evaluated, verify);
   }
 
   private onReceipt(msg: DirReceipt): void {
@@ -732,7 +757,7 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     const covered = (identifier: string): boolean => {
       if (!blindSecret || charged.size === 0) return false;
       const input = utf8.encode(identifier);
-      return charged.has(hexOf(chargeHash(suite.blindWith([input], [deterministicBlind(suite, blindSecret, input)]).blinded)));
+      return charged.has(hexOf(chargeHash(this.blindHere([input], [deterministicBlind(suite, blindSecret, input)]).blinded)));
     };
     return outputsToReevaluate(needed, presented, covered);
   }
