@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DiscoveryClientSession, type DiscoveryResult, type KnownOutputs, type QuotaReceipt } from '../src/protocol/discovery/client.js';
 import { DiscoveryServerSession } from '../src/protocol/discovery/server.js';
 import type { OprfOffload } from '../src/protocol/offload.js';
+import { blindAdditive, finalizeAdditive } from '../src/oprf/additive.js';
 import { runSessionPair, runSessionPairAsync } from '../src/protocol/session-pair.js';
 import { poolOffload, WorkerPool } from '../src/parallel/index.js';
 import { decodeMessage, encodeMessage } from '../src/protocol/codec.js';
@@ -31,6 +32,9 @@ function shuffledOffload(delays: readonly number[]): OprfOffload {
   return {
     blindWith: (suite, inputs, blinds) => later(() => suite.blindWith(inputs, blinds)),
     finalize: (suite, state, evaluated, verify) => later(() => suite.finalize(state, evaluated, verify)),
+    // The client blinds additively by default (spec/client.md): the same mode as inline.
+    blindAdditive: (suite, inputs, blinds) => later(() => blindAdditive(suite, inputs, blinds)),
+    finalizeAdditive: (suite, state, evaluated, verify) => later(() => finalizeAdditive(suite, state, evaluated, verify)),
     blindEvaluateVerifiable: (suite, key, blinded, rng) => {
       const proofScalarDrawnNow = suite.blindEvaluateVerifiable(key, blinded, rng);
       return later(() => proofScalarDrawnNow);

@@ -13,6 +13,7 @@ import { DiscoveryClientSession, type DiscoveryResult } from '../src/protocol/di
 import { DiscoveryServerSession } from '../src/protocol/discovery/server.js';
 import { offloadChunks, pipelinedChunks, PIPELINE_MIN_CHUNKS, uniformChunks } from '../src/protocol/discovery/chunk-plan.js';
 import type { OprfOffload } from '../src/protocol/offload.js';
+import { blindAdditive, finalizeAdditive } from '../src/oprf/additive.js';
 import { runSessionPairAsync } from '../src/protocol/session-pair.js';
 import { decodeMessage } from '../src/protocol/codec.js';
 import { DEFAULT_DISCOVERY_LIMITS, discoverySchemas } from '../src/protocol/discovery/messages.js';
@@ -45,6 +46,12 @@ function shuffledOffload(delays: readonly number[]) {
       return later(() => suite.blindWith(inputs, blinds)).finally(() => blinding--);
     },
     finalize: (suite, state, evaluated, verify) => later(() => suite.finalize(state, evaluated, verify)),
+    // The client blinds additively by default (spec/client.md): the same mode as inline.
+    blindAdditive: (suite, inputs, blinds) => {
+      stats.maxBlinding = Math.max(stats.maxBlinding, ++blinding);
+      return later(() => blindAdditive(suite, inputs, blinds)).finally(() => blinding--);
+    },
+    finalizeAdditive: (suite, state, evaluated, verify) => later(() => finalizeAdditive(suite, state, evaluated, verify)),
     blindEvaluateVerifiable: (suite, key, blinded, rng) => Promise.resolve(suite.blindEvaluateVerifiable(key, blinded, rng)),
   };
   return { offload, stats };
