@@ -11,6 +11,7 @@ import type { Group } from '../group/types.js';
 import type { OprfSuite } from '../oprf/suite.js';
 import { sealPacked } from '../directory/seal-batch.js';
 import { compositeWeights, partialSum } from './dleq.js';
+import { finalizePacked } from './finalize-native.js';
 import { runAdditiveTask } from './additive-ops.js';
 import { loadSuite } from './suites.js';
 import { ownedBytes, unpackInputs, type Task, type TaskResult } from './wire.js';
@@ -60,9 +61,8 @@ export async function runTask(task: Task, backend: BackendName): Promise<TaskRes
         return group.hashToGroupMultiply ? group.hashToGroupMultiply(k, inputs, suite.hashToGroupDST) : group.multiplyPacked(k, group.hashToGroupBatch(inputs, suite.hashToGroupDST));
       });
       if (!task.finalize) return { bytes: ownedBytes(elements) };
-      const size = group.elementSize;
-      const outputs = inputs.map((input, i) => suite.finalizeUnblinded(input, elementAt(elements, i, size)));
-      return { bytes: ownedBytes(elements), outputs: packOutputs(outputs, suite.outputSize) };
+      // The bytes of suite.finalizeUnblinded for each element, hashed natively (finalize-native.ts).
+      return { bytes: ownedBytes(elements), outputs: finalizePacked(suite, inputs, elements) };
     }
     case 'hashToGroup': {
       const suite = await loadSuite(task.suite, backend);
