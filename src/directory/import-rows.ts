@@ -79,7 +79,9 @@ export function checkRow(raw: RawRow, defaultRegion: CountryCode | undefined, ea
   for (const email of raw.emails) {
     const result = normalizeEmail(email);
     if (!result.ok) return fail(result.code, `email ${quote(email)}: ${result.reason}`);
-    identifiers.add(toIdentifier('mailto', result.email));
+    // toIdentifier('mailto', ...) would normalize the address again to check it is canonical:
+    // normalizeEmail's output is (test/contacts-email.test.ts, idempotent), so the same string.
+    identifiers.add(`mailto:${result.email}`);
   }
   if (identifiers.size === 0) return fail('no_identifiers', 'no phone number and no e-mail address');
   if (identifiers.size > MAX_IDENTIFIERS_PER_USER) return fail('too_many_identifiers', `more than ${MAX_IDENTIFIERS_PER_USER} identifiers`);

@@ -22,11 +22,15 @@ const PENDING_MAX = 1 << 16;
  * the seed) a directory file crafted with many identifiers of one fingerprint made every
  * lookup confirm against every earlier one: 800 e-mail addresses cost 319,600 stage
  * queries, quadratic. Under an unknown key, collisions are as rare as for random strings.
- * SHA-256 of key || kind || value, first 4 bytes (~1-2 µs a value; staging spends ~27 µs of
+ * SHA-256 of key || kind || value, first 4 bytes (~0.8 µs a value; staging spends ~27 µs of
  * main-thread CPU per identifier besides).
  */
 function keyedFingerprint(key: string, kind: SeenKind, value: string): number {
-  const h = hash('sha256', `${key}${kind}\u0000${value}`, 'buffer').readInt32BE(0); // the first 4 bytes (no hex string)
+  // The digest as a 'binary' (latin1) string (one char per byte, on the JS heap): a 'buffer' digest
+  // is a Buffer with a backing store of its own, whose allocation, registry and sweep cost
+  // more than the hash itself (2.0 vs 0.8 µs a value, about 2.4 values per user).
+  const d = hash('sha256', `${key}${kind}\u0000${value}`, 'binary');
+  const h = (d.charCodeAt(0) << 24) | (d.charCodeAt(1) << 16) | (d.charCodeAt(2) << 8) | d.charCodeAt(3); // the first 4 bytes, big-endian
   return h === EMPTY ? 1 : h; // 0 marks an empty slot
 }
 

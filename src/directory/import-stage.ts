@@ -20,6 +20,7 @@ import { prepareDirectoryFile, secureDirectoryFiles, SQLITE_COMPANIONS } from '.
 import type { DirectoryImportError, EarlierRows } from './import-rows.js';
 import { SeenTable } from './import-seen.js';
 import type { SourcePosition } from './import-source.js';
+import type { BatchTags } from './import-tag.js';
 import type { DirectoryUser } from './types.js';
 
 /** Bumped when the stage's tables change: a stage of another version is discarded, never misread. */
@@ -93,15 +94,16 @@ export interface StageProgress {
   readonly done: boolean;
 }
 
-/** An accepted row of a batch, with its tag, lookup key and seal per identifier when computed. */
+/** An accepted row of a batch. */
 export interface StagedUser {
   readonly row: number;
   readonly user: DirectoryUser;
-  /** In `user.identifiers` order; undefined when not computed (a hidden user, or a stage without tags). */
-  tags?: readonly { readonly tag: Uint8Array; readonly lookupKey: Uint8Array; readonly sealed: Uint8Array }[];
+  /**
+   * Where the tags of `user.identifiers` start in the batch's BatchTags (import-tag.ts), in
+   * identifier order; undefined when not computed (a hidden user, or a stage without tags).
+   */
+  tagAt?: number;
 }
-
-const blob = (bytes: Uint8Array): Buffer => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
 /** Rows per INSERT statement of a batch commit (the rest of a batch goes in one row at a time). */
 const ROWS_PER_INSERT = 32;
@@ -265,24 +267,26 @@ export class ImportStage implements EarlierRows {
    * refused rows and the position after it. A conflict with an earlier row here is a bug of
    * the caller (it checks against the stage and its pending batches first): thrown.
    */
-  commitBatch(users: readonly StagedUser[], errors: readonly DirectoryImportError[], position: SourcePosition, dataRows: number): void {
+  commitBatch(users: readonly StagedUser[], errors: readonly DirectoryImportError[], position: SourcePosition, dataRows: number, computed?: BatchTags): void {
     const q = this.#q;
     // The values of every row, flat, then written ROWS_PER_INSERT rows per statement (a
     // statement per row cost more in binding and native calls than SQLite's own insert).
+    // Byte arrays are bound as they are (better-sqlite3 takes any Uint8Array view as a BLOB).
     const userValues: unknown[] = [];
     const idValues: unknown[] = [];
     let tags = 0;
-    for (const { row, user, tags: computed } of users) {
-      userValues.push(row, user.userId, blob(user.label), user.discoverable ? 1 : 0);
+    for (const { row, user, tagAt } of users) {
+      userValues.push(row, user.userId, user.label, user.discoverable ? 1 : 0);
       const { identifiers } = user;
-      for (let k = 0; k < identifiers.length; k++) {
-        const t = computed?.[k];
-        if (t === undefined) idValues.push(row, identifiers[k], null, null, null);
-        else {
-          tags++;
-          idValues.push(row, identifiers[k], blob(t.tag), blob(t.lookupKey), blob(t.sealed));
-        }
+      if (tagAt === undefined || computed === undefined) {
+        for (let k = 0; k < identifiers.length; k++) idValues.push(row, identifiers[k], null, null, null);
+        continue;
       }
+      for (let k = 0; k < identifiers.length; k++) {
+        const seal = computed.seals[tagAt + k];
+        idValues.push(row, identifiers[k], computed.tags[tagAt + k], seal.lookupKey, seal.sealed);
+      }
+      tags += identifiers.length;
     }
     this.#db
       .transaction(() => {

@@ -15,8 +15,8 @@ import { DEFAULT_MAX_IMPORT_USERS } from './import-file.js';
 import { checkRow, importError, type DirectoryImportError, type EarlierRows } from './import-rows.js';
 import { detectFileFormat, fileIdentity, openDirectorySource, type SourcePosition } from './import-source.js';
 import type { ImportStage, StagedUser, StageKey } from './import-stage.js';
-import { evaluateAndSeal, type TagEvaluator } from './precompute.js';
-import type { MissingTag } from './types.js';
+import { tagBatch, type BatchTags } from './import-tag.js';
+import type { TagEvaluator } from './precompute.js';
 
 export const DEFAULT_IMPORT_BATCH_ROWS = 4096;
 export const DEFAULT_IMPORT_DEPTH = 2;
@@ -85,7 +85,7 @@ interface Pending {
   /** Identifiers and user ids of the batch, for the checks of the batches read after it. */
   readonly userIds: Set<string>;
   readonly claims: Map<string, number>;
-  readonly tagged: Promise<void>;
+  readonly tagged: Promise<BatchTags | undefined>;
 }
 
 export async function stageDirectoryFile(options: StageFileOptions): Promise<StageSummary> {
@@ -136,8 +136,8 @@ export async function stageDirectoryFile(options: StageFileOptions): Promise<Sta
       };
       const commitOldest = async (): Promise<void> => {
         const p = inFlight[0];
-        await p.tagged;
-        stage.commitBatch(p.users, p.errors, p.position, p.dataRows);
+        const computed = await p.tagged;
+        stage.commitBatch(p.users, p.errors, p.position, p.dataRows, computed);
         inFlight.shift();
         for (const e of p.errors) options.onError?.(e);
         batches++;
@@ -152,7 +152,7 @@ export async function stageDirectoryFile(options: StageFileOptions): Promise<Sta
         const users: StagedUser[] = [];
         const errors: DirectoryImportError[] = [];
         // The batch read so far counts as earlier rows too.
-        inFlight.push({ users, errors, position, dataRows: 0, userIds, claims, tagged: Promise.resolve() });
+        inFlight.push({ users, errors, position, dataRows: 0, userIds, claims, tagged: Promise.resolve(undefined) });
         for (const record of records) {
           if (record.kind === 'blank') continue;
           if (++dataRows > maxUsers) throw new ContactPsiError('too_large', `more than ${maxUsers} users`);
@@ -171,7 +171,13 @@ export async function stageDirectoryFile(options: StageFileOptions): Promise<Sta
           users.push({ row: raw.row, user: checked.user });
         }
         inFlight.pop();
-        const tagged = tagging === undefined || tagging.leaveToFleet === true ? Promise.resolve() : tagBatch(tagging, users).then((n) => void (tagsComputed += n));
+        const tagged =
+          tagging === undefined || tagging.leaveToFleet === true
+            ? Promise.resolve(undefined)
+            : tagBatch(tagging.suite, tagging.secretKey, tagging.evaluator, users).then((t) => {
+                tagsComputed += t?.tags.length ?? 0;
+                return t;
+              });
         tagged.catch(() => undefined); // awaited in commitOldest; a failure surfaces there
         inFlight.push({ users, errors, position, dataRows, userIds, claims, tagged });
         while (inFlight.length > depth) await commitOldest();
@@ -184,30 +190,4 @@ export async function stageDirectoryFile(options: StageFileOptions): Promise<Sta
   }
   const counts = stage.counts();
   return { key, resumed, users: counts.users, rejected: counts.rejected, tagsComputed, tagsStaged: counts.tags - tagsComputed, batches };
-}
-
-/**
- * F_k and the seal of every identifier of the batch's discoverable users (a hidden user
- * gets no tag: precompute would drop it), set on each StagedUser in identifier order.
- * Returns how many tags were computed.
- */
-async function tagBatch(tagging: StageTagging, users: StagedUser[]): Promise<number> {
-  const entries: MissingTag[] = [];
-  for (const u of users) {
-    if (!u.user.discoverable) continue;
-    const { userId, label } = u.user;
-    for (const identifier of u.user.identifiers) entries.push({ identifier, userId, label, labelVersion: 0 });
-  }
-  if (entries.length === 0) return 0;
-  const { tags, seals } = await evaluateAndSeal(tagging, entries);
-  // The entries are in user order, then identifier order: hand them back in the same walk.
-  let i = 0;
-  for (const u of users) {
-    if (!u.user.discoverable) continue;
-    const n = u.user.identifiers.length;
-    const own: { tag: Uint8Array; lookupKey: Uint8Array; sealed: Uint8Array }[] = new Array(n);
-    for (let k = 0; k < n; k++, i++) own[k] = { tag: tags[i], lookupKey: seals[i].lookupKey, sealed: seals[i].sealed };
-    u.tags = own;
-  }
-  return entries.length;
 }
