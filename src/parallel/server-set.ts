@@ -2,11 +2,29 @@
  * `prepareServerSet` with the group work on a pool: the same distinct items, the same key
  * (drawn here from the caller's rng, as the single-thread version draws it) and the same
  * packed k*H(y_i), byte for byte; plus the outputs F(k, y_i) (PreparedServerSet.outputs).
+ *
+ * The items are deduplicated in pieces and each piece goes to the pool as soon as it is
+ * known: the workers start after the first FIRST_PIECE items instead of waiting for the
+ * whole set to be deduplicated and packed on this thread (at 100,000 items that serial
+ * start was 100-170 ms of this thread's CPU, plus its run-queue wait on a loaded machine,
+ * with both workers asleep).
  */
 import type { Rng } from '../group/types.js';
 import type { KeyPair, OprfSuite } from '../oprf/suite.js';
-import { distinctItems, type PreparedServerSet } from '../protocol/server-set.js';
+import { DistinctItems, type PreparedServerSet } from '../protocol/server-set.js';
 import type { WorkerPool } from './pool.js';
+import { concatBytes } from './slices.js';
+import { checkInput } from './wire.js';
+import { withBatchIndex } from './wire-error.js';
+
+/** Items deduplicated before the first piece goes out: two default slices, one per worker of a 2-core machine. */
+export const FIRST_PIECE = 2048;
+/** Items per later piece: a few slices each, so this thread hands work over often enough. */
+export const PIECE = 8192;
+
+type Part = { elements: Uint8Array; outputs: Uint8Array[] };
+/** A piece's outcome, never a rejected promise: a piece may fail while later ones are still being deduplicated. */
+type Settled = { ok: true; part: Part } | { ok: false; error: unknown };
 
 export async function prepareServerSetParallel(
   pool: WorkerPool,
@@ -14,12 +32,50 @@ export async function prepareServerSetParallel(
   items: readonly Uint8Array[],
   rng: Rng,
   keys?: KeyPair,
+  pieces: { readonly first: number; readonly size: number } = { first: FIRST_PIECE, size: PIECE },
 ): Promise<PreparedServerSet> {
-  const distinct = distinctItems(items);
-  const keyPair = keys ?? suite.generateKeyPair(rng);
-  // Fused on the workers (as prepareServerSet fuses on one thread): H(y) is never encoded
-  // and sent back to be decoded again, and the outputs F(k, y) a session's intersection
-  // encoding is built from are hashed there too, not one by one on the session's thread.
-  const { elements, outputs } = await pool.hashMultiplyFinalize(suite.id, suite.mode, keyPair.secretKey, distinct);
-  return { suite, keys: keyPair, items: distinct, elements, outputs };
+  const dedupe = new DistinctItems(items);
+  let keyPair: KeyPair | undefined;
+  const distinct: Uint8Array[] = [];
+  const parts: Promise<Settled>[] = [];
+  try {
+    do {
+      const fresh = dedupe.take(dedupe.taken + Math.max(1, dedupe.taken === 0 ? pieces.first : pieces.size));
+      // The key after the first piece's dedupe, as prepareServerSet draws it after distinctItems.
+      keyPair ??= keys ?? suite.generateKeyPair(rng);
+      // Checked here with their index in the whole distinct set (the pool would count from the piece).
+      fresh.forEach((x, i) => checkInput(x, distinct.length + i));
+      if (fresh.length === 0) continue;
+      const start = distinct.length;
+      for (const x of fresh) distinct.push(x);
+      // Fused on the workers (as prepareServerSet fuses on one thread): H(y) is never encoded
+      // and sent back to be decoded again, and the outputs F(k, y) a session's intersection
+      // encoding is built from are hashed there too, not one by one on the session's thread.
+      parts.push(
+        pool.hashMultiplyFinalize(suite.id, suite.mode, keyPair.secretKey, fresh).then(
+          (part): Settled => ({ ok: true, part }),
+          (error: unknown): Settled => ({ ok: false, error: withBatchIndex(error, start) }),
+        ),
+      );
+      // The pool posts a piece's tasks a few promise steps after the call: let it, before the next dedupe.
+      if (dedupe.taken < items.length) await new Promise<void>((resolve) => setImmediate(resolve));
+    } while (dedupe.taken < items.length);
+  } catch (err) {
+    await Promise.all(parts); // nothing left running on the pool for a set that failed
+    throw err;
+  }
+  keyPair ??= keys ?? suite.generateKeyPair(rng); // no items: the key is still drawn
+  if (parts.length === 0) {
+    // No items: the pool's own inline answer for an empty batch, as before.
+    const { elements, outputs } = await pool.hashMultiplyFinalize(suite.id, suite.mode, keyPair.secretKey, distinct);
+    return { suite, keys: keyPair, items: distinct, elements, outputs };
+  }
+  const done: Part[] = [];
+  // As the pool reports a batch: the error of the first failing piece, after all have settled.
+  for (const settled of await Promise.all(parts)) {
+    if (!settled.ok) throw settled.error;
+    done.push(settled.part);
+  }
+  const outputs = done.length === 1 ? done[0].outputs : done.flatMap((p) => p.outputs);
+  return { suite, keys: keyPair, items: distinct, elements: concatBytes(done.map((p) => p.elements)), outputs };
 }

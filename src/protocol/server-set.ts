@@ -26,48 +26,88 @@ export interface PreparedServerSet {
  * bytes need) the work goes to the string set instead, whose hashing V8 seeds per process.
  */
 export function distinctItems(items: readonly Uint8Array[], probeBudget = 8 * items.length + 64): Uint8Array[] {
-  return distinctByHash(items, probeBudget) ?? distinctByString(items);
+  return new DistinctItems(items, probeBudget).take(items.length);
 }
 
-function distinctByString(items: readonly Uint8Array[]): Uint8Array[] {
-  const seen = new Set<string>();
-  const out: Uint8Array[] = [];
-  for (const item of items) {
-    const key = bytesKey(item);
-    if (!seen.has(key)) {
-      seen.add(key);
-      out.push(item);
-    }
+/**
+ * distinctItems in pieces, so that a pool can start on the first distinct items while the
+ * rest are still being sorted out: take(end) returns the first occurrences among the items
+ * not taken yet up to `end`, in order; the pieces joined are distinctItems(items).
+ */
+export class DistinctItems {
+  readonly #items: readonly Uint8Array[];
+  readonly #budget: number;
+  readonly #mask: number;
+  readonly #slots: Int32Array; // index into #out, -1 when free
+  readonly #hashes: Int32Array;
+  readonly #out: Uint8Array[] = [];
+  #probes = 0;
+  #next = 0;
+  /** The string set, once the probe budget is spent (then for every item after). */
+  #seen: Set<string> | undefined;
+  #stringsFrom: number | undefined;
+
+  constructor(items: readonly Uint8Array[], probeBudget = 8 * items.length + 64) {
+    this.#items = items;
+    this.#budget = probeBudget;
+    let size = 16;
+    while (size < 2 * items.length) size *= 2;
+    this.#mask = size - 1;
+    this.#slots = new Int32Array(size).fill(-1);
+    this.#hashes = new Int32Array(size);
   }
-  return out;
-}
 
-/** The distinct items, or undefined once more than `budget` probes were needed. */
-function distinctByHash(items: readonly Uint8Array[], budget: number): Uint8Array[] | undefined {
-  let size = 16;
-  while (size < 2 * items.length) size *= 2;
-  const mask = size - 1;
-  const slots = new Int32Array(size).fill(-1); // index into out
-  const hashes = new Int32Array(size);
-  const out: Uint8Array[] = [];
-  let probes = 0;
-  for (const item of items) {
+  /** Distinct items found when the probe budget ran out (strings from there on), or undefined. */
+  get stringsFrom(): number | undefined {
+    return this.#stringsFrom;
+  }
+
+  /** Items taken so far. */
+  get taken(): number {
+    return this.#next;
+  }
+
+  take(end: number): Uint8Array[] {
+    const items = this.#items;
+    const out = this.#out;
+    const first = out.length;
+    const stop = Math.min(end, items.length);
+    for (; this.#next < stop; this.#next++) {
+      const item = items[this.#next];
+      if (this.#seen === undefined && this.#addHashed(item)) continue;
+      if (this.#seen === undefined) {
+        this.#seen = new Set(out.map(bytesKey)); // budget spent: strings from here on
+        this.#stringsFrom = out.length;
+      }
+      const key = bytesKey(item);
+      if (!this.#seen.has(key)) {
+        this.#seen.add(key);
+        out.push(item);
+      }
+    }
+    return out.slice(first);
+  }
+
+  /** Adds the item unless already there; false (nothing added) once the probe budget is spent. */
+  #addHashed(item: Uint8Array): boolean {
+    const slots = this.#slots;
+    const hashes = this.#hashes;
+    const out = this.#out;
     const h = hashBytes(item);
-    let at = h & mask;
+    let at = h & this.#mask;
     for (;;) {
       const s = slots[at];
       if (s < 0) {
         slots[at] = out.length;
         hashes[at] = h;
         out.push(item);
-        break;
+        return true;
       }
-      if (hashes[at] === h && sameBytes(out[s], item)) break;
-      if (++probes > budget) return undefined;
-      at = (at + 1) & mask;
+      if (hashes[at] === h && sameBytes(out[s], item)) return true;
+      if (++this.#probes > this.#budget) return false;
+      at = (at + 1) & this.#mask;
     }
   }
-  return out;
 }
 
 /** A 32-bit hash of the bytes (multiply-xor over 32-bit words, then MurmurHash3's finalizer). */
