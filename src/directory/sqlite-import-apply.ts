@@ -31,12 +31,21 @@ const IDENTIFIERS_BY_USER = 'identifiers_by_user';
 /** Page cache of the apply, in KiB as PRAGMA cache_size takes it (negative): 128 MiB. */
 const APPLY_CACHE_KIB = -131072;
 
+/** The label_version a user of the plan `p` gets (a register or label row), else NULL (the stored one stays). */
+const NEW_LABEL_VERSION = `CASE WHEN p.kinds & ${REGISTER} THEN p.vbase + 1
+  WHEN p.kinds & ${LABEL} THEN p.vbase + ((p.kinds & ${OPT_OUT | OPT_IN}) <> 0) + ((p.kinds & ${IDENTIFIERS}) <> 0) + 1 END`;
+
 const IDS_DIFFER = `((SELECT COUNT(*) FROM main.identifiers mi WHERE mi.user_id = s.user_id) <> (SELECT COUNT(*) FROM st.ids si WHERE si.row = s.row)
   OR EXISTS (SELECT 1 FROM st.ids si WHERE si.row = s.row
     AND NOT EXISTS (SELECT 1 FROM main.identifiers mi WHERE mi.identifier = si.identifier AND mi.user_id = s.user_id)))`;
 
-/** The staged file's users with their change bits, row count and first version, in file order. */
-const PLAN = `CREATE TEMP TABLE import_plan AS
+/**
+ * The staged file's users with their change bits, row count and first version, in file
+ * order. Keyed by row (an integer primary key): the tags' insert finds a user's plan by a
+ * rowid seek, not a search of main.users by user id per tag.
+ */
+const PLAN_TABLE = 'CREATE TEMP TABLE import_plan (row INTEGER PRIMARY KEY, user_id TEXT NOT NULL, kinds INTEGER NOT NULL, n INTEGER NOT NULL, vbase INTEGER NOT NULL)';
+const PLAN = `INSERT INTO temp.import_plan (row, user_id, kinds, n, vbase)
   SELECT row, user_id, kinds, n, @base + SUM(n) OVER (ORDER BY row ROWS UNBOUNDED PRECEDING) - n AS vbase
   FROM (
     SELECT row, user_id, kinds,
@@ -101,6 +110,7 @@ function apply(db: Database.Database, tagEpoch: number | undefined): StageApplyR
   }
   const base = db.prepare('SELECT version FROM main.state WHERE id = 1').pluck().get() as number;
   db.exec('DROP TABLE IF EXISTS temp.import_plan');
+  db.exec(PLAN_TABLE);
   db.prepare(PLAN).run({ base, existing: existing ? 1 : 0 });
   const changes = db.prepare('SELECT COALESCE(SUM(n), 0) FROM temp.import_plan').pluck().get() as number;
   const version = base + changes;
@@ -118,10 +128,7 @@ function apply(db: Database.Database, tagEpoch: number | undefined): StageApplyR
   if (existing) db.exec(`DELETE FROM main.identifiers WHERE user_id IN (SELECT user_id FROM temp.import_plan WHERE kinds & ${IDENTIFIERS})`);
   // label_version moves with a register or label row; -1 keeps the stored one (never stored: a new user registers).
   db.exec(`INSERT INTO main.users (user_id, label, discoverable, label_version)
-    SELECT p.user_id, s.label, s.discoverable,
-      CASE WHEN p.kinds & ${REGISTER} THEN p.vbase + 1
-           WHEN p.kinds & ${LABEL} THEN p.vbase + ((p.kinds & ${OPT_OUT | OPT_IN}) <> 0) + ((p.kinds & ${IDENTIFIERS}) <> 0) + 1
-           ELSE -1 END
+    SELECT p.user_id, s.label, s.discoverable, COALESCE(${NEW_LABEL_VERSION}, -1)
     FROM temp.import_plan p JOIN st.users s ON s.row = p.row
     WHERE true ORDER BY p.user_id
     ON CONFLICT (user_id) DO UPDATE SET label = excluded.label, discoverable = excluded.discoverable,
@@ -148,17 +155,20 @@ function storeStagedTags(db: Database.Database, epoch: number, version: number):
   const logging = db.prepare('SELECT delta_floor IS NOT NULL FROM main.epochs WHERE epoch = ?').pluck().get(epoch) === 1;
   const empty = db.prepare('SELECT NOT EXISTS (SELECT 1 FROM main.tags)').pluck().get() === 1;
   // Into an empty table every staged tag is new: no probe of main.tags per row.
-  const fresh = `FROM st.ids i JOIN st.users s ON s.row = i.row
-    WHERE i.tag IS NOT NULL AND s.discoverable = 1
+  const from = 'FROM st.ids i JOIN st.users s ON s.row = i.row';
+  const where = `WHERE i.tag IS NOT NULL AND s.discoverable = 1
       ${empty ? '' : 'AND NOT EXISTS (SELECT 1 FROM main.tags t WHERE t.epoch = @epoch AND t.identifier = i.identifier)'}`;
   if (logging) {
-    db.prepare(`INSERT INTO main.tag_log (epoch, version, prefix, op) SELECT @epoch, @version, substr(i.tag, 1, 8), 'added' ${fresh} ORDER BY i.identifier`).run({ epoch, version });
+    db.prepare(`INSERT INTO main.tag_log (epoch, version, prefix, op) SELECT @epoch, @version, substr(i.tag, 1, 8), 'added' ${from} ${where} ORDER BY i.identifier`).run({ epoch, version });
   }
   if (empty) db.exec(`DROP INDEX IF EXISTS main.${LOOKUP_INDEX}`);
+  // The user's label_version as the apply just set it: from the plan when the file changed
+  // it (every user of an import into an empty directory), else the stored one.
   const stored = db
     .prepare(`INSERT INTO main.tags (epoch, identifier, user_id, tag, lookup_key, sealed, sealed_version)
-      SELECT @epoch, i.identifier, s.user_id, i.tag, i.lookup_key, i.sealed, (SELECT m.label_version FROM main.users m WHERE m.user_id = s.user_id)
-      ${fresh} ORDER BY i.identifier`)
+      SELECT @epoch, i.identifier, s.user_id, i.tag, i.lookup_key, i.sealed,
+        COALESCE(${NEW_LABEL_VERSION}, (SELECT m.label_version FROM main.users m WHERE m.user_id = s.user_id))
+      ${from} LEFT JOIN temp.import_plan p ON p.row = s.row ${where} ORDER BY i.identifier`)
     .run({ epoch }).changes;
   if (empty) ensureLookupIndex(db);
   return stored;
