@@ -5,7 +5,8 @@
  * calling thread (pool.ts finalizeAdditive); blinds arrive in buffers of their own and
  * are zeroed once parsed.
  */
-import { additiveComposites, blindAdditive, unblindAdditive } from '../oprf/additive.js';
+import { additiveComposites, blindAdditive, unblindAdditiveElements } from '../oprf/additive.js';
+import { finalizePacked } from './finalize-native.js';
 import type { OprfSuite } from '../oprf/suite.js';
 import { ownedBytes, unpackInputs, type Task, type TaskResult } from './wire.js';
 
@@ -29,11 +30,17 @@ export function runAdditiveTask(suite: OprfSuite, task: AdditiveTask): TaskResul
     }
     case 'additiveUnblind': {
       const blinds = takeScalars(suite, task.blinds);
+      let elements: Uint8Array;
       try {
-        const outputs = unblindAdditive(suite, task.publicKey, blinds, task.decoded, unpackInputs(task.inputs));
-        return { bytes: packOutputs(outputs, suite.outputSize) };
+        elements = unblindAdditiveElements(suite, task.publicKey, blinds, task.decoded);
       } finally {
         blinds.forEach((b) => b.fill(0));
+      }
+      try {
+        // The bytes of suite.finalizeUnblinded, hashed with OpenSSL here (finalize-native.ts).
+        return { bytes: finalizePacked(suite, unpackInputs(task.inputs), elements) };
+      } finally {
+        elements.fill(0);
       }
     }
   }
@@ -45,11 +52,5 @@ function takeScalars(suite: OprfSuite, packed: Uint8Array): Uint8Array[] {
   const out = new Array<Uint8Array>(packed.length / size);
   for (let i = 0; i < out.length; i++) out[i] = packed.slice(i * size, (i + 1) * size);
   packed.fill(0);
-  return out;
-}
-
-function packOutputs(outputs: readonly Uint8Array[], size: number): Uint8Array {
-  const out = new Uint8Array(outputs.length * size);
-  outputs.forEach((o, i) => out.set(o, i * size));
   return out;
 }
