@@ -13,8 +13,8 @@ export type SeenKind = 'user' | 'identifier';
 
 const EMPTY = 0;
 const MIN_CAPACITY = 1 << 16;
-/** Fingerprints kept between `find` and `add`, per kind: a few batches' worth. */
-const PENDING_MAX = 1 << 16;
+/** Fingerprints kept between `find` and `add`: one row's user id and identifiers (at most 64). */
+const RECENT_MAX = 80;
 
 /**
  * The fingerprint is keyed with a random key of this table (red team, wave 3): with a public
@@ -38,12 +38,15 @@ export class SeenTable {
   /** Never stored: the table is rebuilt from the stage (with a new key) when a run resumes. */
   readonly #key = randomBytes(16).toString('hex');
   /**
-   * Fingerprints `find` computed, per kind, until `add` takes them: the import checks a whole
-   * batch (find) before it commits it (add), so without this every accepted value was hashed
-   * twice (~1 µs each, about 2.4 values per user). Bounded: values found and never added (a
-   * refused row) are forgotten when the map reaches PENDING_MAX.
+   * The fingerprints the latest `find`s computed, until `add` takes them: the import checks
+   * a row (a find of its user id, then of each identifier) and accepts it (an add of each)
+   * right after, so without this every accepted value was hashed twice. A few entries
+   * searched by identity, not a Map: the Map's get/set/delete per value cost about as much
+   * as the hash. Emptied at each find of a user id (the next row's checks) and bounded.
    */
-  readonly #pending: Record<SeenKind, Map<string, number>> = { user: new Map(), identifier: new Map() };
+  #recentValues: string[] = [];
+  #recentKinds: SeenKind[] = [];
+  #recentFps: number[] = [];
   #fps: Int32Array;
   /** The row of each entry: > 0 for an identifier, < 0 (negated) for a user id. */
   #rows: Int32Array;
@@ -82,22 +85,27 @@ export class SeenTable {
   add(kind: SeenKind, value: string, row: number): void {
     if (!Number.isSafeInteger(row) || row < 1 || row > 0x7fffffff) throw new RangeError('row out of range');
     if ((this.#size + 1) * 4 > this.#fps.length * 3) this.#grow();
-    const pending = this.#pending[kind];
-    let fp = pending.get(value);
-    if (fp === undefined) fp = keyedFingerprint(this.#key, kind, value);
-    else pending.delete(value);
-    this.#insert(fp, kind === 'user' ? -row : row);
+    this.#insert(this.#recentFingerprint(kind, value) ?? keyedFingerprint(this.#key, kind, value), kind === 'user' ? -row : row);
     this.#size++;
   }
 
   #fingerprint(kind: SeenKind, value: string): number {
-    const pending = this.#pending[kind];
-    const known = pending.get(value);
-    if (known !== undefined) return known;
+    if (kind === 'user' || this.#recentFps.length >= RECENT_MAX) {
+      this.#recentValues.length = 0;
+      this.#recentKinds.length = 0;
+      this.#recentFps.length = 0;
+    }
     const fp = keyedFingerprint(this.#key, kind, value);
-    if (pending.size >= PENDING_MAX) pending.clear();
-    pending.set(value, fp);
+    this.#recentValues.push(value);
+    this.#recentKinds.push(kind);
+    this.#recentFps.push(fp);
     return fp;
+  }
+
+  #recentFingerprint(kind: SeenKind, value: string): number | undefined {
+    const values = this.#recentValues;
+    for (let i = values.length - 1; i >= 0; i--) if (values[i] === value && this.#recentKinds[i] === kind) return this.#recentFps[i];
+    return undefined;
   }
 
   #insert(fp: number, row: number): void {

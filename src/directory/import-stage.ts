@@ -135,6 +135,11 @@ export class ImportStage implements EarlierRows {
   readonly #db: Database.Database;
   readonly #q;
   #seen = new SeenTable();
+  /**
+   * Rows accepted (in the fingerprint table already) whose batch is not committed yet: a
+   * fingerprint hit on one of them is confirmed against the user in memory, not the stage.
+   */
+  readonly #uncommitted = new Map<number, DirectoryUser>();
 
   private constructor(path: string, db: Database.Database) {
     this.path = path;
@@ -224,6 +229,7 @@ export class ImportStage implements EarlierRows {
     for (const r of this.#q.allUsers.iterate() as IterableIterator<{ row: number; user_id: string }>) seen.add('user', r.user_id, r.row);
     for (const r of this.#q.allIds.iterate() as IterableIterator<{ row: number; identifier: string }>) seen.add('identifier', r.identifier, r.row);
     this.#seen = seen;
+    this.#uncommitted.clear();
   }
 
   /** Empties the stage and starts the import of `key` (tags, if any, under `epoch`). */
@@ -238,6 +244,7 @@ export class ImportStage implements EarlierRows {
       })
       .immediate();
     this.#seen = new SeenTable();
+    this.#uncommitted.clear();
   }
 
   /**
@@ -254,12 +261,34 @@ export class ImportStage implements EarlierRows {
       .immediate();
   }
 
+  /** A user id accepted in an earlier row: committed, or in a batch still in flight (accept). */
   hasUser(userId: string): boolean {
-    return this.#seen.find('user', userId, (row) => this.#q.userOfRow.get(row) === userId) !== undefined;
+    return (
+      this.#seen.find('user', userId, (row) => {
+        const pending = this.#uncommitted.get(row);
+        return pending !== undefined ? pending.userId === userId : this.#q.userOfRow.get(row) === userId;
+      }) !== undefined
+    );
   }
 
+  /** The earlier row holding `identifier`: committed, or in a batch still in flight (accept). */
   claimedRow(identifier: string): number | undefined {
-    return this.#seen.find('identifier', identifier, (row) => this.#q.hasIdentifier.get(row, identifier) !== undefined);
+    return this.#seen.find('identifier', identifier, (row) => {
+      const pending = this.#uncommitted.get(row);
+      return pending !== undefined ? pending.identifiers.includes(identifier) : this.#q.hasIdentifier.get(row, identifier) !== undefined;
+    });
+  }
+
+  /**
+   * A row that passed checkRow, before its batch commits: the rows read after it are checked
+   * against it (hasUser, claimedRow) through the same fingerprint table as committed rows,
+   * with no set or map per batch in flight. If its batch then fails to commit, the import
+   * stops (the table is rebuilt from the stage by the next run's loadSeen).
+   */
+  accept(row: number, user: DirectoryUser): void {
+    this.#seen.add('user', user.userId, row);
+    for (const identifier of user.identifiers) this.#seen.add('identifier', identifier, row);
+    this.#uncommitted.set(row, user);
   }
 
   /**
@@ -296,8 +325,9 @@ export class ImportStage implements EarlierRows {
         q.setProgress.run({ offset: position.offset, row: position.row, line: position.line, exact: position.exact ? 1 : 0, dataRows, tags });
       })
       .immediate();
-    // Seen only once committed: a failed commit leaves the table as the stage is.
+    // Accepted rows were seen when accepted; a row committed without accept is seen now.
     for (const { row, user } of users) {
+      if (this.#uncommitted.delete(row)) continue;
       this.#seen.add('user', user.userId, row);
       for (const identifier of user.identifiers) this.#seen.add('identifier', identifier, row);
     }
@@ -329,6 +359,7 @@ export class ImportStage implements EarlierRows {
     // The fingerprint table is 8 bytes a slot, 256 MiB at 10M users: not held through the
     // apply, precompute and snapshot build that follow (the import keeps this object in scope).
     this.#seen = new SeenTable();
+    this.#uncommitted.clear();
     if (this.#db.open) this.#db.close();
   }
 }

@@ -82,9 +82,6 @@ interface Pending {
   readonly errors: DirectoryImportError[];
   readonly position: SourcePosition;
   readonly dataRows: number;
-  /** Identifiers and user ids of the batch, for the checks of the batches read after it. */
-  readonly userIds: Set<string>;
-  readonly claims: Map<string, number>;
   readonly tagged: Promise<BatchTags | undefined>;
 }
 
@@ -124,16 +121,9 @@ export async function stageDirectoryFile(options: StageFileOptions): Promise<Sta
       let dataRows = progress.dataRows;
       let total = progress.batches;
       const inFlight: Pending[] = [];
-      const earlier: EarlierRows = {
-        hasUser: (id) => inFlight.some((p) => p.userIds.has(id)) || stage.hasUser(id),
-        claimedRow: (identifier) => {
-          for (const p of inFlight) {
-            const row = p.claims.get(identifier);
-            if (row !== undefined) return row;
-          }
-          return stage.claimedRow(identifier);
-        },
-      };
+      // The stage answers for committed rows and for the accepted rows of batches in flight
+      // (ImportStage.accept), this batch's earlier rows included.
+      const earlier: EarlierRows = stage;
       const commitOldest = async (): Promise<void> => {
         const p = inFlight[0];
         const computed = await p.tagged;
@@ -147,12 +137,8 @@ export async function stageDirectoryFile(options: StageFileOptions): Promise<Sta
       for (;;) {
         const { records, position } = await source.next(batchRows);
         if (records.length === 0) break;
-        const userIds = new Set<string>();
-        const claims = new Map<string, number>();
         const users: StagedUser[] = [];
         const errors: DirectoryImportError[] = [];
-        // The batch read so far counts as earlier rows too.
-        inFlight.push({ users, errors, position, dataRows: 0, userIds, claims, tagged: Promise.resolve(undefined) });
         for (const record of records) {
           if (record.kind === 'blank') continue;
           if (++dataRows > maxUsers) throw new ContactPsiError('too_large', `more than ${maxUsers} users`);
@@ -166,11 +152,9 @@ export async function stageDirectoryFile(options: StageFileOptions): Promise<Sta
             errors.push(importError(raw.row, raw.line, raw.userId, checked.code, checked.reason));
             continue;
           }
-          userIds.add(checked.user.userId);
-          for (const identifier of checked.user.identifiers) claims.set(identifier, raw.row);
+          stage.accept(raw.row, checked.user);
           users.push({ row: raw.row, user: checked.user });
         }
-        inFlight.pop();
         const tagged =
           tagging === undefined || tagging.leaveToFleet === true
             ? Promise.resolve(undefined)
@@ -179,7 +163,7 @@ export async function stageDirectoryFile(options: StageFileOptions): Promise<Sta
                 return t;
               });
         tagged.catch(() => undefined); // awaited in commitOldest; a failure surfaces there
-        inFlight.push({ users, errors, position, dataRows, userIds, claims, tagged });
+        inFlight.push({ users, errors, position, dataRows, tagged });
         while (inFlight.length > depth) await commitOldest();
       }
       while (inFlight.length > 0) await commitOldest();
