@@ -13,7 +13,7 @@ import { OprfError } from '../src/errors.js';
 import { loadGroup } from '../src/group/select.js';
 import { createSuite, Modes, type OprfSuite } from '../src/oprf/index.js';
 import { WorkerPool } from '../src/parallel/pool.js';
-import { FIRST_PIECE, prepareServerSetParallel } from '../src/parallel/server-set.js';
+import { FIRST_PIECE, LAST_PIECE, PIECE, pieceSize, prepareServerSetParallel } from '../src/parallel/server-set.js';
 import { DistinctItems, distinctItems, prepareServerSet } from '../src/protocol/server-set.js';
 import { seededRng } from './helpers/rng.js';
 import { assertDistFresh } from './helpers/worker-build.js';
@@ -118,6 +118,43 @@ describe('prepareServerSetParallel in pieces', () => {
       expect(hex(pooled.elements)).toBe(hex(single.elements));
       expect(pooled.outputs!.map(hex)).toEqual(suite.evaluate(single.keys.secretKey, single.items).map(hex));
     }
+  });
+
+  it('piece sizes: first, then at most size, shrinking to a quarter of what is left near the end, never below min(LAST_PIECE, size)', () => {
+    const plan = fc.oneof(
+      fc.record({ total: fc.nat({ max: 40 }), first: fc.integer({ min: 1, max: 12 }), size: fc.integer({ min: 1, max: 20 }) }),
+      fc.record({ total: fc.integer({ min: 1000, max: 120_000 }), first: fc.integer({ min: 1, max: 9000 }), size: fc.oneof(fc.constant(PIECE), fc.integer({ min: 100, max: 9000 })) }),
+    );
+    fc.assert(
+      fc.property(plan, ({ total, first, size }) => {
+        const first_ = pieceSize(0, total, { first, size });
+        expect(first_).toBe(first);
+        let taken = first_;
+        let last = first_;
+        while (taken < total) {
+          const n = pieceSize(taken, total, { first, size });
+          expect(n).toBeGreaterThanOrEqual(1);
+          expect(n).toBeLessThanOrEqual(size);
+          // Below `size` only when a quarter of what is left is smaller, and never under the floor.
+          if (n < size) expect(n).toBe(Math.max(Math.min(LAST_PIECE, size), Math.ceil((total - taken) / 4)));
+          last = Math.min(n, total - taken);
+          taken += n;
+        }
+        if (total > first + 4 * size) expect(last).toBeLessThanOrEqual(Math.max(Math.min(LAST_PIECE, size), Math.ceil(size / 4)));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('shrinking pieces at the end (3,000 items, pieces of 100 then 2,000): the same prepared set', async () => {
+    const items = Array.from({ length: 3000 }, (_, i) => new Uint8Array([i & 0xff, i >> 8, 7]));
+    const cuts: number[] = [];
+    for (let taken = 0; taken < items.length; taken += cuts.at(-1)!) cuts.push(Math.min(items.length - taken, pieceSize(taken, items.length, { first: 100, size: 2000 })));
+    expect(cuts).toEqual([100, 725, 544, 512, 512, 512, 95]);
+    const single = prepareServerSet(suite, items, seededRng(5));
+    const pooled = await prepareServerSetParallel(pool, suite, items, seededRng(5), undefined, { first: 100, size: 2000 });
+    expect(hex(pooled.elements)).toBe(hex(single.elements));
+    expect(pooled.outputs!.map(hex)).toEqual(suite.evaluate(single.keys.secretKey, single.items).map(hex));
   });
 
   it('a bad item in a later piece: the one-batch error (code, index among distinct items), nothing left running', async () => {

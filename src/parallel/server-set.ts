@@ -21,6 +21,20 @@ import { withBatchIndex } from './wire-error.js';
 export const FIRST_PIECE = 2048;
 /** Items per later piece: a few slices each, so this thread hands work over often enough. */
 export const PIECE = 8192;
+/** The smallest piece at the end: two slices of 256 items, ~15 ms of work each. */
+export const LAST_PIECE = 512;
+
+/**
+ * Items to deduplicate next: `first`, then `size`, and in the last four pieces' worth a
+ * quarter of what is left (down to LAST_PIECE): the last tasks are small, so the worker
+ * that finishes first does not wait long for the other (the pool splits a piece into at
+ * least one slice per worker).
+ */
+export function pieceSize(taken: number, total: number, pieces: { readonly first: number; readonly size: number }): number {
+  if (taken === 0) return Math.max(1, pieces.first);
+  const left = total - taken;
+  return Math.max(1, Math.min(pieces.size, Math.max(Math.min(LAST_PIECE, pieces.size), Math.ceil(left / 4))));
+}
 
 type Part = { elements: Uint8Array; outputs: Uint8Array[] };
 /** A piece's outcome, never a rejected promise: a piece may fail while later ones are still being deduplicated. */
@@ -40,7 +54,7 @@ export async function prepareServerSetParallel(
   const parts: Promise<Settled>[] = [];
   try {
     do {
-      const fresh = dedupe.take(dedupe.taken + Math.max(1, dedupe.taken === 0 ? pieces.first : pieces.size));
+      const fresh = dedupe.take(dedupe.taken + pieceSize(dedupe.taken, items.length, pieces));
       // The key after the first piece's dedupe, as prepareServerSet draws it after distinctItems.
       keyPair ??= keys ?? suite.generateKeyPair(rng);
       // Checked here with their index in the whole distinct set (the pool would count from the piece).
