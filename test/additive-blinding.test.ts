@@ -104,6 +104,22 @@ describe.each(['sodium', 'noble'] as BackendName[])('additive blinding on %s', (
     );
   });
 
+  it('a chunk past PAIR_MIN_POINTS (the paired composites pass) gives F(k, x), inline and on the pool; tampered, proof_invalid', async () => {
+    if (backend !== 'sodium') return; // the reference path has no paired pass
+    const rng = seededRng(77);
+    const xs = Array.from({ length: 600 }, (_, i) => new TextEncoder().encode(`tel:+4179${1000000 + i}`));
+    const { secretKey, publicKey } = suite.generateKeyPair(rng);
+    const state = blindAdditive(suite, xs, xs.map(() => suite.group.scalar.random(rng)));
+    const served = suite.blindEvaluateVerifiable(secretKey, state.blinded, rng);
+    const want = hexAll(suite.evaluate(secretKey, xs));
+    expect(hexAll(finalizeAdditive(suite, state, served.evaluated, { proof: served.proof, publicKey }))).toEqual(want);
+    expect(hexAll(await pool.finalizeAdditive(ID, Modes.VOPRF, state, served.evaluated, { proof: served.proof, publicKey }))).toEqual(want);
+    const tampered = served.evaluated.slice();
+    tampered.set(suite.group.generator, 32 * 599);
+    expect(() => finalizeAdditive(suite, state, tampered, { proof: served.proof, publicKey })).toThrow(expect.objectContaining({ code: 'proof_invalid' }));
+    await expect(pool.finalizeAdditive(ID, Modes.VOPRF, state, tampered, { proof: served.proof, publicKey })).rejects.toMatchObject({ code: 'proof_invalid' });
+  });
+
   it('another key, a tampered Z_i or swapped elements: proof_invalid, and nothing is unblinded', async () => {
     const { group, unblinds } = spied(suite.group);
     const watched = createSuite(ID, Modes.VOPRF, group);

@@ -33,6 +33,7 @@ import { decode4, encode4, oneWayMap4, ristrettoWipeScratch } from './ristretto4
 import { BATCH_PASSES, batchAdd, batchBegin, batchFlush, batchPasses, batchWipe } from './batch-encode4';
 import { scalarmult4, scalarmultWipe, setCommonScalarHalf, setLaneScalar, setLaneScalarHalf } from './scalarmult4';
 import { TABLE_BYTES, buildTable, comb4, fixedBaseWipe, tableBuildWipe } from './fixed-base4';
+import { compositePair, pairScratchBytes, pairWipe } from './msm2';
 
 initConstants();
 
@@ -546,6 +547,26 @@ export function subBaseEachFromXY(n: i32, table: usize, scalars: usize, xy: usiz
     ge4P1P1ToP3(POINT, COMB_SUM);
     status = finishPass(out, i, lanes);
   }
+  wipeAll();
+  return status;
+}
+
+// ---------------------------------------------------------------------------------------
+// The DLEQ composites of a client's proof check (msm2.ts): public data, variable time.
+
+/** Scratch bytes `composites` needs for n elements. */
+export function compositeScratch(n: i32): i32 {
+  return pairScratchBytes(n);
+}
+
+/**
+ * encode(sum weights_i C_i) at out and encode(sum weights_i D_i) at out + 32, C and D as
+ * affine coordinates (validateXY's), weights 32 bytes each below 2^253, scratch of
+ * compositeScratch(n) bytes at a 16-aligned address; returns 1 | 2 for an identity M | Z.
+ */
+export function composites(n: i32, weights: usize, cxy: usize, dxy: usize, out: usize, scratch: usize): i32 {
+  const status = compositePair(n, weights, cxy, dxy, out, scratch);
+  pairWipe();
   wipeAll();
   return status;
 }

@@ -3,7 +3,7 @@
  * time in the scalars, like the noble backend itself). src/oprf/additive.ts uses it when
  * a ristretto255 group has no fixed-base comb (the noble backend, or no WebAssembly SIMD),
  * and the tests check the comb against it. The decoded form is the packed encodings
- * themselves (validated by decodeComposite).
+ * themselves (validated by decodeCompositeReference).
  */
 import { ristretto255, ristretto255_hasher } from '@noble/curves/ed25519.js';
 import { GroupError } from '../errors.js';

@@ -162,13 +162,14 @@ export interface Group {
    * backend that has the comb (src/oprf/additive.ts falls back to the reference).
    */
   hashToGroupAddBase?(scalars: Uint8Array, msgs: readonly Uint8Array[], dst: Uint8Array): Uint8Array;
+  /** validatePacked(packed), with its errors, returning an opaque decoded form (for compositePair, subtractBaseFromDecoded). */
+  decodePacked?(packed: Uint8Array): Uint8Array;
   /**
-   * validatePacked(packed), with its errors, then from the same decoding: an opaque
-   * decoded form of the batch (for subtractBaseFromDecoded) and sum weights_i packed_i
-   * (null for the identity): the client's Z composite of RFC 9497 §2.2.2.
+   * The client's DLEQ composites of RFC 9497 §2.2.2 from decodePacked's forms: M = sum
+   * weights_i C_i and Z = sum weights_i D_i (null for the identity); public data.
    */
-  decodeComposite?(packed: Uint8Array, weights: Uint8Array): { decoded: Uint8Array; composite: Uint8Array | null };
-  /** encode(D_i - scalars_i * base) for the D_i that decodeComposite decoded (additive unblinding). */
+  compositePair?(weights: Uint8Array, c: Uint8Array, d: Uint8Array): { m: Uint8Array | null; z: Uint8Array | null };
+  /** encode(D_i - scalars_i * base) for the D_i that decodePacked decoded (additive unblinding). */
   subtractBaseFromDecoded?(base: Uint8Array, scalars: Uint8Array, decoded: Uint8Array): Uint8Array;
   equals(a: Uint8Array, b: Uint8Array): boolean;
 }

@@ -19,6 +19,7 @@
  * ContactPsiError `backend_unavailable` when the WebAssembly memory cannot grow.
  */
 import { ContactPsiError, GroupError } from '../errors.js';
+import { COMPOSITES_EXPORTS, makeCompositePair, type CompositePair, type CompositesExports } from './composites-x4.js';
 import { FIXED_BASE_EXPORTS, makeFixedBaseX4, type FixedBaseExports, type FixedBaseX4 } from './fixed-base-x4.js';
 import { decodeWasmBase64, fromHex, scalarToBytes, toHex } from './wasm-bytes.js';
 // The bytes, inlined at build time (scripts/wasm-inline.mjs): nothing to fetch or locate.
@@ -69,10 +70,16 @@ export interface WasmX4 {
   mulCommonFromXY(scalar: bigint | Uint8Array, xy: Uint8Array): Uint8Array;
   /** The fixed-base comb on the same instance (fixed-base-x4.ts): additive blinding and unblinding. */
   readonly fixedBase: FixedBaseX4;
+  /**
+   * M = sum weights_i C_i and Z = sum weights_i D_i (null: the identity) for C, D given as
+   * validateXY coordinates, weights 32 bytes each below 2^253: the client's DLEQ
+   * composites in one paired pass (composites-x4.ts); public data only.
+   */
+  readonly compositePair: CompositePair;
 }
 
 /** The module's exports (asm/ristretto255-x4/index.ts). */
-export interface WasmX4Exports extends FixedBaseExports {
+export interface WasmX4Exports extends FixedBaseExports, CompositesExports {
   readonly memory: WebAssembly.Memory;
   alloc(size: number): number;
   mulEach(n: number, scalars: number, points: number, out: number): number;
@@ -100,6 +107,7 @@ const EXPORTS = [
   'validateXY',
   'mulCommonFromXY',
   ...FIXED_BASE_EXPORTS,
+  ...COMPOSITES_EXPORTS,
 ] as const;
 
 const ELEMENT_SIZE = 32;
@@ -468,7 +476,8 @@ function makeWasmX4(ex: WasmX4Exports): WasmX4 {
   };
 
   const fixedBase = makeFixedBaseX4(ex);
-  return Object.freeze({ mulEach, mulCommon, hashMulCommon, fromHash, firstInvalid, mulCommonXY, hashMulEach, mulEachXY, validateXY, mulCommonFromXY, fixedBase });
+  const compositePair = makeCompositePair(ex);
+  return Object.freeze({ mulEach, mulCommon, hashMulCommon, fromHash, firstInvalid, mulCommonXY, hashMulEach, mulEachXY, validateXY, mulCommonFromXY, fixedBase, compositePair });
 }
 
 function writeScalar(H: Uint8Array, at: number, s: bigint): void {

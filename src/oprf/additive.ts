@@ -25,7 +25,7 @@
  *   ~4x cheaper than the variable-base ladders of r_i H(x_i) and r_i^-1 Z_i).
  *
  * Everything here is a pure function of its inputs. The group steps come from the group
- * when it has the comb (types.ts hashToGroupAddBase, decodeComposite,
+ * when it has the comb (types.ts hashToGroupAddBase, decodePacked, compositePair,
  * subtractBaseFromDecoded), else from the noble reference (ristretto255 only).
  */
 import { GroupError, OprfError } from '../errors.js';
@@ -89,25 +89,35 @@ export function blindAdditive(suite: OprfSuite, inputs: readonly Uint8Array[], b
 export function additiveComposites(suite: OprfSuite, publicKey: Uint8Array, blinded: Uint8Array, evaluated: Uint8Array, offset: number): AdditiveComposites {
   const { group } = suite;
   const weights = compositeWeights(suite, publicKey, blinded, evaluated, offset);
-  let dz: { decoded: Uint8Array; composite: Uint8Array | null };
+  // D first: a bad evaluated element is bad_evaluation, as suite.finalize says it.
+  let decoded: Uint8Array;
   try {
-    dz = group.decodeComposite ? group.decodeComposite(evaluated, weights) : decodeCompositeReference(group, evaluated, weights);
+    decoded = group.decodePacked ? group.decodePacked(evaluated) : decodeCompositeReference(group, evaluated, weights).decoded;
   } catch (err) {
     if (err instanceof GroupError) throw new OprfError('bad_evaluation', `evaluated elements rejected: ${err.message}`, { cause: err });
     throw err;
   }
-  let m: Uint8Array | null;
+  if (evaluated.length === 0) return { decoded, m: null, z: null };
   try {
-    // C is ours; on the comb's backend decodeComposite decodes it four lanes at a time (cheaper than the MSM's own decoding).
-    if (evaluated.length === 0) m = null;
-    else m = group.decodeComposite ? group.decodeComposite(blinded, weights).composite : group.multiScalarMultiply(weights, blinded);
+    if (group.decodePacked && group.compositePair) {
+      // C is ours (valid); both composites from the SIMD module's decodings, in one paired pass.
+      return { decoded, ...group.compositePair(weights, group.decodePacked(blinded), decoded) };
+    }
+    return { decoded, m: sumOrNull(group, weights, blinded), z: sumOrNull(group, weights, evaluated) };
   } catch (err) {
-    // C is ours (blinded here), so only an identity sum can fail: the proof then fails.
-    if (err instanceof GroupError && err.code === 'identity_element') m = null;
-    else if (err instanceof GroupError) throw new OprfError('proof_invalid', `DLEQ proof rejected: ${err.message}`, { cause: err });
-    else throw err;
+    if (err instanceof GroupError) throw new OprfError('proof_invalid', `DLEQ proof rejected: ${err.message}`, { cause: err });
+    throw err;
   }
-  return { decoded: dz.decoded, m, z: dz.composite };
+}
+
+/** sum weights_i packed_i, null for the identity (a slice's partial sum may be). */
+function sumOrNull(group: Group, weights: Uint8Array, packed: Uint8Array): Uint8Array | null {
+  try {
+    return group.multiScalarMultiply(weights, packed);
+  } catch (err) {
+    if (err instanceof GroupError && err.code === 'identity_element') return null;
+    throw err;
+  }
 }
 
 /**
