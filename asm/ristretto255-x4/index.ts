@@ -12,10 +12,13 @@
  * staged in a 4-lane buffer padded with a valid dummy (the generator, scalar 1, or zero
  * uniform bytes) whose results are discarded and never reported.
  *
- * Every multiplication multiplies by s / 2 mod L and encodes the doubled point, the
- * encodings of up to 64 passes sharing one field inversion (batch-encode4.ts): no inverse
- * square root per result. validateXY / mulCommonFromXY split a check from a later
- * evaluation without decoding twice.
+ * Every variable-base multiplication (and mulBaseEach) multiplies by s / 2 mod L and
+ * encodes the doubled point, the encodings of up to 64 passes sharing one field inversion
+ * (batch-encode4.ts): no inverse square root per result. validateXY / mulCommonFromXY
+ * split a check from a later evaluation without decoding twice. The additive-blinding
+ * passes (hashAddBaseEach, subBaseEachFromXY: a sum, not a product, so no halving) encode
+ * each result with encode4, and take a fixed-base comb table (fixed-base4.ts, baseTable);
+ * composites computes a client's two DLEQ composites on public data (msm2.ts).
  *
  * Return value: 0 on success; -(i + 1) when element i is not a valid encoding (RFC 9496
  * §4.3.1: non-canonical, negative, not on the curve) or is the identity (RFC 9497 §3.3
