@@ -6,7 +6,8 @@
  * area with each call (a few microseconds against ~13 µs of comb per element).
  *
  * Costs per element (one core, load ~5, 4,096 elements): comb ~13 µs against ~57 µs for
- * the variable-base ladder; building a table ~3.5 ms (bench/results/additive-blinding-ab.md).
+ * the variable-base ladder; building a table ~0.3 ms of CPU (~2 ms on a first call, before
+ * the engine optimizes the module; bench/results/additive-blinding-ab.md).
  *
  * Scalars are packed 32-byte little-endian values in [1, L), checked branch-free
  * (`bad_scalar` otherwise): the module itself multiplies any value below 2^255, 0 giving
