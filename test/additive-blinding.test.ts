@@ -61,6 +61,14 @@ describe.each(['sodium', 'noble'] as BackendName[])('additive blinding on %s', (
     if (backend === 'sodium') expect(group.hashToGroupAddBase).toBeTypeOf('function'); // the comb, not the reference
   });
 
+  it('the generators reach every tampering, one-element and multi-pass batches, and empty inputs', () => {
+    const sample = fc.sample(fc.tuple(inputsArb, fc.constantFrom('key', 'tamper', 'swap')), { numRuns: 300, seed: 11 });
+    expect(new Set(sample.map(([, how]) => how))).toEqual(new Set(['key', 'tamper', 'swap']));
+    const sizes = new Set(sample.map(([xs]) => xs.length));
+    expect(sizes.has(1) && [...sizes].some((n) => n >= 9)).toBe(true); // one element; three passes of four lanes, several pool slices
+    expect(sample.some(([xs]) => xs.some((x) => x.length === 0))).toBe(true);
+  });
+
   it('only VOPRF on ristretto255 blinds additively', async () => {
     expect(supportsAdditive(suite)).toBe(true);
     expect(supportsAdditive(oprf)).toBe(false);
