@@ -382,10 +382,12 @@ export class WorkerPool {
     const size = group.elementSize;
     const publicKey = copyBytes(verify.publicKey);
     const ref = refOf(suite);
-    // Slices of at least COMPOSITE_MIN_SLICE: an MSM costs less per point the more points it
-    // has (Pippenger: ~13.5 µs at 1,024 against ~16 at 512), and a pipelined client keeps
-    // the other worker busy with the next chunks meanwhile.
-    const plan = { ...this.#plan, minSlice: Math.max(this.#plan.minSlice, COMPOSITE_MIN_SLICE), maxSlice: Math.max(this.#plan.maxSlice, COMPOSITE_MIN_SLICE) };
+    // From COMPOSITE_MIN_SLICE elements on, slices of at least that many: an MSM costs less
+    // per point the more points it has (and from 512 on both composites share one SIMD
+    // pass), and a pipelined client keeps the other worker busy with the next chunks
+    // meanwhile. A smaller chunk (a pipelined sync's short first and last) is split as
+    // usual: its latency is what the sync waits for.
+    const plan = n < COMPOSITE_MIN_SLICE ? this.#plan : { ...this.#plan, minSlice: Math.max(this.#plan.minSlice, COMPOSITE_MIN_SLICE), maxSlice: Math.max(this.#plan.maxSlice, COMPOSITE_MIN_SLICE) };
     const parts = await this.#run(
       n,
       (start, end) => ({
