@@ -33,7 +33,7 @@ import { decodeCompositeReference, hashToGroupAddBaseReference, subtractBaseRefe
 import { packedCount } from '../group/packed.js';
 import type { Group } from '../group/types.js';
 import { compositeWeights, MAX_PROOF_BATCH, verifyFromComposites } from './dleq.js';
-import { Modes, type BlindState, type OprfSuite } from './suite.js';
+import { MAX_INPUT_BYTES, Modes, type BlindState, type OprfSuite } from './suite.js';
 
 /** The VOPRF proof and the public key it must verify under. */
 export interface Verification {
@@ -57,6 +57,16 @@ function requireAdditive(suite: OprfSuite): void {
   if (!supportsAdditive(suite)) throw new OprfError('unsupported', 'additive blinding needs a VOPRF suite on ristretto255');
 }
 
+/**
+ * suite.blindWith's input check, with its codes (RFC 9497 §1.2: inputs are length-prefixed
+ * with two bytes): a longer input would be hashed under a wrapped length, an output no
+ * RFC 9497 server computes.
+ */
+function checkInput(input: Uint8Array, index: number): void {
+  if (!(input instanceof Uint8Array)) throw new OprfError('bad_input', `input ${index} is not bytes`);
+  if (input.length > MAX_INPUT_BYTES) throw new OprfError('input_too_long', `input ${index} is longer than ${MAX_INPUT_BYTES} bytes (RFC 9497 §1.2)`);
+}
+
 /** The blinds packed (32 bytes each), checked branch-free by the group (`bad_scalar`). */
 function packBlinds(group: Group, blinds: readonly Uint8Array[]): Uint8Array {
   const size = group.scalar.byteLength;
@@ -68,6 +78,7 @@ function packBlinds(group: Group, blinds: readonly Uint8Array[]): Uint8Array {
 /** B_i = H(x_i) + r_i G, packed; the state's blinds are copies (its secrets). */
 export function blindAdditive(suite: OprfSuite, inputs: readonly Uint8Array[], blinds: readonly Uint8Array[]): BlindState {
   requireAdditive(suite);
+  inputs.forEach(checkInput);
   if (blinds.length !== inputs.length) throw new OprfError('bad_input', 'one blind per input expected');
   const { group } = suite;
   const packed = packBlinds(group, blinds);
@@ -158,6 +169,7 @@ export function checkAdditiveFinalize(suite: OprfSuite, state: BlindState, evalu
   }
   if (count !== n) throw new OprfError('bad_evaluation', `expected ${n} evaluated elements, got ${count}`);
   if (!verify) throw new OprfError('proof_missing', 'VOPRF finalize needs the proof and the public key');
+  state.inputs.forEach(checkInput); // as the pool's finalize: a state not made by blindAdditive
   if (n > MAX_PROOF_BATCH) throw new OprfError('batch_too_large', `one proof covers at most ${MAX_PROOF_BATCH} elements`);
   if (!(verify.publicKey instanceof Uint8Array) || !(state.blinded instanceof Uint8Array) || state.blinded.length !== n * size || state.blinds.length !== n) {
     throw new OprfError('proof_invalid', 'DLEQ proof rejected: malformed public key or blinded elements');
