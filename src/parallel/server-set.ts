@@ -50,7 +50,7 @@ export async function prepareServerSetParallel(
 ): Promise<PreparedServerSet> {
   const dedupe = new DistinctItems(items);
   let keyPair: KeyPair | undefined;
-  const distinct: Uint8Array[] = [];
+  let checked = 0; // distinct items checked and sent
   const parts: Promise<Settled>[] = [];
   try {
     do {
@@ -58,10 +58,10 @@ export async function prepareServerSetParallel(
       // The key after the first piece's dedupe, as prepareServerSet draws it after distinctItems.
       keyPair ??= keys ?? suite.generateKeyPair(rng);
       // Checked here with their index in the whole distinct set (the pool would count from the piece).
-      fresh.forEach((x, i) => checkInput(x, distinct.length + i));
+      for (let i = 0; i < fresh.length; i++) checkInput(fresh[i], checked + i);
       if (fresh.length === 0) continue;
-      const start = distinct.length;
-      for (const x of fresh) distinct.push(x);
+      const start = checked;
+      checked += fresh.length;
       // Fused on the workers (as prepareServerSet fuses on one thread): H(y) is never encoded
       // and sent back to be decoded again, and the outputs F(k, y) a session's intersection
       // encoding is built from are hashed there too, not one by one on the session's thread.
@@ -79,6 +79,7 @@ export async function prepareServerSetParallel(
     throw err;
   }
   keyPair ??= keys ?? suite.generateKeyPair(rng); // no items: the key is still drawn
+  const distinct = dedupe.distinct as Uint8Array[];
   if (parts.length === 0) {
     // No items: the pool's own inline answer for an empty batch, as before.
     const { elements, outputs } = await pool.hashMultiplyFinalize(suite.id, suite.mode, keyPair.secretKey, distinct);
@@ -90,6 +91,11 @@ export async function prepareServerSetParallel(
     if (!settled.ok) throw settled.error;
     done.push(settled.part);
   }
-  const outputs = done.length === 1 ? done[0].outputs : done.flatMap((p) => p.outputs);
+  // Joined by index (Array.prototype.flatMap was ~1 µs per element here).
+  const outputs = done.length === 1 ? done[0].outputs : new Array<Uint8Array>(checked);
+  if (done.length > 1) {
+    let at = 0;
+    for (const p of done) for (let i = 0; i < p.outputs.length; i++) outputs[at++] = p.outputs[i];
+  }
   return { suite, keys: keyPair, items: distinct, elements: concatBytes(done.map((p) => p.elements)), outputs };
 }

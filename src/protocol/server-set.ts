@@ -67,45 +67,72 @@ export class DistinctItems {
     return this.#next;
   }
 
-  take(end: number): Uint8Array[] {
-    const items = this.#items;
-    const out = this.#out;
-    const first = out.length;
-    const stop = Math.min(end, items.length);
-    for (; this.#next < stop; this.#next++) {
-      const item = items[this.#next];
-      if (this.#seen === undefined && this.#addHashed(item)) continue;
-      if (this.#seen === undefined) {
-        this.#seen = new Set(out.map(bytesKey)); // budget spent: strings from here on
-        this.#stringsFrom = out.length;
-      }
-      const key = bytesKey(item);
-      if (!this.#seen.has(key)) {
-        this.#seen.add(key);
-        out.push(item);
-      }
-    }
-    return out.slice(first);
+  /** Every distinct item taken so far, in order (the array itself: later takes extend it). */
+  get distinct(): readonly Uint8Array[] {
+    return this.#out;
   }
 
-  /** Adds the item unless already there; false (nothing added) once the probe budget is spent. */
-  #addHashed(item: Uint8Array): boolean {
+  take(end: number): Uint8Array[] {
+    const first = this.#out.length;
+    const stop = Math.min(end, this.#items.length);
+    this.#next = this.#seen === undefined ? this.#takeHashed(stop) : this.#next;
+    if (this.#next < stop) this.#takeStrings(stop);
+    return this.#out.slice(first);
+  }
+
+  /**
+   * The table path over items [#next, stop), with the state in locals (this loop is most of
+   * the setup's serial work); returns where it stopped: `stop`, or the item at which the
+   * probe budget ran out (not added).
+   */
+  #takeHashed(stop: number): number {
+    const items = this.#items;
     const slots = this.#slots;
     const hashes = this.#hashes;
+    const mask = this.#mask;
+    const budget = this.#budget;
     const out = this.#out;
-    const h = hashBytes(item);
-    let at = h & this.#mask;
-    for (;;) {
-      const s = slots[at];
-      if (s < 0) {
-        slots[at] = out.length;
-        hashes[at] = h;
-        out.push(item);
-        return true;
+    let probes = this.#probes;
+    let i = this.#next;
+    try {
+      for (; i < stop; i++) {
+        const item = items[i];
+        const h = hashBytes(item);
+        let at = h & mask;
+        for (;;) {
+          const s = slots[at];
+          if (s < 0) {
+            slots[at] = out.length;
+            hashes[at] = h;
+            out.push(item);
+            break;
+          }
+          if (hashes[at] === h && sameBytes(out[s], item)) break;
+          if (++probes > budget) return i;
+          at = (at + 1) & mask;
+        }
       }
-      if (hashes[at] === h && sameBytes(out[s], item)) return true;
-      if (++this.#probes > this.#budget) return false;
-      at = (at + 1) & this.#mask;
+      return i;
+    } finally {
+      this.#probes = probes;
+    }
+  }
+
+  /** The string path, from the first item the table could not take (budget spent) to `stop`. */
+  #takeStrings(stop: number): void {
+    const out = this.#out;
+    if (this.#seen === undefined) {
+      this.#seen = new Set(out.map(bytesKey)); // budget spent: strings from here on
+      this.#stringsFrom = out.length;
+    }
+    const seen = this.#seen;
+    for (; this.#next < stop; this.#next++) {
+      const item = this.#items[this.#next];
+      const key = bytesKey(item);
+      if (!seen.has(key)) {
+        seen.add(key);
+        out.push(item);
+      }
     }
   }
 }
