@@ -1,14 +1,15 @@
 /**
  * Red team, wave 5: a malicious discovery server against the client's additive blinding,
- * one sync at a time (inline, and pipelined on an offload whose work settles in a shuffled
- * order, several chunks in flight). Every dir.evaluated the server sends is tampered with
- * (another key, Z rotated, the previous chunk's proof, an honest answer for a shifted
- * window of the book, an identity element, the chunk seq of another chunk): the sync
- * fails with a coded error, nothing is unblinded (no Z - r PK computed, anywhere), and
+ * one sync at a time (inline, pipelined on the worker pool, and on an offload whose work
+ * settles in a shuffled order, several chunks in flight). Every dir.evaluated the server
+ * sends is tampered with (another key, Z rotated, the previous chunk's proof, an honest
+ * answer for a shifted window of the book, an identity element, the seq of another
+ * chunk): the sync fails with a coded error, nothing is unblinded (no Z - r PK on this
+ * thread or the shuffled offload; the workers' side is redteam-wave5-additive's), and
  * finalizeReceived() keeps no output.
  */
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blindAdditive, finalizeAdditive } from '../src/oprf/additive.js';
 import { createSuite, Modes, type OprfSuite } from '../src/oprf/index.js';
 import type { Group } from '../src/group/types.js';
@@ -20,6 +21,16 @@ import { decodeMessage, encodeMessage } from '../src/protocol/codec.js';
 import { DEFAULT_DISCOVERY_LIMITS, discoverySchemas } from '../src/protocol/discovery/messages.js';
 import { memoryBackend, voprfSuite, type TestUser } from './helpers/discovery.js';
 import { seededRng } from './helpers/rng.js';
+import { WorkerPool } from '../src/parallel/pool.js';
+import { poolOffload } from '../src/parallel/offload.js';
+import { assertDistFresh } from './helpers/worker-build.js';
+
+beforeAll(assertDistFresh);
+let pool: WorkerPool;
+beforeAll(() => {
+  pool = new WorkerPool({ size: 2, inlineThreshold: 2, maxSliceSize: 3 });
+});
+afterAll(async () => pool?.close());
 
 const universe = Array.from({ length: 60 }, (_, i) => `tel:+4179${4000000 + i}`);
 const users: TestUser[] = universe.filter((_, i) => i % 2 === 0).map((id, i) => ({ userId: `u${i}`, identifiers: [id], label: `l${i}` }));
@@ -74,14 +85,14 @@ interface Evaluated {
   proof: Uint8Array;
 }
 
-async function tamperedSync(how: How, contacts: string[], chunk: number, seed: number, delays: number[] | undefined, deterministic: boolean) {
+async function tamperedSync(how: How, contacts: string[], chunk: number, seed: number, delays: number[] | 'pool' | undefined, deterministic: boolean) {
   const { suite, unblinds } = spiedSuite();
   const client = new DiscoveryClientSession({
     suite,
     identifiers: contacts,
     rng: seededRng(seed),
     blindSecret: deterministic ? new Uint8Array(32).fill(7) : undefined,
-    offload: delays ? shuffledOffload(delays) : undefined,
+    offload: delays === 'pool' ? poolOffload(pool) : delays ? shuffledOffload(delays) : undefined,
     chunkItems: chunk,
   });
   const server = new DiscoveryServerSession({ backend: dir.backend, rng: seededRng(2), now: 0 });
@@ -154,7 +165,7 @@ describe('red team wave 5: a malicious server against additive blinding, whole s
         fc.integer({ min: 1, max: 60 }),
         fc.integer({ min: 1, max: 12 }),
         fc.integer({ min: 0, max: 1000 }),
-        fc.option(fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 5 }), { nil: undefined }),
+        fc.oneof(fc.constant(undefined), fc.constant('pool' as const), fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 5 })),
         fc.boolean(),
         async (how, count, chunk, seed, delays, deterministic) => {
           const contacts = universe.slice(0, count);
