@@ -78,6 +78,8 @@ export type OpenMinedStructure = 'Raw' | 'GCS' | 'BloomFilter';
 export interface OpenMinedSessionFigures {
   /** CreateSetupMessage + serialize: the server's per-set work. */
   setupMs: number;
+  /** The same, CPU of the process (the peer runs on this one thread). */
+  setupCpuMs: number;
   /** CreateRequest + serialize. */
   requestMs: number;
   /** deserialize + ProcessRequest + serialize. */
@@ -95,12 +97,15 @@ export function openMinedSession(peer: OpenMinedPeer, server: readonly string[],
   const s = psi.server.createWithNewKey(true);
   const c = psi.client.createWithNewKey(true);
   try {
+    const cpu = process.cpuUsage();
     const setup = timeMs(() => s.createSetupMessage(fpr, client.length, server, psi.dataStructure[structure]).serializeBinary());
+    const setupCpu = process.cpuUsage(cpu);
     const request = timeMs(() => c.createRequest(client).serializeBinary());
     const response = timeMs(() => s.processRequest(psi.request.deserializeBinary(request.value)).serializeBinary());
     const intersect = timeMs(() => c.getIntersection(psi.serverSetup.deserializeBinary(setup.value), psi.response.deserializeBinary(response.value)));
     return {
       setupMs: setup.ms,
+      setupCpuMs: (setupCpu.user + setupCpu.system) / 1000,
       requestMs: request.ms,
       processMs: response.ms,
       intersectMs: intersect.ms,
