@@ -35,6 +35,8 @@ export function psiSets(clientSize: number, serverSize: number): { server: strin
 
 export interface OurSessionFigures {
   encodingBuildMs: number;
+  /** CPU of the process (all threads) while the server handled the hello. */
+  encodingBuildCpuMs: number;
   blindMs: number;
   evaluateMs: number;
   finalizeMs: number;
@@ -47,7 +49,7 @@ export interface OurSessionFigures {
 export function ourSession(suite: OprfSuite, prepared: PreparedServerSet, client: readonly Uint8Array[], encoding: EncodingKind): OurSessionFigures {
   const serverSession = new ServerSession({ prepared, rng, now: 0 });
   const clientSession = new ClientSession({ suite, items: client, rng, encoding, falsePositiveRate: FPR, chunkSize: 4096 });
-  const f: OurSessionFigures = { encodingBuildMs: 0, blindMs: 0, evaluateMs: 0, finalizeMs: 0, bytesUp: 0, bytesDown: 0, matches: -1 };
+  const f: OurSessionFigures = { encodingBuildMs: 0, encodingBuildCpuMs: 0, blindMs: 0, evaluateMs: 0, finalizeMs: 0, bytesUp: 0, bytesDown: 0, matches: -1 };
   let setupSent = false;
   clientSession.start(0);
   for (let moved = true; moved; ) {
@@ -55,9 +57,12 @@ export function ourSession(suite: OprfSuite, prepared: PreparedServerSet, client
     for (let b = clientSession.pollTransmit(); b; b = clientSession.pollTransmit()) {
       moved = true;
       f.bytesUp += b.length;
+      const cpu = process.cpuUsage();
       const t = timeMs(() => serverSession.handle(b!, 0));
       if (!setupSent) {
         f.encodingBuildMs += t.ms; // the hello: the server builds and serializes the encoding
+        const used = process.cpuUsage(cpu);
+        f.encodingBuildCpuMs += (used.user + used.system) / 1000;
         setupSent = true;
       } else f.evaluateMs += t.ms;
     }
@@ -110,9 +115,13 @@ export async function sessionPsiGrid(o: SessionGridOptions): Promise<Report> {
   if (parallel) notes.push(`Our server setup ran on the worker pool (${parallel.pool.size} threads, prepareServerSetParallel); the peer is single-threaded.`);
   for (const serverSize of o.serverSizes) {
     const serverItems = psiSets(1, serverSize).server.map(utf8);
+    // CPU of the whole process: with --pool the workers' threads too.
+    const prepareCpu = process.cpuUsage();
     const prepare = parallel
       ? await timeMsAsync(() => parallel.module.prepareServerSetParallel!(parallel.pool, suite, serverItems, rng))
       : timeMs(() => prepareServerSet(suite, serverItems, rng));
+    const prepareUsed = process.cpuUsage(prepareCpu);
+    const prepareCpuMs = (prepareUsed.user + prepareUsed.system) / 1000;
     console.log(`session-psi: server ${serverSize}: prepared in ${prepare.ms.toFixed(0)} ms`);
     for (const clientSize of o.clientSizes) {
       const { server, client, overlap } = psiSets(clientSize, serverSize);
@@ -146,6 +155,7 @@ export async function sessionPsiGrid(o: SessionGridOptions): Promise<Report> {
           'bytes down': f.bytesDown,
           'bytes per client item': round((f.bytesUp + f.bytesDown) / clientSize),
           matches: f.matches,
+          'setup CPU µs/elem': round(((prepareCpuMs + f.encodingBuildCpuMs) * 1000) / serverSize),
         });
         console.log(JSON.stringify(rows.at(-1)));
       }
@@ -165,6 +175,7 @@ export async function sessionPsiGrid(o: SessionGridOptions): Promise<Report> {
           'bytes down': f.bytesDown,
           'bytes per client item': round((f.bytesUp + f.bytesDown) / clientSize),
           matches: f.matches,
+          'setup CPU µs/elem': round((f.setupCpuMs * 1000) / serverSize),
         });
         console.log(JSON.stringify(rows.at(-1)));
         const peerRow = rows.at(-1)!;
@@ -181,6 +192,9 @@ export async function sessionPsiGrid(o: SessionGridOptions): Promise<Report> {
             'intersect: peer/ours': ratio('intersect ms'),
             'total: peer/ours': ratio('total ms'),
             'bytes: peer/ours': round((Number(peerRow['bytes up']) + Number(peerRow['bytes down'])) / (Number(ourRow['bytes up']) + Number(ourRow['bytes down'])), 3),
+            // CPU over all our threads against the peer's one: what the wall ratio tends to on
+            // 2 idle cores is this x 2 (less our serial part); it moves much less with the load.
+            'setup CPU: peer/ours': ratio('setup CPU µs/elem'),
           });
         }
       }
