@@ -2,13 +2,12 @@
  * Additive blinding's group steps on @noble/curves (the reference: pure JS, not constant
  * time in the scalars, like the noble backend itself). src/oprf/additive.ts uses it when
  * a ristretto255 group has no fixed-base comb (the noble backend, or no WebAssembly SIMD),
- * and the tests check the comb against it. The decoded form is the packed encodings
- * themselves (validated by decodeCompositeReference).
+ * and the tests check the comb against it. The decoded form of a batch is its packed
+ * encodings themselves (src/oprf/additive.ts validates them first).
  */
 import { ristretto255, ristretto255_hasher } from '@noble/curves/ed25519.js';
 import { GroupError } from '../errors.js';
 import { elementAt } from './packed.js';
-import type { Group } from './types.js';
 import { bytesToScalar } from './wasm-bytes.js';
 
 const { Point } = ristretto255;
@@ -35,18 +34,6 @@ export function hashToGroupAddBaseReference(scalars: Uint8Array, msgs: readonly 
     out.set(p.toBytes(), i * SIZE);
   });
   return out;
-}
-
-/** group.validatePacked, then the packed bytes as the decoded form and the composite by the group's MSM. */
-export function decodeCompositeReference(group: Group, packed: Uint8Array, weights: Uint8Array): { decoded: Uint8Array; composite: Uint8Array | null } {
-  group.validatePacked(packed);
-  if (packed.length === 0) return { decoded: packed, composite: null };
-  try {
-    return { decoded: packed, composite: group.multiScalarMultiply(weights, packed) };
-  } catch (err) {
-    if (err instanceof GroupError && err.code === 'identity_element') return { decoded: packed, composite: null };
-    throw err;
-  }
 }
 
 /** encode(D_i - scalars_i base) for the packed D_i. */

@@ -29,7 +29,7 @@
  * subtractBaseFromDecoded), else from the noble reference (ristretto255 only).
  */
 import { GroupError, OprfError } from '../errors.js';
-import { decodeCompositeReference, hashToGroupAddBaseReference, subtractBaseReference } from '../group/additive-reference.js';
+import { hashToGroupAddBaseReference, subtractBaseReference } from '../group/additive-reference.js';
 import { packedCount } from '../group/packed.js';
 import type { Group } from '../group/types.js';
 import { compositeWeights, MAX_PROOF_BATCH, verifyFromComposites } from './dleq.js';
@@ -103,7 +103,8 @@ export function additiveComposites(suite: OprfSuite, publicKey: Uint8Array, blin
   // D first: a bad evaluated element is bad_evaluation, as suite.finalize says it.
   let decoded: Uint8Array;
   try {
-    decoded = group.decodePacked ? group.decodePacked(evaluated) : decodeCompositeReference(group, evaluated, weights).decoded;
+    // The reference's decoded form is the encodings themselves, checked.
+    decoded = group.decodePacked ? group.decodePacked(evaluated) : (group.validatePacked(evaluated), evaluated);
   } catch (err) {
     if (err instanceof GroupError) throw new OprfError('bad_evaluation', `evaluated elements rejected: ${err.message}`, { cause: err });
     throw err;
