@@ -8,11 +8,18 @@
  *   awaiting_info --dir.info, no usable cache/send dir.snapshot.get--> downloading
  *   downloading --dir.snapshot.part (more)/send dir.snapshot.get--> downloading
  *   downloading --dir.snapshot.part (last, digest ok)/send dir.evaluate chunks--> awaiting_evaluations
- *   awaiting_evaluations --dir.evaluated (proof ok; last)/send dir.labels.get--> awaiting_labels
- *   awaiting_labels --dir.labels/emit result--> done
+ *   awaiting_evaluations --dir.evaluated (proof ok; not last; dir.info said labelParts)/send dir.labels.get partial with the chunk's hits--> awaiting_evaluations
+ *   awaiting_evaluations --dir.labels (answers the oldest partial request)/open its labels--> awaiting_evaluations
+ *   awaiting_evaluations --dir.evaluated (proof ok; last)/send dir.labels.get (what is left)--> awaiting_labels
+ *   awaiting_labels --dir.labels (a partial request still unanswered)/open its labels--> awaiting_labels
+ *   awaiting_labels --dir.labels (the final one)/emit result--> done
  * The snapshot is verified against the digest in dir.info, every evaluation chunk against
  * the epoch's public key (pinned, if the app pinned one), and labels open only under the
  * OPRF output, so a false positive of the filter is dropped when its label is missing.
+ * Partial label requests (issue 13, spec/discovery.md §9) move the server's label lookups
+ * into the evaluation: each finalized chunk's hits are asked for at once when the server
+ * announced `labelParts`, and the final request carries only what is left; the answers are
+ * combined in the single request's order, so the result is the same either way.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
 import type { Rng } from '../../group/types.js';
@@ -192,6 +199,11 @@ export interface DiscoveryClientOptions {
    * the server has seen a single blinded element.
    */
   checkView?: (announcement: Signed<Announcement>) => Promise<void>;
+  /**
+   * Ask for each finalized chunk's labels while later chunks are evaluated, when the server's
+   * dir.info says `labelParts` (default true); false: one dir.labels.get at the end, as before.
+   */
+  partialLabels?: boolean;
 }
 
 export interface DiscoveryMatch {
@@ -244,9 +256,11 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     awaiting_evaluations: {
       'dir.evaluated': (m: DiscoveryMessage) => this.onEvaluated(m as DirEvaluated),
       'dir.receipt': (m: DiscoveryMessage) => this.onReceipt(m as DirReceipt),
+      // Only as the answer to a partial request (onLabelPart refuses any other).
+      'dir.labels': (m: DiscoveryMessage) => this.onLabelPart(m as DirLabels),
     },
     awaiting_labels: {
-      'dir.labels': (m: DiscoveryMessage) => this.onLabels(m as DirLabels),
+      'dir.labels': (m: DiscoveryMessage) => (this.partsPending.length > 0 ? this.onLabelPart(m as DirLabels) : this.onLabels(m as DirLabels)),
       // A running receipt can follow the last evaluation.
       'dir.receipt': (m: DiscoveryMessage) => this.onReceipt(m as DirReceipt),
     },
@@ -314,8 +328,22 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
   private reused: DiscoveryMatch[] = [];
   /** Outputs of this sync's matches, for the result's `outputs`, by identifier. */
   private readonly nextKnown = new Map<string, KnownOutput>();
-  /** The identifiers asked for in dir.labels.get, in order, with their outputs. */
-  private asked: { identifier: string; output: Uint8Array }[] = [];
+  /**
+   * The identifiers whose labels this sync asks for, in the order a single dir.labels.get
+   * names them, with their outputs (`index`: in toEvaluate, for this sync's hits).
+   */
+  private asked: { identifier: string; output: Uint8Array; index?: number }[] = [];
+  /** How many of `asked` the final dir.labels.get names (those no partial request did). */
+  private finalAsked = 0;
+  /** With partial label requests (dir.info labelParts and the option): on. */
+  private labelParts = false;
+  /** The toEvaluate indexes of each partial request not answered yet, oldest first. */
+  private readonly partsPending: number[][] = [];
+  /** toEvaluate indexes asked in partial requests, and their wire keys (hex: no key twice). */
+  private readonly partSent = new Set<number>();
+  private readonly partKeys = new Set<string>();
+  /** Answers to partial requests, opened, by toEvaluate index: onLabels takes them in order. */
+  private readonly partOpened = new Map<number, { empty: boolean; opened: Label | 'oversized' | undefined }>();
   private quotaSent = false;
 
   constructor(options: DiscoveryClientOptions) {
@@ -365,6 +393,7 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     // Refused before anything is allocated or requested: the caller's limit, not the server's word.
     if (info.size > this.maxDownloadBytes) throw new ProtocolError('too_large', `snapshot of ${info.size} bytes exceeds maxDownloadBytes ${this.maxDownloadBytes}`);
     this.info = info;
+    this.labelParts = info.labelParts === true && this.options.partialLabels !== false;
     if (this.options.pins) {
       this.verified = verifyInfo(this.options.pins, info);
       const { checkView } = this.options;
@@ -670,6 +699,7 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     this.finalizedCount += outputs.length;
     this.emit({ type: 'progress', phase: 'evaluate', done: this.finalizedCount, total: this.toEvaluate.length });
     if (this.finalizedCount === this.toEvaluate.length) this.requestLabels();
+    else this.requestLabelPart(start, outputs.length);
   }
 
   /**
@@ -794,11 +824,11 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
   private requestLabels(): void {
     const encoding = this.encoding!;
     const marks = prefixMarks(this.change);
-    const asked: { identifier: string; output: Uint8Array; key?: Uint8Array }[] = [];
+    const asked: { identifier: string; output: Uint8Array; key?: Uint8Array; index?: number }[] = [];
     this.toEvaluate.forEach((identifier, i) => {
       const output = this.outputs[i];
       const key = this.hitKeys.get(i);
-      if (key !== undefined) asked.push({ identifier, output, key });
+      if (key !== undefined) asked.push({ identifier, output, key, index: i });
       else this.nextKnown.set(identifier, { output, labelChecked: true });
     });
     const known = this.known;
@@ -819,17 +849,64 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     // dir.labels.get (about 30 bytes): both state machines end in `done`, the server's with
     // its result. The receipt goes along only if labels are asked for (their allowance).
     if (asked.length > 0) this.sendQuota();
-    const keys = new Uint8Array(asked.length * WIRE_LOOKUP_KEY_BYTES);
-    asked.forEach(({ output, key }, j) => keys.set(key ?? wireLookupKeyOf(output), j * WIRE_LOOKUP_KEY_BYTES));
+    // What partial requests asked already is left out (its answers are in partOpened).
+    const left = asked.filter(({ index }) => index === undefined || !this.partSent.has(index));
+    this.finalAsked = left.length;
+    const keys = new Uint8Array(left.length * WIRE_LOOKUP_KEY_BYTES);
+    left.forEach(({ output, key }, j) => keys.set(key ?? wireLookupKeyOf(output), j * WIRE_LOOKUP_KEY_BYTES));
     this.send({ t: 'dir.labels.get', epoch: this.info!.epoch, keys, format: LABEL_FORMAT });
     this.state = 'awaiting_labels';
+  }
+
+  /**
+   * A partial request for the labels of finalized chunks' hits (when the server announced
+   * `labelParts`): only the hits of chunks `start`..`start + count`, and no key a partial
+   * request named already (two outputs sharing a wire key, ~2^-64 per pair: the final
+   * request asks for it, as the server refuses a repeated partial key). The last chunk's
+   * hits go with the final request instead, which ends the session.
+   */
+  private requestLabelPart(start: number, count: number): void {
+    if (!this.labelParts) return;
+    const indexes: number[] = [];
+    const keys: Uint8Array[] = [];
+    for (let i = start; i < start + count; i++) {
+      const key = this.hitKeys.get(i);
+      if (key === undefined) continue;
+      const name = hexOf(key);
+      if (this.partKeys.has(name)) continue;
+      this.partKeys.add(name);
+      indexes.push(i);
+      keys.push(key);
+    }
+    // An empty partial request is refused: a chunk without hits asks nothing.
+    if (indexes.length === 0) return;
+    for (const i of indexes) this.partSent.add(i);
+    this.partsPending.push(indexes);
+    this.send({ t: 'dir.labels.get', epoch: this.info!.epoch, keys: concat(...keys), format: LABEL_FORMAT, partial: true });
+  }
+
+  /** The answer to the oldest partial request: its labels opened now, kept for onLabels (nothing decided yet). */
+  private onLabelPart(msg: DirLabels): void {
+    const indexes = this.partsPending.shift();
+    if (indexes === undefined) throw new ProtocolError('unexpected_message', 'dir.labels before dir.labels.get');
+    if (msg.format !== LABEL_FORMAT) throw new ProtocolError('unsupported', `labels in format ${msg.format}, this client opens format ${LABEL_FORMAT}`);
+    // The receipt comes with the final answer only (later chunks are still being charged).
+    if (msg.quotaToken !== undefined || msg.tokenAccepted !== undefined || msg.quotaGeneration !== undefined || msg.quotaChain !== undefined) {
+      throw new ProtocolError('bad_field', 'the dir.labels of a partial request carries a receipt');
+    }
+    const answers = unpackLabelAnswers(msg.labels, msg.more, indexes.length);
+    const maxLabel = this.limits.maxLabelBytes;
+    answers.forEach((candidates, j) => {
+      const i = indexes[j];
+      this.partOpened.set(i, { empty: candidates.length === 0, opened: candidates.length === 0 ? undefined : openFirst(this.outputs[i], candidates, maxLabel) });
+    });
   }
 
   private onLabels(msg: DirLabels): void {
     if (msg.format !== LABEL_FORMAT) throw new ProtocolError('unsupported', `labels in format ${msg.format}, this client opens format ${LABEL_FORMAT}`);
     // Exactly one answer per key asked (label-wire.ts), bounded by the message; one label
     // over this client's item limit is dropped and counted, never fatal to the sync.
-    const answers = unpackLabelAnswers(msg.labels, msg.more, this.asked.length);
+    const answers = unpackLabelAnswers(msg.labels, msg.more, this.finalAsked);
     const maxLabel = this.limits.maxLabelBytes;
     // The receipt first: every chunk was charged, whatever the labels turn out to be.
     const quotaReceipt = msg.quotaToken ? this.receiptFrom(msg.quotaToken, msg.tokenAccepted === true, msg.quotaGeneration, msg.quotaChain, this.toEvaluate.length) : undefined;
@@ -837,18 +914,22 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     let falsePositives = 0;
     let badLabels = 0;
     let oversizedLabels = 0;
-    answers.forEach((candidates, j) => {
-      const { identifier, output } = this.asked[j];
+    let next = 0;
+    this.asked.forEach(({ identifier, output, index }) => {
+      // Asked in a partial request (answered before this one, opened then), else in this one.
+      const part = index !== undefined ? this.partOpened.get(index) : undefined;
+      const candidates = part ? undefined : answers[next++];
+      const empty = part ? part.empty : candidates!.length === 0;
       // No label that opens for a tag the signed snapshot holds: a filter false positive, or a
       // server hiding the match (absence is not authenticated; spec/sync-failover.md §1). Not
       // kept as a checked non-match (asked again next sync: false positives are rare, a lookup
       // is cheap), and a known match is not dropped without a newer signed version.
       // Several candidates only when directory entries share the 8-byte key: ours is the
       // one that opens under our own OPRF output (the others belong to other tags).
-      const opened = candidates.length === 0 ? undefined : openFirst(output, candidates, maxLabel);
+      const opened = part ? part.opened : empty ? undefined : openFirst(output, candidates!, maxLabel);
       if (this.keepKnownMatch(identifier, opened, matches)) return;
       this.nextKnown.set(identifier, { output, labelChecked: false });
-      if (candidates.length === 0) return void falsePositives++;
+      if (empty) return void falsePositives++;
       if (opened === 'oversized') return void oversizedLabels++;
       // None opens: corrupt or forged; dropped and counted, the other matches stand.
       if (opened === undefined) return void badLabels++;

@@ -32,3 +32,24 @@ export function outputsToReevaluate(needed: readonly string[], presented: number
   }
   return again;
 }
+
+/**
+ * Partial label requests (spec/discovery.md §9, issue 13): a client may ask for the labels
+ * of each answered chunk's hits while later chunks are evaluated, so the server's lookups
+ * overlap the evaluation instead of forming a serial tail after it. Each request costs the
+ * server a store transaction, so their number is bounded by the chunks answered when the
+ * request arrives, plus one (the client's chunks are finalized one after another; the slack
+ * covers a request that the last running receipt or a re-fetch would share). The key count
+ * is bounded cumulatively by the allowance, over every label request of the session.
+ */
+export const PARTIAL_LABEL_SLACK = 1;
+
+/** Whether one more partial request (the `made`+1-th) fits, `answered` chunks answered so far. */
+export function partialRequestFits(made: number, answered: number): boolean {
+  return made + 1 <= answered + PARTIAL_LABEL_SLACK;
+}
+
+/** Whether `keys` more label keys fit an allowance of which `asked` keys were already taken. */
+export function labelKeysFit(asked: number, keys: number, allowance: number): boolean {
+  return asked + keys <= allowance;
+}

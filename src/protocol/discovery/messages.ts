@@ -108,6 +108,11 @@ export interface DirInfo {
   keyStatement?: Uint8Array;
   /** Signed envelope of the Announcement of (epoch, version): count, commitment, encoding, snapshot digest. */
   announcement?: Uint8Array;
+  /**
+   * The server takes partial `dir.labels.get` (spec/discovery.md §2, §9): a client may ask for
+   * the labels of a chunk's hits while later chunks are evaluated. Absent: one request at the end.
+   */
+  labelParts?: boolean;
 }
 /** A range of the announcement log (auditors, witnesses mirroring it). */
 export interface DirLogGet {
@@ -167,6 +172,12 @@ export interface DirLabelsGet {
    * keys and no `format`: the server answers `unsupported` instead of labels it cannot open.
    */
   format?: number;
+  /**
+   * True: a partial request (only to a server whose dir.info says `labelParts`), answered by a
+   * `dir.labels` without receipt while the session goes on; the final request (no `partial`)
+   * ends the session as before.
+   */
+  partial?: boolean;
 }
 export interface DirLabels {
   t: 'dir.labels';
@@ -267,6 +278,7 @@ export function discoverySchemas(l: DiscoveryLimits): Record<DiscoveryMessage['t
       identity: { kind: 'bin', maxLength: 32, exactLength: 32, optional: true },
       keyStatement: { kind: 'bin', maxLength: MAX_ENVELOPE_BYTES, optional: true },
       announcement: { kind: 'bin', maxLength: MAX_ENVELOPE_BYTES, optional: true },
+      labelParts: { kind: 'bool', optional: true },
     },
     'dir.log.get': {
       from: { kind: 'uint', max: Number.MAX_SAFE_INTEGER },
@@ -307,6 +319,7 @@ export function discoverySchemas(l: DiscoveryLimits): Record<DiscoveryMessage['t
       epoch: { kind: 'uint', max: U32 },
       keys: { kind: 'bin', maxLength: l.maxQueryItems * WIRE_LOOKUP_KEY_BYTES, multipleOf: WIRE_LOOKUP_KEY_BYTES },
       format: { kind: 'uint', max: 255, optional: true },
+      partial: { kind: 'bool', optional: true },
     },
     'dir.labels': {
       format: { kind: 'uint', min: LABEL_FORMAT, max: 255 },

@@ -4,6 +4,7 @@
  *   serving --dir.snapshot.get/send dir.snapshot.part--> serving
  *   serving --dir.delta.get/read the tag log--> reading --/send dir.delta--> serving
  *   serving --dir.evaluate/charge, evaluate; send dir.evaluated (with DLEQ proof)--> serving
+ *   serving --dir.labels.get partial (dir.info said labelParts)/look the labels up, send dir.labels--> serving
  *   serving --dir.labels.get/look the labels up--> reading --/send dir.labels--> done
  * The server keeps no copy of the blinded elements it evaluates: they are evaluated and
  * dropped; only counts reach the result event. With quotas, their 8-byte charge hashes are
@@ -17,6 +18,14 @@
  * answered in chunk order. While a delta is read (state `reading`) the session accepts no
  * other message, so its answers keep the order of the requests; once dir.labels.get is
  * accepted, later input is ignored (the session ends with the labels).
+ *
+ * Partial label requests (issue 13; spec/discovery.md §9): a client may ask for the labels of
+ * each answered chunk's hits while later chunks are evaluated, so the store's lookups run
+ * while the worker pool evaluates instead of after it. The session stays `serving` (chunks
+ * keep coming); every label request's lookup is deferred work, and the answers go out in the
+ * order of the requests, the final one last. The label-key allowance holds over all of them
+ * together; the partial requests are at most the chunks answered so far plus one, none empty,
+ * none repeating a key of an earlier partial request.
  */
 import { ContactPsiError } from '../../errors.js';
 import type { Rng } from '../../group/types.js';
@@ -29,6 +38,7 @@ import type { DownloadBudget } from './download-budget.js';
 import { LABEL_FORMAT } from './labels.js';
 import { packLabelAnswers, splitWireKeys } from './label-wire.js';
 import { unpaidLabelAllowance } from './known-outputs.js';
+import { labelKeysFit, partialRequestFits } from './label-allowance.js';
 import {
   DEFAULT_DISCOVERY_LIMITS,
   discoverySchemas,
@@ -43,7 +53,7 @@ import {
   type DiscoveryLimits,
   type DiscoveryMessage,
 } from './messages.js';
-import { chargeHashesHex, type QuotaConfig } from './quota.js';
+import { chargeHashesHex, hexOf, type QuotaConfig } from './quota.js';
 import { QuotaLedger } from './quota-ledger.js';
 
 /**
@@ -102,6 +112,11 @@ export interface DiscoveryServerOptions {
    * past it the session fails with `rate_limited` and the time until the bytes are there.
    */
   downloads?: DownloadBudget;
+  /**
+   * Announce `labelParts` in dir.info and take partial dir.labels.get (default true). False:
+   * a server as before this option (a partial request is refused `unsupported`).
+   */
+  partialLabels?: boolean;
 }
 
 export interface DiscoveryServerResult {
@@ -151,6 +166,16 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
   private downloadedUpTo = 0;
   private downloadedAll = false;
   private labelsAsked = false;
+  private readonly partialLabels: boolean;
+  /** Label keys asked for in this session, over every request: the allowance bounds their sum. */
+  private labelKeysAsked = 0;
+  /** Partial dir.labels.get accepted, and the keys they named (a repeat is refused). */
+  private partialRequests = 0;
+  private readonly partialKeys = new Set<string>();
+  /** Label requests accepted, and answered: answers go out in request order, whatever order the lookups end in. */
+  private labelRequests = 0;
+  private labelAnswers = 0;
+  private readonly labelsFound = new Map<number, () => void>();
   /** Charge hashes of every element evaluated in this session (duplicates are refused). */
   private readonly sessionElements = new Set<string>();
   private nextSeq = 0;
@@ -184,6 +209,7 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
     if (!(Number.isFinite(factor) && factor >= 1)) throw new ContactPsiError('invalid_option', 'snapshotDownloadFactor must be a number >= 1');
     this.snapshotDownloadFactor = factor;
     this.downloads = options.downloads ?? options.backend.downloads;
+    this.partialLabels = options.partialLabels ?? true;
     this.touch(options.now);
   }
 
@@ -232,12 +258,13 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
       chunk: this.limits.maxChunkItems,
       // The signed view (spec/verifiability.md §9): verifying clients refuse a dir.info without it.
       ...(view.signed ? { identity: view.signed.identity, keyStatement: view.signed.keyStatement, announcement: view.signed.announcement } : {}),
+      ...(this.partialLabels ? { labelParts: true } : {}),
     });
     this.state = 'serving';
   }
 
   private onQuota(msg: DirQuota): void {
-    if (this.tokenAccepted !== undefined || this.nextSeq > 0 || this.labelsAsked) throw new ProtocolError('unexpected_message', 'dir.quota comes once, before any dir.evaluate');
+    if (this.tokenAccepted !== undefined || this.nextSeq > 0 || this.labelsAsked || this.partialRequests > 0) throw new ProtocolError('unexpected_message', 'dir.quota comes once, before any dir.evaluate');
     // Without quotas the token is meaningless; a bad token only means "charge everything".
     // A receipt of the earlier format (no epoch, generation, evaluated bits) is never accepted.
     const { token, set, chain, epoch, generation, evaluated } = msg;
@@ -449,31 +476,83 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
   }
 
   private onLabelsGet(msg: DirLabelsGet): void {
+    if (msg.partial === true) return this.onPartialLabelsGet(msg);
     this.epochView(msg.epoch);
     // A client matches against evaluations it received; asking before they were all sent is out of order.
     if (this.nextAnswer < this.nextSeq) throw new ProtocolError('unexpected_message', 'dir.labels.get before every dir.evaluated was answered');
-    // A client of label format 1 (16-byte keys, XChaCha20-Poly1305 seals) could not open
-    // format 2: it is told so, and no key of its request is looked up.
-    if (msg.format !== LABEL_FORMAT) throw new ProtocolError('unsupported', `label format ${msg.format ?? 1} is not served (this directory seals labels in format ${LABEL_FORMAT}): update the client`);
-    const keys = splitWireKeys(msg.keys.slice()); // ours, whatever the transport does with its buffer
-    // A client can only have matched what it evaluated in this session or paid for before
-    // (its receipt's set: an incremental sync refetches changed labels of earlier matches
-    // without evaluating them again). Without quotas: the tags the delta of this session
-    // names, or every match after a whole download in this session (known-outputs.ts).
-    const allowance = this.stats.evaluated + (this.ledger ? this.ledger.presentedSize : unpaidLabelAllowance(this.downloadedAll, this.deltaSent, this.limits.maxQueryItems));
-    if (keys.length > allowance) {
-      throw new ProtocolError('too_large', 'more label keys than identifiers evaluated or paid for');
-    }
+    const keys = this.labelKeys(msg);
+    this.takeAllowance(keys.length);
     // The labels are in the store: look them up as deferred work; nothing more is taken.
     this.state = 'reading';
     this.labelsAsked = true;
+    this.lookUpLabels(msg.epoch, keys, (found) => this.sendLabels(keys.length, found, true));
+  }
+
+  /**
+   * A partial request: the labels of hits of chunks answered so far, while later chunks are
+   * still evaluated. Every bound is checked before anything is looked up: a refused request
+   * costs the server no transaction.
+   */
+  private onPartialLabelsGet(msg: DirLabelsGet): void {
+    if (!this.partialLabels) throw new ProtocolError('unsupported', 'this server takes no partial dir.labels.get (its dir.info has no labelParts)');
+    this.epochView(msg.epoch);
+    // Each request is a store transaction: at most one per chunk answered, plus one.
+    if (!partialRequestFits(this.partialRequests, this.nextAnswer)) {
+      throw new ProtocolError('unexpected_message', `partial dir.labels.get number ${this.partialRequests + 1} after ${this.nextAnswer} chunks answered`);
+    }
+    const keys = this.labelKeys(msg);
+    if (keys.length === 0) throw new ProtocolError('bad_field', 'an empty partial dir.labels.get');
+    const named = keys.map(hexOf);
+    for (let i = 0; i < named.length; i++) {
+      if (this.partialKeys.has(named[i]) || named.indexOf(named[i]) !== i) throw new ProtocolError('bad_field', 'a label key repeats across partial dir.labels.get');
+    }
+    this.takeAllowance(keys.length);
+    for (const k of named) this.partialKeys.add(k);
+    this.partialRequests++;
+    this.lookUpLabels(msg.epoch, keys, (found) => this.sendLabels(keys.length, found, false));
+  }
+
+  /** The request's wire keys, once its format is one this server serves. */
+  private labelKeys(msg: DirLabelsGet): Uint8Array[] {
+    // A client of label format 1 (16-byte keys, XChaCha20-Poly1305 seals) could not open
+    // format 2: it is told so, and no key of its request is looked up.
+    if (msg.format !== LABEL_FORMAT) throw new ProtocolError('unsupported', `label format ${msg.format ?? 1} is not served (this directory seals labels in format ${LABEL_FORMAT}): update the client`);
+    return splitWireKeys(msg.keys.slice()); // ours, whatever the transport does with its buffer
+  }
+
+  /**
+   * Takes `count` keys of the session's label allowance, over every label request so far.
+   * A client can only have matched what it evaluated in this session or paid for before
+   * (its receipt's set: an incremental sync refetches changed labels of earlier matches
+   * without evaluating them again). Without quotas: the tags the delta of this session
+   * names, or every match after a whole download in this session (known-outputs.ts).
+   * Checked against what is answered when the request arrives (a partial request comes
+   * before later chunks are answered: it may name only hits of the earlier ones).
+   */
+  private takeAllowance(count: number): void {
+    const allowance = this.stats.evaluated + (this.ledger ? this.ledger.presentedSize : unpaidLabelAllowance(this.downloadedAll, this.deltaSent, this.limits.maxQueryItems));
+    if (!labelKeysFit(this.labelKeysAsked, count, allowance)) {
+      throw new ProtocolError('too_large', 'more label keys than identifiers evaluated or paid for');
+    }
+    this.labelKeysAsked += count;
+  }
+
+  /** Looks labels up as deferred work; the answers go out in request order (the final one last). */
+  private lookUpLabels(epoch: number, keys: Uint8Array[], answer: (found: readonly (Uint8Array | readonly Uint8Array[] | undefined)[]) => void): void {
+    const turn = this.labelRequests++;
     this.defer(
-      () => this.backend.sealedLabels(msg.epoch, keys),
-      (found) => this.sendLabels(keys.length, found),
+      () => this.backend.sealedLabels(epoch, keys),
+      (found) => {
+        this.labelsFound.set(turn, () => answer(found));
+        for (let next = this.labelsFound.get(this.labelAnswers); next; next = this.labelsFound.get(this.labelAnswers)) {
+          this.labelsFound.delete(this.labelAnswers++);
+          next();
+        }
+      },
     );
   }
 
-  private sendLabels(requested: number, found: readonly (Uint8Array | readonly Uint8Array[] | undefined)[]): void {
+  private sendLabels(requested: number, found: readonly (Uint8Array | readonly Uint8Array[] | undefined)[], final: boolean): void {
     if (found.length !== requested) throw new ProtocolError('internal', 'the directory answered a different number of labels');
     // Seals over maxLabelBytes (left by an older directory) go out as "no label": a client refuses them.
     const { labels, more, dropped } = packLabelAnswers(
@@ -482,6 +561,8 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
     );
     this.stats.labelsDropped += dropped;
     this.stats.labelsRequested += requested;
+    // A partial answer carries no receipt (later chunks are still charged); the final one does, as before.
+    if (!final) return this.send({ t: 'dir.labels', format: LABEL_FORMAT, labels, more });
     // No receipt when nothing was charged in this session: the client's receipt stays valid.
     const issued = this.ledger?.issueToken();
     this.send({
