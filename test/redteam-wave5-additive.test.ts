@@ -5,8 +5,9 @@
  * reordered or omitted elements, a proof under another key, another chunk's proof, one
  * proof over the whole book, a proof made over permuted blinded elements), the client
  * fails with `bad_evaluation` (exactly when the group's own decoder refuses an element) or
- * `proof_invalid`, the same code inline and on the pool, and unblinds nothing (no
- * Z - r PK) before a proof over its own blinded elements verified under the pinned key.
+ * `proof_invalid`, the same code inline (comb and noble reference) and on the pool, and
+ * unblinds nothing (no Z - r PK) before a proof over its own blinded elements verified
+ * under the pinned key.
  * Edge blinds (1, L - 1) give the RFC outputs; 0, L and 2^255 - 1 are bad_scalar.
  */
 import fc from 'fast-check';
@@ -204,6 +205,8 @@ describe('red team wave 5: additive finalize against a malicious server', () => 
           const message = String((inline as Error).message);
           for (const b of state.blinds) expect(message).not.toContain(hex(b).slice(0, 16));
           await expect(pool.finalizeAdditive(ID, Modes.VOPRF, state, evaluated, verify)).rejects.toMatchObject({ code: want });
+          // The noble reference path (no comb: browsers without WebAssembly SIMD) gives the same code.
+          expect(() => finalizeAdditive(noble, state, evaluated, verify)).toThrow(expect.objectContaining({ code: want }));
         },
       ),
       { numRuns: 60 },
