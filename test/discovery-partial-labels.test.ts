@@ -17,6 +17,7 @@ import { blindAdditive, finalizeAdditive } from '../src/oprf/additive.js';
 import { runSessionPairAsync } from '../src/protocol/session-pair.js';
 import { decodeMessage } from '../src/protocol/codec.js';
 import { DEFAULT_DISCOVERY_LIMITS, discoverySchemas } from '../src/protocol/discovery/messages.js';
+import { encodeMessage } from '../src/protocol/codec.js';
 import { memoryBackend, voprfSuite, type TestUser } from './helpers/discovery.js';
 import { seededRng } from './helpers/rng.js';
 
@@ -167,5 +168,41 @@ describe('partial label requests: the same outcome as one request', () => {
     expect(sample.some((s) => s.clientDelays === undefined)).toBe(true);
     expect(sample.some((s) => s.clientDelays !== undefined && new Set(s.lookupDelays).size > 1)).toBe(true);
     expect(sample.some((s) => s.forget.includes(true) && s.forget.includes(false))).toBe(true);
+  });
+});
+
+describe('mixed versions on the wire', () => {
+  // The schemas of a build from before labelParts: dir.info and dir.labels.get without the new fields.
+  const before = discoverySchemas(DEFAULT_DISCOVERY_LIMITS);
+  const { labelParts: _lp, ...infoBefore } = before['dir.info'];
+  const { partial: _p, ...getBefore } = before['dir.labels.get'];
+  const oldSchemas = { ...before, 'dir.info': infoBefore, 'dir.labels.get': getBefore };
+
+  async function infoBytes(partialLabels: boolean): Promise<Uint8Array> {
+    const dir = directory([true], [0]);
+    const server = new DiscoveryServerSession({ backend: dir.backend, rng: seededRng(2), now: 0, partialLabels });
+    server.handle(encodeMessage({ t: 'dir.hello', suite: suite.id }), 0);
+    return server.pollTransmit()!;
+  }
+
+  it('a server with partialLabels: false sends the dir.info an older decoder takes; with it on, an older decoder refuses it (hence the two-step rollout, spec §9)', async () => {
+    expect(decodeMessage<{ t: string }>(await infoBytes(false), oldSchemas, 1 << 30).t).toBe('dir.info');
+    const on = await infoBytes(true);
+    expect(() => decodeMessage(on, oldSchemas, 1 << 30)).toThrow(/labelParts/);
+    expect(decodeMessage<{ t: string; labelParts?: boolean }>(on, schemas, 1 << 30).labelParts).toBe(true);
+  });
+
+  it('a new client against a server without labelParts sends only what an older server decodes', async () => {
+    const dir = directory([true, false], [0]);
+    const client = new DiscoveryClientSession({ suite, identifiers: universe.slice(0, 40), rng: seededRng(3), chunkItems: 5 });
+    const server = new DiscoveryServerSession({ backend: dir.backend, rng: seededRng(2), now: 0, partialLabels: false });
+    const out = await runSessionPairAsync<DiscoveryResult, unknown>(client, server, 0, {
+      toServer: (bytes) => {
+        decodeMessage(bytes, oldSchemas, 1 << 30); // throws bad_field on a field an older server does not know
+        return bytes;
+      },
+    });
+    expect(out.clientError).toBeUndefined();
+    expect(out.clientResult!.matches.length).toBe(20);
   });
 });
