@@ -89,6 +89,15 @@ export class RecordWriter {
     return this;
   }
 
+  /** bytes(src[start..start+length)) without a view of the range (an outputs file writes a 16-byte key per entry from one packed array). */
+  bytesFrom(src: Uint8Array, start: number, length: number): this {
+    this.uint(length);
+    const at = this.reserve(length);
+    const buf = this.buf;
+    for (let i = 0; i < length; i++) buf[at + i] = src[start + i];
+    return this;
+  }
+
   /** UTF-8 with its length, encoded in place (an outputs file has a user id field per entry). */
   text(v: string): this {
     const lengthAt = this.reserve(8);
@@ -119,38 +128,55 @@ const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
 /** Reads a payload field by field; any overrun is a CacheFileError. */
 export class RecordReader {
-  private offset = 0;
+  private pos = 0;
 
   constructor(
-    private readonly payload: Uint8Array,
+    readonly payload: Uint8Array,
     private readonly fail: (why: string) => never,
   ) {}
 
   u8(): number {
-    if (this.offset + 1 > this.payload.length) this.fail('truncated field');
-    return this.payload[this.offset++];
+    if (this.pos + 1 > this.payload.length) this.fail('truncated field');
+    return this.payload[this.pos++];
   }
 
   uint(max = Number.MAX_SAFE_INTEGER): number {
-    if (this.offset + 8 > this.payload.length) this.fail('truncated field');
+    if (this.pos + 8 > this.payload.length) this.fail('truncated field');
     // Two 32-bit halves (no BigInt and no DataView per field: an outputs file has five
     // fields per entry); hi <= 0x1fffff keeps hi * 2^32 + lo exact.
     const p = this.payload;
-    const at = this.offset;
+    const at = this.pos;
     const hi = ((p[at] << 24) | (p[at + 1] << 16) | (p[at + 2] << 8) | p[at + 3]) >>> 0;
     const lo = ((p[at + 4] << 24) | (p[at + 5] << 16) | (p[at + 6] << 8) | p[at + 7]) >>> 0;
-    this.offset += 8;
+    this.pos += 8;
     const v = hi * 0x1_0000_0000 + lo;
     if (hi > 0x1fffff || v > max) this.fail(`a field is out of range (${(BigInt(hi) << 32n) | BigInt(lo)} > ${max})`);
     return v;
   }
 
+  /** Where the next field starts in the payload. */
+  get offset(): number {
+    return this.pos;
+  }
+
+  /**
+   * Skips a length-prefixed byte string as bytes() reads it (the same checks and failures)
+   * and returns its length; it ends at `offset`. No view is made: an outputs file read for a
+   * book that holds none of its entries looks at four fields of each and keeps nothing.
+   */
+  skip(maxLength = Number.MAX_SAFE_INTEGER): number {
+    const length = this.uint(maxLength);
+    if (this.pos + length > this.payload.length) this.fail('truncated field');
+    this.pos += length;
+    return length;
+  }
+
   /** A length-prefixed byte string, a view into the file (no copy). */
   bytes(maxLength = Number.MAX_SAFE_INTEGER): Uint8Array {
     const length = this.uint(maxLength);
-    if (this.offset + length > this.payload.length) this.fail('truncated field');
-    const out = this.payload.subarray(this.offset, this.offset + length);
-    this.offset += length;
+    if (this.pos + length > this.payload.length) this.fail('truncated field');
+    const out = this.payload.subarray(this.pos, this.pos + length);
+    this.pos += length;
     return out;
   }
 
@@ -166,11 +192,11 @@ export class RecordReader {
 
   /** Whether every field was read (a field appended by a later writer may follow). */
   get atEnd(): boolean {
-    return this.offset === this.payload.length;
+    return this.pos === this.payload.length;
   }
 
   end(): void {
-    if (this.offset !== this.payload.length) this.fail('trailing bytes after the last field');
+    if (this.pos !== this.payload.length) this.fail('trailing bytes after the last field');
   }
 }
 

@@ -30,6 +30,7 @@ import { CacheFileError, openRecord, RecordReader, RecordWriter } from './cache-
 import { writeFileAtomic, writeFileAtomicAsync } from './local-file.js';
 import { ownedView } from './snapshot-cache.js';
 import { OUTPUT_ENTRY_KEY_BYTES } from './output-keys.js';
+import { EntryKeyHasher } from './entry-key-batch.js';
 
 export const OUTPUTS_FILE = 'outputs.cache';
 const KEY_BYTES = OUTPUT_ENTRY_KEY_BYTES;
@@ -47,38 +48,126 @@ export { outputCacheKey } from './output-keys.js';
  */
 export const entryKey = (key: Uint8Array, identifier: string): Uint8Array =>
   new Uint8Array(createHmac('sha256', key).update(identifier, 'utf8').digest().subarray(0, KEY_BYTES));
-const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+const EMPTY = new Uint8Array(0);
+/** The strict decoder RecordReader.text uses (fatal; a leading BOM is dropped, as it always was). */
+const utf8Strict = new TextDecoder('utf-8', { fatal: true });
 
-/** One identifier's entry key, as bytes (written) and as hex (looked up). */
-interface EntryKey {
-  readonly bytes: Uint8Array;
-  readonly hex: string;
+/** One cache key's entry keys: each identifier keyed once, packed KEY_BYTES apiece. */
+export class KeyedIdentifiers {
+  private readonly hasher: EntryKeyHasher;
+  private readonly slots = new Map<string, number>();
+  /** The key of slot s is keys[s * KEY_BYTES ..]. */
+  keys = new Uint8Array(KEY_BYTES * 1024);
+  private count = 0;
+
+  constructor(cacheKey: Uint8Array) {
+    this.hasher = new EntryKeyHasher(cacheKey, KEY_BYTES);
+  }
+
+  /** The slot of each identifier, in order; the ones not keyed yet are keyed in one batch. */
+  slotsOf(identifiers: readonly string[]): Int32Array {
+    const out = new Int32Array(identifiers.length);
+    const pending: string[] = [];
+    for (let i = 0; i < identifiers.length; i++) {
+      const id = identifiers[i];
+      let slot = this.slots.get(id);
+      if (slot === undefined) {
+        slot = this.count + pending.length;
+        this.slots.set(id, slot);
+        pending.push(id);
+      }
+      out[i] = slot;
+    }
+    if (pending.length > 0) {
+      const needed = (this.count + pending.length) * KEY_BYTES;
+      if (needed > this.keys.length) {
+        const grown = new Uint8Array(Math.max(needed, 2 * this.keys.length));
+        grown.set(this.keys.subarray(0, this.count * KEY_BYTES));
+        this.keys.fill(0);
+        this.keys = grown;
+      }
+      this.hasher.keysInto(pending, this.keys, this.count * KEY_BYTES);
+      this.count += pending.length;
+    }
+    return out;
+  }
 }
 
 /**
- * The entry keys of a sync, computed once per (cache key, identifier): a sync reads the
- * outputs of its URL and of the directory identity (each keys the whole book) and writes
- * them back (each keys every entry again), so without it a 10,000-contact sync computed
- * 40,000 HMACs for 10,000 identifiers (issue 13 §1). Held by one FileSyncCache, that is
- * one sync; the keys are as sensitive as the outputs file they index, and never leave memory.
+ * Finds which of a book's identifiers an entry key belongs to: open addressing on the key's
+ * first 32 bits (uniform: an HMAC), every probe confirmed on all KEY_BYTES. No string per
+ * entry (the hex keys of a Map were a third of reading a 10,000-entry file).
+ */
+export class KeyIndex {
+  private readonly table: Int32Array;
+  private readonly mask: number;
+
+  constructor(
+    private readonly keys: Uint8Array,
+    private readonly identifiers: readonly string[],
+    private readonly slots: Int32Array,
+  ) {
+    let size = 16;
+    while (size < 2 * slots.length) size *= 2;
+    this.table = new Int32Array(size); // 0 empty, else the identifier's index + 1
+    this.mask = size - 1;
+    for (let i = 0; i < slots.length; i++) {
+      const at = slots[i] * KEY_BYTES;
+      for (let h = this.hashAt(keys, at); ; h = (h + 1) & this.mask) {
+        const held = this.table[h];
+        if (held === 0) {
+          this.table[h] = i + 1;
+          break;
+        }
+        if (this.sameKey(slots[held - 1] * KEY_BYTES, keys, at)) break; // the same identifier twice
+      }
+    }
+  }
+
+  private hashAt(bytes: Uint8Array, at: number): number {
+    return ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) & this.mask;
+  }
+
+  private sameKey(slotAt: number, bytes: Uint8Array, at: number): boolean {
+    const keys = this.keys;
+    for (let j = 0; j < KEY_BYTES; j++) if (keys[slotAt + j] !== bytes[at + j]) return false;
+    return true;
+  }
+
+  /** The identifier whose key is bytes[at..at + KEY_BYTES), or undefined. */
+  find(bytes: Uint8Array, at: number): string | undefined {
+    for (let h = this.hashAt(bytes, at); ; h = (h + 1) & this.mask) {
+      const held = this.table[h];
+      if (held === 0) return undefined;
+      if (this.sameKey(this.slots[held - 1] * KEY_BYTES, bytes, at)) return this.identifiers[held - 1];
+    }
+  }
+}
+
+/**
+ * The entry keys of a sync, computed once per (cache key, identifier), a book at a time
+ * (entry-key-batch.ts): a sync reads the outputs of its URL and of the directory identity
+ * (each keys the whole book) and writes them back (each keys every entry again), so without
+ * it a 10,000-contact sync computed 40,000 HMACs for 10,000 identifiers (issue 13 §1). Held
+ * by one FileSyncCache, that is one sync; the keys are as sensitive as the outputs file they
+ * index, and never leave memory.
  */
 export class EntryKeys {
-  private readonly byCacheKey = new Map<string, Map<string, EntryKey>>();
+  private readonly byCacheKey = new Map<string, KeyedIdentifiers>();
 
-  /** The function that keys identifiers under `cacheKey` (memoized). */
-  under(cacheKey: Uint8Array): (identifier: string) => EntryKey {
-    const id = hex(cacheKey);
-    let memo = this.byCacheKey.get(id);
-    if (memo === undefined) this.byCacheKey.set(id, (memo = new Map()));
-    const known = memo;
-    return (identifier) => {
-      let key = known.get(identifier);
-      if (key === undefined) {
-        const bytes = entryKey(cacheKey, identifier);
-        known.set(identifier, (key = { bytes, hex: hex(bytes) }));
-      }
-      return key;
-    };
+  /** The keyed identifiers under `cacheKey` (memoized). */
+  under(cacheKey: Uint8Array): KeyedIdentifiers {
+    const id = Buffer.from(cacheKey.buffer, cacheKey.byteOffset, cacheKey.byteLength).toString('hex');
+    let keyed = this.byCacheKey.get(id);
+    if (keyed === undefined) this.byCacheKey.set(id, (keyed = new KeyedIdentifiers(cacheKey)));
+    return keyed;
+  }
+
+  /** An index from entry keys under `cacheKey` to `identifiers`. */
+  index(cacheKey: Uint8Array, identifiers: readonly string[]): KeyIndex {
+    const keyed = this.under(cacheKey);
+    const slots = keyed.slotsOf(identifiers);
+    return new KeyIndex(keyed.keys, identifiers, slots);
   }
 }
 
@@ -140,13 +229,16 @@ export class OutputCache {
       .bytes(outputs.publicKey)
       .uint(Math.max(0, outputs.version))
       .uint(outputs.entries.size);
-    const keyOf = this.keys.under(cacheKey);
-    for (const [identifier, entry] of outputs.entries) {
-      w.bytes(keyOf(identifier).bytes)
+    const keyed = this.keys.under(cacheKey);
+    const slots = keyed.slotsOf([...outputs.entries.keys()]);
+    const keys = keyed.keys; // after slotsOf: keying may have grown it
+    let i = 0;
+    for (const entry of outputs.entries.values()) {
+      w.bytesFrom(keys, slots[i++] * KEY_BYTES, KEY_BYTES)
         .bytes(entry.output)
         .u8((entry.labelChecked ? 1 : 0) | (entry.match ? 2 : 0))
         .text(entry.match?.userId ?? '')
-        .bytes(entry.match?.label ?? new Uint8Array(0));
+        .bytes(entry.match?.label ?? EMPTY);
     }
     return w.finish('T');
   }
@@ -169,30 +261,52 @@ export class OutputCache {
     const publicKey = r.bytes(64).slice();
     const version = r.uint();
     const count = r.uint(MAX_ENTRIES);
-    const keyOf = this.keys.under(cacheKeyFor(identity));
-    const byKey = new Map<string, string>();
-    for (const id of identifiers) byKey.set(keyOf(id).hex, id);
+    const index = this.keys.index(cacheKeyFor(identity), identifiers);
+    const payload = r.payload;
+    const text = (at: number, length: number): string => (length === 0 ? '' : utf8Strict.decode(payload.subarray(at, at + length)));
     const entries = new Map<string, KnownOutput>();
     let outputLength: number | undefined;
+    // Field by field as RecordReader.bytes/text read them (the same checks, in the same order,
+    // the same failures), without a view or a string per field: most entries of a file are
+    // not in the book at hand (a first sync of new contacts reads its earlier book's).
     for (let i = 0; i < count; i++) {
-      const k = r.bytes(KEY_BYTES);
-      const output = r.bytes(MAX_OUTPUT_BYTES);
+      const keyLength = r.skip(KEY_BYTES);
+      const keyAt = r.offset - keyLength;
+      const length = r.skip(MAX_OUTPUT_BYTES);
+      const outputAt = r.offset - length;
       const flags = r.u8();
-      const userId = r.text(MAX_USER_ID_BYTES);
-      const label = r.bytes(MAX_LABEL_BYTES);
-      if (k.length !== KEY_BYTES || output.length === 0 || flags > 3 || (flags === 2)) fail('an entry is malformed');
-      if (outputLength !== undefined && output.length !== outputLength) fail('its outputs differ in length');
-      outputLength = output.length;
-      if (!(flags & 2) && (userId !== '' || label.length !== 0)) fail('a label is stored for a non-match');
-      const identifier = byKey.get(hex(k));
+      const userIdLength = r.skip(MAX_USER_ID_BYTES);
+      const userIdAt = r.offset - userIdLength;
+      if (!asciiOnly(payload, userIdAt, userIdLength)) {
+        try {
+          text(userIdAt, userIdLength);
+        } catch {
+          fail('a text field is not UTF-8');
+        }
+      }
+      const labelLength = r.skip(MAX_LABEL_BYTES);
+      const labelAt = r.offset - labelLength;
+      if (keyLength !== KEY_BYTES || length === 0 || flags > 3 || (flags === 2)) fail('an entry is malformed');
+      if (outputLength !== undefined && length !== outputLength) fail('its outputs differ in length');
+      outputLength = length;
+      // A user id of a lone BOM reads as '' (the decoder drops it), as it always did.
+      if (!(flags & 2) && (labelLength !== 0 || (userIdLength !== 0 && text(userIdAt, userIdLength) !== ''))) fail('a label is stored for a non-match');
+      const identifier = index.find(payload, keyAt);
       if (identifier === undefined) continue; // not in this book (or another account's key)
       entries.set(identifier, {
-        output: output.slice(),
+        output: payload.slice(outputAt, outputAt + length),
         labelChecked: (flags & 1) === 1,
-        match: flags & 2 ? { userId, label: label.slice() } : undefined,
+        match: flags & 2 ? { userId: text(userIdAt, userIdLength), label: payload.slice(labelAt, labelAt + labelLength) } : undefined,
       });
     }
     r.end();
     return { identity, epoch, publicKey, version, entries };
   }
+}
+
+/** Whether bytes[at..at + length) are all ASCII (then valid UTF-8, and decoded without a check). */
+function asciiOnly(bytes: Uint8Array, at: number, length: number): boolean {
+  let or = 0;
+  for (let i = 0; i < length; i++) or |= bytes[at + i];
+  return or < 0x80;
 }
