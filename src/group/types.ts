@@ -156,7 +156,7 @@ export interface Group {
    */
   rememberDecoded?(packed: Uint8Array, xy: Uint8Array): void;
   /**
-   * Additive blinding (spec/client.md "Additive blinding", VOPRF clients only):
+   * Additive blinding (spec/discovery.md §1.1, VOPRF clients only):
    * encode(hashToGroup(msgs_i, dst) + scalars_i * G), scalars packed SerializeScalar bytes
    * in [1, order), on a constant-time fixed-base comb, H(x) never encoded. Only on a
    * backend that has the comb (src/oprf/additive.ts falls back to the reference).

@@ -1,5 +1,5 @@
 /**
- * Additive blinding for the VOPRF client (spec/client.md "Additive blinding"). The
+ * Additive blinding for the VOPRF client (spec/discovery.md §1.1). The
  * verifiable mode of draft-irtf-cfrg-voprf-07 blinded this way ("Bind blinding mechanism
  * to mode: additive for verifiable mode"); later drafts and RFC 9497 keep multiplicative
  * blinding only, their Security Considerations ("Blinding Considerations", after [JKX21],
