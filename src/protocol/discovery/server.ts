@@ -502,9 +502,12 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
     }
     const keys = this.labelKeys(msg);
     if (keys.length === 0) throw new ProtocolError('bad_field', 'an empty partial dir.labels.get');
-    const named = keys.map(hexOf);
-    for (let i = 0; i < named.length; i++) {
-      if (this.partialKeys.has(named[i]) || named.indexOf(named[i]) !== i) throw new ProtocolError('bad_field', 'a label key repeats across partial dir.labels.get');
+    // One pass with a set (a request may hold up to maxQueryItems keys: no quadratic scan).
+    const named = new Set<string>();
+    for (const key of keys) {
+      const k = hexOf(key);
+      if (this.partialKeys.has(k) || named.has(k)) throw new ProtocolError('bad_field', 'a label key repeats across partial dir.labels.get');
+      named.add(k);
     }
     this.takeAllowance(keys.length);
     for (const k of named) this.partialKeys.add(k);
