@@ -283,3 +283,41 @@ describe('outputs file: the same as the previous code', () => {
     expect(cache.discarded).toMatch(/checksum/);
   });
 });
+
+const ascii = (max: number) =>
+  fc.integer({ min: 0, max }).chain((n) => fc.string({ unit: fc.integer({ min: 0, max: 0x7f }).map((c) => String.fromCharCode(c)), minLength: n, maxLength: n }));
+
+describe('RecordWriter.text: ASCII byte by byte, the rest by encodeInto', () => {
+  const text = fc.oneof(
+    ascii(70),
+    // ASCII then not (the fast path gives up part-way), around the 64-unit border.
+    fc.tuple(ascii(66), fc.string({ unit: 'grapheme', minLength: 1, maxLength: 4 }).filter((g) => /[^\x00-\x7f]/.test(g))).map(([a, b]) => a + b),
+    fc.string({ unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)), maxLength: 70 }),
+  );
+
+  it('the generator reaches ASCII up to and over 64 units, and ASCII prefixes of non-ASCII text', () => {
+    const s = fc.sample(text, { numRuns: 1000, seed: 9 });
+    expect(s.some((v) => /^[\x00-\x7f]*$/.test(v) && v.length === 64)).toBe(true);
+    expect(s.some((v) => /^[\x00-\x7f]*$/.test(v) && v.length > 64)).toBe(true);
+    expect(s.some((v) => /^[\x00-\x7f]{30,}[^\x00-\x7f]/.test(v))).toBe(true);
+  });
+
+  it('writes length and UTF-8 bytes as TextEncoder gives them, after any fields, growing the buffer', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(text, fc.uint8Array({ maxLength: 20 })), { maxLength: 12 }), (fields) => {
+        const w = new RecordWriter(1);
+        const parts: Uint8Array[] = [];
+        for (const f of fields) {
+          const body = typeof f === 'string' ? new TextEncoder().encode(f) : f;
+          if (typeof f === 'string') w.text(f);
+          else w.bytes(f);
+          const len = new Uint8Array(8);
+          new DataView(len.buffer).setBigUint64(0, BigInt(body.length), false);
+          parts.push(len, body);
+        }
+        expect(Buffer.from(w.finish('T')[1]).equals(Buffer.concat(parts))).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
