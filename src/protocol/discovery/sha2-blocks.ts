@@ -105,7 +105,7 @@ export function sha512Block(state: Int32Array, W: Int32Array, bytes: Uint8Array,
     const s1h = ((h2 >>> 19) | (l2 << 13)) ^ ((l2 >>> 29) | (h2 << 3)) ^ (h2 >>> 6);
     const s1l = ((l2 >>> 19) | (h2 << 13)) ^ ((h2 >>> 29) | (l2 << 3)) ^ ((l2 >>> 6) | (h2 << 26));
     const low = (W[2 * (t - 16) + 1] >>> 0) + (s0l >>> 0) + (W[2 * (t - 7) + 1] >>> 0) + (s1l >>> 0);
-    W[2 * t] = (W[2 * (t - 16)] + s0h + W[2 * (t - 7)] + s1h + Math.floor(low / 0x1_0000_0000)) | 0;
+    W[2 * t] = (W[2 * (t - 16)] + s0h + W[2 * (t - 7)] + s1h + ((low / 0x1_0000_0000) | 0)) | 0;
     W[2 * t + 1] = low | 0;
   }
   let ah = state[0], al = state[1], bh = state[2], bl = state[3], ch = state[4], cl = state[5], dh = state[6], dl = state[7];
@@ -118,7 +118,7 @@ export function sha512Block(state: Int32Array, W: Int32Array, bytes: Uint8Array,
     const chl = (el & fl) ^ (~el & gl);
     // T1 = h + Σ1(e) + Ch(e, f, g) + K[t] + W[t]
     const t1low = (hl >>> 0) + (S1l >>> 0) + (chl >>> 0) + (K512[2 * t + 1] >>> 0) + (W[2 * t + 1] >>> 0);
-    const t1h = (hh + S1h + chh + K512[2 * t] + W[2 * t] + Math.floor(t1low / 0x1_0000_0000)) | 0;
+    const t1h = (hh + S1h + chh + K512[2 * t] + W[2 * t] + ((t1low / 0x1_0000_0000) | 0)) | 0;
     const t1l = t1low | 0;
     // Σ0(a) = ROTR28 ^ ROTR34 ^ ROTR39; Maj(a, b, c)
     const S0h = ((ah >>> 28) | (al << 4)) ^ ((al >>> 2) | (ah << 30)) ^ ((al >>> 7) | (ah << 25));
@@ -133,7 +133,7 @@ export function sha512Block(state: Int32Array, W: Int32Array, bytes: Uint8Array,
     fl = el;
     // e = d + T1
     const elow = (dl >>> 0) + (t1l >>> 0);
-    eh = (dh + t1h + Math.floor(elow / 0x1_0000_0000)) | 0;
+    eh = (dh + t1h + ((elow / 0x1_0000_0000) | 0)) | 0;
     el = elow | 0;
     dh = ch;
     dl = cl;
@@ -143,12 +143,12 @@ export function sha512Block(state: Int32Array, W: Int32Array, bytes: Uint8Array,
     bl = al;
     // a = T1 + Σ0(a) + Maj(a, b, c)
     const alow = (t1l >>> 0) + (S0l >>> 0) + (majl >>> 0);
-    ah = (t1h + S0h + majh + Math.floor(alow / 0x1_0000_0000)) | 0;
+    ah = (t1h + S0h + majh + ((alow / 0x1_0000_0000) | 0)) | 0;
     al = alow | 0;
   }
   const add = (i: number, h: number, l: number): void => {
     const low = (state[i + 1] >>> 0) + (l >>> 0);
-    state[i] = (state[i] + h + Math.floor(low / 0x1_0000_0000)) | 0;
+    state[i] = (state[i] + h + ((low / 0x1_0000_0000) | 0)) | 0;
     state[i + 1] = low | 0;
   };
   add(0, ah, al);
