@@ -9,7 +9,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DiscoveryClientSession, type DiscoveryResult, type KnownOutputs } from '../src/protocol/discovery/client.js';
+import { DiscoveryClientSession, PARTIAL_LABEL_KEYS, type DiscoveryResult, type KnownOutputs } from '../src/protocol/discovery/client.js';
 import { DiscoveryServerSession } from '../src/protocol/discovery/server.js';
 import type { DiscoveryBackend } from '../src/protocol/discovery/backend.js';
 import type { OprfOffload } from '../src/protocol/offload.js';
@@ -63,6 +63,8 @@ function shuffledOffload(delays: readonly number[]): OprfOffload {
 interface Run {
   clientParts: boolean;
   serverParts: boolean;
+  /** Most keys per partial request (a backlog carried to later requests when small). */
+  partKeys?: number;
 }
 
 async function sync(
@@ -82,6 +84,7 @@ async function sync(
     chunkItems: chunk,
     outputs,
     partialLabels: run.clientParts,
+    partialLabelKeys: run.partKeys,
   });
   const server = new DiscoveryServerSession({ backend: dir.backend, rng: seededRng(2), now: 0, partialLabels: run.serverParts });
   const labelRequests: { partial: boolean; keys: number }[] = [];
@@ -114,16 +117,17 @@ const arbitraries = fc.record({
   clientDelays: fc.option(fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 6 }), { nil: undefined }),
   lookupDelays: fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 6 }),
   forget: fc.array(fc.boolean(), { minLength: 1, maxLength: 5 }),
+  partKeys: fc.option(fc.integer({ min: 1, max: 6 }), { nil: undefined }),
 });
 
 describe('partial label requests: the same outcome as one request', () => {
   it('new client + new server == old client + new server == new client + server without labelParts, first and re-fetching syncs', async () => {
     const seen = { partial: 0, refetchWithParts: 0 };
     await fc.assert(
-      fc.asyncProperty(arbitraries, async ({ mask, first, second, chunk, clientDelays, lookupDelays, forget }) => {
+      fc.asyncProperty(arbitraries, async ({ mask, first, second, chunk, clientDelays, lookupDelays, forget, partKeys }) => {
         const dir = directory(mask, lookupDelays);
         const runs: Run[] = [
-          { clientParts: true, serverParts: true },
+          { clientParts: true, serverParts: true, partKeys },
           { clientParts: false, serverParts: true },
           { clientParts: true, serverParts: false },
         ];
@@ -138,6 +142,7 @@ describe('partial label requests: the same outcome as one request', () => {
         // With it: every key once, over the partial requests and the final one.
         expect(parts.labelRequests.at(-1)!.partial).toBe(false);
         expect(parts.labelRequests.slice(0, -1).every((r) => r.partial && r.keys > 0)).toBe(true);
+        expect(parts.labelRequests.slice(0, -1).every((r) => r.keys <= (partKeys ?? PARTIAL_LABEL_KEYS))).toBe(true);
         expect(parts.labelRequests.reduce((n, r) => n + r.keys, 0)).toBe(parts.result.labelsFetched);
         // A second sync (downloads again, so every known hit is re-fetched by the final
         // request) with a few outputs marked unchecked and new contacts evaluated.
@@ -168,6 +173,9 @@ describe('partial label requests: the same outcome as one request', () => {
     expect(sample.some((s) => s.clientDelays === undefined)).toBe(true);
     expect(sample.some((s) => s.clientDelays !== undefined && new Set(s.lookupDelays).size > 1)).toBe(true);
     expect(sample.some((s) => s.forget.includes(true) && s.forget.includes(false))).toBe(true);
+    // A cap below a chunk's hits (a backlog carried to later requests), and the default cap.
+    expect(sample.some((s) => s.partKeys !== undefined && s.partKeys < hitsOf(s, s.first) / 3 && s.chunk >= 6)).toBe(true);
+    expect(sample.some((s) => s.partKeys === undefined)).toBe(true);
   });
 });
 

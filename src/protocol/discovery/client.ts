@@ -204,6 +204,8 @@ export interface DiscoveryClientOptions {
    * dir.info says `labelParts` (default true); false: one dir.labels.get at the end, as before.
    */
   partialLabels?: boolean;
+  /** Most keys per partial label request (default PARTIAL_LABEL_KEYS); the rest waits for the next one. */
+  partialLabelKeys?: number;
 }
 
 export interface DiscoveryMatch {
@@ -245,6 +247,14 @@ const BLIND_DST = ascii('contact-psi-v1-deterministic-blind');
 const BLIND_AHEAD = 2;
 
 const utf8 = new TextEncoder();
+/**
+ * Most keys one partial label request carries. Each is one store transaction on the server's
+ * main thread (~60 µs a key on SQLite: ~15 ms for 256), during which it neither hands chunks
+ * to its pool nor sends their answers; a book whose hits come together (registered contacts
+ * first) would otherwise put ~1,000-key lookups in the middle of the evaluation. Hits beyond
+ * it wait for the next finalized chunk's request, or the final one.
+ */
+export const PARTIAL_LABEL_KEYS = 256;
 
 export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, DiscoveryMessage, DiscoveryResult> {
   protected readonly role = 'client';
@@ -342,6 +352,9 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
   /** toEvaluate indexes asked in partial requests, and their wire keys (hex: no key twice). */
   private readonly partSent = new Set<number>();
   private readonly partKeys = new Set<string>();
+  /** Hits of finalized chunks not asked yet (toEvaluate indexes), from `partNext` on. */
+  private readonly partBacklog: number[] = [];
+  private partNext = 0;
   /** Answers to partial requests, opened, by toEvaluate index: onLabels takes them in order. */
   private readonly partOpened = new Map<number, { empty: boolean; opened: Label | 'oversized' | undefined }>();
   private quotaSent = false;
@@ -860,18 +873,20 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
 
   /**
    * A partial request for the labels of finalized chunks' hits (when the server announced
-   * `labelParts`): only the hits of chunks `start`..`start + count`, and no key a partial
+   * `labelParts`), one per finalized chunk (`start`..`start + count` joins the backlog), at
+   * most PARTIAL_LABEL_KEYS keys, oldest hits first, and no key a partial
    * request named already (two outputs sharing a wire key, ~2^-64 per pair: the final
    * request asks for it, as the server refuses a repeated partial key). The last chunk's
    * hits go with the final request instead, which ends the session.
    */
   private requestLabelPart(start: number, count: number): void {
     if (!this.labelParts) return;
+    for (let i = start; i < start + count; i++) if (this.hitKeys.has(i)) this.partBacklog.push(i);
     const indexes: number[] = [];
     const keys: Uint8Array[] = [];
-    for (let i = start; i < start + count; i++) {
-      const key = this.hitKeys.get(i);
-      if (key === undefined) continue;
+    while (this.partNext < this.partBacklog.length && indexes.length < (this.options.partialLabelKeys ?? PARTIAL_LABEL_KEYS)) {
+      const i = this.partBacklog[this.partNext++];
+      const key = this.hitKeys.get(i)!;
       const name = hexOf(key);
       if (this.partKeys.has(name)) continue;
       this.partKeys.add(name);
