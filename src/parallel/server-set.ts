@@ -48,6 +48,10 @@ export async function prepareServerSetParallel(
   keys?: KeyPair,
   pieces: { readonly first: number; readonly size: number } = { first: FIRST_PIECE, size: PIECE },
 ): Promise<PreparedServerSet> {
+  // The set is the items at the call: the pieces below are deduplicated over later turns of
+  // the event loop, and a caller may reuse its array meanwhile (red team wave 5). A copy of
+  // the array, not of the bytes, as prepareServerSet (which also keeps the item views).
+  items = items.slice();
   const dedupe = new DistinctItems(items);
   let keyPair: KeyPair | undefined;
   let checked = 0; // distinct items checked and sent
