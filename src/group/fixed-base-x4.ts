@@ -73,7 +73,13 @@ export function makeFixedBaseX4(ex: FixedBaseExports): FixedBaseX4 {
     if (!(base instanceof Uint8Array) || base.length !== ELEMENT_SIZE) throw new GroupError('bad_length', `element must be ${ELEMENT_SIZE} bytes`);
     const key = toHex(base);
     const cached = tables.get(key);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) {
+      // Least recently used out first: a hit moves the table to the end of the Map's order,
+      // so G's table (used by every blind) is not the one evicted by a 4th server key.
+      tables.delete(key);
+      tables.set(key, cached);
+      return cached;
+    }
     const at = alloc(ELEMENT_SIZE + tableBytes);
     let table: Uint8Array;
     try {
