@@ -180,10 +180,12 @@ const fileCase = fc.record({
   book: fc.array(fc.integer({ min: 0, max: 7 }), { maxLength: 10 }),
 });
 
+type FileCase = typeof fileCase extends fc.Arbitrary<infer T> ? T : never;
+
 /** A payload built field by field (any lengths, flags, text), with a valid header and checksum, so the entry parser is what decides. */
-function buildFile(c: fc.Infer<typeof fileCase>): Uint8Array {
+function buildFile(c: FileCase): Uint8Array {
   const w = new RecordWriter().text(SERVER).bytes(new Uint8Array(32).fill(9)).uint(4).bytes(new Uint8Array(32).fill(1)).uint(2).uint(Math.max(0, c.entries.length + c.countDelta));
-  c.entries.forEach((e: RawEntry, i) => {
+  c.entries.forEach((e: RawEntry, i: number) => {
     const k = e.id >= 0 && e.id < c.ids.length ? outputEntryKey(c.cacheKey, c.ids[e.id]) : new Uint8Array(16).fill(i);
     const key = new Uint8Array(e.keyLength);
     key.set(k.subarray(0, Math.min(16, e.keyLength)));
