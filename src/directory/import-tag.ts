@@ -43,16 +43,18 @@ export async function tagBatch(
   users: readonly TaggableUser[],
 ): Promise<BatchTags | undefined> {
   let n = 0;
-  let chars = 0;
+  let bytesNeeded = 0;
   for (const u of users) {
     if (!u.user.discoverable) continue;
     u.tagAt = n;
     n += u.user.identifiers.length;
-    for (const identifier of u.user.identifiers) chars += identifier.length;
+    for (const identifier of u.user.identifiers) bytesNeeded += Buffer.byteLength(identifier, 'utf8');
   }
   if (n === 0) return undefined;
-  // At most 3 UTF-8 bytes per UTF-16 unit (a surrogate pair: 4 bytes for 2 units).
-  const bytes = new Uint8Array(chars * 3);
+  // The exact UTF-8 size: 3 bytes per UTF-16 unit (the bound) would hold three times the
+  // data of an ASCII file in every batch in flight (red team wave 5: ~205 MB per batch of
+  // the longest addresses allowed).
+  const bytes = new Uint8Array(bytesNeeded);
   const inputs = new Array<Uint8Array>(n);
   const labels = new Array<LabelToSeal>(n);
   let at = 0;
@@ -66,6 +68,8 @@ export async function tagBatch(
       at += written;
     }
   }
+  // encodeInto stops where the buffer ends: a size that disagreed would cut an identifier.
+  if (at !== bytes.length) throw new ContactPsiError('internal_error', 'identifier bytes disagree with their UTF-8 length');
   const result = await evaluate(suite, secretKey, evaluator, inputs, labels);
   if (result.tags.length !== n || result.seals.length !== n) {
     throw new ContactPsiError('evaluator_failed', `evaluator returned ${result.tags.length} tags and ${result.seals.length} seals for ${n} identifiers`);
