@@ -57,9 +57,10 @@ async function sync(contacts: string[], blinding: 'additive' | 'multiplicative' 
 
 const elementsOf = (b: Buffer) => Array.from({ length: b.length / 32 }, (_, i) => b.subarray(32 * i, 32 * i + 32).toString('hex'));
 
-/** client.ts deterministicBlind, restated: H(secret || contact) to a scalar (0 -> 1). */
-function deterministicBlind(suite: OprfSuite, secret: Uint8Array, contact: string): Uint8Array {
-  const r = suite.group.hashToScalarBytes(new Uint8Array([...secret, ...new TextEncoder().encode(contact)]), new TextEncoder().encode('contact-psi-v1-deterministic-blind'));
+/** client.ts deterministicBlind, restated: H(secret || contact) to a scalar (0 -> 1), a domain per mode. */
+function deterministicBlind(suite: OprfSuite, secret: Uint8Array, contact: string, mode: 'additive' | 'multiplicative'): Uint8Array {
+  const dst = mode === 'additive' ? 'contact-psi-v1-deterministic-blind-additive' : 'contact-psi-v1-deterministic-blind';
+  const r = suite.group.hashToScalarBytes(new Uint8Array([...secret, ...new TextEncoder().encode(contact)]), new TextEncoder().encode(dst));
   return suite.group.scalar.isZero(r) ? suite.group.scalar.toBytes(1n) : r;
 }
 
@@ -97,7 +98,12 @@ describe('red team wave 5: blinding modes of the discovery client', () => {
           expect(new Set(mine).size).toBe(mine.length); // never equal across contacts
           for (const e of mine) expect(theirs.has(e)).toBe(false); // nor across modes
           // The elements sent are exactly the mode's for the deterministic blinds (client.ts deterministicBlind).
-          expect(new Set(mine)).toEqual(new Set(expectedElements(dir.suite, contacts, contacts.map((c) => deterministicBlind(dir.suite, secret, c)), effective)));
+          expect(new Set(mine)).toEqual(new Set(expectedElements(dir.suite, contacts, contacts.map((c) => deterministicBlind(dir.suite, secret, c, effective)), effective)));
+          // One r per contact and mode: an additive element is never H(x) + r G for the r the
+          // multiplicative mode uses (the server would hold r H(x) and H(x) + r G, DDH-hiding only).
+          const otherMode = effective === 'additive' ? 'multiplicative' : 'additive';
+          const crossed = new Set(expectedElements(dir.suite, contacts, contacts.map((c) => deterministicBlind(dir.suite, secret, c, otherMode)), effective));
+          for (const e of mine) expect(crossed.has(e)).toBe(false);
         },
       ),
       { numRuns: 25 },

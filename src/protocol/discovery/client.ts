@@ -160,7 +160,7 @@ export interface DiscoveryClientOptions {
   quotaApplies?: boolean;
   purpose?: DiscoveryPurpose;
   /**
-   * How contacts are blinded (spec/client.md "Additive blinding"): 'additive' (default)
+   * How contacts are blinded (spec/discovery.md §1.1): 'additive' (default)
    * sends H(x) + rG and unblinds Z - r PK once the chunk's proof verified, on fixed-base
    * combs (~4x cheaper than the two variable-base multiplications of 'multiplicative',
    * RFC 9497's r H(x) and r^-1 Z); the outputs are the same. 'additive' falls back to
@@ -243,6 +243,11 @@ export interface DiscoveryResult {
 }
 
 const BLIND_DST = ascii('contact-psi-v1-deterministic-blind');
+// Additive blinds have their own domain (spec/discovery.md §1.1): a contact sent once in
+// each mode (the upgrade's re-charge, a fallback offload) would otherwise show the server
+// both r·H(x) and H(x) + r·G under one r, and hiding would rest on DDH instead of being
+// perfect (red team wave 5).
+const BLIND_DST_ADDITIVE = ascii('contact-psi-v1-deterministic-blind-additive');
 /** Chunks blinded ahead of the one being sent when the group work is offloaded (the pool is never idle for want of one). */
 const BLIND_AHEAD = 2;
 
@@ -614,7 +619,7 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     // Blinds in input order, exactly as suite.blind draws them (randomScalars: the same draws
     // and scalars as scalar.random, three bytes per reduction step).
     const drawBlinds = (start: number, end: number): Uint8Array[] =>
-      blindSecret ? inputs.slice(start, end).map((x) => deterministicBlind(suite, blindSecret, x)) : randomScalars(suite.group.scalar, rng, end - start);
+      blindSecret ? inputs.slice(start, end).map((x) => deterministicBlind(suite, blindSecret, x, this.additive)) : randomScalars(suite.group.scalar, rng, end - start);
     if (!offload) {
       this.bounds = uniformChunks(inputs.length, chunk);
       this.blindState = this.blindHere(inputs, drawBlinds(0, inputs.length));
@@ -644,7 +649,7 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     const end = this.bounds[seq + 1];
     const inputs = state.inputs.slice(start, end);
     const blindSecret = this.blindSecret;
-    const blinds = blindSecret ? inputs.map((x) => deterministicBlind(suite, blindSecret, x)) : randomScalars(suite.group.scalar, rng, end - start);
+    const blinds = blindSecret ? inputs.map((x) => deterministicBlind(suite, blindSecret, x, this.additive)) : randomScalars(suite.group.scalar, rng, end - start);
     for (let i = 0; i < blinds.length; i++) this.allBlinds[start + i] = blinds[i];
     this.defer(
       () => (this.additive ? offload!.blindAdditive!(suite, inputs, blinds) : offload!.blindWith(suite, inputs, blinds)),
@@ -800,7 +805,7 @@ export class DiscoveryClientSession extends SessionCore<DiscoveryClientState, Di
     const covered = (identifier: string): boolean => {
       if (!blindSecret || charged.size === 0) return false;
       const input = utf8.encode(identifier);
-      return charged.has(hexOf(chargeHash(this.blindHere([input], [deterministicBlind(suite, blindSecret, input)]).blinded)));
+      return charged.has(hexOf(chargeHash(this.blindHere([input], [deterministicBlind(suite, blindSecret, input, this.additive)]).blinded)));
     };
     return outputsToReevaluate(needed, presented, covered);
   }
@@ -1078,9 +1083,9 @@ function verifyInfo(pins: PinState, info: DirInfo): VerifiedView {
 const signedCommitment = (a: Signed<Announcement>): TagSetCommitment => ({ count: a.statement.count, digest: a.statement.commitment });
 
 /** A blind derived from the device secret and the contact: stable across syncs, secret to the server. */
-function deterministicBlind(suite: OprfSuite, secret: Uint8Array, input: Uint8Array): Uint8Array {
+function deterministicBlind(suite: OprfSuite, secret: Uint8Array, input: Uint8Array, additive: boolean): Uint8Array {
   // As bytes from the group's reduction: a secret blind never becomes a BigInt (spec/protocol.md, constant-time operations).
-  const r = suite.group.hashToScalarBytes(concat(secret, input), BLIND_DST);
+  const r = suite.group.hashToScalarBytes(concat(secret, input), additive ? BLIND_DST_ADDITIVE : BLIND_DST);
   return suite.group.scalar.isZero(r) ? suite.group.scalar.toBytes(1n) : r;
 }
 
