@@ -186,9 +186,9 @@ describe('mixed versions on the wire', () => {
   const { partial: _p, ...getBefore } = before['dir.labels.get'];
   const oldSchemas = { ...before, 'dir.info': infoBefore, 'dir.labels.get': getBefore };
 
-  async function infoBytes(partialLabels: boolean): Promise<Uint8Array> {
+  async function infoBytes(partialLabels: boolean | undefined): Promise<Uint8Array> {
     const dir = directory([true], [0]);
-    const server = new DiscoveryServerSession({ backend: dir.backend, rng: seededRng(2), now: 0, partialLabels });
+    const server = new DiscoveryServerSession({ backend: dir.backend, rng: seededRng(2), now: 0, ...(partialLabels === undefined ? {} : { partialLabels }) });
     server.handle(encodeMessage({ t: 'dir.hello', suite: suite.id }), 0);
     return server.pollTransmit()!;
   }
@@ -198,6 +198,12 @@ describe('mixed versions on the wire', () => {
     const on = await infoBytes(true);
     expect(() => decodeMessage(on, oldSchemas, 1 << 30)).toThrow(/labelParts/);
     expect(decodeMessage<{ t: string; labelParts?: boolean }>(on, schemas, 1 << 30).labelParts).toBe(true);
+  });
+
+  it('by default a server does not announce labelParts: clients of an older build keep working until the operator turns it on', async () => {
+    const info = decodeMessage<{ t: string; labelParts?: boolean }>(await infoBytes(undefined), oldSchemas, 1 << 30);
+    expect(info.t).toBe('dir.info');
+    expect(info.labelParts).toBeUndefined();
   });
 
   it('a new client against a server without labelParts sends only what an older server decodes', async () => {

@@ -38,6 +38,7 @@ export const SERVE_SETTINGS = {
   adminPort: undefined,
   adminHost: '127.0.0.1',
   logLevel: 'info',
+  partialLabels: 'off',
 } as const satisfies Record<string, string | undefined>;
 
 export type ServeSettingKey = keyof typeof SERVE_SETTINGS;

@@ -94,6 +94,7 @@ program
   .option('--admin-port <n>', 'serve /metrics (Prometheus), /healthz and /readyz on this port (default: none)')
   .option('--admin-host <host>', 'interface of the admin port', '127.0.0.1')
   .option('--log-level <level>', 'JSON log lines on stderr: fatal, error, warn, info, debug, trace, silent', 'info')
+  .option('--partial-labels <on|off>', 'take the labels of each evaluated chunk while the next ones are evaluated (shorter syncs); turn on once every client is this version or newer: older ones refuse the announcement', 'off')
   .action(async (...a: Parameters<Commands['serve']['serve']>) => (await import('./commands/serve.js')).serve(...a));
 
 program

@@ -86,6 +86,12 @@ export interface ServeDirectoryOptions {
   downloads?: DownloadBudgetOptions;
   /** Snapshot bytes one session may download, as a multiple of the snapshot (default 2). */
   snapshotDownloadFactor?: number;
+  /**
+   * Take partial dir.labels.get (label lookups overlap the evaluation; default false):
+   * clients built before this option refuse its dir.info field, so turn it on once they
+   * are updated (spec/discovery.md §9, rollout).
+   */
+  partialLabels?: boolean;
   /** Protocol limits (default DEFAULT_DISCOVERY_LIMITS). */
   limits?: Partial<DiscoveryLimits>;
   /**
@@ -399,6 +405,7 @@ export async function serveDirectory(options: ServeDirectoryOptions): Promise<Di
           offload,
           limits: options.limits,
           snapshotDownloadFactor: options.snapshotDownloadFactor,
+          partialLabels: options.partialLabels,
           // The Directory keeps the buckets durable (SQLite, PostgreSQL): a restart does not reset quotas.
           quota: account !== undefined ? { account, config: { store: quotaStore, tokenKey: quotaKey!, ...policies } } : undefined,
         });

@@ -60,7 +60,7 @@ export async function demo(options: DemoOptions): Promise<void> {
       await directory.precompute((d, t) => bar.update(d, t));
       bar.done();
     });
-    const running = await timed('build snapshot + start server', () => serveDirectory(directory, { host: '127.0.0.1', port: 0, offload: pool ? poolOffload(pool) : undefined }));
+    const running = await timed('build snapshot + start server', () => serveDirectory(directory, { host: '127.0.0.1', port: 0, offload: pool ? poolOffload(pool) : undefined, partialLabels: true }));
     const view = running.backend.current();
     console.log(`server: ${running.server.url}, epoch ${view.epoch}, ${view.snapshot.count} tags, snapshot ${view.snapshot.bytes.length} bytes (${view.snapshot.encoding})`);
 

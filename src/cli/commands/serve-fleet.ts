@@ -19,7 +19,7 @@ import { redactStoreUrl } from '../../directory/open-store.js';
 import { poolEvaluator, poolOffload } from '../../parallel/index.js';
 import { directorySuite, startWorkerPool } from '../open-directory.js';
 import { escapeControlChars } from '../terminal-text.js';
-import { logLevelOf, numberOption, portOf, quotaPolicyOf, readAccounts, serveDirectory, type ServeOptions } from './serve.js';
+import { logLevelOf, numberOption, onOffOf, portOf, quotaPolicyOf, readAccounts, serveDirectory, type ServeOptions } from './serve.js';
 
 export async function serveFleetNode(options: ServeOptions): Promise<void> {
   const port = Number(options.port);
@@ -64,6 +64,7 @@ export async function serveFleetNode(options: ServeOptions): Promise<void> {
     // The operator surface of every node, as for `serve` on SQLite (spec/operations.md).
     admin: options.adminPort === undefined ? undefined : { port: portOf(options.adminPort, '--admin-port'), host: options.adminHost },
     logLevel: logLevelOf(options.logLevel),
+    partialLabels: onOffOf(options.partialLabels, '--partial-labels'),
   });
   const view = node.backend.current();
   console.log(`contact-psi listening on ${running.server.url} (epoch ${view.epoch}, ${view.snapshot.count} entries; node ${name}, ${node.isLeader ? 'leader' : 'follower'})`);

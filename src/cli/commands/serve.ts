@@ -49,6 +49,8 @@ export interface ServeOptions {
   adminHost?: string;
   /** Level of the JSON log lines on stderr (fatal, error, warn, info, debug, trace, silent; default info). */
   logLevel?: string;
+  /** `on`: take partial dir.labels.get (default `off` until every client is updated; spec/discovery.md §9). */
+  partialLabels?: string;
 }
 
 export interface RunningServer {
@@ -81,6 +83,8 @@ export interface ServeDirectoryOptions {
   admin?: { port: number; host?: string };
   /** JSON log lines on stderr at this level (default silent), as `serve --log-level`. */
   logLevel?: LogLevel;
+  /** Take partial dir.labels.get, as `serve --partial-labels on`. */
+  partialLabels?: boolean;
 }
 
 /**
@@ -105,6 +109,7 @@ export async function serveDirectory(directory: Directory, options: ServeDirecto
     onSession: options.onSession,
     admin: options.admin,
     logLevel: options.logLevel,
+    partialLabels: options.partialLabels,
   });
   return { server: running.server, directory, backend: running.backend, running, close: () => running.close() };
 }
@@ -157,6 +162,7 @@ export async function serve(flags: ServeOptions, command?: Command): Promise<voi
       rotate: { everyMs: Math.round(rotateMs), graceMs: Math.round(graceMs) },
       logLevel,
       admin: adminPort === undefined ? undefined : { port: adminPort, host: options.adminHost },
+      partialLabels: onOffOf(options.partialLabels, '--partial-labels'),
     });
   } catch (err) {
     await pool?.close();
@@ -202,6 +208,13 @@ export function portOf(value: string | undefined, name: string): number {
   const port = Number(value);
   if (value === undefined || !Number.isInteger(port) || port < 0 || port > 65535) throw new ContactPsiError('invalid_option', `${name} must be 0..65535, got ${value}`);
   return port;
+}
+
+/** An on/off setting (default off). */
+export function onOffOf(value: string | undefined, name: string): boolean {
+  const v = value ?? 'off';
+  if (v !== 'on' && v !== 'off') throw new ContactPsiError('invalid_option', `${name} must be on or off, got ${v}`);
+  return v === 'on';
 }
 
 export function logLevelOf(value: string | undefined): LogLevel {

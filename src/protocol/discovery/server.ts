@@ -113,8 +113,10 @@ export interface DiscoveryServerOptions {
    */
   downloads?: DownloadBudget;
   /**
-   * Announce `labelParts` in dir.info and take partial dir.labels.get (default true). False:
-   * a server as before this option (a partial request is refused `unsupported`).
+   * Announce `labelParts` in dir.info and take partial dir.labels.get (default false: a
+   * server as before this option; a partial request is refused `unsupported`). Off by
+   * default because a client built before it refuses a dir.info with the field (strict
+   * decoders): turn it on once the clients are updated (spec/discovery.md §9, rollout).
    */
   partialLabels?: boolean;
 }
@@ -209,7 +211,7 @@ export class DiscoveryServerSession extends SessionCore<DiscoveryServerState, Di
     if (!(Number.isFinite(factor) && factor >= 1)) throw new ContactPsiError('invalid_option', 'snapshotDownloadFactor must be a number >= 1');
     this.snapshotDownloadFactor = factor;
     this.downloads = options.downloads ?? options.backend.downloads;
-    this.partialLabels = options.partialLabels ?? true;
+    this.partialLabels = options.partialLabels ?? false;
     this.touch(options.now);
   }
 
