@@ -9,7 +9,7 @@ import type { Report, Row } from './report.js';
 import { round } from './timing.js';
 
 interface ResultFile {
-  machine: { date: string; loadAverage?: number[] };
+  machine: { date: string; loadAverage?: number[]; loadAverageAtStart?: number[] };
   data: Record<string, unknown>;
   parameters?: Record<string, unknown>;
   sections: { title: string; rows: Row[] }[];
@@ -37,6 +37,11 @@ interface Target {
 }
 
 const num = (v: unknown) => (typeof v === 'number' ? v : Number(v));
+
+/** The users of an `import` result (its parameters). */
+function importUsers(f: ResultFile): number {
+  return num((f as unknown as { parameters?: { users?: number } }).parameters?.users ?? 0);
+}
 
 /** The largest directory size `scale` measured. */
 function largestScale(f: ResultFile): number {
@@ -176,6 +181,12 @@ const TARGETS: Target[] = [
     measure: ({ scale: f, import: imp }) => {
       if (imp && (!f || imp.machine.date > f.machine.date)) {
         const sq = imp.data.sqlite as unknown as { wallMs: number; cpuMs: number; identifiers: number };
+        if (importUsers(imp) >= 10_000_000) {
+          return {
+            value: sq.wallMs / 60_000,
+            source: `MEASURED: the whole 10,000,000-user \`directory import\` process (import, ${imp.machine.date.slice(0, 16)}, load ${imp.machine.loadAverageAtStart?.join('/') ?? '?'} at start, ${imp.machine.loadAverage?.join('/') ?? '?'} at the end): ${round(sq.wallMs / 1000)} s wall, ${round(sq.cpuMs / 1000)} s CPU over all threads (${round(sq.cpuMs * 1000 / sq.identifiers)} µs per identifier), so at least ${round(sq.cpuMs / 2 / 60_000, 3)} min on 2 idle cores`,
+          };
+        }
         const ex = imp.data.extrapolated10M as unknown as { wallS: number; cpuS: number };
         return {
           value: ex.wallS / 60,
@@ -205,6 +216,9 @@ const TARGETS: Target[] = [
     measure: ({ scale: f, import: imp }) => {
       if (imp && (!f || imp.machine.date > f.machine.date)) {
         const sq = imp.data.sqlite as unknown as { maxRssMiB: number; identifiers: number };
+        if (importUsers(imp) >= 10_000_000) {
+          return { value: sq.maxRssMiB, source: `MEASURED: peak RSS of the whole 10,000,000-user \`directory import\` process, all threads (import, ${imp.machine.date.slice(0, 16)})` };
+        }
         // What grows with the directory after streaming: the snapshot build, ~36 bytes per tag
         // (the 16-byte tag and ~20 bytes of the fuse builder's arrays and output, fuse-build.md).
         const value = sq.maxRssMiB + ((14_000_000 - sq.identifiers) * 36) / 2 ** 20;
