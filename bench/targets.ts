@@ -140,7 +140,7 @@ const TARGETS: Target[] = [
   },
   {
     issue: 13,
-    bound: 'CPU on the same 2 cores: client 1.94 s + server 0.89 s (discovery-sync-pool, 2026-12-02 10:30, load ~1; was 2.77 s + 1.58 s), so at least 1.41 s wall on 2 idle cores; the crypto floor (two SIMD multiplications per contact on the client, one on the server, the DLEQ MSMs) is ~1.5 s of CPU; the client spent ~1 s more writing its caches with a system call per field and a randomBytes call per blind, fixed 2026-12-02 (2.74 s -> 1.69 s wall)',
+    bound: 'CPU on the same 2 cores: client 1.19 s + server 0.92 s in discovery-sync-pool (2026-12-02 16:27, load ~1.3: 1.13 s wall median, 1.10 s min; 1.30 + 1.04 in scale\'s single run), so at least 1.05 s wall on 2 idle cores: the goal needs ~10% less CPU on both sides. Today: additive blinding on fixed-base combs (client CPU 0.65x, bench/results/additive-blinding-ab.md), the client\'s main thread 0.66x (client-main-thread-ab.md), label lookups overlapping the evaluation (partial dir.labels.get; the serial tail 526 -> 90 ms). Left: the server\'s one variable-base multiplication + decode/encode per contact (~55 µs, the floor of its ~92 µs CPU per contact), its SQLite label lookups (~60 µs per match), and the client\'s five inverse square roots per contact',
     target: 'client: 10,000 contacts vs 1M users, snapshot cached, first sync in the epoch, with pools',
     goal: '<= 1.0 s wall',
     kind: 'max',
@@ -172,7 +172,7 @@ const TARGETS: Target[] = [
   },
   {
     issue: 13,
-    bound: '~150 µs of CPU per identifier over all threads (two thirds F_k = hash to group + multiply and sealing on the pool; ~27 µs main-thread staging: CSV, normalization, stage writes; then apply, precompute check and snapshot), so CPU-bound at >= 17.5 min on 2 cores',
+    bound: '129.8 µs of CPU per identifier over all threads at 10M (was 152.8 at 1M this morning): the 2 workers ~83 µs (F_k = hash to group + multiply on the SIMD module ~63 µs, 1.03x native libsodium; SHA-512, the seal), main-thread staging ~26 µs, apply 12, precompute + snapshot 7, GC threads 11 (import-ab.md); the 10M run\'s stage shared the cores with three other jobs (load 7-10: 0.86 of a core), so its wall is the load\'s. On 2 idle cores: stage CPU / 2 (765 s) + the one-thread apply, precompute and snapshot (285 s) = 17.5 min; the 1M import at load ~1.5 (scale) took 99.4 s, 71 µs per identifier (goal 64)',
     target: '`directory import` of 10,000,000 users (CSV, 1.4 identifiers each) into SQLite',
     goal: '<= 15 min',
     kind: 'max',
@@ -207,7 +207,7 @@ const TARGETS: Target[] = [
   },
   {
     issue: 13,
-    bound: 'staging and apply are bounded (batches of 4,096 rows, a fingerprint table of ~11 bytes per entry); the snapshot build after the apply holds every tag (16 bytes) plus ~20 bytes of fuse-filter build arrays and output per tag (src/setenc/fuse-build.ts, bench/results/fuse-build.md: 19.4-19.9 bytes/key peak extra RSS at 4M keys; the builder before it held ~57-61), ~0.47 GiB at 14M tags',
+    bound: 'measured at 10M: staging and apply are bounded (batches of 4,096 rows; the fingerprint table, 256 MiB at 10M, is dropped before the apply); the snapshot build holds every tag plus ~20 bytes of fuse-filter arrays per tag (fuse-build.md)',
     target: '`directory import` of 10,000,000 users: peak RSS',
     goal: '<= 1 GiB',
     kind: 'max',
@@ -246,7 +246,7 @@ const TARGETS: Target[] = [
   },
   {
     issue: 13,
-    bound: "the whole import process (parse, normalize, stage, apply, seal, snapshot) against the peer's setup alone; ours is CPU-bound on F_k (hash to group + multiply, ~58 µs, 1.03x native libsodium)",
+    bound: "the whole import process (parse, normalize, stage, apply, seal, snapshot) against the peer's setup alone, and at 10M our wall is that of a machine at load 7-10 (the peer's right after, at load ~1); by CPU 6.5x, about 8.4x on 2 idle cores (17.5 min for 14M identifiers = 75 µs each); ours is CPU-bound on F_k (hash to group + multiply, ~63 µs of the 130 µs per identifier, 1.03x native libsodium): 12x needs ~50 µs wall per identifier",
     target: '`directory import` per identifier vs @openmined/psi.js setup per element (same run)',
     goal: '>= 12x faster',
     kind: 'min',
