@@ -14,7 +14,7 @@ import { SetEncodingError } from '../errors.js';
 import { MAX_BODY_BITS, READ_PADDING } from './bits.js';
 import { checkParams, GCS_INDEX_ENTRY_BYTES, PARAM_BYTES } from './params.js';
 import { allocateEncoding } from './serialize.js';
-import { checkTag, distinctKeys, fmix32, KEY_BYTES, scale48 } from './tags.js';
+import { addKey, checkTag, distinctKeys, keyTable, KEY_BYTES, scale48 } from './tags.js';
 import type { GcsParams, TagInput } from './types.js';
 
 const INDEX = PARAM_BYTES.gcs;
@@ -31,35 +31,16 @@ export function gcsKeys(input: TagInput): Uint32Array {
   const tags = input as readonly Uint8Array[];
   const n = tags.length;
   for (let i = 0; i < n; i++) checkTag(tags[i], KEY_BYTES); // all first: an error leaves no partial work
-  let size = 16;
-  while (size < 2 * n) size *= 2;
-  const mask = size - 1;
-  const slots = new Int32Array(size).fill(-1);
-  const out = new Uint32Array(n * 4);
-  let m = 0;
+  const table = keyTable(n);
   for (let i = 0; i < n; i++) {
     const t = tags[i];
     const w0 = (t[0] | (t[1] << 8) | (t[2] << 16) | (t[3] << 24)) >>> 0;
     const w1 = (t[4] | (t[5] << 8) | (t[6] << 16) | (t[7] << 24)) >>> 0;
     const w2 = (t[8] | (t[9] << 8) | (t[10] << 16) | (t[11] << 24)) >>> 0;
     const w3 = (t[12] | (t[13] << 8) | (t[14] << 16) | (t[15] << 24)) >>> 0;
-    let h = fmix32(w0 ^ fmix32(w1 ^ fmix32(w2 ^ fmix32(w3)))) & mask;
-    for (;;) {
-      const s = slots[h];
-      if (s < 0) {
-        slots[h] = m;
-        out[4 * m] = w0;
-        out[4 * m + 1] = w1;
-        out[4 * m + 2] = w2;
-        out[4 * m + 3] = w3;
-        m++;
-        break;
-      }
-      if (out[4 * s] === w0 && out[4 * s + 1] === w1 && out[4 * s + 2] === w2 && out[4 * s + 3] === w3) break;
-      h = (h + 1) & mask;
-    }
+    addKey(table, w0, w1, w2, w3);
   }
-  return m === n ? out : out.slice(0, 4 * m);
+  return table.m === n ? table.out : table.out.slice(0, 4 * table.m);
 }
 
 /** The serialized GCS (followed by READ_PADDING zero bytes) of the input's distinct keys, and their count. */

@@ -61,40 +61,58 @@ export function fmix32(h: number): number {
 }
 
 /**
+ * An open-addressing table of distinct 16-byte keys (4 u32 words each) in first-seen order:
+ * `out[0 .. 4m)` holds them, `slots` their indexes (-1: free), at most n keys.
+ */
+export interface KeyTable {
+  readonly slots: Int32Array;
+  readonly out: Uint32Array;
+  readonly mask: number;
+  m: number;
+}
+
+export function keyTable(n: number): KeyTable {
+  let size = 16;
+  while (size < 2 * n) size *= 2;
+  return { slots: new Int32Array(size).fill(-1), out: new Uint32Array(n * 4), mask: size - 1, m: 0 };
+}
+
+/** Adds the key (w0..w3) unless it is there (linear probing from its fmix32 hash). */
+export function addKey(table: KeyTable, w0: number, w1: number, w2: number, w3: number): void {
+  const { slots, out, mask } = table;
+  let h = fmix32(w0 ^ fmix32(w1 ^ fmix32(w2 ^ fmix32(w3)))) & mask;
+  for (;;) {
+    const s = slots[h];
+    if (s < 0) {
+      const m = table.m++;
+      slots[h] = m;
+      out[4 * m] = w0;
+      out[4 * m + 1] = w1;
+      out[4 * m + 2] = w2;
+      out[4 * m + 3] = w3;
+      return;
+    }
+    if (out[4 * s] === w0 && out[4 * s + 1] === w1 && out[4 * s + 2] === w2 && out[4 * s + 3] === w3) return;
+    h = (h + 1) & mask;
+  }
+}
+
+/**
  * The distinct 16-byte keys of the input, as 4 little-endian u32 words each, in first-seen
  * order. Open addressing over typed arrays: O(n) and no per-key objects.
  */
 export function distinctKeys(input: TagInput): Uint32Array {
   const { packed, n } = packPrefixes(input, KEY_BYTES);
-  let size = 16;
-  while (size < 2 * n) size *= 2;
-  const mask = size - 1;
-  const slots = new Int32Array(size).fill(-1);
-  const out = new Uint32Array(n * 4);
-  let m = 0;
+  const table = keyTable(n);
   for (let i = 0; i < n; i++) {
     const o = i * KEY_BYTES;
     const w0 = u32le(packed, o);
     const w1 = u32le(packed, o + 4);
     const w2 = u32le(packed, o + 8);
     const w3 = u32le(packed, o + 12);
-    let h = fmix32(w0 ^ fmix32(w1 ^ fmix32(w2 ^ fmix32(w3)))) & mask;
-    for (;;) {
-      const s = slots[h];
-      if (s < 0) {
-        slots[h] = m;
-        out[4 * m] = w0;
-        out[4 * m + 1] = w1;
-        out[4 * m + 2] = w2;
-        out[4 * m + 3] = w3;
-        m++;
-        break;
-      }
-      if (out[4 * s] === w0 && out[4 * s + 1] === w1 && out[4 * s + 2] === w2 && out[4 * s + 3] === w3) break;
-      h = (h + 1) & mask;
-    }
+    addKey(table, w0, w1, w2, w3);
   }
-  return m === n ? out : out.slice(0, 4 * m);
+  return table.m === n ? table.out : table.out.slice(0, 4 * table.m);
 }
 
 /**
